@@ -1,0 +1,1 @@
+"""epj render — the Kubernetes objects the Pulumi program creates."""

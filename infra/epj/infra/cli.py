@@ -1,0 +1,9 @@
+"""epj render — the Kubernetes objects the Pulumi program creates (issue 2): command-line adapter (being built)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this area's commands to the root `epj` app (nothing yet)."""

@@ -1,0 +1,1 @@
+"""epj migrate — legacy extracts to FHIR R4."""

@@ -1,0 +1,9 @@
+"""epj migrate — legacy extracts to FHIR R4 (issue 3): command-line adapter (being built)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this area's commands to the root `epj` app (nothing yet)."""

@@ -1,0 +1,1 @@
+"""epj monitoring — rules, dashboards, exporters."""

@@ -1,0 +1,1 @@
+"""epj report — cost and gains per municipality."""

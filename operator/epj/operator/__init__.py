@@ -1,0 +1,1 @@
+"""epj golive / epj operator — the kopf operator."""

@@ -1,0 +1,1 @@
+"""epj rehearse — a cutover night on one machine."""

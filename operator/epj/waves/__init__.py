@@ -1,0 +1,1 @@
+"""epj waves — the wave planner."""

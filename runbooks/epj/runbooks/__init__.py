@@ -1,0 +1,1 @@
+"""epj runbook — runbooks and on-call tooling."""

@@ -1,0 +1,9 @@
+"""epj runbook — runbooks and on-call tooling (issue 8): command-line adapter (being built)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this area's commands to the root `epj` app (nothing yet)."""

@@ -1,0 +1,16 @@
+"""Tenants: the municipalities as code (domain core)."""
+
+from epj.tenants.loader import TenantError, TenantSet, TenantSetInvalid, load_tenants, validate_tenant_dir
+from epj.tenants.model import Environment, LegacySystem, Role, Tenant
+
+__all__ = [
+    "Environment",
+    "LegacySystem",
+    "Role",
+    "Tenant",
+    "TenantError",
+    "TenantSet",
+    "TenantSetInvalid",
+    "load_tenants",
+    "validate_tenant_dir",
+]
