@@ -45,6 +45,14 @@ class LatencyObjective(_Strict):
 class Slo(_Strict):
     availability: float = Field(gt=0, lt=1)
     latency: LatencyObjective
+    min_requests_per_hour: int = Field(
+        default=300,
+        gt=0,
+        description=(
+            "Low-traffic guard: a tenant's own burn-rate alert needs at least this request rate (per hour, "
+            "averaged over the alert's long window); quieter tenants are pooled (see epj.monitoring.rules)."
+        ),
+    )
 
 
 class Freshness(_Strict):

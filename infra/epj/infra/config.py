@@ -1,0 +1,147 @@
+"""Stack configuration of the Pulumi program: what differs between the `test` and `prod` clusters.
+
+The program reads these keys from the Pulumi stack (``infra/Pulumi.<env>.yaml``,
+namespace ``epj-platform:``). ``epj render`` reads the same file and feeds it to
+the same program under mocks, so there is one list of keys, here.
+
+This module imports no Pulumi: :func:`infra_config_from_mapping` takes the plain
+key/value map, and the program's adapter passes ``pulumi.Config`` values in.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from epj.paths import infra_dir
+
+PROJECT = "epj-platform"
+
+
+class InfraConfigError(ValueError):
+    """A stack configuration value is missing or wrong; the message names the file and key."""
+
+
+@dataclass(frozen=True)
+class InfraConfig:
+    """Every stack setting the program uses, with the defaults documented in infra/README.md."""
+
+    environment: str
+    image_registry: str
+    image_tag: str
+    operator_image: str
+    health_network_cidrs: tuple[str, ...]
+    health_network_ports: tuple[int, ...] = (443, 5671)
+    admin_group_pattern: str = "epj-kommune-{kommunenummer}-admins"
+    ingress_namespace: str = "ingress-nginx"
+    monitoring_namespace: str = "epj-monitoring"
+    operator_namespace: str = "epj-system"
+    cnpg_operator_namespace: str = "cnpg-system"
+    api_server_cidrs: tuple[str, ...] = ()
+    api_server_port: int = 6443
+    postgres_image: str = "ghcr.io/cloudnative-pg/postgresql:16.4"
+    storage_class: str | None = None
+
+    def image(self, name: str) -> str:
+        """A vendor image reference ``<registry>/<image>:<tag>``."""
+        return f"{self.image_registry}/{name}:{self.image_tag}"
+
+    def admin_group(self, kommunenummer: str) -> str:
+        """The OIDC group whose members administer one municipality's namespace."""
+        return self.admin_group_pattern.format(kommunenummer=kommunenummer)
+
+
+_KEYS: dict[str, str] = {
+    "imageRegistry": "image_registry",
+    "imageTag": "image_tag",
+    "operatorImage": "operator_image",
+    "healthNetworkCidrs": "health_network_cidrs",
+    "healthNetworkPorts": "health_network_ports",
+    "adminGroupPattern": "admin_group_pattern",
+    "ingressNamespace": "ingress_namespace",
+    "monitoringNamespace": "monitoring_namespace",
+    "operatorNamespace": "operator_namespace",
+    "cnpgOperatorNamespace": "cnpg_operator_namespace",
+    "apiServerCidrs": "api_server_cidrs",
+    "apiServerPort": "api_server_port",
+    "postgresImage": "postgres_image",
+    "storageClass": "storage_class",
+}
+_REQUIRED = ("imageRegistry", "imageTag", "operatorImage", "healthNetworkCidrs", "apiServerCidrs")
+_LISTS = {"healthNetworkCidrs", "healthNetworkPorts", "apiServerCidrs"}
+
+
+def config_keys() -> tuple[str, ...]:
+    """The stack config keys (without the ``epj-platform:`` prefix) the program understands."""
+    return tuple(_KEYS)
+
+
+def _decode(key: str, value: Any, source: str) -> Any:
+    """Pulumi hands structured values over as JSON strings; the stack file as YAML values."""
+    if key in _LISTS and isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise InfraConfigError(f"{source}: {PROJECT}:{key}: must be a list ({exc})") from exc
+    if key in _LISTS:
+        if not isinstance(value, list) or not value:
+            raise InfraConfigError(f"{source}: {PROJECT}:{key}: must be a non-empty list")
+        return tuple(value)
+    if key == "apiServerPort":
+        try:
+            return int(value)
+        except (TypeError, ValueError) as exc:
+            raise InfraConfigError(f"{source}: {PROJECT}:{key}: must be a port number") from exc
+    if not isinstance(value, str) or not value:
+        raise InfraConfigError(f"{source}: {PROJECT}:{key}: must be a non-empty string")
+    return value
+
+
+def infra_config_from_mapping(environment: str, values: Mapping[str, Any], source: str = "stack config") -> InfraConfig:
+    """Build and check the config from ``{key: value}`` (keys without the project prefix)."""
+    unknown = sorted(set(values) - set(_KEYS))
+    if unknown:
+        raise InfraConfigError(f"{source}: unknown key(s) {', '.join(f'{PROJECT}:{k}' for k in unknown)}")
+    missing = [k for k in _REQUIRED if k not in values]
+    if missing:
+        raise InfraConfigError(f"{source}: missing required key(s) {', '.join(f'{PROJECT}:{k}' for k in missing)}")
+    kwargs = {_KEYS[k]: _decode(k, v, source) for k, v in values.items()}
+    for key in ("healthNetworkCidrs", "apiServerCidrs"):
+        for cidr in kwargs[_KEYS[key]]:
+            try:
+                ipaddress.ip_network(str(cidr))
+            except ValueError as exc:
+                raise InfraConfigError(f"{source}: {PROJECT}:{key}: {cidr!r} is not a CIDR ({exc})") from exc
+    if "{kommunenummer}" not in kwargs.get("admin_group_pattern", "{kommunenummer}"):
+        raise InfraConfigError(f"{source}: {PROJECT}:adminGroupPattern: must contain {{kommunenummer}}")
+    return InfraConfig(environment=environment, **kwargs)
+
+
+def stack_file(environment: str, directory: Path | None = None) -> Path:
+    """``infra/Pulumi.<env>.yaml``."""
+    return (directory or infra_dir()) / f"Pulumi.{environment}.yaml"
+
+
+def read_stack_values(environment: str, directory: Path | None = None) -> dict[str, Any]:
+    """The ``epj-platform:`` keys of a stack file, prefix removed (other providers' keys are left out)."""
+    path = stack_file(environment, directory)
+    if not path.is_file():
+        raise InfraConfigError(f"{path}: no stack file for environment {environment!r}")
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    config = raw.get("config") or {}
+    if not isinstance(config, dict):
+        raise InfraConfigError(f"{path}: config: must be a mapping")
+    prefix = f"{PROJECT}:"
+    return {key[len(prefix) :]: value for key, value in config.items() if key.startswith(prefix)}
+
+
+def load_stack_config(environment: str, directory: Path | None = None) -> InfraConfig:
+    """The checked config of one environment's stack file (what ``epj render`` uses)."""
+    values = read_stack_values(environment, directory)
+    return infra_config_from_mapping(environment, values, source=str(stack_file(environment, directory)))

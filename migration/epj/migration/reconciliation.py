@@ -1,0 +1,104 @@
+"""Reconciliation of one run (SPEC §6–§7): what was read, migrated, quarantined, warned, and why.
+
+The tally is the run's book-keeping; :meth:`Tally.report` turns it into the exact ``reconciliation.json``
+shape and :func:`render_markdown` into the human summary. Quarantine entries name a record by source
+file and source id/key (and record number) only — never by national id, name or text.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from epj.migration.codes import ALL_SOURCES, REASONS, RESOURCE_TYPES, WARNINGS
+
+Reconciliation = dict[str, Any]
+QuarantineEntry = dict[str, Any]
+
+
+@dataclass
+class SourceTally:
+    """Counts for one source (a Profil file or a CGM element type)."""
+
+    read: int = 0
+    migrated: int = 0
+    quarantined: int = 0
+
+
+@dataclass
+class Tally:
+    """Running counts of a migration run."""
+
+    kommunenr: str
+    sources: dict[str, SourceTally] = field(default_factory=dict)
+    resources: Counter[str] = field(default_factory=Counter)
+    quarantine: Counter[str] = field(default_factory=Counter)
+    warnings: Counter[str] = field(default_factory=Counter)
+    patients_merged: int = 0
+    on_quarantine: Callable[[QuarantineEntry], None] | None = None
+
+    def source(self, name: str) -> SourceTally:
+        tally = self.sources.get(name)
+        if tally is None:
+            tally = self.sources[name] = SourceTally()
+        return tally
+
+    def quarantined(self, source: str, reason: str, *, record: int, key: str) -> None:
+        """Count one quarantined record and hand its report entry on."""
+        self.source(source).quarantined += 1
+        self.quarantine[reason] += 1
+        if self.on_quarantine is not None:
+            self.on_quarantine({"source": source, "record": record, "key": key, "reason": reason})
+
+    def report(self, *, complete: bool | None = None) -> Reconciliation:
+        """The SPEC §6 shape. ``complete`` defaults to "every source balances"."""
+        balanced = all(t.read == t.migrated + t.quarantined for t in self.sources.values())
+        ordered = sorted(self.sources, key=lambda s: ALL_SOURCES.index(s) if s in ALL_SOURCES else len(ALL_SOURCES))
+        return {
+            "kommunenr": self.kommunenr,
+            "complete": balanced if complete is None else complete and balanced,
+            "sources": {
+                s: {"read": t.read, "migrated": t.migrated, "quarantined": t.quarantined}
+                for s, t in ((s, self.sources[s]) for s in ordered)
+            },
+            "resources": {r: self.resources[r] for r in RESOURCE_TYPES if self.resources[r]},
+            "quarantine": {r: self.quarantine[r] for r in REASONS if self.quarantine[r]},
+            "warnings": {w: self.warnings[w] for w in WARNINGS if self.warnings[w]},
+            "patients_merged": self.patients_merged,
+        }
+
+
+def incomplete_report(tally: Tally, mismatch: dict[str, dict[str, int]]) -> Reconciliation:
+    """SPEC §7: an `EXTRACT_INCOMPLETE` report — read counts per source, empty resources, the mismatch."""
+    report = tally.report(complete=False)
+    report["complete"] = False
+    report["error"] = "EXTRACT_INCOMPLETE"
+    report["manifest_mismatch"] = mismatch
+    report["resources"] = {}
+    return report
+
+
+def render_markdown(report: Reconciliation) -> str:
+    """A readable summary of a reconciliation report for people (SPEC §6 "human summary")."""
+    lines = [f"# Migration reconciliation — kommune {report['kommunenr']}", ""]
+    status = "COMPLETE" if report.get("complete") else f"NOT COMPLETE ({report.get('error', 'unaccounted records')})"
+    lines += [f"**Status:** {status}", ""]
+    if report.get("manifest_mismatch"):
+        lines += ["## Manifest disagrees with the extract", "", "| source | manifest | read |", "|---|---:|---:|"]
+        for src, m in report["manifest_mismatch"].items():
+            lines.append(f"| {src} | {m['manifest']} | {m['read']} |")
+        lines += ["", "Nothing was written to the target.", ""]
+    lines += ["## Sources", "", "| source | read | migrated | quarantined | balances |", "|---|---:|---:|---:|:-:|"]
+    for src, c in report["sources"].items():
+        ok = "yes" if c["read"] == c["migrated"] + c["quarantined"] else "**NO**"
+        lines.append(f"| {src} | {c['read']} | {c['migrated']} | {c['quarantined']} | {ok} |")
+    for title, key in (("Resources written", "resources"), ("Quarantined (reason)", "quarantine")):
+        lines += ["", f"## {title}", ""]
+        lines += [f"- {k}: {v}" for k, v in report[key].items()] or ["- none"]
+    lines += ["", "## Warnings (migrated, flagged)", ""]
+    lines += [f"- {k}: {v}" for k, v in report["warnings"].items()] or ["- none"]
+    lines += ["", f"Patients merged across or within systems: {report.get('patients_merged', 0)}", ""]
+    lines += ["Quarantined records are listed by file and source id in `quarantine.ndjson`.", ""]
+    return "\n".join(lines)

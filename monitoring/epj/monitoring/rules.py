@@ -1,0 +1,656 @@
+"""Prometheus recording and alerting rules generated from the service catalog.
+
+Why generated: a service added to ``monitoring/service-catalog.yaml`` gets its SLO
+recordings, burn-rate alerts, freshness alerts, probe alerts, dashboard panels and
+routes in one step, and a renamed service cannot silently drop out of alerting.
+
+Metric contract the services follow (see also :mod:`epj.telemetry.metrics`):
+
+* every series that concerns a municipality carries ``tenant="<kommunenr>"`` and
+  ``service="<catalog key>"``;
+* apps count requests in ``<metrics.requests>`` with an HTTP ``code`` label
+  (errors: ``code=~"5.."``), integrations with an ``outcome`` label (errors:
+  ``outcome="error"``); latency is a histogram ``<metrics.latency>`` whose buckets
+  include the SLO threshold.
+
+SLOs (SRE workbook, chapter "Alerting on SLOs"): for each service, recording rules
+give the per-tenant request rate, error ratio and slow ratio (share of requests
+slower than the latency threshold) over 5m, 30m, 1h, 6h and 3d. Alerts burn the
+error budget ``1 - objective`` at multiple windows:
+
+* page (``severity=critical``): 1h & 5m at 14.4×, 6h & 30m at 6×;
+* ticket (``severity=warning``): 3d & 6h at 1×.
+
+Low traffic. A small municipality (Røyrvik has about 470 inhabitants) can show a
+50 % error ratio from one failed request out of two, which would page at 03:00 for
+nothing. So a tenant's own burn-rate alert also requires that tenant's request rate
+in the long window to be at least ``slo.min_requests_per_hour``. Tenants below it
+are not ignored: their requests are *pooled* into one region-wide
+``…ErrorBudgetBurnLowTraffic`` alert (no ``tenant`` label, platform on-call), which
+fires when the pool as a whole burns budget and itself has enough traffic. A total
+outage of a quiet tenant — no traffic at all, so no ratio — is caught by the
+synthetic probes (``EpjClinicalEndpointDown``), which do not depend on user traffic.
+Latency burn is not pooled: slow requests from few users are not actionable.
+
+Criticality shapes severity: pages of ``medium``/``low`` services are ``warning``
+and their tickets ``info``; the ``hours`` label (from the catalog) lets Alertmanager
+mute daytime-only services at night.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from epj.catalog import Criticality, Service, ServiceCatalog, load_catalog
+from epj.monitoring.naming import alert_name, camel, runbook_url
+from epj.monitoring.naming import alert_runbook_path as alert_runbook_path
+
+WINDOWS: tuple[str, ...] = ("5m", "30m", "1h", "6h", "3d")
+
+ERROR_SELECTORS: dict[str, str] = {"app": 'code=~"5.."', "integration": 'outcome="error"'}
+
+
+@dataclass(frozen=True)
+class BurnWindow:
+    """One multiwindow condition: both windows above ``factor`` × budget for ``for_``."""
+
+    long: str
+    short: str
+    factor: float
+    for_: str
+    page: bool
+
+
+BURN_WINDOWS: tuple[BurnWindow, ...] = (
+    BurnWindow("1h", "5m", 14.4, "2m", page=True),
+    BurnWindow("6h", "30m", 6.0, "15m", page=True),
+    BurnWindow("3d", "6h", 1.0, "1h", page=False),
+)
+
+# Metric names the platform itself exposes (operator, migration, probes); kept here
+# and in epj.telemetry.metrics so the rules and the producers agree.
+PROBE_SUCCESS = "epj_probe_success"
+GOLIVE_STALLED = "epj_golive_stalled"
+GOLIVE_PHASE = "epj_golive_phase"
+OPERATOR_RECONCILE_ERRORS = "epj_operator_reconcile_errors_total"
+MIGRATION_LAST_RUN_SUCCESS = "epj_migration_last_run_success"
+MIGRATION_RUNNING = "epj_migration_running"
+MIGRATION_PROCESSED = "epj_migration_records_processed_total"
+MIGRATION_QUARANTINED = "epj_migration_records_quarantined_total"
+
+
+@dataclass(frozen=True)
+class Recording:
+    record: str
+    expr: str
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"record": self.record, "expr": self.expr}
+        if self.labels:
+            out["labels"] = dict(self.labels)
+        return out
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alerting rule. Several rules may share a name (e.g. page and ticket of one SLO)."""
+
+    name: str
+    expr: str
+    for_: str
+    severity: str
+    summary: str
+    description: str
+    scope: str  # clinical (tenant's service), platform (shared), project (go-live, migration)
+    labels: dict[str, str] = field(default_factory=dict)
+    tenant_scoped: bool = True
+
+    def all_labels(self) -> dict[str, str]:
+        return {"severity": self.severity, "scope": self.scope, **self.labels}
+
+    def annotations(self, base_url: str | None = None) -> dict[str, str]:
+        return {
+            "summary": self.summary,
+            "description": self.description,
+            "runbook_url": runbook_url(self.name, base_url),
+        }
+
+    def to_dict(self, base_url: str | None = None) -> dict[str, Any]:
+        return {
+            "alert": self.name,
+            "expr": self.expr,
+            "for": self.for_,
+            "labels": self.all_labels(),
+            "annotations": self.annotations(base_url),
+        }
+
+
+@dataclass(frozen=True)
+class RuleGroup:
+    """One Prometheus rule group; rendered to ``rules/<file_stem>.yml`` and one PrometheusRule object."""
+
+    name: str
+    file_stem: str
+    recordings: tuple[Recording, ...] = ()
+    alerts: tuple[Alert, ...] = ()
+    interval: str | None = None
+
+    def to_dict(self, base_url: str | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name}
+        if self.interval:
+            out["interval"] = self.interval
+        out["rules"] = [r.to_dict() for r in self.recordings] + [a.to_dict(base_url) for a in self.alerts]
+        return out
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _num(value: float) -> str:
+    """Stable, short PromQL number (1 - 0.9995 is 0.0005, not 0.000499999…)."""
+    return f"{round(value, 10):g}"
+
+
+def _le_matcher(threshold: float) -> str:
+    """Match the bucket bound however the client wrote it: Go writes ``1``, Python ``1.0``."""
+    text = _num(threshold)
+    if "." in text or "e" in text:
+        return f'le="{text}"'
+    return f'le=~"{text}|{text}\\\\.0"'
+
+
+def _sel(service: Service, extra: str = "") -> str:
+    return "{" + f'service="{service.name}"' + (f", {extra}" if extra else "") + "}"
+
+
+def page_severity(svc: Service) -> str:
+    return "critical" if svc.criticality in (Criticality.critical, Criticality.high) else "warning"
+
+
+def ticket_severity(svc: Service) -> str:
+    return "info" if svc.criticality is Criticality.low else "warning"
+
+
+def freshness_severity(svc: Service) -> str:
+    return {
+        Criticality.critical: "critical",
+        Criticality.high: "warning",
+        Criticality.medium: "warning",
+        Criticality.low: "info",
+    }[svc.criticality]
+
+
+def error_budget(svc: Service) -> float:
+    return round(1 - svc.slo.availability, 10)
+
+
+def latency_budget(svc: Service) -> float:
+    return round(1 - svc.slo.latency.objective, 10)
+
+
+def min_rate(svc: Service) -> str:
+    """Minimum per-second rate a tenant needs for its own burn-rate alert."""
+    return f"{svc.slo.min_requests_per_hour} / 3600"
+
+
+# ------------------------------------------------------------------------ recordings
+
+
+def slo_recordings(svc: Service) -> tuple[Recording, ...]:
+    """Per-tenant request rate, error rate, error ratio and slow ratio over each window."""
+    requests = svc.metrics["requests"]
+    latency = svc.metrics["latency"]
+    err = ERROR_SELECTORS[svc.kind]
+    labels = {"service": svc.name}
+    out: list[Recording] = []
+    for w in WINDOWS:
+        out.append(Recording(f"epj:sli_requests:rate{w}", f"sum by (tenant) (rate({requests}{_sel(svc)}[{w}]))", labels))
+        out.append(
+            Recording(
+                f"epj:sli_errors:rate{w}",
+                f"sum by (tenant) (rate({requests}{_sel(svc, err)}[{w}]))"
+                f" or (0 * sum by (tenant) (rate({requests}{_sel(svc)}[{w}])))",
+                labels,
+            )
+        )
+        out.append(
+            Recording(
+                f"epj:sli_error:ratio_rate{w}",
+                f"epj:sli_errors:rate{w}{_sel(svc)} / epj:sli_requests:rate{w}{_sel(svc)}",
+                labels,
+            )
+        )
+        out.append(
+            Recording(
+                f"epj:sli_slow:ratio_rate{w}",
+                f"1 - (sum by (tenant) (rate({latency}_bucket{_sel(svc, _le_matcher(svc.slo.latency.threshold_seconds))}"
+                f"[{w}])) / sum by (tenant) (rate({latency}_count{_sel(svc)}[{w}])))",
+                labels,
+            )
+        )
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- alerts
+
+
+def _burn_labels(svc: Service, bw: BurnWindow) -> dict[str, str]:
+    return {"long": bw.long, "short": bw.short, "hours": svc.hours}
+
+
+def _sev(svc: Service, bw: BurnWindow) -> str:
+    return page_severity(svc) if bw.page else ticket_severity(svc)
+
+
+def error_burn_alerts(svc: Service) -> tuple[Alert, ...]:
+    name = alert_name(svc.name, "ErrorBudgetBurn")
+    budget = error_budget(svc)
+    out = []
+    for bw in BURN_WINDOWS:
+        threshold = f"({_num(bw.factor)} * {_num(budget)})"
+        expr = (
+            f"(\n  epj:sli_error:ratio_rate{bw.long}{_sel(svc)} > {threshold}\n"
+            f"and on (tenant, service)\n  epj:sli_error:ratio_rate{bw.short}{_sel(svc)} > {threshold}\n)\n"
+            f"and on (tenant, service)\n  epj:sli_requests:rate{bw.long}{_sel(svc)} >= {min_rate(svc)}"
+        )
+        out.append(
+            Alert(
+                name=name,
+                expr=expr,
+                for_=bw.for_,
+                severity=_sev(svc, bw),
+                scope="clinical",
+                labels=_burn_labels(svc, bw),
+                summary=f"{svc.title}: errors burn the error budget in municipality {{{{ $labels.tenant }}}}.",
+                description=(
+                    f"{svc.title} in municipality {{{{ $labels.tenant }}}} has failed more than "
+                    f"{_num(bw.factor)}x its error budget ({_num(budget * 100)} % of requests) over both the last "
+                    f"{bw.long} and {bw.short}. Staff in the municipality are likely seeing errors now."
+                ),
+            )
+        )
+    return tuple(out)
+
+
+def latency_burn_alerts(svc: Service) -> tuple[Alert, ...]:
+    name = alert_name(svc.name, "LatencyBudgetBurn")
+    budget = latency_budget(svc)
+    out = []
+    for bw in BURN_WINDOWS:
+        threshold = f"({_num(bw.factor)} * {_num(budget)})"
+        expr = (
+            f"(\n  epj:sli_slow:ratio_rate{bw.long}{_sel(svc)} > {threshold}\n"
+            f"and on (tenant, service)\n  epj:sli_slow:ratio_rate{bw.short}{_sel(svc)} > {threshold}\n)\n"
+            f"and on (tenant, service)\n  epj:sli_requests:rate{bw.long}{_sel(svc)} >= {min_rate(svc)}"
+        )
+        out.append(
+            Alert(
+                name=name,
+                expr=expr,
+                for_=bw.for_,
+                severity=_sev(svc, bw),
+                scope="clinical",
+                labels=_burn_labels(svc, bw),
+                summary=f"{svc.title} is slow in municipality {{{{ $labels.tenant }}}}.",
+                description=(
+                    f"More than {_num(bw.factor)}x the allowed share ({_num(budget * 100)} %) of {svc.title} "
+                    f"requests in municipality {{{{ $labels.tenant }}}} took longer than "
+                    f"{_num(svc.slo.latency.threshold_seconds)} s over both the last {bw.long} and {bw.short}."
+                ),
+            )
+        )
+    return tuple(out)
+
+
+def _pooled_ratio(svc: Service, window: str, member_window: str) -> str:
+    s = _sel(svc)
+    members = f"(epj:sli_requests:rate{member_window}{s} < {min_rate(svc)})"
+    return (
+        f"(sum by (service) (epj:sli_errors:rate{window}{s} and on (tenant, service) {members})\n"
+        f"   / sum by (service) (epj:sli_requests:rate{window}{s} and on (tenant, service) {members}))"
+    )
+
+
+def low_traffic_alerts(svc: Service) -> tuple[Alert, ...]:
+    """Region-wide burn over the pool of tenants too quiet for their own alert (see module docstring)."""
+    name = alert_name(svc.name, "ErrorBudgetBurnLowTraffic")
+    budget = error_budget(svc)
+    s = _sel(svc)
+    out = []
+    for bw in BURN_WINDOWS:
+        threshold = f"({_num(bw.factor)} * {_num(budget)})"
+        expr = (
+            f"(\n  {_pooled_ratio(svc, bw.long, bw.long)} > {threshold}\n"
+            f"and on (service)\n  {_pooled_ratio(svc, bw.short, bw.long)} > {threshold}\n)\n"
+            f"and on (service)\n"
+            f"  sum by (service) (epj:sli_requests:rate{bw.long}{s} < {min_rate(svc)}) >= {min_rate(svc)}"
+        )
+        out.append(
+            Alert(
+                name=name,
+                expr=expr,
+                for_=bw.for_,
+                severity=_sev(svc, bw),
+                scope="platform",
+                tenant_scoped=False,
+                labels=_burn_labels(svc, bw),
+                summary=f"{svc.title}: errors burn the error budget across the small municipalities.",
+                description=(
+                    f"Pooled over municipalities with fewer than {svc.slo.min_requests_per_hour} requests per hour, "
+                    f"{svc.title} has failed more than {_num(bw.factor)}x its error budget over both the last "
+                    f"{bw.long} and {bw.short}. Each of them is too quiet to alert on its own; check which "
+                    f"municipalities have errors (dashboard 'EPJ platform overview')."
+                ),
+            )
+        )
+    return tuple(out)
+
+
+def freshness_alerts(svc: Service) -> tuple[Alert, ...]:
+    fresh = svc.freshness
+    if fresh is None:
+        return ()
+    out = []
+    last = svc.metrics.get("last_success")
+    if last:
+        out.append(
+            Alert(
+                name=alert_name(svc.name, "NoRecentSuccess"),
+                expr=(
+                    f"time() - max by (tenant, service) ({last}{_sel(svc)}) > {fresh.last_success_max_seconds}"
+                ),
+                for_="5m",
+                severity=freshness_severity(svc),
+                scope="clinical",
+                labels={"hours": svc.hours},
+                summary=f"{svc.title}: no successful exchange for municipality {{{{ $labels.tenant }}}}.",
+                description=(
+                    f"{svc.title} has not completed a successful exchange for municipality {{{{ $labels.tenant }}}} "
+                    f"in more than {fresh.last_success_max_seconds // 60} minutes."
+                ),
+            )
+        )
+    oldest = svc.metrics.get("oldest_unacknowledged")
+    if fresh.oldest_unacknowledged_max_seconds is not None and oldest:
+        out.append(
+            Alert(
+                name=alert_name(svc.name, "MessageUnacknowledged"),
+                expr=f"max by (tenant, service) ({oldest}{_sel(svc)}) > {fresh.oldest_unacknowledged_max_seconds}",
+                for_="5m",
+                severity=freshness_severity(svc),
+                scope="clinical",
+                labels={"hours": svc.hours},
+                summary=f"{svc.title}: a message from municipality {{{{ $labels.tenant }}}} is unacknowledged.",
+                description=(
+                    f"The oldest {svc.title} message sent by municipality {{{{ $labels.tenant }}}} has waited more "
+                    f"than {fresh.oldest_unacknowledged_max_seconds // 60} minutes for an application receipt "
+                    f"(apprec); the receiving hospital or GP may not have it."
+                ),
+            )
+        )
+    return tuple(out)
+
+
+def _grouped(services: Iterable[Service], severity: Any) -> dict[tuple[str, str], list[str]]:
+    """Services grouped by (severity, hours): one rule each, so no two rules share name and labels."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for svc in services:
+        out.setdefault((severity(svc), svc.hours), []).append(svc.name)
+    return out
+
+
+def probe_alerts(catalog: ServiceCatalog) -> tuple[Alert, ...]:
+    out: list[Alert] = []
+    apps = [s for s in catalog.services.values() if s.kind == "app" and s.health_path]
+    for (severity, hours), names in _grouped(apps, page_severity).items():
+        out.append(
+            Alert(
+                name=alert_name("ClinicalEndpointDown"),
+                expr=f'{PROBE_SUCCESS}{{kind="clinical", service=~"{"|".join(names)}"}} == 0',
+                for_="5m",
+                severity=severity,
+                scope="clinical",
+                labels={"hours": hours},
+                summary="{{ $labels.service }} health check fails in municipality {{ $labels.tenant }}.",
+                description=(
+                    "The synthetic probe of {{ $labels.service }} for municipality {{ $labels.tenant }} has "
+                    "failed for 5 minutes. This catches outages even when the municipality is too quiet for "
+                    "the burn-rate alerts."
+                ),
+            )
+        )
+    integrations = [s for s in catalog.services.values() if s.kind == "integration"]
+    for (severity, hours), names in _grouped(integrations, page_severity).items():
+        out.append(
+            Alert(
+                name=alert_name("NationalIntegrationDown"),
+                expr=f'max by (service) ({PROBE_SUCCESS}{{kind="integration", service=~"{"|".join(names)}"}}) == 0',
+                for_="10m",
+                severity=severity,
+                scope="platform",
+                tenant_scoped=False,
+                labels={"hours": hours},
+                summary="National integration {{ $labels.service }} is unreachable from the platform.",
+                description=(
+                    "Every probe of {{ $labels.service }} has failed for 10 minutes: a platform-wide cause "
+                    "(health network, certificate, the national service itself). Per-municipality alerts for "
+                    "this service are inhibited while this fires."
+                ),
+            )
+        )
+    return tuple(out)
+
+
+def operator_alerts() -> tuple[Alert, ...]:
+    return (
+        Alert(
+            name=alert_name("OperatorDown"),
+            expr='absent(up{job="epj-operator"} == 1)',
+            for_="5m",
+            severity="critical",
+            scope="platform",
+            tenant_scoped=False,
+            summary="The EPJ go-live operator is down.",
+            description=(
+                "No healthy epj-operator target has been scraped for 5 minutes. Go-lives, gates and migrations "
+                "do not advance or roll back while it is down."
+            ),
+        ),
+        Alert(
+            name=alert_name("OperatorReconcileErrors"),
+            expr=f"sum by (tenant, kind) (increase({OPERATOR_RECONCILE_ERRORS}[10m])) > 0",
+            for_="20m",
+            severity="warning",
+            scope="platform",
+            summary="The operator keeps failing to reconcile {{ $labels.kind }} objects.",
+            description=(
+                "The epj-operator has reported reconcile errors for {{ $labels.kind }} objects (municipality "
+                "'{{ $labels.tenant }}', empty when not tenant-specific) for more than 20 minutes."
+            ),
+        ),
+        Alert(
+            name=alert_name("GoLiveStalled"),
+            expr=f"max by (tenant) ({GOLIVE_STALLED}) == 1",
+            for_="15m",
+            severity="warning",
+            scope="project",
+            summary="The go-live of municipality {{ $labels.tenant }} is stalled.",
+            description=(
+                "The GoLive of municipality {{ $labels.tenant }} reports Progressing=False with reason Stalled: "
+                "a gate timed out or nothing advanced. It waits for a person."
+            ),
+        ),
+        Alert(
+            name=alert_name("GoLiveStalled"),
+            expr=(
+                f"max by (tenant) ({GOLIVE_STALLED}) == 1\n"
+                f'and on (tenant) max by (tenant) ({GOLIVE_PHASE}{{phase=~"Freeze|Cutover"}}) == 1'
+            ),
+            for_="5m",
+            severity="critical",
+            scope="project",
+            summary="The cutover of municipality {{ $labels.tenant }} is stalled.",
+            description=(
+                "The GoLive of municipality {{ $labels.tenant }} is stalled during Freeze or Cutover: the legacy "
+                "system is read-only and staff are waiting. Decide: continue or roll back."
+            ),
+        ),
+    )
+
+
+def migration_alerts() -> tuple[Alert, ...]:
+    return (
+        Alert(
+            name=alert_name("MigrationRunFailed"),
+            expr=f"max by (tenant) ({MIGRATION_LAST_RUN_SUCCESS}) == 0",
+            for_="0m",
+            severity="warning",
+            scope="project",
+            summary="The last migration run for municipality {{ $labels.tenant }} failed.",
+            description=(
+                "The most recent migration run (rehearsal or cutover) for municipality {{ $labels.tenant }} "
+                "ended in failure. The go-live gate on migration reconciliation stays closed."
+            ),
+        ),
+        Alert(
+            name=alert_name("MigrationQuarantineSpike"),
+            expr=(
+                f"(\n  sum by (tenant) (increase({MIGRATION_QUARANTINED}[15m]))\n"
+                f"/ sum by (tenant) (increase({MIGRATION_PROCESSED}[15m]))\n) > 0.05\n"
+                f"and on (tenant) sum by (tenant) (increase({MIGRATION_QUARANTINED}[15m])) >= 20"
+            ),
+            for_="5m",
+            severity="warning",
+            scope="project",
+            summary="Many records are quarantined in the migration of municipality {{ $labels.tenant }}.",
+            description=(
+                "More than 5 % of the records processed in the last 15 minutes for municipality "
+                "{{ $labels.tenant }} were quarantined (failed mapping or validation)."
+            ),
+        ),
+        Alert(
+            name=alert_name("MigrationStalled"),
+            expr=(
+                f"max by (tenant) ({MIGRATION_RUNNING}) == 1\n"
+                f"unless on (tenant) sum by (tenant) (increase({MIGRATION_PROCESSED}[15m])) > 0"
+            ),
+            for_="15m",
+            severity="warning",
+            scope="project",
+            summary="The migration of municipality {{ $labels.tenant }} makes no progress.",
+            description=(
+                "A migration run for municipality {{ $labels.tenant }} is running but has processed no records "
+                "for at least 15 minutes."
+            ),
+        ),
+    )
+
+
+def exporter_alerts() -> tuple[Alert, ...]:
+    return (
+        Alert(
+            name=alert_name("ExporterDown"),
+            expr='up{job=~"epj-.*"} == 0',
+            for_="10m",
+            severity="warning",
+            scope="platform",
+            tenant_scoped=False,
+            summary="Prometheus cannot scrape {{ $labels.job }} at {{ $labels.instance }}.",
+            description=(
+                "The target {{ $labels.instance }} of job {{ $labels.job }} has been down for 10 minutes; alerts "
+                "that depend on its metrics cannot fire."
+            ),
+        ),
+    )
+
+
+# ------------------------------------------------------------------------ assembly
+
+
+def rule_groups(catalog: ServiceCatalog | None = None) -> tuple[RuleGroup, ...]:
+    """All rule groups, in a stable order: one SLO group per service, then shared groups."""
+    cat = catalog or load_catalog()
+    groups: list[RuleGroup] = []
+    for svc in cat.services.values():
+        groups.append(
+            RuleGroup(
+                name=f"epj-slo-{svc.name}",
+                file_stem=f"slo-{svc.name}",
+                recordings=slo_recordings(svc),
+                alerts=error_burn_alerts(svc) + latency_burn_alerts(svc) + low_traffic_alerts(svc),
+            )
+        )
+    freshness = tuple(a for svc in cat.services.values() for a in freshness_alerts(svc))
+    groups.append(RuleGroup(name="epj-freshness", file_stem="freshness", alerts=freshness))
+    groups.append(RuleGroup(name="epj-probes", file_stem="probes", alerts=probe_alerts(cat)))
+    groups.append(
+        RuleGroup(name="epj-platform", file_stem="platform", alerts=operator_alerts() + exporter_alerts())
+    )
+    groups.append(RuleGroup(name="epj-migration", file_stem="migration", alerts=migration_alerts()))
+    return tuple(groups)
+
+
+def all_alerts(catalog: ServiceCatalog | None = None) -> tuple[Alert, ...]:
+    return tuple(a for g in rule_groups(catalog) for a in g.alerts)
+
+
+def alert_names(catalog: ServiceCatalog | None = None) -> list[str]:
+    """Every distinct alert name, sorted; one runbook file each (``alert_runbook_path``)."""
+    return sorted({a.name for a in all_alerts(catalog)})
+
+
+def rule_files(catalog: ServiceCatalog | None = None, base_url: str | None = None) -> dict[str, dict[str, Any]]:
+    """Plain Prometheus rule files: ``{"<stem>.yml": {"groups": [...]}}``."""
+    return {f"{g.file_stem}.yml": {"groups": [g.to_dict(base_url)]} for g in rule_groups(catalog)}
+
+
+def prometheus_rule_objects(
+    catalog: ServiceCatalog | None = None,
+    namespace: str = "epj-monitoring",
+    base_url: str | None = None,
+    extra_labels: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """The same groups as PrometheusRule objects (monitoring.coreos.com/v1), one per group."""
+    labels = {"app.kubernetes.io/part-of": "epj-platform", "app.kubernetes.io/component": "alert-rules"}
+    labels.update(extra_labels or {})
+    return [
+        {
+            "apiVersion": "monitoring.coreos.com/v1",
+            "kind": "PrometheusRule",
+            "metadata": {"name": f"epj-{g.file_stem}", "namespace": namespace, "labels": dict(labels)},
+            "spec": {"groups": [g.to_dict(base_url)]},
+        }
+        for g in rule_groups(catalog)
+    ]
+
+
+def services_by_alert(catalog: ServiceCatalog | None = None) -> dict[str, tuple[str, ...]]:
+    """Which catalog services each alert name concerns (for runbooks and dashboards)."""
+    cat = catalog or load_catalog()
+    out: dict[str, set[str]] = {}
+    for svc in cat.services.values():
+        groups: Iterable[Alert] = (
+            error_burn_alerts(svc) + latency_burn_alerts(svc) + low_traffic_alerts(svc) + freshness_alerts(svc)
+        )
+        for a in groups:
+            out.setdefault(a.name, set()).add(svc.name)
+    return {k: tuple(sorted(v)) for k, v in sorted(out.items())}
+
+
+__all__ = [
+    "BURN_WINDOWS",
+    "WINDOWS",
+    "Alert",
+    "Recording",
+    "RuleGroup",
+    "alert_names",
+    "alert_runbook_path",
+    "all_alerts",
+    "camel",
+    "prometheus_rule_objects",
+    "rule_files",
+    "rule_groups",
+]

@@ -1,0 +1,94 @@
+"""Measured usage per tenant for a month, read from Prometheus' HTTP API.
+
+Prometheus is optional: when it cannot be reached the report shows allocated
+costs only and says why, instead of failing the whole report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from decimal import Decimal
+
+from epj.report.cost import Resources
+
+GIB = Decimal(1024**3)
+_NAMESPACE = 'namespace=~"kommune-[0-9]{4}"'
+
+
+class PrometheusUnavailable(Exception):
+    """Prometheus could not answer; the caller reports allocated costs only."""
+
+
+def month_bounds(month: str) -> tuple[dt.datetime, dt.datetime]:
+    """``YYYY-MM`` → [start, end) in UTC (a council month; billing does not need local time)."""
+    try:
+        start = dt.datetime.strptime(month, "%Y-%m").replace(tzinfo=dt.UTC)
+    except ValueError as exc:
+        raise ValueError(f"month must be YYYY-MM, got {month!r}") from exc
+    end = (start + dt.timedelta(days=32)).replace(day=1)
+    return start, end
+
+
+def _query(base_url: str, promql: str, at: dt.datetime, timeout: float) -> dict[str, Decimal]:
+    params = urllib.parse.urlencode({"query": promql, "time": f"{at.timestamp():.0f}"})
+    url = f"{base_url.rstrip('/')}/api/v1/query?{params}"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            body = json.load(response)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise PrometheusUnavailable(f"Prometheus at {base_url} did not answer: {exc}") from exc
+    if body.get("status") != "success":
+        raise PrometheusUnavailable(f"Prometheus query failed: {body.get('error', 'unknown error')}")
+    values: dict[str, Decimal] = {}
+    for series in body["data"]["result"]:
+        namespace = series["metric"].get("namespace", "")
+        if namespace.startswith("kommune-"):
+            values[namespace.removeprefix("kommune-")] = Decimal(series["value"][1])
+    return values
+
+
+def measured_usage(
+    base_url: str, month: str, *, now: dt.datetime | None = None, timeout: float = 10.0
+) -> dict[str, Resources]:
+    """Average CPU cores, average memory GiB and peak storage GiB per tenant over the month.
+
+    A month still running is measured up to ``now``. Tenants with no series at all
+    are absent from the result (they were not running).
+    """
+    start, end = month_bounds(month)
+    at = min(end, now or dt.datetime.now(dt.UTC))
+    if at <= start:
+        raise ValueError(f"month {month} has not started")
+    window = f"{int((at - start).total_seconds())}s"
+    seconds = Decimal(int((at - start).total_seconds()))
+    cpu = _query(
+        base_url,
+        f"sum by (namespace) (increase(container_cpu_usage_seconds_total{{{_NAMESPACE}}}[{window}]))",
+        at,
+        timeout,
+    )
+    memory = _query(
+        base_url,
+        f"avg_over_time((sum by (namespace) (container_memory_working_set_bytes{{{_NAMESPACE}}}))[{window}:5m])",
+        at,
+        timeout,
+    )
+    storage = _query(
+        base_url,
+        f"max_over_time((sum by (namespace) (kubelet_volume_stats_used_bytes{{{_NAMESPACE}}}))[{window}:1h])",
+        at,
+        timeout,
+    )
+    tenants = sorted(set(cpu) | set(memory) | set(storage))
+    return {
+        t: Resources(
+            cpu_cores=cpu.get(t, Decimal(0)) / seconds,
+            memory_gib=memory.get(t, Decimal(0)) / GIB,
+            storage_gib=storage.get(t, Decimal(0)) / GIB,
+        )
+        for t in tenants
+    }

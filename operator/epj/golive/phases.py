@@ -1,0 +1,180 @@
+"""The names of the go-live vocabulary: phases, gates, outcomes, conditions and reasons.
+
+One name per concept across code, CRDs, CLI and docs: these string values are
+what `kubectl get golives` shows and what the rehearsal report prints, so they
+are defined once here and imported by the CRD schema, the core and adapters.
+"""
+
+from __future__ import annotations
+
+import itertools
+from enum import StrEnum
+
+
+class Phase(StrEnum):
+    """A tenant's go-live phase. The first nine form the main line; the last three are exits."""
+
+    PLANNED = "Planned"
+    PREPARING = "Preparing"
+    TRAINING = "Training"
+    REHEARSAL = "Rehearsal"
+    FREEZE = "Freeze"
+    CUTOVER = "Cutover"
+    LIVE = "Live"
+    HYPERCARE = "Hypercare"
+    STABLE = "Stable"
+    ON_HOLD = "OnHold"
+    ABORTED = "Aborted"
+    ROLLED_BACK = "RolledBack"
+
+
+MAIN_LINE: tuple[Phase, ...] = (
+    Phase.PLANNED,
+    Phase.PREPARING,
+    Phase.TRAINING,
+    Phase.REHEARSAL,
+    Phase.FREEZE,
+    Phase.CUTOVER,
+    Phase.LIVE,
+    Phase.HYPERCARE,
+    Phase.STABLE,
+)
+
+#: Phases before the tenant serves on the new EPJ: abort and withdrawal may apply here.
+PRE_LIVE: frozenset[Phase] = frozenset(MAIN_LINE[:5])
+#: The tenant works on the new EPJ (condition Ready=True).
+SERVING: frozenset[Phase] = frozenset({Phase.LIVE, Phase.HYPERCARE, Phase.STABLE})
+#: Nothing ever leaves these phases.
+TERMINAL: frozenset[Phase] = frozenset({Phase.STABLE, Phase.ABORTED})
+#: Held phases: nothing advances until a person records a resume.
+HELD: frozenset[Phase] = frozenset({Phase.ON_HOLD, Phase.ROLLED_BACK})
+#: Pause and abort are deferred while the tenant is in one of these (the cutover night runs to a defined end).
+UNSAFE: frozenset[Phase] = frozenset({Phase.CUTOVER})
+
+
+def _allowed() -> frozenset[tuple[Phase, Phase]]:
+    pairs: set[tuple[Phase, Phase]] = set(itertools.pairwise(MAIN_LINE))
+    # A failed or timed-out gate holds the tenant where it is (also in Hypercare: it stays live, held).
+    holdable = (*PRE_LIVE, Phase.HYPERCARE)
+    pairs |= {(phase, Phase.ON_HOLD) for phase in holdable}
+    # Resume returns to the phase that was held.
+    pairs |= {(Phase.ON_HOLD, phase) for phase in holdable}
+    # Only the cutover night rolls back; a resume after a rollback starts again from the freeze.
+    pairs |= {(Phase.CUTOVER, Phase.ROLLED_BACK), (Phase.ROLLED_BACK, Phase.FREEZE)}
+    # Abort (and withdrawal) end the go-live from any phase before the tenant serves, or from a hold.
+    pairs |= {(phase, Phase.ABORTED) for phase in (*PRE_LIVE, *HELD)}
+    return frozenset(pairs)
+
+
+#: Every (from, to) pair the phase machine may take. Anything else is a bug or a tampered status.
+ALLOWED_TRANSITIONS: frozenset[tuple[Phase, Phase]] = _allowed()
+
+
+def is_allowed(source: Phase, target: Phase) -> bool:
+    """Whether the phase machine may move a tenant from ``source`` to ``target``."""
+    return (source, target) in ALLOWED_TRANSITIONS
+
+
+class GateName(StrEnum):
+    """Gates guard transitions; each has a timeout and a recorded outcome."""
+
+    #: Rehearsal → Freeze: the rehearsal migration reconciled with nothing unaccounted for.
+    REHEARSAL_RECONCILED = "rehearsal-reconciled"
+    #: Rehearsal → Freeze: share of end users who completed training ≥ the configured threshold.
+    TRAINING = "training-completion"
+    #: Freeze → Cutover and Hypercare → Stable: no critical clinical alert firing for the tenant.
+    NO_CRITICAL_ALERTS = "no-critical-alerts"
+    #: Freeze → Cutover: every tenant this one depends on is live (and soaked), none failed.
+    DEPENDENCIES = "dependencies-live"
+    #: Freeze → Cutover: a recorded go/no-go approval.
+    GO_NO_GO = "go-no-go"
+    #: Cutover → Live: the final migration job reconciled complete.
+    CUTOVER_RECONCILED = "cutover-reconciled"
+    #: Cutover → Live: post-cutover smoke checks passed.
+    SMOKE_CHECKS = "smoke-checks"
+    #: Hypercare → Stable: a recorded approval to leave hypercare.
+    HYPERCARE_EXIT = "hypercare-exit"
+
+
+#: Gates a person decides with an approval record (`epj golive approve TENANT --gate G ...`).
+APPROVAL_GATES: frozenset[GateName] = frozenset({GateName.GO_NO_GO, GateName.HYPERCARE_EXIT})
+
+
+class GateOutcome(StrEnum):
+    """Passed; Failed = the evidence says no; TimedOut = no decisive evidence by the deadline; Pending = not yet."""
+
+    PASSED = "Passed"
+    FAILED = "Failed"
+    PENDING = "Pending"
+    TIMED_OUT = "TimedOut"
+
+
+class Decision(StrEnum):
+    """A go/no-go decision in an approval record."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+class ApproverRole(StrEnum):
+    """Who decides, as a ROLE: people change jobs, and no personal name goes into a status or log."""
+
+    PROJECT_LEAD = "project-lead"
+    MUNICIPALITY_DIRECTOR = "municipality-director"
+    HEALTH_AND_CARE_DIRECTOR = "health-and-care-director"
+    CLINICAL_LEAD = "clinical-lead"
+    IT_OPERATIONS_LEAD = "it-operations-lead"
+    COMMAND_CENTRE_LEAD = "command-centre-lead"
+    SERVICE_OWNER = "service-owner"
+
+
+class MigrationPurpose(StrEnum):
+    REHEARSAL = "rehearsal"
+    CUTOVER = "cutover"
+
+
+class JobState(StrEnum):
+    """A migration job's state as the adapter observes it (Kubernetes Job or local process)."""
+
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+
+class ConditionType(StrEnum):
+    READY = "Ready"
+    PROGRESSING = "Progressing"
+    BLOCKED = "Blocked"
+    #: Set by adapters only, after repeated reconcile errors (the core never fails to decide).
+    STALLED = "Stalled"
+
+
+class Reason(StrEnum):
+    """Machine-readable reasons for conditions, phases and events (CamelCase, as Kubernetes does)."""
+
+    SCHEDULED = "Scheduled"
+    WAITING_FOR_SCHEDULE = "WaitingForSchedule"
+    GATES_PENDING = "GatesPending"
+    GATES_PASSED = "GatesPassed"
+    GATE_FAILED = "GateFailed"
+    GATE_TIMED_OUT = "GateTimedOut"
+    MIGRATION_REQUESTED = "MigrationRequested"
+    MIGRATION_RUNNING = "MigrationRunning"
+    SMOKE_CHECKS_RUNNING = "SmokeChecksRunning"
+    ROLLED_BACK = "RolledBack"
+    HELD = "Held"
+    RESUMED = "Resumed"
+    PAUSED = "Paused"
+    PAUSE_DEFERRED = "PauseDeferred"
+    ABORTED = "Aborted"
+    ABORT_DEFERRED = "AbortDeferred"
+    ABORT_IGNORED = "AbortIgnoredAfterGoLive"
+    WITHDRAWN = "Withdrawn"
+    WITHDRAWAL_REFUSED = "WithdrawalRefused"
+    DEPENDENCY_FAILED = "DependencyFailed"
+    SERVING = "Serving"
+    NOT_SERVING = "NotServing"
+    COMPLETED = "Completed"
+    APPROVAL_RECORDED = "ApprovalRecorded"
+    INVALID_STATUS = "InvalidStatus"

@@ -1,0 +1,558 @@
+"""CustomResourceDefinitions for the go-live operator: RolloutWave, GoLive and MigrationJob (group ``epj.no``).
+
+Each kind has its own section: the schema documents every field, holds defaults and
+validation, states immutability with CEL (``self == oldSelf``) where changing a field
+would be unsafe, and has printer columns so ``kubectl get`` answers the first question.
+Enumerated values come from :mod:`epj.golive.phases`, so the CRDs, the core and the
+CLI share one vocabulary. ``infra/`` renders :func:`crd_manifests` and validates them.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from epj.golive.phases import (
+    ApproverRole,
+    ConditionType,
+    Decision,
+    GateName,
+    GateOutcome,
+    JobState,
+    MigrationPurpose,
+    Phase,
+)
+
+GROUP = "epj.no"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+Schema = dict[str, Any]
+
+KOMMUNENR: Schema = {
+    "type": "string",
+    "pattern": "^[0-9]{4}$",
+    "description": "Kommunenummer of the tenant (municipality), e.g. '5035'. Tenant = municipality = kommunenummer.",
+}
+
+#: Default gate timeouts in hours, counted from the moment the guarded transition is due.
+DEFAULT_TIMEOUT_HOURS: dict[GateName, int] = {
+    GateName.REHEARSAL_RECONCILED: 48,
+    GateName.TRAINING: 48,
+    GateName.NO_CRITICAL_ALERTS: 6,
+    GateName.DEPENDENCIES: 24,
+    GateName.GO_NO_GO: 12,
+    GateName.CUTOVER_RECONCILED: 10,
+    GateName.SMOKE_CHECKS: 2,
+    GateName.HYPERCARE_EXIT: 168,
+}
+DEFAULT_TRAINING_THRESHOLD = 0.9
+DEFAULT_HYPERCARE_DAYS = 21
+
+
+def _immutable(field: str) -> list[Schema]:
+    return [{"rule": "self == oldSelf", "message": f"{field} is immutable"}]
+
+
+def _enum(values: type[Any], description: str) -> Schema:
+    return {"type": "string", "enum": [str(v) for v in values], "description": description}
+
+
+def _timestamp(description: str) -> Schema:
+    return {"type": "string", "format": "date-time", "description": description}
+
+
+def _gates_config() -> Schema:
+    return {
+        "type": "object",
+        "description": "Gate settings. Every gate has a timeout counted from when its transition is due.",
+        "default": {},
+        "properties": {
+            "trainingThreshold": {
+                "type": "number",
+                "minimum": 0,
+                "maximum": 1,
+                "default": DEFAULT_TRAINING_THRESHOLD,
+                "description": "Share of end users who must have completed training before Freeze (0..1).",
+            },
+            "timeoutHours": {
+                "type": "object",
+                "default": {},
+                "description": "Per-gate timeout in hours; a gate without decisive evidence by then is TimedOut "
+                "and the tenant is held.",
+                "properties": {
+                    str(gate): {"type": "integer", "minimum": 1, "maximum": 24 * 60, "default": hours}
+                    for gate, hours in DEFAULT_TIMEOUT_HOURS.items()
+                },
+            },
+        },
+    }
+
+
+def _condition_list() -> Schema:
+    return {
+        "type": "array",
+        "description": "Standard conditions: Ready (serving on the new EPJ), Progressing (advancing on its own), "
+        "Blocked (a gate, hold, pause or dependency stops it), Stalled (the operator keeps failing).",
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["type"],
+        "items": {
+            "type": "object",
+            "required": ["type", "status"],
+            "properties": {
+                "type": _enum(ConditionType, "Condition type."),
+                "status": {"type": "string", "enum": ["True", "False", "Unknown"]},
+                "reason": {"type": "string", "description": "CamelCase machine-readable reason."},
+                "message": {"type": "string", "description": "Human-readable detail (no personal data)."},
+                "lastTransitionTime": _timestamp("When status last changed."),
+                "observedGeneration": {"type": "integer"},
+            },
+        },
+    }
+
+
+def _reconciliation() -> Schema:
+    return {
+        "type": "object",
+        "description": "Reconciliation summary of a migration: every source record loaded, quarantined with a "
+        "reason, or unaccounted for. Complete means nothing is unaccounted for.",
+        "properties": {
+            "complete": {"type": "boolean"},
+            "counts": {
+                "type": "object",
+                "description": "Counts by category, e.g. source, loaded, quarantined, unaccounted.",
+                "additionalProperties": {"type": "integer"},
+            },
+            "message": {"type": "string"},
+        },
+    }
+
+
+def _crd(kind: str, plural: str, short: list[str], spec: Schema, status: Schema, columns: list[Schema]) -> Schema:
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{GROUP}", "labels": {"app.kubernetes.io/part-of": "epj-platform"}},
+        "spec": {
+            "group": GROUP,
+            "scope": "Namespaced",
+            "names": {
+                "kind": kind,
+                "listKind": f"{kind}List",
+                "plural": plural,
+                "singular": kind.lower(),
+                "shortNames": short,
+                "categories": ["epj"],
+            },
+            "versions": [
+                {
+                    "name": VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": [
+                        *columns,
+                        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+                    ],
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "required": ["spec"],
+                            "properties": {
+                                "apiVersion": {"type": "string"},
+                                "kind": {"type": "string"},
+                                "metadata": {"type": "object"},
+                                "spec": spec,
+                                "status": status,
+                            },
+                        }
+                    },
+                }
+            ],
+        },
+    }
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# RolloutWave: a set of tenants going live on one date inside a production window.
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def rollout_wave_crd() -> Schema:
+    """The RolloutWave kind: declared by project leads (usually rendered by the wave planner)."""
+    spec: Schema = {
+        "type": "object",
+        "description": "A go-live wave: member tenants going live on one date inside a production window.",
+        "required": ["goLiveDate", "productionWindow", "members"],
+        "properties": {
+            "goLiveDate": {
+                "type": "string",
+                "format": "date",
+                "description": "The go-live date of every member (the first morning on the new EPJ). "
+                "Must lie inside the production window.",
+            },
+            "productionWindow": {
+                "type": "object",
+                "description": "One of the four production windows a year. Go-lives happen only inside one.",
+                "required": ["label", "start", "end"],
+                "properties": {
+                    "label": {"type": "string", "pattern": "^[0-9]{4}-Q[1-4]$", "description": "E.g. 2027-Q3."},
+                    "start": {"type": "string", "format": "date", "description": "First day of the window."},
+                    "end": {"type": "string", "format": "date", "description": "Last day of the window."},
+                },
+                "x-kubernetes-validations": [
+                    {"rule": "self.start <= self.end", "message": "productionWindow.start must not be after end"}
+                ],
+            },
+            "members": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 400,
+                "description": "Member tenants in processing order (ties broken by kommunenummer).",
+                "x-kubernetes-list-type": "map",
+                "x-kubernetes-list-map-keys": ["kommunenummer"],
+                "items": {
+                    "type": "object",
+                    "required": ["kommunenummer"],
+                    "properties": {
+                        "kommunenummer": KOMMUNENR,
+                        "dependsOn": {
+                            "type": "array",
+                            "maxItems": 50,
+                            "default": [],
+                            "description": "Tenants that must be live (and soaked) before this one cuts over, "
+                            "e.g. a GP office on its municipality. A failed dependency holds this tenant.",
+                            "items": KOMMUNENR,
+                        },
+                    },
+                },
+            },
+            "hypercareDays": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 120,
+                "default": DEFAULT_HYPERCARE_DAYS,
+                "description": "Length of the command-centre (hypercare) period after go-live.",
+            },
+            "soakDays": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 120,
+                "default": 0,
+                "description": "Days a dependency must have been live before a dependent may cut over.",
+            },
+            "paused": {
+                "type": "boolean",
+                "default": False,
+                "description": "Operator lever: no member advances past its next safe point while true.",
+            },
+            "aborted": {
+                "type": "boolean",
+                "default": False,
+                "description": "Operator lever: every member not yet live is aborted at its next safe point.",
+            },
+            "gates": _gates_config(),
+            "alertmanagerUrl": {
+                "type": "string",
+                "format": "uri",
+                "description": "Alertmanager base URL read by the no-critical-alerts gate (API v2).",
+            },
+        },
+        "x-kubernetes-validations": [
+            {
+                "rule": "self.goLiveDate >= self.productionWindow.start"
+                " && self.goLiveDate <= self.productionWindow.end",
+                "message": "goLiveDate must lie inside the production window",
+            }
+        ],
+    }
+    status: Schema = {
+        "type": "object",
+        "description": "Observed state of the wave, written by the operator.",
+        "properties": {
+            "observedGeneration": {"type": "integer"},
+            "phase": {"type": "string", "description": "Furthest phase all members reached, or Blocked."},
+            "order": {"type": "array", "items": KOMMUNENR, "description": "Deterministic processing order."},
+            "tenantsByPhase": {
+                "type": "object",
+                "additionalProperties": {"type": "integer"},
+                "description": "How many members are in each phase.",
+            },
+            "blocked": {
+                "type": "object",
+                "description": "Members blocked by a failed tenant they depend on (transitively): "
+                "kommunenummer → failed tenants.",
+                "additionalProperties": {"type": "array", "items": KOMMUNENR},
+            },
+            "conditions": _condition_list(),
+        },
+    }
+    columns: list[Schema] = [
+        {"name": "Go-live date", "type": "string", "jsonPath": ".spec.goLiveDate"},
+        {"name": "Window", "type": "string", "jsonPath": ".spec.productionWindow.label"},
+        {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+        {"name": "Paused", "type": "boolean", "jsonPath": ".spec.paused"},
+        {"name": "Aborted", "type": "boolean", "jsonPath": ".spec.aborted", "priority": 1},
+    ]
+    return _crd("RolloutWave", "rolloutwaves", ["wave", "waves"], spec, status, columns)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# GoLive: one tenant's way through the go-live phases.
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def _approval() -> Schema:
+    return {
+        "type": "object",
+        "description": "A recorded go/no-go decision: which gate, by which ROLE (never a person's name), when, why.",
+        "required": ["gate", "by", "at", "reason", "decision"],
+        "properties": {
+            "gate": {"type": "string", "enum": [str(GateName.GO_NO_GO), str(GateName.HYPERCARE_EXIT)]},
+            "by": _enum(ApproverRole, "Role of the person who decided."),
+            "at": _timestamp("When the decision was made."),
+            "reason": {"type": "string", "minLength": 3, "maxLength": 500, "description": "Why."},
+            "decision": _enum(Decision, "approve lets the gate pass; reject fails it and holds the tenant."),
+        },
+    }
+
+
+def _resume() -> Schema:
+    return {
+        "type": "object",
+        "description": "The latest request to resume after OnHold or RolledBack (`epj golive resume`). "
+        "Acted on once, when newer than the hold.",
+        "required": ["by", "at", "reason"],
+        "properties": {
+            "by": _enum(ApproverRole, "Role of the person who resumed."),
+            "at": _timestamp("When the resume was requested."),
+            "reason": {"type": "string", "minLength": 3, "maxLength": 500},
+        },
+    }
+
+
+def _gate_status() -> Schema:
+    return {
+        "type": "array",
+        "description": "Every gate's last outcome with time and reason.",
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["name"],
+        "items": {
+            "type": "object",
+            "required": ["name", "outcome"],
+            "properties": {
+                "name": _enum(GateName, "Gate."),
+                "outcome": _enum(GateOutcome, "Last outcome."),
+                "at": _timestamp("When this outcome was recorded."),
+                "reason": {"type": "string"},
+                "openedAt": _timestamp("When the guarded transition became due."),
+                "deadline": _timestamp("When the gate times out."),
+            },
+        },
+    }
+
+
+def _history() -> Schema:
+    return {
+        "type": "array",
+        "description": "Audit trail: transitions, approvals seen, holds and resumes (oldest first).",
+        "items": {
+            "type": "object",
+            "required": ["at", "kind"],
+            "properties": {
+                "at": _timestamp("When."),
+                "kind": {"type": "string", "enum": ["Transition", "Approval", "Resume", "Event"]},
+                "fromPhase": {"type": "string"},
+                "toPhase": {"type": "string"},
+                "gate": {"type": "string"},
+                "by": {"type": "string"},
+                "decision": {"type": "string"},
+                "reason": {"type": "string"},
+            },
+        },
+    }
+
+
+def _migration_status() -> Schema:
+    return {
+        "type": "object",
+        "description": "The current migration job (rehearsal or cutover) this tenant waits for.",
+        "properties": {
+            "jobName": {"type": "string"},
+            "purpose": _enum(MigrationPurpose, "rehearsal or cutover."),
+            "attempt": {"type": "integer", "minimum": 1},
+            "state": _enum(JobState, "Job state as last observed."),
+            "requestedAt": _timestamp("When the job was requested."),
+            "reconciliation": _reconciliation(),
+        },
+    }
+
+
+def golive_crd() -> Schema:
+    """The GoLive kind: one per tenant and wave; people write approvals, pause/abort and resume into its spec."""
+    spec: Schema = {
+        "type": "object",
+        "description": "One tenant's go-live. Created by the operator from a RolloutWave, or by hand.",
+        "required": ["kommunenummer", "wave", "goLiveDate"],
+        "properties": {
+            "kommunenummer": {**KOMMUNENR, "x-kubernetes-validations": _immutable("kommunenummer")},
+            "wave": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 63,
+                "description": "Name of the RolloutWave this go-live belongs to.",
+                "x-kubernetes-validations": _immutable("wave"),
+            },
+            "goLiveDate": {"type": "string", "format": "date", "description": "Copied from the wave."},
+            "dependsOn": {"type": "array", "maxItems": 50, "default": [], "items": KOMMUNENR},
+            "hypercareDays": {"type": "integer", "minimum": 1, "maximum": 120, "default": DEFAULT_HYPERCARE_DAYS},
+            "soakDays": {"type": "integer", "minimum": 0, "maximum": 120, "default": 0},
+            "gates": _gates_config(),
+            "paused": {
+                "type": "boolean",
+                "default": False,
+                "description": "Operator lever: stop advancing at the next safe point (never mid-cutover).",
+            },
+            "aborted": {
+                "type": "boolean",
+                "default": False,
+                "description": "Operator lever: end this go-live at the next safe point (only before Live).",
+            },
+            "withdraw": {
+                "type": "boolean",
+                "default": False,
+                "description": "The municipality leaves the wave. Honoured only before the withdrawal lock "
+                "(13 months before go-live); refused, with an event, after it.",
+            },
+            "approvals": {
+                "type": "array",
+                "maxItems": 100,
+                "default": [],
+                "description": "Go/no-go approvals, append-only (an audit trail). The latest decision per gate "
+                "after the last hold counts.",
+                "items": _approval(),
+                "x-kubernetes-validations": [
+                    {"rule": "oldSelf.all(a, a in self)", "message": "approvals are append-only"}
+                ],
+            },
+            "resume": _resume(),
+        },
+    }
+    status: Schema = {
+        "type": "object",
+        "description": "Observed state, written by the operator from the go-live core's decisions.",
+        "properties": {
+            "observedGeneration": {"type": "integer"},
+            "phase": _enum(Phase, "Current go-live phase."),
+            "phaseReason": {"type": "string", "description": "Why the tenant is in this phase."},
+            "phaseSince": _timestamp("When the current phase was entered."),
+            "heldFrom": _enum(Phase, "The phase a hold started from (OnHold resumes there)."),
+            "heldAt": _timestamp("When the current hold or rollback started."),
+            "nextAction": {"type": "string", "description": "What happens next, or what a person must do."},
+            "nextWakeAt": _timestamp("When the operator looks again at the latest."),
+            "conditions": _condition_list(),
+            "gates": _gate_status(),
+            "migration": _migration_status(),
+            "attempts": {
+                "type": "object",
+                "additionalProperties": {"type": "integer"},
+                "description": "Migration attempts by purpose.",
+            },
+            "pending": {
+                "type": "object",
+                "description": "Deferred requests waiting for a safe point.",
+                "properties": {"pause": {"type": "boolean"}, "abort": {"type": "boolean"}},
+            },
+            "history": _history(),
+        },
+    }
+    columns: list[Schema] = [
+        {"name": "Tenant", "type": "string", "jsonPath": ".spec.kommunenummer"},
+        {"name": "Wave", "type": "string", "jsonPath": ".spec.wave", "priority": 1},
+        {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+        {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
+        {"name": "Next action", "type": "string", "jsonPath": ".status.nextAction"},
+        {"name": "Go-live date", "type": "string", "jsonPath": ".spec.goLiveDate"},
+        {"name": "Reason", "type": "string", "jsonPath": ".status.phaseReason", "priority": 1},
+    ]
+    return _crd("GoLive", "golives", ["gl"], spec, status, columns)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# MigrationJob: owns the Kubernetes Job that runs migration/ for a rehearsal or the cutover.
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def migration_job_crd() -> Schema:
+    """The MigrationJob kind: requested by the GoLive core's CreateMigrationJob action."""
+    spec: Schema = {
+        "type": "object",
+        "description": "One migration run of a tenant's legacy extract into its EPJ database.",
+        "required": ["kommunenummer", "purpose", "extract", "image"],
+        "properties": {
+            "kommunenummer": {**KOMMUNENR, "x-kubernetes-validations": _immutable("kommunenummer")},
+            "purpose": {
+                **_enum(MigrationPurpose, "rehearsal (prøvemigrering) or cutover (the real night)."),
+                "x-kubernetes-validations": _immutable("purpose"),
+            },
+            "goLive": {"type": "string", "description": "Name of the GoLive that requested this job."},
+            "attempt": {"type": "integer", "minimum": 1, "default": 1},
+            "extract": {
+                "type": "object",
+                "required": ["location"],
+                "description": "Where the frozen legacy extract is (Profil CSV + CGM XML, SPEC §1 layout).",
+                "properties": {
+                    "location": {
+                        "type": "string",
+                        "minLength": 1,
+                        "description": "Path inside the volume, e.g. /extracts/5035/2027-09-05.",
+                    },
+                    "volumeClaim": {"type": "string", "description": "PersistentVolumeClaim holding the extract."},
+                    "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                },
+                "x-kubernetes-validations": _immutable("extract"),
+            },
+            "image": {"type": "string", "minLength": 1, "description": "Container image running `epj migrate`."},
+            "syntheticIds": {
+                "type": "boolean",
+                "default": False,
+                "description": "Rehearsals on generated extracts carry synthetic national ids.",
+            },
+            "backoffLimit": {"type": "integer", "minimum": 0, "maximum": 6, "default": 0},
+        },
+    }
+    status: Schema = {
+        "type": "object",
+        "properties": {
+            "observedGeneration": {"type": "integer"},
+            "jobName": {"type": "string", "description": "The batch/v1 Job this object owns."},
+            "state": _enum(JobState, "Job state."),
+            "reconciliation": _reconciliation(),
+            "startedAt": _timestamp("When the job started."),
+            "finishedAt": _timestamp("When the job finished."),
+            "message": {"type": "string"},
+            "conditions": _condition_list(),
+        },
+    }
+    columns: list[Schema] = [
+        {"name": "Tenant", "type": "string", "jsonPath": ".spec.kommunenummer"},
+        {"name": "Purpose", "type": "string", "jsonPath": ".spec.purpose"},
+        {"name": "State", "type": "string", "jsonPath": ".status.state"},
+        {"name": "Complete", "type": "boolean", "jsonPath": ".status.reconciliation.complete"},
+        {"name": "Job", "type": "string", "jsonPath": ".status.jobName", "priority": 1},
+    ]
+    return _crd("MigrationJob", "migrationjobs", ["mj"], spec, status, columns)
+
+
+def crd_manifests() -> list[dict[str, Any]]:
+    """All CRDs of the go-live operator, as plain dicts ready to render or apply (fresh copies each call)."""
+    return [copy.deepcopy(crd) for crd in (rollout_wave_crd(), golive_crd(), migration_job_crd())]
+
+
+def status_schema(kind: str) -> Schema:
+    """The openAPIV3Schema of ``kind``'s status (used to check the core's status dicts fit the CRD)."""
+    for crd in crd_manifests():
+        if crd["spec"]["names"]["kind"] == kind:
+            schema: Schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]
+            return schema
+    raise KeyError(kind)

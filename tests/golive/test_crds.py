@@ -1,0 +1,103 @@
+"""The go-live CRDs are structurally sound and validate against the upstream Kubernetes schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+
+from epj.operator.crds import API_VERSION, crd_manifests, status_schema
+
+KINDS = {"RolloutWave", "GoLive", "MigrationJob"}
+
+
+def _walk(schema: dict[str, Any], path: str = "$") -> list[str]:
+    """Paths of schema nodes that break Kubernetes' structural-schema rule (every node typed)."""
+    problems = []
+    if "type" not in schema and not schema.get("x-kubernetes-preserve-unknown-fields"):
+        problems.append(path)
+    for name, child in schema.get("properties", {}).items():
+        if path.endswith(".properties.metadata") or name == "metadata":
+            continue
+        problems += _walk(child, f"{path}.{name}")
+    if isinstance(schema.get("items"), dict):
+        problems += _walk(schema["items"], f"{path}[]")
+    if isinstance(schema.get("additionalProperties"), dict):
+        problems += _walk(schema["additionalProperties"], f"{path}{{}}")
+    return problems
+
+
+def _strip_extensions(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _strip_extensions(v) for k, v in node.items() if not k.startswith("x-kubernetes-")}
+    if isinstance(node, list):
+        return [_strip_extensions(v) for v in node]
+    return node
+
+
+@pytest.mark.parametrize("crd", crd_manifests(), ids=lambda crd: crd["spec"]["names"]["kind"])
+def test_crd_validates_against_upstream_schema(crd: dict[str, Any]) -> None:
+    kubernetes_validate.validate(crd, "1.30", strict=True)
+
+
+@pytest.mark.parametrize("crd", crd_manifests(), ids=lambda crd: crd["spec"]["names"]["kind"])
+def test_crd_schema_is_structural_with_status_and_columns(crd: dict[str, Any]) -> None:
+    version = crd["spec"]["versions"][0]
+    schema = version["schema"]["openAPIV3Schema"]
+    assert _walk(schema) == []
+    jsonschema.Draft4Validator.check_schema(_strip_extensions(schema))
+    assert version["subresources"] == {"status": {}}
+    names = [column["name"] for column in version["additionalPrinterColumns"]]
+    assert "Age" in names
+    assert crd["metadata"]["name"] == f"{crd['spec']['names']['plural']}.epj.no"
+
+
+def test_all_three_kinds_in_one_group() -> None:
+    assert {crd["spec"]["names"]["kind"] for crd in crd_manifests()} == KINDS
+    assert API_VERSION == "epj.no/v1alpha1"
+
+
+def _spec_properties(kind: str) -> dict[str, Any]:
+    crd = next(c for c in crd_manifests() if c["spec"]["names"]["kind"] == kind)
+    props: dict[str, Any] = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    return props
+
+
+def test_immutable_fields_carry_cel_rules() -> None:
+    golive = _spec_properties("GoLive")["properties"]
+    for field in ("kommunenummer", "wave"):
+        assert golive[field]["x-kubernetes-validations"][0]["rule"] == "self == oldSelf"
+    job = _spec_properties("MigrationJob")["properties"]
+    assert job["purpose"]["x-kubernetes-validations"][0]["rule"] == "self == oldSelf"
+    assert "oldSelf" in golive["approvals"]["x-kubernetes-validations"][0]["rule"]
+
+
+def test_wave_defaults_and_window_rule() -> None:
+    wave = _spec_properties("RolloutWave")
+    props = wave["properties"]
+    assert props["hypercareDays"]["default"] == 21
+    assert props["paused"]["default"] is False and props["aborted"]["default"] is False
+    assert props["gates"]["properties"]["trainingThreshold"]["default"] == 0.9
+    assert "productionWindow" in wave["x-kubernetes-validations"][0]["rule"]
+
+
+def test_approval_by_is_a_role_not_a_name() -> None:
+    approval = _spec_properties("GoLive")["properties"]["approvals"]["items"]
+    validator = jsonschema.Draft4Validator(_strip_extensions(approval))
+    good = {
+        "gate": "go-no-go",
+        "by": "project-lead",
+        "at": "2027-09-05T12:00:00Z",
+        "reason": "ok",
+        "decision": "approve",
+    }
+    assert not list(validator.iter_errors({**good, "reason": "all gates green"}))
+    assert list(validator.iter_errors({**good, "by": "Ola Nordmann"}))
+
+
+def test_status_schema_lookup() -> None:
+    assert "phase" in status_schema("GoLive")["properties"]
+    with pytest.raises(KeyError):
+        status_schema("Nope")
