@@ -60,7 +60,7 @@ def test_large_principal_gets_three_database_instances_and_two_replicas_of_criti
     assert sizing.service("secure-chat").replicas == 1
     assert [s.name for s in sizing.services] == sorted(s.name for s in sizing.services)
     assert sizing.quota.storage_gib == 3 * 35 + 35
-    assert sizing.quota.pvcs == 4
+    assert sizing.quota.pvcs == 3 + 2  # database instances + extract and report volumes
 
 
 def test_small_option_gets_two_instances_and_smaller_quota_than_a_principal() -> None:
@@ -131,3 +131,9 @@ def test_kubernetes_maps_use_quantity_strings() -> None:
 def test_unknown_service_name_raises_keyerror() -> None:
     with pytest.raises(KeyError, match="kpr-reporting"):
         tenant_sizing(_tenant("5031"), load_catalog()).service("kpr-reporting")
+
+
+def test_a_service_unknown_to_the_catalog_is_an_error_not_silently_dropped() -> None:
+    tenant = _tenant("5031").model_copy(update={"services": ("journal", "telepathy")})
+    with pytest.raises(ValueError, match=r"5031: services: unknown service.*telepathy"):
+        tenant_sizing(tenant, load_catalog())

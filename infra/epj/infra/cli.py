@@ -1,9 +1,96 @@
-"""epj render — the Kubernetes objects the Pulumi program creates (issue 2): command-line adapter (being built)."""
+"""``epj render``: write the Kubernetes objects the Pulumi program creates, as YAML, for review and GitOps.
+
+Thin adapter over :mod:`epj.infra.render` (Pulumi is imported only when the command runs).
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 
+def render(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the YAML files into.")],
+    env: Annotated[str, typer.Option("--env", "-e", help="Environment = Pulumi stack (test, prod).")] = "test",
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", "-t", help="Only this tenant's file (kommunenummer, e.g. 5035).")
+    ] = None,
+    call_option: Annotated[
+        str | None,
+        typer.Option("--call-option", help="Preview: render as if this option municipality had called its option."),
+    ] = None,
+    validate: Annotated[
+        bool, typer.Option("--validate/--no-validate", help="Check every object against its schema first.")
+    ] = True,
+) -> None:
+    """Render the exact Kubernetes objects `pulumi up` would create, without a cluster or the Pulumi CLI.
+
+    One file per tenant namespace (kommune-<nr>.yaml) plus platform.yaml. Passwords are placeholders.
+    Nothing is written when the tenant files, the stack file or an object is invalid.
+    """
+    from rich.console import Console
+
+    from epj.infra.config import InfraConfigError, load_stack_config
+    from epj.infra.render import group_by_file, render_objects, write_rendered
+    from epj.infra.validate import validate_objects
+    from epj.tenants import TenantSet, TenantSetInvalid, load_tenants
+    from epj.tenants.model import Environment
+
+    err = Console(stderr=True, soft_wrap=True)
+    console = Console(soft_wrap=True)
+    try:
+        environment = Environment(env).value
+    except ValueError:
+        err.print(f"[red]--env {env!r}: unknown environment; use one of {', '.join(e.value for e in Environment)}")
+        raise typer.Exit(2) from None
+    try:
+        load_stack_config(environment)
+        tenants = load_tenants()
+        if call_option is not None:
+            tenants.get(call_option)  # KeyError names it
+            tenants = tenants.with_option_called(call_option)
+        active = {t.kommunenummer: t for t in tenants.active(environment)}
+        if tenant is not None and tenant not in active:
+            known = tenants.get(tenant)  # KeyError when unknown
+            why = "its option is not called" if not known.active else f"it does not run in {environment}"
+            err.print(f"[red]--tenant {tenant}: {known.name} gets nothing in {environment}: {why}")
+            raise typer.Exit(1)
+        if tenant is not None:
+            # A tenant's objects depend on that tenant alone (tests/infra prove it), so render just it.
+            tenants = TenantSet((active[tenant],))
+            active = {tenant: active[tenant]}
+        console.print(f"rendering {environment}: platform + {len(active)} tenant(s) …")
+        objs = render_objects(environment, tenants)
+    except TenantSetInvalid as exc:
+        err.print(f"[red]tenant files are invalid; nothing rendered ({len(exc.errors)} error(s)):")
+        for error in exc.errors:
+            err.print(f"  {error}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    except InfraConfigError as exc:
+        err.print(f"[red]stack config is invalid; nothing rendered:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    except KeyError as exc:
+        err.print(f"[red]{exc.args[0]}")
+        raise typer.Exit(1) from None
+    if validate:
+        problems = validate_objects(objs)
+        if problems:
+            err.print(f"[red]{len(problems)} rendered object problem(s); nothing written:")
+            for problem in problems:
+                err.print(f"  {problem}", markup=False, highlight=False)
+            raise typer.Exit(1)
+    files = group_by_file(objs, (t.namespace for t in active.values()))
+    if tenant is not None:
+        files = {name: o for name, o in files.items() if name == f"kommune-{tenant}.yaml"}
+    written = write_rendered(files, out, prune=tenant is None)
+    for path in written:
+        console.print(f"  {path}  ({len(files[path.name])} objects)", highlight=False)
+    checked = "validated" if validate else "not validated"
+    console.print(f"wrote {sum(len(v) for v in files.values())} objects in {len(written)} file(s), {checked}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the root `epj` app (nothing yet)."""
+    """Add ``epj render`` to the root app."""
+    app.command("render")(render)

@@ -11,33 +11,33 @@ from __future__ import annotations
 
 from typing import Final
 
-FEMALE_NAMES: Final = (
+FEMALE_NAMES: Final[tuple[str, ...]] = (
     "Aud", "Astrid", "Borghild", "Else", "Ingrid", "Kari", "Margit", "Åse", "Åshild", "Turid",
     "Sølvi", "Gunnhild", "Solveig", "Randi", "Bjørg", "Marit", "Ragnhild", "Signe", "Liv", "Gerd",
     "Ida", "Sara", "Marte", "Julie", "Silje", "Ingvild", "Tonje", "Camilla", "Renée", "Kristine",
     "Maja", "Nora", "Emma", "Ylva", "Frøya", "Thea", "Hedda", "Live", "Sofie", "Tiril",
 )  # fmt: skip
-MALE_NAMES: Final = (
+MALE_NAMES: Final[tuple[str, ...]] = (
     "Aksel", "Egil", "Einar", "Knut", "Terje", "Even", "Magne", "William", "Arne", "Bjørn",
     "Håkon", "Olav", "Sverre", "Øystein", "Ola", "Per", "Kjell", "Tor", "Gunnar", "Leif",
     "Simen", "Marius", "Espen", "Trond", "Kristian", "Håvard", "Fredrik", "Sindre", "Andreas", "José",
     "Jonas", "Filip", "Emil", "Noah", "Oskar", "Isak", "Lukas", "Ludvig", "Matheo", "Johan",
 )  # fmt: skip
-SURNAMES: Final = (
+SURNAMES: Final[tuple[str, ...]] = (
     "Aasen", "Amundsen", "Bakke", "Berg", "Berntsen", "Dahl", "Forbord", "Flønes", "Græsli", "Hagen",
     "Halvorsen", "Hegre", "Holmen", "Håland", "Iversen", "Jakobsen", "Johannessen", "Knutsen", "Kristiansen",
     "Kvål", "Larsen", "Lie", "Lund", "Lunde", "Mathisen", "Moe", "Müller", "Nguyen", "Nilsen", "Næss",
     "Paulsen", "Pedersen", "Sæther", "Solheim", "Solberg", "Strand", "Svendsen", "Søreng", "Sørensen",
     "Vikan", "Væremo", "Wæhre", "Østby", "Øien",
 )  # fmt: skip
-STREETS: Final = (
+STREETS: Final[tuple[str, ...]] = (
     "Kirkeveien", "Ringvegen", "Husbyvegen", "Sognevegen", "Stokkanvegen", "Gamle Kongeveg", "Fosslia",
     "Mælenvegen", "Søndre gate", "Nedre Sandfærhus", "Bjørnstads veg", "Hegramovegen", "Lånkevegen",
     "Skogvegen", "Bekkevegen", "Åsvegen", "Storgata", "Skolevegen", "Prestegårdsvegen", "Furulia",
 )  # fmt: skip
 
 # Profil JOURNAL sentences by note type; a note joins 1-5 of them, sometimes with a blank line.
-REPORT_SENTENCES: Final = (
+REPORT_SENTENCES: Final[tuple[str, ...]] = (
     "Spiste to brødskiver og drakk en kopp kaffe.",
     "Kompresjonsstrømper på, bena er mindre hovne enn i går.",
     'Bruker sier: "Jeg klarer meg fint alene", men det er lite mat i kjøleskapet.',
@@ -67,7 +67,7 @@ REPORT_SENTENCES: Final = (
     "Sov godt i natt ifølge nattevakt.",
     "Klager over smerter i venstre hofte, fikk Paracetamol etter avtale.",
 )
-JOURNAL_SENTENCES: Final = (
+JOURNAL_SENTENCES: Final[tuple[str, ...]] = (
     "Epikrise fra St. Olavs hospital mottatt og gjennomgått.",
     "Kartlegging etter IPLOS gjennomført.",
     "Vurdert behov for økt hjemmesykepleie; tre besøk daglig anbefales.",
@@ -78,13 +78,13 @@ JOURNAL_SENTENCES: Final = (
     "Legemiddelgjennomgang med fastlege; to preparater seponert.",
     "Tverrfaglig møte: fysioterapeut følger opp gangfunksjon.",
 )
-TALK_SENTENCES: Final = (
+TALK_SENTENCES: Final[tuple[str, ...]] = (
     'Bruker sier "det er godt å ha noen å snakke med".',
     "Samtale med sønn om videre omsorgsnivå.",
     "Bruker uttrykker ønske om å bo hjemme så lenge som mulig.",
     "Pårørendesamtale: datter ønsker tettere kontakt; avtalt ukentlig telefon.",
 )
-DEVIATION_SENTENCES: Final = (
+DEVIATION_SENTENCES: Final[tuple[str, ...]] = (
     "Nøkkelboks låst med feil kode, kom ikke inn før 09:40.",
     "Dosett manglet tabletter for onsdag kveld; apotek kontaktet.",
     "Feil i legemiddelliste oppdaget; korrigert etter kontakt med lege.",
@@ -92,7 +92,7 @@ DEVIATION_SENTENCES: Final = (
 )
 
 # CGM consultation sentences (XML text: may contain & < > and quotes, escaped when written).
-CONSULTATION_SENTENCES: Final = (
+CONSULTATION_SENTENCES: Final[tuple[str, ...]] = (
     "Eksem på kinnene, anbefalt fuktighetskrem.",
     "Mor spør om søvnrutiner; veiledning gitt.",
     "Vekt < 3. persentil, ny kontroll om to uker.",
@@ -138,7 +138,7 @@ MEDICATIONS: Final[tuple[tuple[str, str, str, str, tuple[int, ...]], ...]] = (
     ("N02AX02", "Nobligan", "50 mg", "1 kapsel inntil 3 ganger daglig ved behov", ()),
 )
 
-IPLOS_VARIABLES: Final = (
+IPLOS_VARIABLES: Final[tuple[str, ...]] = (
     "SOSIAL_DELTAKELSE", "STYRE_ATFERD", "IVARETA_HELSE", "HUSARBEID", "VARER_TJENESTER", "LAGE_MAT",
     "PERSONLIG_HYGIENE", "KLE_SEG", "SPISE", "TOALETT", "BEVEGE_INNE", "BEVEGE_UTE", "HUKOMMELSE",
     "BESLUTNINGER", "KOMMUNIKASJON", "SYN", "HORSEL",
@@ -160,4 +160,4 @@ CHILD_PROGRAMME: Final[tuple[tuple[int, str, bool, tuple[str, ...]], ...]] = (
     (730, "2AAR", False, ()),
     (1460, "4AAR", False, ()),
 )
-VACCINE_BATCH_PREFIXES: Final = ("AB", "RT", "MM", "PN", "ZK", "HX", "FK")
+VACCINE_BATCH_PREFIXES: Final[tuple[str, ...]] = ("AB", "RT", "MM", "PN", "ZK", "HX", "FK")

@@ -37,6 +37,7 @@ class Tally:
     quarantine: Counter[str] = field(default_factory=Counter)
     warnings: Counter[str] = field(default_factory=Counter)
     patients_merged: int = 0
+    by_source_reason: Counter[tuple[str, str]] = field(default_factory=Counter)
     on_quarantine: Callable[[QuarantineEntry], None] | None = None
 
     def source(self, name: str) -> SourceTally:
@@ -49,6 +50,7 @@ class Tally:
         """Count one quarantined record and hand its report entry on."""
         self.source(source).quarantined += 1
         self.quarantine[reason] += 1
+        self.by_source_reason[source, reason] += 1
         if self.on_quarantine is not None:
             self.on_quarantine({"source": source, "record": record, "key": key, "reason": reason})
 

@@ -16,11 +16,10 @@ from zoneinfo import ZoneInfo
 
 OSLO: Final = ZoneInfo("Europe/Oslo")
 _UTC: Final = dt.UTC
-_NO_DATE = re.compile(r"(\d\d)\.(\d\d)\.(\d{4})")
-_NO_TIMESTAMP = re.compile(r"(\d\d)\.(\d\d)\.(\d{4}) (\d\d):(\d\d)")
-_ISO_DATE = re.compile(r"(\d{4})-(\d\d)-(\d\d)")
-_INTEGER = re.compile(r"\d+")
-_DECIMAL = re.compile(r"\d+(?:,\d+)?")
+_NO_DATE = re.compile(r"([0-9][0-9])\.([0-9][0-9])\.([0-9]{4})")
+_NO_TIMESTAMP = re.compile(r"([0-9][0-9])\.([0-9][0-9])\.([0-9]{4}) ([0-9][0-9]):([0-9][0-9])")
+_ISO_DATE = re.compile(r"([0-9]{4})-([0-9][0-9])-([0-9][0-9])")
+_DECIMAL = re.compile(r"[0-9]+(?:,[0-9]+)?")
 
 
 @lru_cache(maxsize=65536)
@@ -78,8 +77,8 @@ def parse_extract_time(text: str) -> dt.datetime | None:
 
 
 def parse_int(text: str) -> int | None:
-    """Digits only (ids, scores, priorities, dose numbers)."""
-    return int(text) if _INTEGER.fullmatch(text) else None
+    """ASCII digits only (ids, scores, priorities, dose numbers)."""
+    return int(text) if text.isdigit() and text.isascii() else None
 
 
 def parse_positive_id(text: str) -> int | None:

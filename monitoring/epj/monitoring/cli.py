@@ -6,7 +6,9 @@ Thin: every command calls a pure function from this package; heavy imports
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -42,6 +44,145 @@ def render_command(
     written = render_all(out, base_url=runbook_base, env=env)
     for path in written:
         typer.echo(str(path))
+
+
+kpi_app = typer.Typer(name="kpi", help="Clinical KPIs per municipality (from its PostgreSQL).", no_args_is_help=True)
+monitoring_app.add_typer(kpi_app, name="kpi")
+
+
+def _aware(value: datetime | None, default: datetime) -> datetime:
+    if value is None:
+        return default
+    return value if value.tzinfo is not None else value.replace(tzinfo=ZoneInfo("Europe/Oslo"))
+
+
+def _kommunenr(value: str) -> str:
+    if not (len(value) == 4 and value.isdigit()):
+        raise typer.BadParameter("must be a 4-digit kommunenummer, e.g. 5035")
+    return value
+
+
+@kpi_app.command("baseline")
+def kpi_baseline_command(
+    tenant: str = typer.Option(..., "--tenant", help="Kommunenummer, e.g. 5035.", callback=_kommunenr),
+    dsn: str = typer.Option(..., "--dsn", envvar="EPJ_KPI_DSN", help="PostgreSQL DSN of the tenant's database."),
+    start: datetime | None = typer.Option(None, "--from", help="Period start (Europe/Oslo; default: 30 days ago)."),
+    end: datetime | None = typer.Option(None, "--to", help="Period end, exclusive (default: now)."),
+) -> None:
+    """Take a KPI baseline snapshot (before go-live) into epj_kpi_baseline and print it."""
+    import psycopg
+
+    from epj.monitoring.kpi import install, take_baseline
+
+    now = datetime.now(ZoneInfo("Europe/Oslo"))
+    period_end = _aware(end, now)
+    period_start = _aware(start, period_end - timedelta(days=30))
+    try:
+        with psycopg.connect(dsn, connect_timeout=10) as conn:
+            install(conn)
+            values = take_baseline(conn, tenant, period_start, period_end)
+    except psycopg.Error as exc:
+        typer.echo(f"error: cannot take the baseline for kommune {tenant}: {type(exc).__name__}", err=True)
+        raise typer.Exit(1) from exc
+    for kpi, v in values.items():
+        shown = "n/a" if v.value is None else f"{v.value:.4f}"
+        note = "" if v.enough_data else "  (too few events to compare)"
+        typer.echo(f"{kpi}\t{shown}\tn={v.n}{note}")
+
+
+@kpi_app.command("show")
+def kpi_show_command(
+    tenant: str = typer.Option(..., "--tenant", help="Kommunenummer, e.g. 5035.", callback=_kommunenr),
+    dsn: str = typer.Option(..., "--dsn", envvar="EPJ_KPI_DSN", help="PostgreSQL DSN of the tenant's database."),
+    start: datetime | None = typer.Option(None, "--from", help="Period start (default: 30 days ago)."),
+    end: datetime | None = typer.Option(None, "--to", help="Period end, exclusive (default: now)."),
+) -> None:
+    """Print the KPIs for a period as JSON (nothing is stored)."""
+    import json
+
+    import psycopg
+
+    from epj.monitoring.kpi import compute_kpis, install
+
+    period_end = _aware(end, datetime.now(ZoneInfo("Europe/Oslo")))
+    period_start = _aware(start, period_end - timedelta(days=30))
+    with psycopg.connect(dsn, connect_timeout=10) as conn:
+        install(conn)
+        values = compute_kpis(conn, tenant, period_start, period_end)
+    typer.echo(json.dumps({k: v.__dict__ for k, v in values.items()}, indent=2))
+
+
+def _wait_forever() -> None:
+    import threading
+
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        return
+
+
+@monitoring_app.command("kpi-exporter")
+def kpi_exporter_command(
+    dsn: str = typer.Option(..., "--dsn", envvar="EPJ_KPI_DSN", help="PostgreSQL DSN with the kommune_<nr> schemas."),
+    port: int = typer.Option(9464, "--port", help="Port for /metrics."),
+    addr: str = typer.Option("0.0.0.0", "--addr", help="Address to listen on."),
+    tenant: list[str] = typer.Option([], "--tenant", help="Only these tenants (default: every kommune_<nr> schema)."),
+    as_of: datetime | None = typer.Option(None, "--as-of", help="Fixed end of the KPI periods (default: now)."),
+    ttl: float = typer.Option(30.0, "--ttl", help="Seconds to reuse a computation between scrapes."),
+) -> None:
+    """Serve the clinical KPIs as Prometheus metrics with tenant labels."""
+    from epj.monitoring.kpi.exporter import serve
+    from epj.telemetry import setup_tracing
+
+    for nr in tenant:
+        _kommunenr(nr)
+    setup_tracing("epj-kpi-exporter")
+    fixed = _aware(as_of, datetime.now(ZoneInfo("Europe/Oslo"))) if as_of else None
+    server, _ = serve(dsn, port, addr=addr, tenants=list(tenant) or None, as_of=fixed, ttl=ttl)
+    typer.echo(f"epj KPI exporter on {addr}:{server.server_port}/metrics")
+    _wait_forever()
+    server.shutdown()
+
+
+@monitoring_app.command("probe-exporter")
+def probe_exporter_command(
+    port: int = typer.Option(9465, "--port", help="Port for /metrics."),
+    addr: str = typer.Option("0.0.0.0", "--addr", help="Address to listen on."),
+    env: str = typer.Option("prod", "--env", help="Environment whose active tenants are probed."),
+    url_pattern: str | None = typer.Option(
+        None,
+        "--url-pattern",
+        help="Clinical endpoint URL with {tenant} {namespace} {service} {port} {health_path}.",
+    ),
+    integration: list[str] = typer.Option(
+        [], "--integration", help="SERVICE=URL of a national integration to probe (repeatable)."
+    ),
+    interval: float = typer.Option(30.0, "--interval", help="Seconds between probe rounds."),
+    timeout: float = typer.Option(5.0, "--timeout", help="Seconds before a probe counts as failed."),
+) -> None:
+    """Probe every tenant's clinical endpoints and the national integrations; serve the results."""
+    from epj.catalog import load_catalog
+    from epj.monitoring.probes import DEFAULT_URL_PATTERN, clinical_targets, integration_targets, serve
+    from epj.tenants import load_tenants
+
+    catalog = load_catalog()
+    urls: dict[str, str] = {}
+    for item in integration:
+        service, sep, url = item.partition("=")
+        if not sep or not url:
+            raise typer.BadParameter(f"--integration {item!r}: expected SERVICE=URL")
+        urls[service] = url
+    try:
+        targets = clinical_targets(load_tenants().active(env), catalog, url_pattern or DEFAULT_URL_PATTERN)
+        targets += integration_targets(catalog, urls)
+    except (ValueError, KeyError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    server, _, stop = serve(targets, port, addr=addr, interval=interval, timeout=timeout)
+    typer.echo(f"epj probe exporter: {len(targets)} targets, {addr}:{server.server_port}/metrics")
+    _wait_forever()
+    stop.set()
+    server.shutdown()
 
 
 def register(app: typer.Typer) -> None:

@@ -44,9 +44,50 @@ def render_rules(out: Path, catalog: ServiceCatalog, base_url: str | None = None
     return written
 
 
+def render_tests(out: Path, catalog: ServiceCatalog, base_url: str | None = None) -> list[Path]:
+    from epj.monitoring.promtests import test_files
+
+    folder = out / "tests"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, doc in test_files(catalog, base_url).items():
+        path = folder / name
+        path.write_text(dump_yaml(doc), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def render_alertmanager(out: Path, catalog: ServiceCatalog, env: str) -> Path:
+    from epj.monitoring.alertmanager import alertmanager_config
+    from epj.tenants import load_tenants
+
+    tenants = load_tenants().active(env)
+    path = out / "alertmanager.yml"
+    path.write_text(dump_yaml(alertmanager_config(tenants, catalog)), encoding="utf-8")
+    return path
+
+
+def render_dashboards(out: Path, catalog: ServiceCatalog) -> list[Path]:
+    import json
+
+    from epj.monitoring.dashboards import dashboards
+
+    folder = out / "dashboards"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, doc in dashboards(catalog).items():
+        path = folder / name
+        path.write_text(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+        written.append(path)
+    return written
+
+
 def render_all(out: Path, base_url: str | None = None, env: str = "prod") -> list[Path]:
     """Render everything; returns the files written, in a stable order."""
     catalog = load_catalog()
     out.mkdir(parents=True, exist_ok=True)
     written = render_rules(out, catalog, base_url)
+    written += render_tests(out, catalog, base_url)
+    written.append(render_alertmanager(out, catalog, env))
+    written += render_dashboards(out, catalog)
     return written

@@ -46,6 +46,7 @@ from typing import Any
 from epj.catalog import Criticality, Service, ServiceCatalog, load_catalog
 from epj.monitoring.naming import alert_name, camel, runbook_url
 from epj.monitoring.naming import alert_runbook_path as alert_runbook_path
+from epj.telemetry import metrics as _m
 
 WINDOWS: tuple[str, ...] = ("5m", "30m", "1h", "6h", "3d")
 
@@ -71,14 +72,14 @@ BURN_WINDOWS: tuple[BurnWindow, ...] = (
 
 # Metric names the platform itself exposes (operator, migration, probes); kept here
 # and in epj.telemetry.metrics so the rules and the producers agree.
-PROBE_SUCCESS = "epj_probe_success"
-GOLIVE_STALLED = "epj_golive_stalled"
-GOLIVE_PHASE = "epj_golive_phase"
-OPERATOR_RECONCILE_ERRORS = "epj_operator_reconcile_errors_total"
-MIGRATION_LAST_RUN_SUCCESS = "epj_migration_last_run_success"
-MIGRATION_RUNNING = "epj_migration_running"
-MIGRATION_PROCESSED = "epj_migration_records_processed_total"
-MIGRATION_QUARANTINED = "epj_migration_records_quarantined_total"
+PROBE_SUCCESS = _m.PROBE_SUCCESS
+GOLIVE_STALLED = _m.GOLIVE_STALLED
+GOLIVE_PHASE = _m.GOLIVE_PHASE
+OPERATOR_RECONCILE_ERRORS = _m.OPERATOR_RECONCILE_ERRORS
+MIGRATION_LAST_RUN_SUCCESS = _m.MIGRATION_LAST_RUN_SUCCESS
+MIGRATION_RUNNING = _m.MIGRATION_RUNNING
+MIGRATION_PROCESSED = _m.MIGRATION_PROCESSED
+MIGRATION_QUARANTINED = _m.MIGRATION_QUARANTINED
 
 
 @dataclass(frozen=True)
@@ -196,6 +197,11 @@ def min_rate(svc: Service) -> str:
     return f"{svc.slo.min_requests_per_hour} / 3600"
 
 
+def usable_windows(budget: float) -> tuple[BurnWindow, ...]:
+    """Windows whose threshold is below 100 %: 14.4 x a 10 % budget could never fire, so no rule for it."""
+    return tuple(bw for bw in BURN_WINDOWS if bw.factor * budget < 1)
+
+
 # ------------------------------------------------------------------------ recordings
 
 
@@ -205,9 +211,12 @@ def slo_recordings(svc: Service) -> tuple[Recording, ...]:
     latency = svc.metrics["latency"]
     err = ERROR_SELECTORS[svc.kind]
     labels = {"service": svc.name}
+    fast = _sel(svc, _le_matcher(svc.slo.latency.threshold_seconds))
     out: list[Recording] = []
     for w in WINDOWS:
-        out.append(Recording(f"epj:sli_requests:rate{w}", f"sum by (tenant) (rate({requests}{_sel(svc)}[{w}]))", labels))
+        out.append(
+            Recording(f"epj:sli_requests:rate{w}", f"sum by (tenant) (rate({requests}{_sel(svc)}[{w}]))", labels)
+        )
         out.append(
             Recording(
                 f"epj:sli_errors:rate{w}",
@@ -226,8 +235,8 @@ def slo_recordings(svc: Service) -> tuple[Recording, ...]:
         out.append(
             Recording(
                 f"epj:sli_slow:ratio_rate{w}",
-                f"1 - (sum by (tenant) (rate({latency}_bucket{_sel(svc, _le_matcher(svc.slo.latency.threshold_seconds))}"
-                f"[{w}])) / sum by (tenant) (rate({latency}_count{_sel(svc)}[{w}])))",
+                f"1 - (sum by (tenant) (rate({latency}_bucket{fast}[{w}]))"
+                f" / sum by (tenant) (rate({latency}_count{_sel(svc)}[{w}])))",
                 labels,
             )
         )
@@ -249,7 +258,7 @@ def error_burn_alerts(svc: Service) -> tuple[Alert, ...]:
     name = alert_name(svc.name, "ErrorBudgetBurn")
     budget = error_budget(svc)
     out = []
-    for bw in BURN_WINDOWS:
+    for bw in usable_windows(budget):
         threshold = f"({_num(bw.factor)} * {_num(budget)})"
         expr = (
             f"(\n  epj:sli_error:ratio_rate{bw.long}{_sel(svc)} > {threshold}\n"
@@ -279,7 +288,7 @@ def latency_burn_alerts(svc: Service) -> tuple[Alert, ...]:
     name = alert_name(svc.name, "LatencyBudgetBurn")
     budget = latency_budget(svc)
     out = []
-    for bw in BURN_WINDOWS:
+    for bw in usable_windows(budget):
         threshold = f"({_num(bw.factor)} * {_num(budget)})"
         expr = (
             f"(\n  epj:sli_slow:ratio_rate{bw.long}{_sel(svc)} > {threshold}\n"
@@ -320,7 +329,7 @@ def low_traffic_alerts(svc: Service) -> tuple[Alert, ...]:
     budget = error_budget(svc)
     s = _sel(svc)
     out = []
-    for bw in BURN_WINDOWS:
+    for bw in usable_windows(budget):
         threshold = f"({_num(bw.factor)} * {_num(budget)})"
         expr = (
             f"(\n  {_pooled_ratio(svc, bw.long, bw.long)} > {threshold}\n"
@@ -359,9 +368,7 @@ def freshness_alerts(svc: Service) -> tuple[Alert, ...]:
         out.append(
             Alert(
                 name=alert_name(svc.name, "NoRecentSuccess"),
-                expr=(
-                    f"time() - max by (tenant, service) ({last}{_sel(svc)}) > {fresh.last_success_max_seconds}"
-                ),
+                expr=(f"time() - max by (tenant, service) ({last}{_sel(svc)}) > {fresh.last_success_max_seconds}"),
                 for_="5m",
                 severity=freshness_severity(svc),
                 scope="clinical",
@@ -586,9 +593,7 @@ def rule_groups(catalog: ServiceCatalog | None = None) -> tuple[RuleGroup, ...]:
     freshness = tuple(a for svc in cat.services.values() for a in freshness_alerts(svc))
     groups.append(RuleGroup(name="epj-freshness", file_stem="freshness", alerts=freshness))
     groups.append(RuleGroup(name="epj-probes", file_stem="probes", alerts=probe_alerts(cat)))
-    groups.append(
-        RuleGroup(name="epj-platform", file_stem="platform", alerts=operator_alerts() + exporter_alerts())
-    )
+    groups.append(RuleGroup(name="epj-platform", file_stem="platform", alerts=operator_alerts() + exporter_alerts()))
     groups.append(RuleGroup(name="epj-migration", file_stem="migration", alerts=migration_alerts()))
     return tuple(groups)
 

@@ -107,5 +107,118 @@ def cost(
         console.print(f"[yellow]note[/yellow] {note}")
 
 
+@report_app.command("gains")
+def gains_command(
+    tenant: str = typer.Option(..., "--tenant", help="Kommunenummer."),
+    dsn: str = typer.Option(..., "--dsn", envvar="EPJ_TENANT_DSN", help="The tenant's PostgreSQL (postgresql://…)."),
+    period: str = typer.Option(None, "--period", help="YYYY-MM (default: this month)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Each clinical KPI against the baseline taken before go-live; flags figures with too little data."""
+    import psycopg
+
+    from epj.monitoring.kpi.sql import install
+    from epj.report.gains import gains
+    from epj.report.usage import month_bounds
+
+    start, end = month_bounds(period or _this_month())
+    with psycopg.connect(dsn) as conn:
+        install(conn)
+        rows = gains(conn, tenant, start, end)
+    if as_json:
+        print(json.dumps({"tenant": tenant, "gains": [row.__dict__ | {"change": row.change} for row in rows]}))
+        return
+    table = Table("KPI", "Baseline", "Now", "Change", "Enough data", title=f"Gains for {tenant}")
+    for row in rows:
+        table.add_row(
+            row.name,
+            "–" if row.baseline is None else f"{row.baseline:.1f} {row.unit} ({row.baseline_period})",
+            "–" if row.current is None else f"{row.current:.1f} {row.unit} ({row.current_period})",
+            "–" if row.change is None else f"{row.change:+.1f}",
+            "yes" if row.enough_data else "[yellow]no: too little data to mean anything[/yellow]",
+        )
+    Console().print(table)
+
+
+@report_app.command("council")
+def council(
+    tenant: str = typer.Option(..., "--tenant", help="Kommunenummer."),
+    period: str = typer.Option(..., "--period", help="YYYY-MM: the month the council is briefed on."),
+    out: Path = typer.Option(Path("council-report"), "--out", help="Folder for the HTML, PDF and chart."),
+    env: str = typer.Option("prod", "--env"),
+    dsn: str = typer.Option(None, "--dsn", envvar="EPJ_TENANT_DSN", help="Tenant PostgreSQL for gains."),
+    prometheus: str = typer.Option(None, "--prometheus", envvar="EPJ_PROMETHEUS_URL", help="Prometheus base URL."),
+    golive_file: Path = typer.Option(
+        None, "--golive", help="The tenant's GoLive object as JSON (kubectl get golive … -o json) for phase and dates."
+    ),
+    go_live_date: str = typer.Option(None, "--go-live-date", help="YYYY-MM-DD, when no GoLive object is at hand."),
+) -> None:
+    """Render the council briefing (Norwegian bokmål) as HTML and PDF."""
+    from epj.golive import Phase
+    from epj.report.briefing import build_briefing, phase_from_status
+    from epj.report.council import GainRow, write_council_report
+    from epj.report.usage import month_bounds
+
+    phase: Phase | None = None
+    date: dt.date | None = dt.date.fromisoformat(go_live_date) if go_live_date else None
+    if golive_file is not None:
+        phase, date = phase_from_status(json.loads(golive_file.read_text(encoding="utf-8")))
+    rows: tuple[GainRow, ...] = ()
+    notes: list[str] = []
+    if dsn:
+        import psycopg
+
+        from epj.monitoring.kpi.sql import install
+        from epj.report.gains import gains
+
+        start, end = month_bounds(period)
+        with psycopg.connect(dsn) as conn:
+            install(conn)
+            rows = gains(conn, tenant, start, end)
+    else:
+        notes.append("Gevinster er ikke målt: rapporten ble laget uten tilgang til kommunens database.")
+    data = build_briefing(
+        tenant, period, env=env, phase=phase, go_live_date=date, gain_rows=rows, prometheus_url=prometheus,
+        notes=tuple(notes),
+    )  # fmt: skip
+    html_path, pdf_path = write_council_report(data, out)
+    Console().print(f"wrote {html_path} and {pdf_path}")
+
+
+@report_app.command("exporter")
+def exporter(
+    port: int = typer.Option(9464, "--port", help="Port for /metrics."),
+    address: str = typer.Option("0.0.0.0", "--address", help="Address to listen on."),
+    env: str = typer.Option("prod", "--env"),
+    prometheus: str = typer.Option(None, "--prometheus", envvar="EPJ_PROMETHEUS_URL", help="Prometheus base URL."),
+    refresh_s: int = typer.Option(3600, "--refresh", help="Seconds between recomputations of the showback."),
+) -> None:
+    """Serve this month's cost per tenant as Prometheus gauges (epj_tenant_cost_nok)."""
+    import threading
+
+    from prometheus_client import REGISTRY, start_http_server
+
+    from epj.report.cost import Showback
+    from epj.report.metrics import CostCollector
+    from epj.report.service import cost_report
+
+    latest: list[Showback] = []
+
+    def refresh() -> None:
+        report = cost_report(_this_month(), env=env, prometheus_url=prometheus)
+        latest[:] = [report.showback]
+
+    refresh()
+    REGISTRY.register(CostCollector(lambda: latest[0] if latest else None))
+    start_http_server(port, addr=address)
+    Console(stderr=True).print(f"cost exporter on {address}:{port}/metrics, refreshing every {refresh_s}s")
+    stop = threading.Event()
+    while not stop.wait(refresh_s):
+        try:
+            refresh()
+        except Exception as exc:  # keep serving the last good figures
+            Console(stderr=True).print(f"[yellow]refresh failed[/yellow]: {exc}")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(report_app, name="report")

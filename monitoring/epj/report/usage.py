@@ -11,6 +11,7 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from decimal import Decimal
 
 from epj.report.cost import Resources
@@ -92,3 +93,87 @@ def measured_usage(
         )
         for t in tenants
     }
+
+
+@dataclass(frozen=True)
+class FiringEpisode:
+    """One stretch of a critical alert firing for a tenant (Prometheus' ALERTS series)."""
+
+    alert: str
+    severity: str
+    started: dt.datetime
+    minutes: int
+
+
+def critical_episodes(
+    base_url: str,
+    kommunenr: str,
+    month: str,
+    *,
+    now: dt.datetime | None = None,
+    step_s: int = 60,
+    timeout: float = 10.0,
+) -> list[FiringEpisode]:
+    """Critical alerts that fired for the tenant in the month, as episodes with their length.
+
+    Downtime for the council is the union of these episodes; Prometheus keeps
+    ``ALERTS`` as a series for every evaluation while an alert fires.
+    """
+    start, end = month_bounds(month)
+    stop = min(end, now or dt.datetime.now(dt.UTC))
+    if stop <= start:
+        return []
+    if not kommunenr.isdigit() or len(kommunenr) != 4:
+        raise ValueError(f"kommunenummer must be four digits, got {kommunenr!r}")
+    params = urllib.parse.urlencode(
+        {
+            "query": f'ALERTS{{alertstate="firing", severity="critical", tenant="{kommunenr}"}}',
+            "start": f"{start.timestamp():.0f}",
+            "end": f"{stop.timestamp():.0f}",
+            "step": str(step_s),
+        }
+    )
+    try:
+        with urllib.request.urlopen(f"{base_url.rstrip('/')}/api/v1/query_range?{params}", timeout=timeout) as response:
+            body = json.load(response)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise PrometheusUnavailable(f"Prometheus at {base_url} did not answer: {exc}") from exc
+    if body.get("status") != "success":
+        raise PrometheusUnavailable(f"Prometheus query failed: {body.get('error', 'unknown error')}")
+    episodes: list[FiringEpisode] = []
+    for series in body["data"]["result"]:
+        stamps = sorted(float(ts) for ts, _ in series["values"])
+        run_start = previous = None
+        for ts in [*stamps, None]:
+            if ts is not None and previous is not None and ts - previous <= step_s:
+                previous = ts
+                continue
+            if run_start is not None and previous is not None:
+                episodes.append(
+                    FiringEpisode(
+                        alert=series["metric"].get("alertname", "unknown"),
+                        severity="critical",
+                        started=dt.datetime.fromtimestamp(run_start, dt.UTC),
+                        minutes=max(1, round((previous - run_start + step_s) / 60)),
+                    )
+                )
+            run_start = previous = ts
+    return sorted(episodes, key=lambda e: e.started)
+
+
+def downtime_minutes(episodes: list[FiringEpisode]) -> int:
+    """Minutes during which at least one critical alert fired (overlaps counted once)."""
+    spans = sorted((e.started, e.started + dt.timedelta(minutes=e.minutes)) for e in episodes)
+    total = dt.timedelta()
+    current_start: dt.datetime | None = None
+    current_end: dt.datetime | None = None
+    for begin, finish in spans:
+        if current_end is None or begin > current_end:
+            if current_start is not None and current_end is not None:
+                total += current_end - current_start
+            current_start, current_end = begin, finish
+        else:
+            current_end = max(current_end, finish)
+    if current_start is not None and current_end is not None:
+        total += current_end - current_start
+    return int(total.total_seconds() // 60)

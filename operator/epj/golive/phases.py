@@ -109,7 +109,7 @@ class GateOutcome(StrEnum):
     TIMED_OUT = "TimedOut"
 
 
-class Decision(StrEnum):
+class ApprovalDecision(StrEnum):
     """A go/no-go decision in an approval record."""
 
     APPROVE = "approve"
@@ -173,6 +173,7 @@ class Reason(StrEnum):
     WITHDRAWN = "Withdrawn"
     WITHDRAWAL_REFUSED = "WithdrawalRefused"
     DEPENDENCY_FAILED = "DependencyFailed"
+    NOT_BLOCKED = "NotBlocked"
     SERVING = "Serving"
     NOT_SERVING = "NotServing"
     COMPLETED = "Completed"

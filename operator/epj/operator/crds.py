@@ -12,10 +12,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from epj.golive.model import DEFAULT_HYPERCARE_DAYS, DEFAULT_TIMEOUT_HOURS, DEFAULT_TRAINING_THRESHOLD
 from epj.golive.phases import (
+    ApprovalDecision,
     ApproverRole,
     ConditionType,
-    Decision,
     GateName,
     GateOutcome,
     JobState,
@@ -34,20 +35,6 @@ KOMMUNENR: Schema = {
     "pattern": "^[0-9]{4}$",
     "description": "Kommunenummer of the tenant (municipality), e.g. '5035'. Tenant = municipality = kommunenummer.",
 }
-
-#: Default gate timeouts in hours, counted from the moment the guarded transition is due.
-DEFAULT_TIMEOUT_HOURS: dict[GateName, int] = {
-    GateName.REHEARSAL_RECONCILED: 48,
-    GateName.TRAINING: 48,
-    GateName.NO_CRITICAL_ALERTS: 6,
-    GateName.DEPENDENCIES: 24,
-    GateName.GO_NO_GO: 12,
-    GateName.CUTOVER_RECONCILED: 10,
-    GateName.SMOKE_CHECKS: 2,
-    GateName.HYPERCARE_EXIT: 168,
-}
-DEFAULT_TRAINING_THRESHOLD = 0.9
-DEFAULT_HYPERCARE_DAYS = 21
 
 
 def _immutable(field: str) -> list[Schema]:
@@ -216,6 +203,12 @@ def rollout_wave_crd() -> Schema:
                     "required": ["kommunenummer"],
                     "properties": {
                         "kommunenummer": KOMMUNENR,
+                        "order": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "description": "Optional rank; members without one keep their list position. "
+                            "Ties break by kommunenummer; dependencies always go first.",
+                        },
                         "dependsOn": {
                             "type": "array",
                             "maxItems": 50,
@@ -312,7 +305,7 @@ def _approval() -> Schema:
             "by": _enum(ApproverRole, "Role of the person who decided."),
             "at": _timestamp("When the decision was made."),
             "reason": {"type": "string", "minLength": 3, "maxLength": 500, "description": "Why."},
-            "decision": _enum(Decision, "approve lets the gate pass; reject fails it and holds the tenant."),
+            "decision": _enum(ApprovalDecision, "approve lets the gate pass; reject fails it and holds the tenant."),
         },
     }
 
@@ -361,10 +354,11 @@ def _history() -> Schema:
             "required": ["at", "kind"],
             "properties": {
                 "at": _timestamp("When."),
-                "kind": {"type": "string", "enum": ["Transition", "Approval", "Resume", "Event"]},
+                "kind": {"type": "string", "enum": ["Transition", "Approval", "Resume", "Gate", "Event"]},
                 "fromPhase": {"type": "string"},
                 "toPhase": {"type": "string"},
                 "gate": {"type": "string"},
+                "outcome": {"type": "string"},
                 "by": {"type": "string"},
                 "decision": {"type": "string"},
                 "reason": {"type": "string"},
@@ -446,8 +440,14 @@ def golive_crd() -> Schema:
             "phase": _enum(Phase, "Current go-live phase."),
             "phaseReason": {"type": "string", "description": "Why the tenant is in this phase."},
             "phaseSince": _timestamp("When the current phase was entered."),
+            "windowStart": _timestamp("From when gate timeouts count in this phase (entry, resume or unpause)."),
             "heldFrom": _enum(Phase, "The phase a hold started from (OnHold resumes there)."),
             "heldAt": _timestamp("When the current hold or rollback started."),
+            "approvalsSince": _timestamp("Approvals recorded before this (the last hold) no longer count."),
+            "paused": {"type": "boolean", "description": "Paused at a safe point."},
+            "hypercareStartedAt": _timestamp("When the command-centre (hypercare) period started."),
+            "servingSince": _timestamp("Since when the tenant works on the new EPJ (cleared by a rollback)."),
+            "smokeRequestedFor": {"type": "string", "description": "Cutover job the smoke checks were run for."},
             "nextAction": {"type": "string", "description": "What happens next, or what a person must do."},
             "nextWakeAt": _timestamp("When the operator looks again at the latest."),
             "conditions": _condition_list(),
@@ -461,7 +461,12 @@ def golive_crd() -> Schema:
             "pending": {
                 "type": "object",
                 "description": "Deferred requests waiting for a safe point.",
-                "properties": {"pause": {"type": "boolean"}, "abort": {"type": "boolean"}},
+                "properties": {
+                    "pause": {"type": "boolean"},
+                    "abort": {"type": "boolean"},
+                    "abortIgnored": {"type": "boolean"},
+                    "withdrawalRefused": {"type": "boolean"},
+                },
             },
             "history": _history(),
         },

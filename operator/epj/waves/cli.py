@@ -1,9 +1,221 @@
-"""epj waves — the wave planner (issue 6): command-line adapter (being built)."""
+"""``epj waves …``: plan, check, re-plan and benchmark go-live waves (issue 6).
+
+A thin adapter: parsing arguments, printing tables and mapping errors to exit codes.
+The planning itself lives in the pure modules next to this one; OR-Tools, matplotlib
+and icalendar are imported inside the commands so ``epj --help`` stays fast.
+
+Exit codes: 0 ok; 1 the plan breaks a rule (check) or an output failed; 2 bad input
+(scenario, plan file, --change); 3 no plan exists (the conflicting rules are printed).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+
+if TYPE_CHECKING:
+    from epj.waves.model import Plan
+    from epj.waves.scenario import Problem
+
+waves_app = typer.Typer(
+    name="waves",
+    help="Plan go-live waves under real constraints (windows, holidays, training, command centre, groups).",
+    no_args_is_help=True,
+)
+
+ScenarioArg = Annotated[
+    Path, typer.Argument(help="Scenario YAML file, or 'default' for the region's default scenario.", show_default=False)
+]
+
+
+def _scenario_path(path: Path) -> Path:
+    from epj.waves.scenario import DEFAULT_SCENARIO
+
+    return DEFAULT_SCENARIO if str(path) == "default" else path
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _progress(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _load(path: Path) -> Problem:
+    from epj.waves.scenario import ScenarioInvalid, load_problem
+
+    try:
+        return load_problem(_scenario_path(path))
+    except ScenarioInvalid as exc:
+        _err(f"scenario has {len(exc.errors)} error(s):")
+        for error in exc.errors:
+            _err(f"  {error}")
+        raise typer.Exit(2) from None
+
+
+def _print_table(plan: Plan) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Go-live plan: {plan.scenario} (cost {plan.objective}, {plan.status})")
+    for column in ("window", "go-live", "tenants", "end users", "sessions", "training"):
+        table.add_column(column)
+    by: dict[str, list[object]] = {}
+    for t in plan.tenants:
+        by.setdefault(t.window, []).append(t)
+    for w in plan.windows:
+        members = [t for t in plan.tenants if t.window == w.label]
+        if not members:
+            continue
+        starts = [t.milestones.training_start for t in members if t.milestones.training_start]
+        ends = [t.milestones.training_end for t in members if t.milestones.training_end]
+        table.add_row(
+            w.label,
+            str(w.go_live),
+            ", ".join(f"{t.name} ({t.tenant}){' 🔒' if t.locked else ''}" for t in members),
+            f"{sum(t.end_users for t in members):,}",
+            str(sum(x.superuser + x.enduser for t in members for x in t.training)),
+            f"{min(starts)} – {max(ends)}" if starts and ends else "–",
+        )
+    Console(width=160).print(table)
+
+
+def _print_conflict(exc: Exception) -> None:
+    _err(str(exc))
+
+
+@waves_app.command("plan")
+def plan_command(
+    scenario: ScenarioArg,
+    out: Annotated[Path, typer.Option("--out", help="Folder for plan.json, manifests, ICS, Gantt and summary.")],
+    time_limit: Annotated[float | None, typer.Option(help="Solver time limit in seconds (default: scenario's).")] = None,
+    namespace: Annotated[str, typer.Option(help="Namespace of the RolloutWave manifests.")] = "epj-rollout",
+) -> None:
+    """Plan every called tenant into a production window, with its training, and write the outputs."""
+    from epj.waves.check import check_plan
+    from epj.waves.pipeline import plan_problem, write_outputs
+    from epj.waves.solver import Infeasible
+
+    problem = _load(scenario)
+    _progress(f"planning {len(problem.tenants)} tenants over {len(problem.windows)} windows …")
+    try:
+        plan = plan_problem(problem, time_limit=time_limit)
+    except Infeasible as exc:
+        _print_conflict(exc)
+        raise typer.Exit(3) from None
+    violations = check_plan(problem, plan)
+    files = write_outputs(problem, plan, out, namespace)
+    _print_table(plan)
+    for path in files:
+        typer.echo(f"wrote {path}")
+    if violations:
+        _err("the independent checker found violations (a planner bug):")
+        for v in violations:
+            _err(f"  {v}")
+        raise typer.Exit(1)
+
+
+@waves_app.command("check")
+def check_command(
+    scenario: ScenarioArg,
+    plan_json: Annotated[Path, typer.Argument(help="A plan.json written by 'epj waves plan'.", show_default=False)],
+) -> None:
+    """Check a plan against every rule of the scenario, independently of the solver."""
+    from epj.waves.check import check_plan
+    from epj.waves.plan import read_plan
+
+    problem = _load(scenario)
+    try:
+        plan = read_plan(plan_json)
+    except ValueError as exc:
+        _err(str(exc))
+        raise typer.Exit(2) from None
+    violations = check_plan(problem, plan)
+    if violations:
+        typer.echo(f"{len(violations)} violation(s):")
+        for v in violations:
+            typer.echo(f"  {v}")
+        raise typer.Exit(1)
+    typer.echo(f"ok: {len(plan.tenants)} tenants, every rule holds")
+
+
+@waves_app.command("replan")
+def replan_command(
+    scenario: ScenarioArg,
+    previous_plan: Annotated[Path, typer.Argument(help="The plan.json being revised.", show_default=False)],
+    change: Annotated[list[str], typer.Option("--change", help="call:NNNN, withdraw:NNNN or slip:YYYY-Qn=YYYY-MM-DD.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the new plan and its outputs.")],
+    today: Annotated[str | None, typer.Option(help="Date the locks are judged on (default: today).")] = None,
+    time_limit: Annotated[float | None, typer.Option(help="Solver time limit in seconds.")] = None,
+) -> None:
+    """Plan again after a change, keeping locked tenants in place, and report what moved and why."""
+    from epj.waves.check import check_plan
+    from epj.waves.pipeline import plan_problem, write_outputs
+    from epj.waves.plan import read_plan
+    from epj.waves.replan import compare, parse_change, prepare_replan
+    from epj.waves.scenario import ScenarioInvalid, load_scenario
+    from epj.waves.solver import Infeasible
+
+    try:
+        changes = [parse_change(c) for c in change]
+        as_of = dt.date.fromisoformat(today) if today else dt.date.today()
+        previous = read_plan(previous_plan)
+    except ValueError as exc:
+        _err(str(exc))
+        raise typer.Exit(2) from None
+    path = _scenario_path(scenario)
+    try:
+        problem, touched = prepare_replan(load_scenario(path), str(path), previous, changes, as_of)
+    except ScenarioInvalid as exc:
+        for error in exc.errors:
+            _err(f"  {error}")
+        raise typer.Exit(2) from None
+    _progress(f"re-planning {len(problem.tenants)} tenants ({len(problem.locked)} locked) after: "
+              + "; ".join(str(c) for c in changes))
+    try:
+        plan = plan_problem(problem, time_limit=time_limit)
+    except Infeasible as exc:
+        _print_conflict(exc)
+        raise typer.Exit(3) from None
+    violations = check_plan(problem, plan)
+    write_outputs(problem, plan, out)
+    moves = compare(problem, previous, plan, changes, touched)
+    lines = ["# What moved and why", ""]
+    lines += [f"- {m.name} ({m.tenant}): {m.before or 'not planned'} → {m.after or 'not planned'}: {m.reason}" for m in moves]
+    if not moves:
+        lines.append("- nothing moved")
+    report = "\n".join(lines) + "\n"
+    (out / "changes.md").write_text(report, encoding="utf-8")
+    _print_table(plan)
+    typer.echo(report)
+    if violations:
+        for v in violations:
+            _err(f"  {v}")
+        raise typer.Exit(1)
+
+
+@waves_app.command("bench")
+def bench_command(
+    as_json: Annotated[bool, typer.Option("--json", help="End with one JSON line of figures.")] = False,
+    national_time_limit: Annotated[float, typer.Option(help="Time limit for the national solve (s).")] = 55.0,
+) -> None:
+    """Solve the regional (22) and a synthetic national (357) scenario, and compare with a greedy baseline."""
+    from epj.waves.bench import run_bench
+
+    figures = run_bench(national_time_limit, progress=_progress)
+    if as_json:
+        sys.stdout.write(json.dumps(figures) + "\n")
+    else:
+        for key, value in figures.items():
+            typer.echo(f"{key}: {value}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the root `epj` app (nothing yet)."""
+    """Add ``epj waves …`` to the root app."""
+    app.add_typer(waves_app, name="waves")

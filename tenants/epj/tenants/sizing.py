@@ -25,8 +25,8 @@ The rules (deliberately simple, so a municipality can check its own bill):
   (Guaranteed QoS: the database is the last thing the kubelet should evict).
 - **ResourceQuota**: the services (plus one surge pod per Deployment for rolling
   updates), the database instances and room for :data:`MIGRATION_JOBS` migration
-  Jobs; storage is the database volumes plus one migration scratch volume of the
-  database's size.
+  Jobs; storage is the database volumes plus the migration's volumes (extract and
+  report, :data:`MIGRATION_VOLUMES` claims) sharing one database volume's size.
 - **LimitRange**: defaults for a container that states nothing (100m/128Mi
   requested, 500m/512Mi limit) and a per-container maximum equal to the largest
   container this tenant legitimately runs.
@@ -62,6 +62,7 @@ DB_MAX_MEMORY_MIB = 16 * 1024
 
 # A migration Job (epj migrate, started by the operator in the tenant namespace).
 MIGRATION_JOBS = 1
+MIGRATION_VOLUMES = 2  # the frozen extract and the migration report
 MIGRATION_CPU_REQUEST_MILLICORES = 500
 MIGRATION_CPU_LIMIT_MILLICORES = 2000
 MIGRATION_MEMORY_REQUEST_MIB = 1024
@@ -293,7 +294,14 @@ def _service_sizing(service: Service, expected_end_users: int) -> ServiceSizing:
 
 
 def deployed_services(tenant: Tenant, catalog: ServiceCatalog) -> tuple[Service, ...]:
-    """The catalog's deployed services this tenant chose, sorted by name (a stable order)."""
+    """The catalog's deployed services this tenant chose, sorted by name (a stable order).
+
+    Raises ValueError when the tenant names a service the catalog does not know: sizing a
+    tenant with a silently dropped service would under-provision it.
+    """
+    unknown = sorted(set(tenant.services) - set(catalog.names()))
+    if unknown:
+        raise ValueError(f"tenant {tenant.kommunenummer}: services: unknown service(s) {', '.join(unknown)}")
     deployed = catalog.deployed()
     return tuple(deployed[name] for name in sorted(set(tenant.services) & set(deployed)))
 
@@ -320,7 +328,7 @@ def tenant_sizing(tenant: Tenant, catalog: ServiceCatalog) -> TenantSizing:
         memory_limit_mib=_round_up(mem_lim, 256),
         storage_gib=db.total_storage_gib + db.storage_gib,
         pods=sum(s.replicas + 1 for s in services) + db.instances + MIGRATION_JOBS + EXTRA_PODS,
-        pvcs=db.instances + 1,
+        pvcs=db.instances + MIGRATION_VOLUMES,
     )
     limits = LimitRangeSizing(
         default_cpu_request_millicores=DEFAULT_CPU_REQUEST_MILLICORES,

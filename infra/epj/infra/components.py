@@ -1,0 +1,154 @@
+"""Pulumi components: one ``MunicipalityTenant`` per active tenant, one ``PlatformBase``.
+
+The components are thin: :mod:`epj.infra.manifests` says *what* each object is,
+these classes register it with Pulumi (typed resource per kind, ``parent=self``,
+dependencies on the namespace) and generate the database password. Resource names
+are ``<namespace>/<kind>/<name>`` so they depend on the tenant alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from epj.infra import manifests
+from epj.infra.config import InfraConfig
+from epj.tenants.model import Tenant
+from epj.tenants.sizing import TenantSizing
+
+Manifest = dict[str, Any]
+
+_TYPED: dict[tuple[str, str], Any] = {
+    ("v1", "Namespace"): k8s.core.v1.Namespace,
+    ("v1", "ResourceQuota"): k8s.core.v1.ResourceQuota,
+    ("v1", "LimitRange"): k8s.core.v1.LimitRange,
+    ("v1", "Secret"): k8s.core.v1.Secret,
+    ("v1", "Service"): k8s.core.v1.Service,
+    ("v1", "ServiceAccount"): k8s.core.v1.ServiceAccount,
+    ("v1", "ConfigMap"): k8s.core.v1.ConfigMap,
+    ("apps/v1", "Deployment"): k8s.apps.v1.Deployment,
+    ("policy/v1", "PodDisruptionBudget"): k8s.policy.v1.PodDisruptionBudget,
+    ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
+    ("rbac.authorization.k8s.io/v1", "Role"): k8s.rbac.v1.Role,
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): k8s.rbac.v1.RoleBinding,
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"): k8s.rbac.v1.ClusterRole,
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): k8s.rbac.v1.ClusterRoleBinding,
+    ("apiextensions.k8s.io/v1", "CustomResourceDefinition"): k8s.apiextensions.v1.CustomResourceDefinition,
+}
+
+
+def _snake(key: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
+
+
+def resource_name(obj: Mapping[str, Any]) -> str:
+    """The Pulumi logical name of a Kubernetes object: ``<namespace|cluster>/<kind>/<name>``.
+
+    A Namespace counts as inside itself, so everything of a tenant starts with ``kommune-<nr>/``.
+    """
+    meta = obj["metadata"]
+    scope = meta["name"] if obj["kind"] == "Namespace" else meta.get("namespace", "cluster")
+    return f"{scope}/{obj['kind'].lower()}/{meta['name']}"
+
+
+def register_object(obj: Manifest, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+    """Register one Kubernetes object with Pulumi: the typed class for built-in kinds, else CustomResource."""
+    name = resource_name(obj)
+    fields = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
+    cls = _TYPED.get((obj["apiVersion"], obj["kind"]))
+    if cls is not None:
+        resource: pulumi.CustomResource = cls(name, opts=opts, **{_snake(k): v for k, v in fields.items()})
+        return resource
+    metadata = fields.pop("metadata")
+    return k8s.apiextensions.CustomResource(
+        name, api_version=obj["apiVersion"], kind=obj["kind"], metadata=metadata, opts=opts, **fields
+    )
+
+
+@dataclass(frozen=True)
+class MunicipalityTenantArgs:
+    """What one tenant's component needs: the tenant, its sizing, the stack config, optional rules."""
+
+    tenant: Tenant
+    sizing: TenantSizing
+    config: InfraConfig
+    prometheus_rules: Sequence[Manifest] = field(default_factory=tuple)
+
+
+class MunicipalityTenant(pulumi.ComponentResource):  # type: ignore[misc]  # pulumi ships no type for the base
+    """The DESIGN §5 baseline of one municipality in one environment (a Pulumi stack)."""
+
+    namespace: pulumi.Output[str]
+    objects: list[pulumi.CustomResource]
+
+    def __init__(self, name: str, args: MunicipalityTenantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("epj:infra:MunicipalityTenant", name, None, opts)
+        tenant = args.tenant
+        password = random.RandomPassword(
+            f"{tenant.namespace}/db-owner-password",
+            length=32,
+            special=False,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        objs = manifests.tenant_manifests(tenant, args.sizing, args.config, password.result)
+        objs += [dict(rule) for rule in args.prometheus_rules]
+        ns_obj, rest = objs[0], objs[1:]
+        ns = register_object(ns_obj, pulumi.ResourceOptions(parent=self))
+        self.objects = [ns]
+        secret: pulumi.CustomResource | None = None
+        for obj in rest:
+            depends: list[pulumi.Resource] = [ns]
+            if obj["kind"] == "Cluster" and secret is not None:
+                depends.append(secret)  # CloudNativePG reads the owner secret at bootstrap
+            created = register_object(obj, pulumi.ResourceOptions(parent=self, depends_on=depends))
+            if obj["kind"] == "Secret":
+                secret = created
+            self.objects.append(created)
+        self.namespace = pulumi.Output.from_input(tenant.namespace)
+        self.register_outputs(
+            {
+                "namespace": self.namespace,
+                "kommunenummer": tenant.kommunenummer,
+                "objects": len(self.objects),
+            }
+        )
+
+
+@dataclass(frozen=True)
+class PlatformBaseArgs:
+    """Platform-wide pieces: the operator's CRDs (from ``epj.operator.crds``) and optional alert rules."""
+
+    config: InfraConfig
+    crds: Sequence[Manifest]
+    prometheus_rules: Sequence[Manifest] = field(default_factory=tuple)
+
+
+class PlatformBase(pulumi.ComponentResource):  # type: ignore[misc]  # pulumi ships no type for the base
+    """Operator namespace, CRDs, RBAC and Deployment, and the monitoring namespace."""
+
+    objects: list[pulumi.CustomResource]
+
+    def __init__(self, name: str, args: PlatformBaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("epj:infra:PlatformBase", name, None, opts)
+        objs = manifests.platform_manifests(args.config, list(args.crds))
+        objs += [dict(rule) for rule in args.prometheus_rules]
+        namespaces = [o for o in objs if o["kind"] == "Namespace"]
+        rest = [o for o in objs if o["kind"] != "Namespace"]
+        self.objects = [register_object(o, pulumi.ResourceOptions(parent=self)) for o in namespaces]
+        crds = [o for o in rest if o["kind"] == "CustomResourceDefinition"]
+        crd_resources = [
+            register_object(o, pulumi.ResourceOptions(parent=self, depends_on=list(self.objects))) for o in crds
+        ]
+        self.objects += crd_resources
+        for obj in rest:
+            if obj["kind"] == "CustomResourceDefinition":
+                continue
+            depends = [*self.objects[: len(namespaces)], *crd_resources]
+            self.objects.append(register_object(obj, pulumi.ResourceOptions(parent=self, depends_on=depends)))
+        self.register_outputs({"operatorNamespace": args.config.operator_namespace, "objects": len(self.objects)})

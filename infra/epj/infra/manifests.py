@@ -1,0 +1,762 @@
+"""The Kubernetes objects of the tenant baseline (DESIGN §5) and of the platform, as plain dicts.
+
+These builders are the one description of what a municipality gets. The Pulumi
+components (:mod:`epj.infra.components`) register exactly these dicts, and
+``epj render`` writes what Pulumi received, so the review copy and the deployed
+objects cannot drift apart. Builders are pure (no Pulumi import); the database
+password arrives as an opaque value (a Pulumi Output at deploy time).
+
+Every name here is derived from the tenant alone (never from its position in a
+list), so adding one tenant can never change another tenant's objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from epj.infra.config import InfraConfig
+from epj.tenants.model import Tenant
+from epj.tenants.sizing import (
+    ServiceSizing,
+    TenantSizing,
+    cpu_quantity,
+    memory_quantity,
+    storage_quantity,
+)
+
+Manifest = dict[str, Any]
+
+#: Kubernetes version the pod-security labels and the schema validation are pinned to.
+KUBERNETES_VERSION = "1.31"
+
+DB_CLUSTER = "epj-db"
+DB_SECRET = "epj-db-owner"
+DB_NAME = "epj"
+DB_OWNER = "epj"
+DB_PORT = 5432
+DB_STATUS_PORT = 8000  # CloudNativePG instance manager (operator and replicas talk to it)
+DB_METRICS_PORT = 9187
+DB_CREDENTIALS_DIR = "/var/run/secrets/epj-db"
+
+COMPONENT = "epj.no/component"
+TENANT_LABEL = "epj.no/tenant"
+KOMMUNENR_LABEL = "epj.no/kommunenummer"
+NAME_LABEL = "app.kubernetes.io/name"
+PART_OF = {"app.kubernetes.io/part-of": "epj-platform"}
+
+APP_UID = 10001
+OPERATOR_NAME = "epj-operator"
+OPERATOR_TENANT_ROLE = "epj-operator-tenant"
+ADMIN_ROLE = "kommune-admin"
+OPERATOR_HEALTH_PORT = 8080
+
+HEALTH_NETWORK = "health-network"
+
+SKIP_IMAGE_DIGEST = (
+    "CKV_K8S_43=Images are <registry>/<image>:<release tag> from stack config (imageRegistry, imageTag): "
+    "the vendor publishes releases by tag and the tag is reviewed in Git per environment"
+)
+
+
+def _pod_security() -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for mode in ("enforce", "audit", "warn"):
+        labels[f"pod-security.kubernetes.io/{mode}"] = "restricted"
+        labels[f"pod-security.kubernetes.io/{mode}-version"] = f"v{KUBERNETES_VERSION}"
+    return labels
+
+
+def tenant_labels(tenant: Tenant) -> dict[str, str]:
+    """Labels every tenant object carries: who it belongs to, by kommunenummer."""
+    return {**PART_OF, KOMMUNENR_LABEL: tenant.kommunenummer, TENANT_LABEL: tenant.kommunenummer}
+
+
+def _meta(name: str, namespace: str | None, labels: Mapping[str, str], **extra: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
+    if namespace is not None:
+        meta["namespace"] = namespace
+    meta["labels"] = dict(labels)
+    meta.update(extra)
+    return meta
+
+
+def _restricted_container_security() -> dict[str, Any]:
+    return {
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": APP_UID,
+        "runAsGroup": APP_UID,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def _restricted_pod_security() -> dict[str, Any]:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": APP_UID,
+        "runAsGroup": APP_UID,
+        "fsGroup": APP_UID,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def _ns_selector(name: str) -> dict[str, Any]:
+    return {"matchLabels": {"kubernetes.io/metadata.name": name}}
+
+
+def _tcp(*ports: int) -> list[dict[str, Any]]:
+    return [{"protocol": "TCP", "port": port} for port in sorted(set(ports))]
+
+
+# --------------------------------------------------------------------------------------------- tenant
+
+
+def namespace(tenant: Tenant, config: InfraConfig) -> Manifest:
+    """The tenant namespace, labelled with kommunenummer and pod security ``restricted``."""
+    labels = {**tenant_labels(tenant), "epj.no/environment": config.environment, **_pod_security()}
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(tenant.namespace, None, labels)}
+
+
+def resource_quota(tenant: Tenant, sizing: TenantSizing) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": _meta("tenant-quota", tenant.namespace, tenant_labels(tenant)),
+        "spec": {"hard": sizing.quota.hard()},
+    }
+
+
+def limit_range(tenant: Tenant, sizing: TenantSizing) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "LimitRange",
+        "metadata": _meta("tenant-limits", tenant.namespace, tenant_labels(tenant)),
+        "spec": {"limits": [{"type": "Container", **sizing.limits.container_limit()}]},
+    }
+
+
+def network_policies(tenant: Tenant, sizing: TenantSizing, config: InfraConfig) -> list[Manifest]:
+    """Default deny in and out, then one policy per allowed flow (each readable on its own)."""
+    ns, labels = tenant.namespace, tenant_labels(tenant)
+    db_pods = {"matchLabels": {"cnpg.io/cluster": DB_CLUSTER}}
+    db_clients = {"matchExpressions": [{"key": COMPONENT, "operator": "In", "values": ["app", "migration"]}]}
+    apps = {"matchLabels": {COMPONENT: "app"}}
+    app_ports = [s.port for s in sizing.services]
+
+    def policy(name: str, spec: dict[str, Any]) -> Manifest:
+        return {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": _meta(name, ns, labels),
+            "spec": spec,
+        }
+
+    policies = [
+        policy("default-deny", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
+        policy(
+            "allow-dns-egress",
+            {
+                "podSelector": {},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [
+                            {
+                                "namespaceSelector": _ns_selector("kube-system"),
+                                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                            }
+                        ],
+                        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                    }
+                ],
+            },
+        ),
+        policy(
+            "allow-db-clients-to-postgres",
+            {
+                "podSelector": db_pods,
+                "policyTypes": ["Ingress"],
+                # A podSelector without namespaceSelector: this namespace's own pods only.
+                "ingress": [{"from": [{"podSelector": db_clients}], "ports": _tcp(DB_PORT)}],
+            },
+        ),
+        policy(
+            "allow-db-clients-egress-to-postgres",
+            {
+                "podSelector": db_clients,
+                "policyTypes": ["Egress"],
+                "egress": [{"to": [{"podSelector": db_pods}], "ports": _tcp(DB_PORT)}],
+            },
+        ),
+        policy(
+            "allow-postgres-cluster",
+            {
+                "podSelector": db_pods,
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [
+                    {"from": [{"podSelector": db_pods}], "ports": _tcp(DB_PORT, DB_STATUS_PORT)},
+                    {
+                        "from": [{"namespaceSelector": _ns_selector(config.cnpg_operator_namespace)}],
+                        "ports": _tcp(DB_STATUS_PORT),
+                    },
+                ],
+                "egress": [
+                    {"to": [{"podSelector": db_pods}], "ports": _tcp(DB_PORT, DB_STATUS_PORT)},
+                    {
+                        "to": [{"ipBlock": {"cidr": cidr}} for cidr in config.api_server_cidrs],
+                        "ports": _tcp(config.api_server_port),
+                    },
+                ],
+            },
+        ),
+        policy(
+            "allow-monitoring-scrape-postgres",
+            {
+                "podSelector": db_pods,
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {
+                        "from": [{"namespaceSelector": _ns_selector(config.monitoring_namespace)}],
+                        "ports": _tcp(DB_METRICS_PORT),
+                    }
+                ],
+            },
+        ),
+    ]
+    if app_ports:
+        smoke = {"matchLabels": {COMPONENT: "smoke"}}
+        policies += [
+            policy(
+                "allow-ingress-controller-to-apps",
+                {
+                    "podSelector": apps,
+                    "policyTypes": ["Ingress"],
+                    "ingress": [
+                        {
+                            "from": [{"namespaceSelector": _ns_selector(config.ingress_namespace)}],
+                            "ports": _tcp(*app_ports),
+                        }
+                    ],
+                },
+            ),
+            # Post-cutover smoke-check Jobs (started by the operator, label epj.no/component=smoke).
+            policy(
+                "allow-smoke-checks-to-apps",
+                {
+                    "podSelector": apps,
+                    "policyTypes": ["Ingress"],
+                    "ingress": [{"from": [{"podSelector": smoke}], "ports": _tcp(*app_ports)}],
+                },
+            ),
+            policy(
+                "allow-smoke-checks-egress-to-apps",
+                {
+                    "podSelector": smoke,
+                    "policyTypes": ["Egress"],
+                    "egress": [{"to": [{"podSelector": apps}], "ports": _tcp(*app_ports)}],
+                },
+            ),
+            policy(
+                "allow-monitoring-scrape-apps",
+                {
+                    "podSelector": apps,
+                    "policyTypes": ["Ingress"],
+                    "ingress": [
+                        {
+                            "from": [{"namespaceSelector": _ns_selector(config.monitoring_namespace)}],
+                            "ports": _tcp(*app_ports),
+                        }
+                    ],
+                },
+            ),
+        ]
+    health = sorted(s.name for s in sizing.services if HEALTH_NETWORK in s.egress)
+    if health:
+        policies.append(
+            policy(
+                "allow-health-network-egress",
+                {
+                    "podSelector": {"matchExpressions": [{"key": NAME_LABEL, "operator": "In", "values": health}]},
+                    "policyTypes": ["Egress"],
+                    "egress": [
+                        {
+                            "to": [{"ipBlock": {"cidr": cidr}} for cidr in config.health_network_cidrs],
+                            "ports": _tcp(*config.health_network_ports),
+                        }
+                    ],
+                },
+            )
+        )
+    return policies
+
+
+def admin_rbac(tenant: Tenant, config: InfraConfig) -> list[Manifest]:
+    """Read-mostly access for the municipality's admins; no Secrets, no changes Pulumi owns."""
+    ns, labels = tenant.namespace, tenant_labels(tenant)
+    read = ["get", "list", "watch"]
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": _meta(ADMIN_ROLE, ns, labels),
+        "rules": [
+            {
+                "apiGroups": [""],
+                "resources": [
+                    "configmaps",
+                    "endpoints",
+                    "events",
+                    "limitranges",
+                    "persistentvolumeclaims",
+                    "pods",
+                    "pods/log",
+                    "resourcequotas",
+                    "services",
+                ],
+                "verbs": read,
+            },
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["delete"]},
+            {"apiGroups": ["apps"], "resources": ["deployments", "replicasets"], "verbs": read},
+            {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": read},
+            {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": read},
+            {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": read},
+            {
+                "apiGroups": ["postgresql.cnpg.io"],
+                "resources": ["backups", "clusters", "scheduledbackups"],
+                "verbs": read,
+            },
+            {"apiGroups": ["postgresql.cnpg.io"], "resources": ["backups"], "verbs": ["create"]},
+            {
+                "apiGroups": ["monitoring.coreos.com"],
+                "resources": ["podmonitors", "prometheusrules", "servicemonitors"],
+                "verbs": read,
+            },
+        ],
+    }
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": _meta(ADMIN_ROLE, ns, labels),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": ADMIN_ROLE},
+        "subjects": [
+            {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Group",
+                "name": config.admin_group(tenant.kommunenummer),
+            }
+        ],
+    }
+    operator_binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": _meta(OPERATOR_NAME, ns, labels),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": OPERATOR_TENANT_ROLE},
+        "subjects": [{"kind": "ServiceAccount", "name": OPERATOR_NAME, "namespace": config.operator_namespace}],
+    }
+    return [role, binding, operator_binding]
+
+
+def database_secret(tenant: Tenant, password: object) -> Manifest:
+    """The database owner's credentials, in the tenant namespace only (``password`` is generated)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": _meta(DB_SECRET, tenant.namespace, {**tenant_labels(tenant), "cnpg.io/reload": "true"}),
+        "type": "kubernetes.io/basic-auth",
+        "stringData": {"username": DB_OWNER, "password": password},
+    }
+
+
+def database_cluster(tenant: Tenant, sizing: TenantSizing, config: InfraConfig) -> Manifest:
+    """The tenant's own PostgreSQL (CloudNativePG), bootstrapped with the owner secret above."""
+    db = sizing.database
+    storage: dict[str, Any] = {"size": storage_quantity(db.storage_gib)}
+    if config.storage_class:
+        storage["storageClass"] = config.storage_class
+    return {
+        "apiVersion": "postgresql.cnpg.io/v1",
+        "kind": "Cluster",
+        "metadata": _meta(DB_CLUSTER, tenant.namespace, tenant_labels(tenant)),
+        "spec": {
+            "instances": db.instances,
+            "imageName": config.postgres_image,
+            "primaryUpdateStrategy": "unsupervised",
+            "enableSuperuserAccess": False,
+            "bootstrap": {"initdb": {"database": DB_NAME, "owner": DB_OWNER, "secret": {"name": DB_SECRET}}},
+            "storage": storage,
+            "resources": {
+                "requests": {
+                    "cpu": cpu_quantity(db.cpu_request_millicores),
+                    "memory": memory_quantity(db.memory_mib),
+                },
+                "limits": {
+                    "cpu": cpu_quantity(db.cpu_limit_millicores),
+                    "memory": memory_quantity(db.memory_mib),
+                },
+            },
+            "affinity": {
+                "enablePodAntiAffinity": True,
+                "topologyKey": "kubernetes.io/hostname",
+                "podAntiAffinityType": "preferred",
+            },
+            "inheritedMetadata": {"labels": {TENANT_LABEL: tenant.kommunenummer, COMPONENT: "database"}},
+        },
+    }
+
+
+def _service_labels(tenant: Tenant, svc: ServiceSizing) -> dict[str, str]:
+    return {**tenant_labels(tenant), NAME_LABEL: svc.name, COMPONENT: "app"}
+
+
+def _selector(tenant: Tenant, svc: ServiceSizing) -> dict[str, str]:
+    return {NAME_LABEL: svc.name, TENANT_LABEL: tenant.kommunenummer}
+
+
+def deployment(tenant: Tenant, svc: ServiceSizing, config: InfraConfig) -> Manifest:
+    """One clinical service: restricted pod, probes, resources from sizing, DB credentials as files."""
+    labels = _service_labels(tenant, svc)
+    env: list[dict[str, Any]] = [
+        {"name": "EPJ_TENANT", "value": tenant.kommunenummer},
+        {"name": "EPJ_SERVICE", "value": svc.name},
+        {"name": "EPJ_ENVIRONMENT", "value": config.environment},
+    ]
+    mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}]
+    volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}]
+    if svc.uses_database:
+        env += [
+            {"name": "EPJ_DB_HOST", "value": f"{DB_CLUSTER}-rw"},
+            {"name": "EPJ_DB_PORT", "value": str(DB_PORT)},
+            {"name": "EPJ_DB_NAME", "value": DB_NAME},
+            {"name": "EPJ_DB_CREDENTIALS_DIR", "value": DB_CREDENTIALS_DIR},
+        ]
+        mounts.append({"name": "db-credentials", "mountPath": DB_CREDENTIALS_DIR, "readOnly": True})
+        volumes.append({"name": "db-credentials", "secret": {"secretName": DB_SECRET, "defaultMode": 0o440}})
+    probe = {"httpGet": {"path": svc.health_path, "port": "http"}, "timeoutSeconds": 2, "failureThreshold": 3}
+    container = {
+        "name": svc.name,
+        "image": config.image(svc.image),
+        "imagePullPolicy": "Always",
+        "ports": [{"name": "http", "containerPort": svc.port, "protocol": "TCP"}],
+        "env": env,
+        "resources": {
+            "requests": {
+                "cpu": cpu_quantity(svc.cpu_request_millicores),
+                "memory": memory_quantity(svc.memory_request_mib),
+            },
+            "limits": {
+                "cpu": cpu_quantity(svc.cpu_limit_millicores),
+                "memory": memory_quantity(svc.memory_limit_mib),
+            },
+        },
+        "livenessProbe": {**probe, "initialDelaySeconds": 15, "periodSeconds": 10},
+        "readinessProbe": {**probe, "initialDelaySeconds": 5, "periodSeconds": 5},
+        "securityContext": _restricted_container_security(),
+        "volumeMounts": mounts,
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta(svc.name, tenant.namespace, labels, annotations={"checkov.io/skip1": SKIP_IMAGE_DIGEST}),
+        "spec": {
+            "replicas": svc.replicas,
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": _selector(tenant, svc)},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "securityContext": _restricted_pod_security(),
+                    "topologySpreadConstraints": [
+                        {
+                            "maxSkew": 1,
+                            "topologyKey": "kubernetes.io/hostname",
+                            "whenUnsatisfiable": "ScheduleAnyway",
+                            "labelSelector": {"matchLabels": _selector(tenant, svc)},
+                        }
+                    ],
+                    "containers": [container],
+                    "volumes": volumes,
+                },
+            },
+        },
+    }
+
+
+def service(tenant: Tenant, svc: ServiceSizing) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(svc.name, tenant.namespace, _service_labels(tenant, svc)),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": _selector(tenant, svc),
+            "ports": [{"name": "http", "port": svc.port, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def pod_disruption_budget(tenant: Tenant, svc: ServiceSizing) -> Manifest:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _meta(svc.name, tenant.namespace, _service_labels(tenant, svc)),
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": _selector(tenant, svc)}},
+    }
+
+
+def _tenant_relabeling(tenant: Tenant) -> list[dict[str, Any]]:
+    # Every scraped series carries tenant="<kommunenr>" (DESIGN §6), whatever the app exports.
+    return [{"action": "replace", "targetLabel": "tenant", "replacement": tenant.kommunenummer}]
+
+
+def monitors(tenant: Tenant, sizing: TenantSizing) -> list[Manifest]:
+    """ServiceMonitor for the clinical services and PodMonitor for PostgreSQL, both labelled ``tenant``."""
+    labels = {**tenant_labels(tenant), "tenant": tenant.kommunenummer}
+    objs: list[Manifest] = []
+    if sizing.services:
+        objs.append(
+            {
+                "apiVersion": "monitoring.coreos.com/v1",
+                "kind": "ServiceMonitor",
+                "metadata": _meta("epj-services", tenant.namespace, labels),
+                "spec": {
+                    "selector": {"matchLabels": {COMPONENT: "app", TENANT_LABEL: tenant.kommunenummer}},
+                    "namespaceSelector": {"matchNames": [tenant.namespace]},
+                    "endpoints": [
+                        {
+                            "port": "http",
+                            "path": "/metrics",
+                            "interval": "30s",
+                            "relabelings": _tenant_relabeling(tenant),
+                        }
+                    ],
+                },
+            }
+        )
+    objs.append(
+        {
+            "apiVersion": "monitoring.coreos.com/v1",
+            "kind": "PodMonitor",
+            "metadata": _meta("epj-db", tenant.namespace, labels),
+            "spec": {
+                "selector": {"matchLabels": {"cnpg.io/cluster": DB_CLUSTER}},
+                "namespaceSelector": {"matchNames": [tenant.namespace]},
+                "podMetricsEndpoints": [
+                    {"port": "metrics", "interval": "30s", "relabelings": _tenant_relabeling(tenant)}
+                ],
+            },
+        }
+    )
+    return objs
+
+
+def tenant_manifests(tenant: Tenant, sizing: TenantSizing, config: InfraConfig, password: object) -> list[Manifest]:
+    """The whole baseline of one tenant, namespace first (the order the component creates them)."""
+    objs = [
+        namespace(tenant, config),
+        resource_quota(tenant, sizing),
+        limit_range(tenant, sizing),
+        *network_policies(tenant, sizing, config),
+        *admin_rbac(tenant, config),
+        database_secret(tenant, password),
+        database_cluster(tenant, sizing, config),
+    ]
+    for svc in sizing.services:
+        objs += [deployment(tenant, svc, config), service(tenant, svc)]
+        if svc.replicas > 1:
+            objs.append(pod_disruption_budget(tenant, svc))
+    objs += monitors(tenant, sizing)
+    return objs
+
+
+# --------------------------------------------------------------------------------------------- platform
+
+
+def platform_manifests(config: InfraConfig, crds: Sequence[Manifest]) -> list[Manifest]:
+    """Operator namespace, CRDs, RBAC and Deployment; monitoring namespace. Independent of the tenant list."""
+    ons, mns = config.operator_namespace, config.monitoring_namespace
+    labels = {**PART_OF, NAME_LABEL: OPERATOR_NAME}
+    groups = sorted({crd["spec"]["group"] for crd in crds})
+    plurals = sorted(crd["spec"]["names"]["plural"] for crd in crds)
+    read = ["get", "list", "watch"]
+    objs: list[Manifest] = [
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": _meta(ons, None, {**PART_OF, "epj.no/role": "operator", **_pod_security()}),
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": _meta(mns, None, {**PART_OF, "epj.no/role": "monitoring", **_pod_security()}),
+        },
+        *crds,
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": _meta(OPERATOR_NAME, ons, labels),
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": _meta(OPERATOR_NAME, None, labels),
+            "rules": [
+                {
+                    "apiGroups": groups,
+                    "resources": plurals,
+                    "verbs": [*read, "create", "patch", "update"],
+                },
+                {
+                    "apiGroups": groups,
+                    "resources": [f"{p}/status" for p in plurals],
+                    "verbs": ["get", "patch", "update"],
+                },
+                {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
+                {"apiGroups": [""], "resources": ["namespaces"], "verbs": read},
+                {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"], "verbs": read},
+                {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": read},
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": _meta(OPERATOR_NAME, None, labels),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": OPERATOR_NAME},
+            "subjects": [{"kind": "ServiceAccount", "name": OPERATOR_NAME, "namespace": ons}],
+        },
+        {
+            # Bound per tenant namespace (see admin_rbac): the operator runs migration Jobs only there.
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": _meta(OPERATOR_TENANT_ROLE, None, labels),
+            "rules": [
+                {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": [*read, "create", "delete", "patch"]},
+                {"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": read},
+            ],
+        },
+        _operator_deployment(config, labels),
+        *_operator_network_policies(config),
+    ]
+    return objs
+
+
+def _operator_deployment(config: InfraConfig, labels: Mapping[str, str]) -> Manifest:
+    selector = {NAME_LABEL: OPERATOR_NAME}
+    probe = {
+        "httpGet": {"path": "/healthz", "port": "health"},
+        "timeoutSeconds": 2,
+        "failureThreshold": 3,
+        "periodSeconds": 10,
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta(
+            OPERATOR_NAME,
+            config.operator_namespace,
+            labels,
+            annotations={
+                "checkov.io/skip1": SKIP_IMAGE_DIGEST,
+                "checkov.io/skip2": "CKV_K8S_38=The operator talks to the Kubernetes API, so it needs its "
+                "ServiceAccount token; its ClusterRole is limited to the epj.no kinds, events and reads",
+            },
+        ),
+        "spec": {
+            "replicas": 1,
+            # One operator at a time: two would race on the same GoLive objects.
+            "strategy": {"type": "Recreate"},
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": selector},
+            "template": {
+                "metadata": {"labels": {**labels, COMPONENT: "operator"}},
+                "spec": {
+                    "serviceAccountName": OPERATOR_NAME,
+                    "automountServiceAccountToken": True,
+                    "enableServiceLinks": False,
+                    "securityContext": _restricted_pod_security(),
+                    "containers": [
+                        {
+                            "name": "operator",
+                            "image": config.operator_image,
+                            "imagePullPolicy": "Always",
+                            "command": ["epj"],
+                            "args": ["operator", "run"],
+                            "env": [
+                                {"name": "EPJ_ENVIRONMENT", "value": config.environment},
+                                {"name": "EPJ_OPERATOR_HEALTH_PORT", "value": str(OPERATOR_HEALTH_PORT)},
+                            ],
+                            "ports": [{"name": "health", "containerPort": OPERATOR_HEALTH_PORT, "protocol": "TCP"}],
+                            "resources": {
+                                "requests": {"cpu": "100m", "memory": "256Mi"},
+                                "limits": {"cpu": "500m", "memory": "512Mi"},
+                            },
+                            "livenessProbe": {**probe, "initialDelaySeconds": 15},
+                            "readinessProbe": {**probe, "initialDelaySeconds": 5},
+                            "securityContext": _restricted_container_security(),
+                            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                        }
+                    ],
+                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+                },
+            },
+        },
+    }
+
+
+def _operator_network_policies(config: InfraConfig) -> list[Manifest]:
+    ons = config.operator_namespace
+    labels = {**PART_OF, NAME_LABEL: OPERATOR_NAME}
+
+    def policy(name: str, spec: dict[str, Any]) -> Manifest:
+        return {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": _meta(name, ons, labels),
+            "spec": spec,
+        }
+
+    return [
+        policy("default-deny", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
+        policy(
+            "allow-operator-egress",
+            {
+                "podSelector": {"matchLabels": {COMPONENT: "operator"}},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [
+                            {
+                                "namespaceSelector": _ns_selector("kube-system"),
+                                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                            }
+                        ],
+                        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                    },
+                    {
+                        "to": [{"ipBlock": {"cidr": cidr}} for cidr in config.api_server_cidrs],
+                        "ports": _tcp(config.api_server_port),
+                    },
+                    # Alertmanager (no-critical-alerts gate) in the monitoring namespace.
+                    {"to": [{"namespaceSelector": _ns_selector(config.monitoring_namespace)}], "ports": _tcp(9093)},
+                ],
+            },
+        ),
+        policy(
+            "allow-monitoring-scrape-operator",
+            {
+                "podSelector": {"matchLabels": {COMPONENT: "operator"}},
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {
+                        "from": [{"namespaceSelector": _ns_selector(config.monitoring_namespace)}],
+                        "ports": _tcp(OPERATOR_HEALTH_PORT),
+                    }
+                ],
+            },
+        ),
+    ]

@@ -1,0 +1,104 @@
+"""`epj migrate bench`: the whole pipeline against the raw COPY rate of the same rows, on this machine.
+
+Why both in one run: absolute rates drift between machines and with load (PERFORMANCE-NOTES), so
+the pipeline's rate only means something next to PostgreSQL's own COPY rate for the same rows,
+measured minutes apart on the same server. Steps:
+
+1. generate a synthetic extract of the tenant's size (``epj.migration.generate``), unless given one;
+2. run ``epj migrate run`` into a scratch database in a child process (wall time includes the
+   interpreter start, the final primary key and index build, and the commit — i.e. conservative);
+   its peak RSS is the child's ``ru_maxrss``;
+3. dump the loaded rows with COPY TO, then time a plain COPY FROM of exactly those rows into a fresh
+   table of the same shape (no index): the raw COPY rate;
+4. drop the scratch database.
+"""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from epj.migration.targets import COLUMNS_DDL, tenant_schema
+
+
+def run_bench(
+    *,
+    scale: float,
+    kommunenr: str,
+    admin_dsn: str,
+    extract: Path | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Measure and return the figures (see module docstring)."""
+    import orjson
+    import psycopg
+
+    db = f"epj_bench_{uuid.uuid4().hex[:10]}"
+    base = admin_dsn.rsplit("/", 1)[0]
+    dsn = f"{base}/{db}"
+    with tempfile.TemporaryDirectory(prefix="epj-bench-") as tmp_s:
+        tmp = Path(tmp_s)
+        if extract is None:
+            from epj.migration.generate import generate_extract  # type: ignore[import-not-found,unused-ignore]
+
+            extract = tmp / "extract"
+            t0 = time.perf_counter()
+            summary = generate_extract(extract, kommunenr, scale=scale, seed=0)
+            log(f"generated {summary.records} source records in {time.perf_counter() - t0:.1f} s")
+        with psycopg.connect(admin_dsn, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{db}"')
+        try:
+            report = tmp / "report"
+            cmd = [sys.executable, "-m", "epj.cli", "migrate", "run", str(extract), "--target", dsn]
+            cmd += ["--report", str(report), "--synthetic-ids", "--tenant", kommunenr]
+            t0 = time.perf_counter()
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            seconds = time.perf_counter() - t0
+            if proc.returncode != 0:
+                raise RuntimeError(f"pipeline run failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
+            peak_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            recon = orjson.loads((report / "reconciliation.json").read_bytes())
+            rows = sum(recon["resources"].values())
+            source_records = sum(s["read"] for s in recon["sources"].values())
+            log(f"pipeline: {rows} rows in {seconds:.1f} s")
+            dump = tmp / "rows.copy"
+            schema = tenant_schema(kommunenr)
+            cols = "id, resource_type, patient_id, resource, source"
+            with psycopg.connect(dsn) as conn:
+                with dump.open("wb") as out, conn.cursor().copy(f"COPY {schema}.fhir_resource ({cols}) TO STDOUT") as cp:
+                    for chunk in cp:
+                        out.write(chunk)
+                conn.execute(f"CREATE TABLE public.bench_raw ({COLUMNS_DDL})")
+                conn.commit()
+                t0 = time.perf_counter()
+                with dump.open("rb") as src, conn.cursor().copy(f"COPY public.bench_raw ({cols}) FROM STDIN") as cp:
+                    while chunk := src.read(1 << 20):
+                        cp.write(chunk)
+                conn.commit()
+                copy_seconds = time.perf_counter() - t0
+            log(f"raw COPY: {rows} rows in {copy_seconds:.1f} s")
+        finally:
+            with psycopg.connect(admin_dsn, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    records_per_s = rows / seconds
+    copy_rate = rows / copy_seconds
+    return {
+        "kommunenr": kommunenr,
+        "scale": scale,
+        "records": rows,
+        "source_records": source_records,
+        "seconds": round(seconds, 2),
+        "records_per_s": round(records_per_s, 1),
+        "copy_seconds": round(copy_seconds, 2),
+        "copy_records_per_s": round(copy_rate, 1),
+        "ratio": round(records_per_s / copy_rate, 3),
+        "peak_rss_mb": round(peak_rss_mb, 1),
+        "complete": recon["complete"],
+    }

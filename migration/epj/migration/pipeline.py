@@ -1,0 +1,283 @@
+"""One migration run: extract folder → rules → target, with reconciliation, metrics and spans.
+
+Library contract (the rehearsal and the operator's Job call this; keep it stable)::
+
+    run_migration(extract_dir, target, *, kommunenr=None, synthetic_ids=False, dry_run=False,
+                  report_dir, progress=None, validate_fhir=False) -> Reconciliation
+
+- ``target``: ``"ndjson:DIR"`` or ``"postgresql://…"`` (ignored, may be None, when ``dry_run``).
+- ``kommunenr``: the tenant being migrated; when given and the manifest names another municipality the
+  run refuses before reading any record (:class:`MigrationError` with code ``KOMMUNENR_MISMATCH``).
+- ``synthetic_ids``: test/rehearsal run — synthetic national ids (month + 80) count as valid.
+- ``report_dir``: receives ``reconciliation.json`` (SPEC §6 shape), ``reconciliation.md`` (summary)
+  and ``quarantine.ndjson`` (one line per quarantined record: source, record number, source id/key,
+  reason — no personal data). Each file is replaced atomically.
+- ``progress(done, total)``: called now and then with source records processed so far and the total
+  the manifest announces (Profil records + CGM ``<Barn>`` elements).
+- Returns the reconciliation dict. ``complete`` is True only when every source balances and the
+  manifest agrees. An ``EXTRACT_INCOMPLETE`` run returns (and writes) its report with
+  ``complete: false`` and leaves the target untouched. Unreadable extracts (missing manifest, wrong
+  header, broken XML, wrong encoding) raise :class:`MigrationError` naming file and reason; the target
+  is left untouched then too.
+
+Order of work: manifest → Profil files in dependency order → CGM → manifest counts compared → only
+then Patients are emitted and the target committed (atomic swap) → reports written.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from epj.migration import observe
+from epj.migration.codes import PROFIL_FILES, cgm_source, profil_source
+from epj.migration.readers import (
+    CGM_FILE,
+    ExtractError,
+    Manifest,
+    iter_cgm_barn,
+    iter_profil,
+    peek_cgm_root,
+    read_manifest,
+)
+from epj.migration.reconciliation import QuarantineEntry, Reconciliation, Tally, incomplete_report, render_markdown
+from epj.migration.rules import ExtractRules, Resource
+from epj.migration.targets import Target, open_target
+from epj.migration.values import parse_extract_time
+
+__all__ = ["MigrationError", "Progress", "Reconciliation", "run_migration"]
+
+log = logging.getLogger("epj.migration")
+
+MigrationError = ExtractError
+Progress = Callable[[int, int | None], None]
+BATCH = 50_000  # source records per batch span
+_PROGRESS_EVERY = 2_000
+
+
+@contextmanager
+def _phase(tenant: str, phase: str, **attrs: Any) -> Iterator[Any]:
+    start = time.perf_counter()
+    with observe.TRACER.start_as_current_span(f"migration.{phase}", attributes={"tenant": tenant, **attrs}) as span:
+        yield span
+    observe.PHASE_SECONDS.labels(tenant=tenant, phase=phase).observe(time.perf_counter() - start)
+
+
+def _fhir_validator() -> Callable[[Resource], None]:
+    """Validate a resource dict against the fhir.resources R4B model of its type (slow: ~300 µs)."""
+    from importlib import import_module
+
+    models: dict[str, Any] = {}
+
+    def validate(resource: Resource) -> None:
+        rtype = resource["resourceType"]
+        model = models.get(rtype)
+        if model is None:
+            model = models[rtype] = getattr(import_module(f"fhir.resources.R4B.{rtype.lower()}"), rtype)
+        model.model_validate(resource)
+
+    return validate
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with tmp.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _manifest_mismatch(
+    manifest: Manifest, tally: Tally, profil_present: list[str], cgm_present: bool
+) -> dict[str, Any]:
+    """Sources whose manifest count disagrees with what was read (SPEC §1.1, §7)."""
+    mismatch: dict[str, Any] = {}
+    checks: list[tuple[str, str, bool]] = [(n, profil_source(n), n in profil_present) for n in PROFIL_FILES]
+    checks.append(("cgm.Barn", cgm_source("Barn"), cgm_present))
+    for key, source, present in checks:
+        announced = manifest.count(key)
+        read = tally.sources[source].read if source in tally.sources else 0
+        if announced is None and not present:
+            continue  # neither announced nor delivered: that system is not in this extract
+        if announced != read:
+            mismatch[source] = {"manifest": announced, "read": read}
+    return mismatch
+
+
+def run_migration(
+    extract_dir: Path | str,
+    target: str | None,
+    *,
+    kommunenr: str | None = None,
+    synthetic_ids: bool = False,
+    dry_run: bool = False,
+    report_dir: Path | str,
+    progress: Progress | None = None,
+    validate_fhir: bool = False,
+) -> Reconciliation:
+    """Migrate one extract folder into ``target``; see the module docstring for the full contract."""
+    extract_dir, report_dir = Path(extract_dir), Path(report_dir)
+    started = time.perf_counter()
+    manifest = read_manifest(extract_dir)
+    tenant = kommunenr or manifest.kommunenr
+    if manifest.kommunenr != tenant:
+        raise MigrationError(
+            "KOMMUNENR_MISMATCH", f"UTTREKK.txt is for kommunenr {manifest.kommunenr}, the run is for {tenant}"
+        )
+    cgm_path = extract_dir / CGM_FILE
+    cgm_present = cgm_path.is_file()
+    if cgm_present:
+        root_nr = peek_cgm_root(cgm_path).get("kommunenr")
+        if root_nr is not None and root_nr != tenant:
+            raise MigrationError(
+                "KOMMUNENR_MISMATCH", f"cgm/helsestasjon.xml is for kommunenr {root_nr}, the run is for {tenant}"
+            )
+    extract_time = parse_extract_time(manifest.uttrekkstidspunkt)
+    if extract_time is None:
+        raise MigrationError("MANIFEST_INVALID", "UTTREKK.txt: uttrekkstidspunkt is not an ISO 8601 time")
+    profil_present = [n for n in PROFIL_FILES if (extract_dir / "profil" / f"{n}.csv").is_file()]
+    total = sum(manifest.count(n) or 0 for n in PROFIL_FILES) + (manifest.count("cgm.Barn") or 0)
+
+    report_dir.mkdir(parents=True, exist_ok=True)
+    quarantine_tmp = report_dir / f".quarantine.ndjson.tmp-{os.getpid()}"
+    qfile = quarantine_tmp.open("wb")
+
+    def on_quarantine(entry: QuarantineEntry) -> None:
+        log.debug(
+            "quarantined %s record %d key %s: %s", entry["source"], entry["record"], entry["key"], entry["reason"]
+        )
+        qfile.write(orjson.dumps(entry) + b"\n")
+
+    tally = Tally(kommunenr=tenant, on_quarantine=on_quarantine)
+    sink = open_target(target, tenant, dry_run=dry_run)
+    validator = _fhir_validator() if validate_fhir else None
+    dumps = orjson.dumps
+    write = sink.write
+
+    def emit(resource: Resource, patient_id: str, source: str) -> None:
+        if validator is not None:
+            validator(resource)
+        write(resource["resourceType"], resource["id"], patient_id, dumps(resource), source)
+
+    rules = ExtractRules(
+        kommunenr=tenant,
+        extract_date=extract_time.date(),
+        allow_synthetic=synthetic_ids,
+        tally=tally,
+        emit=emit,
+    )
+    done = 0
+
+    def tick(n: int = 1) -> None:
+        nonlocal done
+        done += n
+        if progress is not None and done % _PROGRESS_EVERY == 0:
+            progress(done, total)
+
+    log.info("migration of kommune %s started: target %s", tenant, sink.description)
+    try:
+        with _phase(tenant, "migrate", target=sink.description.split(" ")[0]):
+            sink.open()
+            for name in profil_present:
+                source = profil_source(name)
+                with _phase(tenant, "source", source=source) as span:
+                    batch = observe.TRACER.start_span(
+                        "migration.batch", attributes={"tenant": tenant, "source": source}
+                    )
+                    record = 0
+                    for record, row in enumerate(iter_profil(extract_dir / "profil" / f"{name}.csv", name), start=1):
+                        rules.profil(name, record, row)
+                        tick()
+                        if record % BATCH == 0:
+                            batch.set_attribute("records", BATCH)
+                            batch.end()
+                            batch = observe.TRACER.start_span(
+                                "migration.batch", attributes={"tenant": tenant, "source": source}
+                            )
+                    batch.set_attribute("records", record % BATCH)
+                    batch.end()
+                    _record_source(span, tenant, tally, source)
+            if cgm_present:
+                with _phase(tenant, "source", source="cgm/helsestasjon.xml") as span:
+                    batch = observe.TRACER.start_span(
+                        "migration.batch", attributes={"tenant": tenant, "source": "cgm/helsestasjon.xml"}
+                    )
+                    record = 0
+                    for record, barn in enumerate(iter_cgm_barn(cgm_path), start=1):
+                        rules.barn(record, barn)
+                        tick()
+                        if record % (BATCH // 50) == 0:
+                            batch.set_attribute("barn", BATCH // 50)
+                            batch.end()
+                            batch = observe.TRACER.start_span(
+                                "migration.batch", attributes={"tenant": tenant, "source": "cgm/helsestasjon.xml"}
+                            )
+                    batch.set_attribute("barn", record % (BATCH // 50))
+                    batch.end()
+                    for element in ("Barn", "Foresatt", "Konsultasjon", "Maaling", "Vaksinasjon"):
+                        _record_source(span, tenant, tally, cgm_source(element))
+            if progress is not None:
+                progress(done, total)
+            mismatch = _manifest_mismatch(manifest, tally, profil_present, cgm_present)
+            if mismatch:
+                sink.abort()
+                report = incomplete_report(tally, mismatch)
+                log.error(
+                    "kommune %s: EXTRACT_INCOMPLETE (%d sources disagree with UTTREKK.txt)", tenant, len(mismatch)
+                )
+            else:
+                rules.finish()
+                report = tally.report()
+        if not mismatch:
+            with _phase(tenant, "commit"):
+                sink.commit(orjson.dumps(report))
+    except BaseException:
+        sink.abort()
+        qfile.close()
+        quarantine_tmp.unlink(missing_ok=True)
+        raise
+    with _phase(tenant, "report"):
+        qfile.close()
+        os.replace(quarantine_tmp, report_dir / "quarantine.ndjson")
+        _atomic_write(report_dir / "reconciliation.json", orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
+        _atomic_write(report_dir / "reconciliation.md", render_markdown(report).encode())
+    elapsed = time.perf_counter() - started
+    for rtype, count in report["resources"].items():
+        observe.RESOURCES_STAGED.labels(tenant=tenant, resource_type=rtype).inc(count)
+    observe.ROWS_PER_SECOND.labels(tenant=tenant).set(done / elapsed if elapsed > 0 else 0.0)
+    observe.RUN_COMPLETE.labels(tenant=tenant).set(1 if report["complete"] else 0)
+    log.info(
+        "migration of kommune %s finished: complete=%s, %d records in %.1f s", tenant, report["complete"], done, elapsed
+    )
+    return report
+
+
+def _record_source(span: Any, tenant: str, tally: Tally, source: str) -> None:
+    """Counts of one finished source onto its span, the metrics and the log."""
+    counts = tally.sources.get(source)
+    if counts is None:
+        return
+    span.set_attribute(f"{source}.read", counts.read)
+    span.set_attribute(f"{source}.migrated", counts.migrated)
+    span.set_attribute(f"{source}.quarantined", counts.quarantined)
+    observe.RECORDS_READ.labels(tenant=tenant, source=source).inc(counts.read)
+    observe.RECORDS_MIGRATED.labels(tenant=tenant, source=source).inc(counts.migrated)
+    for (src, reason), n in tally.by_source_reason.items():
+        if src == source:
+            observe.RECORDS_QUARANTINED.labels(tenant=tenant, source=source, reason=reason).inc(n)
+    log.info(
+        "kommune %s %s: read %d, migrated %d, quarantined %d",
+        tenant,
+        source,
+        counts.read,
+        counts.migrated,
+        counts.quarantined,
+    )

@@ -1,0 +1,146 @@
+"""SQL objects the KPIs need, created idempotently with :func:`install`.
+
+Functions take the kommunenummer and read ``kommune_<nr>.fhir_resource`` (the
+migration's table: ``id, resource_type, patient_id, resource jsonb, source``) and
+``kommune_<nr>.visit`` (written by the clinical services, see :data:`VISIT_DDL`),
+so a report colleague or an analyst can call them from ``psql`` too:
+
+    SELECT * FROM epj_kpi_medication('5035', '2026-02-01', '2026-03-01', interval '60 minutes');
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# The visit table the services write (one row per planned visit or appointment). No personal data:
+# patient_id is the FHIR Patient id, staff_id the HPR number or staff pseudonym, never a name.
+VISIT_DDL = """
+CREATE TABLE IF NOT EXISTS {schema}.visit (
+    id text PRIMARY KEY,
+    patient_id text NOT NULL,
+    staff_id text,
+    service text NOT NULL CHECK (service IN ('home-care', 'nursing-home', 'health-station', 'day-care')),
+    planned_start timestamptz NOT NULL,
+    status text NOT NULL CHECK (status IN ('planned', 'completed', 'no-show', 'cancelled')),
+    source text NOT NULL DEFAULT 'epj'
+);
+CREATE INDEX IF NOT EXISTS visit_planned_start_idx ON {schema}.visit (planned_start);
+"""
+
+FUNCTIONS = r"""
+CREATE TABLE IF NOT EXISTS epj_kpi_baseline (
+    tenant text NOT NULL CHECK (tenant ~ '^[0-9]{4}$'),
+    kpi text NOT NULL,
+    period text NOT NULL,
+    value double precision,
+    n bigint NOT NULL,
+    taken_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant, kpi, period, taken_at)
+);
+
+CREATE OR REPLACE FUNCTION epj_kpi_schema(kommunenr text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF kommunenr IS NULL OR kommunenr !~ '^[0-9]{4}$' THEN
+        RAISE EXCEPTION 'kommunenr must be 4 digits';
+    END IF;
+    RETURN 'kommune_' || kommunenr;
+END $$;
+
+CREATE OR REPLACE FUNCTION epj_kpi_planned_time(resource jsonb) RETURNS timestamptz
+LANGUAGE sql STABLE AS $$
+    SELECT (jsonb_path_query_first(
+        resource, '$.extension[*] ? (@.url == "urn:epj:extension:planlagt-tidspunkt").valueDateTime'
+    ) #>> '{}')::timestamptz
+$$;
+
+CREATE OR REPLACE FUNCTION epj_kpi_medication(kommunenr text, p_from timestamptz, p_to timestamptz, p_window interval)
+RETURNS TABLE (administrations bigint, planned_completed bigint, on_time bigint)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF to_regclass(epj_kpi_schema(kommunenr) || '.fhir_resource') IS NULL THEN
+        RETURN QUERY SELECT 0::bigint, 0::bigint, 0::bigint;
+        RETURN;
+    END IF;
+    RETURN QUERY EXECUTE format($q$
+        WITH ma AS (
+            SELECT coalesce(resource->>'effectiveDateTime', resource#>>'{effectivePeriod,start}')::timestamptz AS given,
+                   epj_kpi_planned_time(resource) AS planned
+            FROM %I.fhir_resource
+            WHERE resource_type = 'MedicationAdministration' AND resource->>'status' = 'completed'
+        )
+        SELECT count(*) FILTER (WHERE given >= $1 AND given < $2),
+               count(*) FILTER (WHERE planned >= $1 AND planned < $2),
+               count(*) FILTER (WHERE planned >= $1 AND planned < $2
+                                AND abs(extract(epoch FROM given - planned)) <= extract(epoch FROM $3))
+        FROM ma
+    $q$, epj_kpi_schema(kommunenr)) USING p_from, p_to, p_window;
+END $$;
+
+CREATE OR REPLACE FUNCTION epj_kpi_documents(kommunenr text, p_from timestamptz, p_to timestamptz)
+RETURNS bigint LANGUAGE plpgsql STABLE AS $$
+DECLARE result bigint;
+BEGIN
+    IF to_regclass(epj_kpi_schema(kommunenr) || '.fhir_resource') IS NULL THEN
+        RETURN 0;
+    END IF;
+    EXECUTE format($q$
+        SELECT count(*) FROM %I.fhir_resource
+        WHERE resource_type = 'DocumentReference'
+          AND (resource->>'date')::timestamptz >= $1 AND (resource->>'date')::timestamptz < $2
+    $q$, epj_kpi_schema(kommunenr)) INTO result USING p_from, p_to;
+    RETURN result;
+END $$;
+
+CREATE OR REPLACE FUNCTION epj_kpi_visits(kommunenr text, p_from timestamptz, p_to timestamptz)
+RETURNS TABLE (home_care_visits bigint, same_staff_visits bigint, due bigint, no_show bigint)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    s text := epj_kpi_schema(kommunenr);
+    hc bigint := 0; same bigint := 0; v_due bigint := 0; v_ns bigint := 0;
+    a_due bigint := 0; a_ns bigint := 0;
+BEGIN
+    IF to_regclass(s || '.visit') IS NOT NULL THEN
+        EXECUTE format($q$
+            WITH v AS (SELECT * FROM %I.visit WHERE planned_start >= $1 AND planned_start < $2),
+            per AS (SELECT patient_id, staff_id, count(*) AS c FROM v
+                    WHERE status = 'completed' AND service = 'home-care' AND staff_id IS NOT NULL
+                    GROUP BY patient_id, staff_id),
+            top AS (SELECT patient_id, max(c) AS m, sum(c) AS total FROM per GROUP BY patient_id)
+            SELECT coalesce((SELECT sum(total) FROM top), 0)::bigint,
+                   coalesce((SELECT sum(m) FROM top), 0)::bigint,
+                   (SELECT count(*) FROM v WHERE status IN ('completed', 'no-show')),
+                   (SELECT count(*) FROM v WHERE status = 'no-show')
+        $q$, s) INTO hc, same, v_due, v_ns USING p_from, p_to;
+    END IF;
+    IF to_regclass(s || '.fhir_resource') IS NOT NULL THEN
+        EXECUTE format($q$
+            SELECT count(*) FILTER (WHERE resource->>'status' IN ('fulfilled', 'arrived', 'checked-in', 'noshow')),
+                   count(*) FILTER (WHERE resource->>'status' = 'noshow')
+            FROM %I.fhir_resource
+            WHERE resource_type = 'Appointment'
+              AND (resource->>'start')::timestamptz >= $1 AND (resource->>'start')::timestamptz < $2
+        $q$, s) INTO a_due, a_ns USING p_from, p_to;
+    END IF;
+    RETURN QUERY SELECT hc, same, v_due + a_due, v_ns + a_ns;
+END $$;
+"""
+
+
+def install(conn: Any) -> None:
+    """Create or replace the KPI functions and the baseline table (idempotent; safe to run on every start)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext('epj-kpi-install'))")
+        cur.execute(FUNCTIONS)
+    conn.commit()
+
+
+def ensure_visit_table(conn: Any, kommunenr: str) -> None:
+    """Create ``kommune_<nr>.visit`` if missing (the services own writes; this only guarantees the shape)."""
+    if not (len(kommunenr) == 4 and kommunenr.isdigit()):
+        raise ValueError("kommunenr must be 4 digits")
+    schema = f"kommune_{kommunenr}"
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        cur.execute(VISIT_DDL.format(schema=schema))
+    conn.commit()

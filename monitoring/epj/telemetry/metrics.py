@@ -1,0 +1,83 @@
+"""The metric names the platform's own processes expose, in one place.
+
+The alert rules (:mod:`epj.monitoring.rules`) and dashboards query these names;
+the operator, the migration and the exporters create them with
+:func:`platform_metrics`. Labels are limited to the allow-list in
+:mod:`epj.telemetry.labels`.
+
+| name | type | labels | meaning |
+|---|---|---|---|
+| ``epj_golive_phase`` | gauge | tenant, phase | 1 for the tenant's current go-live phase, 0 for others |
+| ``epj_golive_stalled`` | gauge | tenant | 1 while Progressing=False with reason Stalled |
+| ``epj_operator_reconcile_errors_total`` | counter | tenant, kind | failed reconcile attempts |
+| ``epj_migration_running`` | gauge | tenant | 1 while a migration run is in progress |
+| ``epj_migration_last_run_success`` | gauge | tenant | 1 if the last run succeeded, 0 if it failed |
+| ``epj_migration_records_processed_total`` | counter | tenant, resource_type | records read and mapped |
+| ``epj_migration_records_quarantined_total`` | counter | tenant, resource_type | records set aside |
+| ``epj_migration_progress_ratio`` | gauge | tenant | share of the extract processed (0..1) |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+GOLIVE_PHASE = "epj_golive_phase"
+GOLIVE_STALLED = "epj_golive_stalled"
+OPERATOR_RECONCILE_ERRORS = "epj_operator_reconcile_errors_total"
+MIGRATION_RUNNING = "epj_migration_running"
+MIGRATION_LAST_RUN_SUCCESS = "epj_migration_last_run_success"
+MIGRATION_PROCESSED = "epj_migration_records_processed_total"
+MIGRATION_QUARANTINED = "epj_migration_records_quarantined_total"
+MIGRATION_PROGRESS = "epj_migration_progress_ratio"
+PROBE_SUCCESS = "epj_probe_success"
+PROBE_DURATION = "epj_probe_duration_seconds"
+PROBE_LAST_SUCCESS = "epj_probe_last_success_timestamp_seconds"
+KPI_VALUE = "epj_kpi_value"
+KPI_SAMPLE_SIZE = "epj_kpi_sample_size"
+KPI_BASELINE = "epj_kpi_baseline_value"
+
+
+@dataclass(frozen=True)
+class PlatformMetrics:
+    """prometheus-client objects for the operator and migration (create once per registry)."""
+
+    golive_phase: Any
+    golive_stalled: Any
+    reconcile_errors: Any
+    migration_running: Any
+    migration_last_run_success: Any
+    migration_processed: Any
+    migration_quarantined: Any
+    migration_progress: Any
+
+
+def platform_metrics(registry: Any = None) -> PlatformMetrics:
+    """Create the platform metrics in ``registry`` (default: the global registry).
+
+    Counter names are given without ``_total``: prometheus-client appends it.
+    """
+    from prometheus_client import REGISTRY, Counter, Gauge
+
+    reg = registry or REGISTRY
+    return PlatformMetrics(
+        golive_phase=Gauge(GOLIVE_PHASE, "1 for the current go-live phase", ["tenant", "phase"], registry=reg),
+        golive_stalled=Gauge(GOLIVE_STALLED, "1 while the go-live is stalled", ["tenant"], registry=reg),
+        reconcile_errors=Counter(
+            OPERATOR_RECONCILE_ERRORS.removesuffix("_total"), "Failed reconciles", ["tenant", "kind"], registry=reg
+        ),
+        migration_running=Gauge(MIGRATION_RUNNING, "1 while a migration runs", ["tenant"], registry=reg),
+        migration_last_run_success=Gauge(
+            MIGRATION_LAST_RUN_SUCCESS, "1 if the last migration run succeeded", ["tenant"], registry=reg
+        ),
+        migration_processed=Counter(
+            MIGRATION_PROCESSED.removesuffix("_total"), "Records processed", ["tenant", "resource_type"], registry=reg
+        ),
+        migration_quarantined=Counter(
+            MIGRATION_QUARANTINED.removesuffix("_total"),
+            "Records quarantined",
+            ["tenant", "resource_type"],
+            registry=reg,
+        ),
+        migration_progress=Gauge(MIGRATION_PROGRESS, "Share of the extract processed", ["tenant"], registry=reg),
+    )

@@ -1,0 +1,293 @@
+"""Typed inputs and state of the go-live core, serialisable to and from the CRDs' camelCase dicts.
+
+* :class:`GoLiveSpec` — what people and the wave declare (the GoLive ``spec``).
+* :class:`Observations` — what adapters see in the world right now (jobs, training, alerts, dependencies).
+* :class:`GoLiveState` — what the core remembers between calls (the GoLive ``status``; the rehearsal's
+  local JSON file). ``GoLiveState.from_status(state.to_status()) == state`` always holds.
+
+All models are frozen pydantic models with camelCase aliases; datetimes are aware UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from epj.golive.clock import ensure_utc
+from epj.golive.phases import (
+    ApprovalDecision,
+    ApproverRole,
+    ConditionType,
+    GateName,
+    GateOutcome,
+    JobState,
+    MigrationPurpose,
+    Phase,
+)
+
+KOMMUNENR_PATTERN = r"^[0-9]{4}$"
+
+#: Default gate timeouts in hours, counted from the moment the guarded transition is due.
+DEFAULT_TIMEOUT_HOURS: dict[GateName, int] = {
+    GateName.REHEARSAL_RECONCILED: 48,
+    GateName.TRAINING: 48,
+    GateName.NO_CRITICAL_ALERTS: 6,
+    GateName.DEPENDENCIES: 24,
+    GateName.GO_NO_GO: 12,
+    GateName.CUTOVER_RECONCILED: 10,
+    GateName.SMOKE_CHECKS: 2,
+    GateName.HYPERCARE_EXIT: 168,
+}
+DEFAULT_TRAINING_THRESHOLD = 0.9
+DEFAULT_HYPERCARE_DAYS = 21
+HISTORY_LIMIT = 300
+
+
+class CoreModel(BaseModel):
+    """Frozen, camelCase on the wire, snake_case in Python."""
+
+    model_config = ConfigDict(
+        frozen=True, alias_generator=to_camel, populate_by_name=True, extra="ignore", use_enum_values=False
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready camelCase dict without unset optional fields (what goes into a CR or a file)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+#: An aware datetime, normalised to UTC (naive values are refused).
+UtcDatetime = Annotated[dt.datetime, AfterValidator(ensure_utc)]
+
+
+# ------------------------------------------------------------------------------------------------ spec
+
+
+class GateConfig(CoreModel):
+    """Gate settings: the training threshold and per-gate timeouts in hours."""
+
+    training_threshold: float = Field(default=DEFAULT_TRAINING_THRESHOLD, ge=0, le=1)
+    timeout_hours: dict[GateName, int] = Field(default_factory=dict)
+
+    def timeout(self, gate: GateName) -> dt.timedelta:
+        return dt.timedelta(hours=self.timeout_hours.get(gate, DEFAULT_TIMEOUT_HOURS[gate]))
+
+
+class Approval(CoreModel):
+    """A recorded go/no-go decision: gate, ROLE (never a person's name), when, why, approve or reject."""
+
+    gate: GateName
+    by: ApproverRole
+    at: UtcDatetime
+    reason: str = Field(min_length=3, max_length=500)
+    decision: ApprovalDecision
+
+
+class ResumeRequest(CoreModel):
+    """A person's request to resume after OnHold or RolledBack (acted on once, when newer than the hold)."""
+
+    by: ApproverRole
+    at: UtcDatetime
+    reason: str = Field(min_length=3, max_length=500)
+
+
+class GoLiveSpec(CoreModel):
+    """One tenant's go-live as declared: the GoLive spec, with the wave's levers already folded in."""
+
+    kommunenummer: str = Field(pattern=KOMMUNENR_PATTERN)
+    wave: str = Field(min_length=1)
+    go_live_date: dt.date
+    depends_on: tuple[str, ...] = ()
+    hypercare_days: int = Field(default=DEFAULT_HYPERCARE_DAYS, ge=1)
+    soak_days: int = Field(default=0, ge=0)
+    gates: GateConfig = Field(default_factory=GateConfig)
+    paused: bool = False
+    aborted: bool = False
+    withdraw: bool = False
+    approvals: tuple[Approval, ...] = ()
+    resume: ResumeRequest | None = None
+
+
+# ------------------------------------------------------------------------------------------------ observations
+
+
+class Reconciliation(CoreModel):
+    """A migration's reconciliation summary: complete means nothing is unaccounted for."""
+
+    complete: bool
+    counts: dict[str, int] = Field(default_factory=dict)
+    message: str | None = None
+
+
+class MigrationObservation(CoreModel):
+    """A migration job as the adapter sees it now (Kubernetes Job + MigrationJob status, or a local process)."""
+
+    job_name: str
+    state: JobState
+    reconciliation: Reconciliation | None = None
+    message: str | None = None
+
+
+class SmokeResult(CoreModel):
+    """Outcome of the post-cutover smoke checks requested for ``job_name``."""
+
+    job_name: str
+    passed: bool
+    reason: str = ""
+
+
+class Alert(CoreModel):
+    """A firing alert concerning the tenant (only ``name`` and ``severity`` matter to the gate)."""
+
+    name: str
+    severity: str = "critical"
+    summary: str | None = None
+
+
+class DependencyStatus(CoreModel):
+    """What a tenant this one depends on looks like now (from its own GoLive)."""
+
+    phase: Phase
+    serving_since: UtcDatetime | None = None
+
+
+class Observations(CoreModel):
+    """Everything the core may look at besides spec and state. ``None`` means 'not known / source unavailable'."""
+
+    training_completion: float | None = Field(default=None, ge=0, le=1)
+    alerts: tuple[Alert, ...] | None = ()
+    migration: MigrationObservation | None = None
+    smoke: SmokeResult | None = None
+    dependencies: Mapping[str, DependencyStatus] = Field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------------------ state
+
+
+class GateRecord(CoreModel):
+    """A gate's last outcome with time and reason, and its timing window."""
+
+    name: GateName
+    outcome: GateOutcome
+    at: UtcDatetime
+    reason: str = ""
+    opened_at: UtcDatetime | None = None
+    deadline: UtcDatetime | None = None
+
+
+class MigrationRecord(CoreModel):
+    """The migration job the tenant currently waits for (or last waited for)."""
+
+    job_name: str
+    purpose: MigrationPurpose
+    attempt: int = Field(ge=1)
+    state: JobState = JobState.PENDING
+    requested_at: UtcDatetime
+    reconciliation: Reconciliation | None = None
+
+
+class HistoryEntry(CoreModel):
+    """One line of the audit trail."""
+
+    at: UtcDatetime
+    kind: Literal["Transition", "Approval", "Resume", "Gate", "Event"]
+    from_phase: Phase | None = None
+    to_phase: Phase | None = None
+    gate: GateName | None = None
+    outcome: GateOutcome | None = None
+    by: str | None = None
+    decision: ApprovalDecision | None = None
+    reason: str = ""
+
+
+class Condition(CoreModel):
+    """A Kubernetes-style condition."""
+
+    type: ConditionType
+    status: Literal["True", "False", "Unknown"]
+    reason: str
+    message: str = ""
+    last_transition_time: UtcDatetime
+
+
+class Pending(CoreModel):
+    """Requests deferred to the next safe point, and one-shot notices already given."""
+
+    pause: bool = False
+    abort: bool = False
+    abort_ignored: bool = False
+    withdrawal_refused: bool = False
+
+
+class GoLiveState(CoreModel):
+    """What the core remembers about one tenant's go-live (the GoLive status)."""
+
+    phase: Phase = Phase.PLANNED
+    phase_reason: str = ""
+    phase_since: UtcDatetime
+    #: From when gate timeouts count in this phase: phase entry, resume or unpause.
+    window_start: UtcDatetime
+    held_from: Phase | None = None
+    held_at: UtcDatetime | None = None
+    #: Approvals recorded before this instant no longer count (set at every hold and rollback).
+    approvals_since: UtcDatetime | None = None
+    paused: bool = False
+    hypercare_started_at: UtcDatetime | None = None
+    serving_since: UtcDatetime | None = None
+    smoke_requested_for: str | None = None
+    gates: tuple[GateRecord, ...] = ()
+    migration: MigrationRecord | None = None
+    attempts: dict[MigrationPurpose, int] = Field(default_factory=dict)
+    pending: Pending = Field(default_factory=Pending)
+    history: tuple[HistoryEntry, ...] = ()
+    conditions: tuple[Condition, ...] = ()
+    next_action: str = ""
+    next_wake_at: UtcDatetime | None = None
+    observed_generation: int | None = None
+
+    @classmethod
+    def initial(cls, now: dt.datetime) -> GoLiveState:
+        now = ensure_utc(now)
+        created = HistoryEntry(at=now, kind="Event", to_phase=Phase.PLANNED, reason="Created")
+        return cls(phase_since=now, window_start=now, phase_reason="Created", history=(created,))
+
+    def to_status(self) -> dict[str, Any]:
+        """The GoLive ``status`` dict (camelCase, JSON types). Also the rehearsal's state file entry."""
+        return self.to_dict()
+
+    @classmethod
+    def from_status(cls, status: Mapping[str, Any]) -> GoLiveState:
+        """Read a status written by :meth:`to_status` (unknown keys such as kopf's own are ignored)."""
+        return cls.model_validate(dict(status))
+
+    def gate(self, name: GateName) -> GateRecord | None:
+        return next((record for record in self.gates if record.name == name), None)
+
+    def condition(self, kind: ConditionType) -> Condition | None:
+        return next((c for c in self.conditions if c.type == kind), None)
+
+    def phase_trail(self) -> list[Phase]:
+        """Every phase this go-live has been in, in order (from the audit trail)."""
+        trail = [Phase.PLANNED]
+        trail += [e.to_phase for e in self.history if e.kind == "Transition" and e.to_phase is not None]
+        return trail
+
+    def gate_trail(self) -> list[tuple[GateName, GateOutcome]]:
+        """Every decisive gate outcome (Passed, Failed, TimedOut), in order."""
+        return [(e.gate, e.outcome) for e in self.history if e.kind == "Gate" and e.gate and e.outcome]
+
+    def phase_spans(self) -> list[tuple[Phase, dt.datetime, dt.datetime | None]]:
+        """(phase, start, end) for every phase visited; the current phase has no end."""
+        spans: list[tuple[Phase, dt.datetime, dt.datetime | None]] = []
+        start: dt.datetime | None = None
+        current = Phase.PLANNED
+        for entry in self.history:
+            if entry.kind != "Transition" or entry.to_phase is None:
+                continue
+            spans.append((current, start or self.history[0].at, entry.at))
+            current, start = entry.to_phase, entry.at
+        spans.append((current, start or (self.history[0].at if self.history else self.phase_since), None))
+        return spans

@@ -1,0 +1,201 @@
+"""What every handler of one operator process shares: clock, API client, settings, wake-ups, registries.
+
+The go-live core is pure; everything impure the kopf adapter needs lives here and is
+injected, so tests and the bench run the real handlers with a simulated clock, a
+local API (the kmock emulator) and a fake Alertmanager. One :class:`OperatorContext`
+is passed to kopf as the operator-wide ``memo`` (kopf gives each object a shallow copy,
+so ``memo.ctx`` is the same object everywhere).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from epj.golive.clock import Clock, SimulatedClock, SystemClock
+from epj.golive.model import Alert, DependencyStatus
+from epj.golive.phases import Phase
+from epj.golive.wave import WaveSpec
+from epj.operator.kube import KubeClient
+from epj.operator.metrics import OperatorMetrics
+
+#: The ConfigMap (in each watched namespace) where the training system reports completion per tenant.
+TRAINING_CONFIGMAP = "epj-training-completion"
+#: Finalizer kopf puts on GoLives and MigrationJobs (never orphan a running Job).
+FINALIZER = "epj.no/golive-operator"
+#: Image the migration Jobs run unless the MigrationJob names another.
+DEFAULT_IMAGE = "registry.epj.local/epj-platform:latest"
+
+TenantKey = tuple[str, str]  # (namespace, kommunenummer)
+ObjectKey = tuple[str, str]  # (namespace, name)
+
+
+@dataclass
+class TenantView:
+    """What dependents and the wave need to know about one GoLive (kept current by its reconciles)."""
+
+    name: str
+    wave: str
+    phase: Phase
+    serving_since: dt.datetime | None
+    depends_on: tuple[str, ...] = ()
+
+    def dependency_status(self) -> DependencyStatus:
+        return DependencyStatus(phase=self.phase, serving_since=self.serving_since)
+
+
+AlertFetcher = Callable[[str], Awaitable[list[dict[str, Any]]]]
+
+
+@dataclass
+class OperatorContext:
+    """Shared state of one operator process (see the module docstring)."""
+
+    client: KubeClient
+    clock: Clock = field(default_factory=SystemClock)
+    metrics: OperatorMetrics = field(default_factory=OperatorMetrics.default)
+    #: Alertmanager base URL when neither the wave nor the GoLive names one.
+    alertmanager_url: str | None = None
+    #: How long fetched alerts are reused (seconds of real time); 0 in tests.
+    alert_cache_seconds: float = 15.0
+    image: str = DEFAULT_IMAGE
+    #: Longest real-time sleep of a GoLive daemon between reconciles (also the resync period).
+    resync_seconds: float = 300.0
+    #: How often a MigrationJob looks at its running batch Job (seconds of real time).
+    job_poll_seconds: float = 15.0
+    #: Consecutive reconcile errors before the Stalled condition is set.
+    stall_after: int = 3
+    #: Backoff after a reconcile error: base * 2**(n-1) seconds, capped.
+    backoff_base: float = 5.0
+    backoff_max: float = 600.0
+    #: Record handler latencies (seconds) for the bench.
+    record_latencies: bool = False
+    latencies: list[float] = field(default_factory=list)
+
+    wakers: dict[ObjectKey, asyncio.Event] = field(default_factory=dict)
+    tenants: dict[TenantKey, TenantView] = field(default_factory=dict)
+    waves: dict[ObjectKey, WaveSpec] = field(default_factory=dict)
+    training: dict[TenantKey, float] = field(default_factory=dict)
+    _alerts: dict[str, tuple[float, dict[str, list[Alert]] | None]] = field(default_factory=dict)
+    _wave_updates: dict[ObjectKey, asyncio.Task[None]] = field(default_factory=dict)
+    alert_fetcher: AlertFetcher | None = None
+
+    # ---------------------------------------------------------------- time
+
+    def now(self) -> dt.datetime:
+        return self.clock.now()
+
+    def advance(self, delta: dt.timedelta) -> dt.datetime:
+        """Move a simulated clock and wake every GoLive (tests, the bench, scenario runs)."""
+        if not isinstance(self.clock, SimulatedClock):
+            raise TypeError("only a SimulatedClock can be advanced")
+        now = self.clock.advance(delta)
+        self.wake_all()
+        return now
+
+    def advance_to(self, instant: dt.datetime) -> dt.datetime:
+        if not isinstance(self.clock, SimulatedClock):
+            raise TypeError("only a SimulatedClock can be advanced")
+        now = self.clock.advance_to(instant)
+        self.wake_all()
+        return now
+
+    # ---------------------------------------------------------------- wake-ups
+
+    def waker(self, namespace: str, name: str) -> asyncio.Event:
+        return self.wakers.setdefault((namespace, name), asyncio.Event())
+
+    def wake(self, namespace: str, name: str) -> None:
+        event = self.wakers.get((namespace, name))
+        if event is not None:
+            event.set()
+
+    def wake_all(self) -> None:
+        for event in self.wakers.values():
+            event.set()
+
+    def wake_tenant(self, namespace: str, kommunenummer: str) -> None:
+        view = self.tenants.get((namespace, kommunenummer))
+        if view is not None:
+            self.wake(namespace, view.name)
+
+    def wake_dependents(self, namespace: str, kommunenummer: str) -> None:
+        for (ns, _), view in self.tenants.items():
+            if ns == namespace and kommunenummer in view.depends_on:
+                self.wake(ns, view.name)
+
+    def wake_wave(self, namespace: str, wave: str) -> None:
+        for (ns, _), view in self.tenants.items():
+            if ns == namespace and view.wave == wave:
+                self.wake(ns, view.name)
+
+    # ---------------------------------------------------------------- alerts
+
+    async def alerts_for(self, url: str | None, kommunenummer: str) -> tuple[Alert, ...] | None:
+        """Active alerts labelled ``tenant=<kommunenummer>`` from Alertmanager API v2 (None: unavailable)."""
+        url = url or self.alertmanager_url
+        if not url:
+            return None
+        cached = self._alerts.get(url)
+        if cached is None or time.monotonic() - cached[0] >= self.alert_cache_seconds:
+            grouped: dict[str, list[Alert]] | None
+            try:
+                raw = await (self.alert_fetcher or _fetch_alerts)(url)
+                grouped = {}
+                for item in raw:
+                    labels = item.get("labels", {})
+                    tenant = labels.get("tenant")
+                    if tenant:
+                        grouped.setdefault(tenant, []).append(
+                            Alert(name=labels.get("alertname", "unknown"), severity=labels.get("severity", "none"))
+                        )
+            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+                grouped = None
+            cached = (time.monotonic(), grouped)
+            self._alerts[url] = cached
+        alerts = cached[1]
+        return None if alerts is None else tuple(alerts.get(kommunenummer, ()))
+
+    # ---------------------------------------------------------------- wave status (debounced)
+
+    def schedule_wave_update(
+        self, namespace: str, wave: str, update: Callable[[str, str], Awaitable[None]], delay: float = 0.2
+    ) -> None:
+        """Run ``update(namespace, wave)`` once shortly, however many members changed meanwhile."""
+        key = (namespace, wave)
+        task = self._wave_updates.get(key)
+        if task is not None and not task.done():
+            return
+
+        async def later() -> None:
+            await asyncio.sleep(delay)
+            self._wave_updates.pop(key, None)
+            await update(namespace, wave)
+
+        self._wave_updates[key] = asyncio.get_running_loop().create_task(later())
+
+    async def close(self) -> None:
+        for task in self._wave_updates.values():
+            task.cancel()
+        self._wave_updates.clear()
+
+
+async def _fetch_alerts(url: str) -> list[dict[str, Any]]:
+    """GET ``{url}/api/v2/alerts?active=true`` from Alertmanager."""
+    timeout = aiohttp.ClientTimeout(total=10)
+    async with (
+        aiohttp.ClientSession(timeout=timeout) as session,
+        session.get(url.rstrip("/") + "/api/v2/alerts", params={"active": "true", "silenced": "false"}) as response,
+    ):
+        response.raise_for_status()
+        data = json.loads(await response.text())
+    if not isinstance(data, list):
+        raise ValueError("Alertmanager answered something other than a list of alerts")
+    return data

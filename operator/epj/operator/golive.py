@@ -1,0 +1,278 @@
+"""Reconcile one GoLive: observe the world, call the core's ``decide``, persist, act.
+
+This is the whole GoLive adapter; the phase machine itself is :func:`epj.golive.machine.decide`.
+One reconcile:
+
+1. reads the spec (folding in the wave's pause/abort levers) and the state (the last
+   status this process wrote, or the object's status after a restart);
+2. observes: the MigrationJob's status, the smoke-check Job, dependencies' phases,
+   training completion, Alertmanager;
+3. calls ``decide`` — again at once while it reports a transition (one step per call);
+4. after each decision: persists the status (merge patch; keys the core dropped are
+   deleted), then performs the actions in order — create the MigrationJob, start the
+   smoke checks, start the rollback Job, post Events — all idempotent by name, so a
+   restart between persisting and acting repeats the action harmlessly and never creates
+   a second migration Job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from typing import Any
+
+from epj.golive.actions import CreateMigrationJob, Decision, EmitEvent, RollBack, RunSmokeChecks
+from epj.golive.machine import decide, set_condition
+from epj.golive.model import GoLiveSpec, GoLiveState, MigrationObservation, Observations, Reconciliation, SmokeResult
+from epj.golive.phases import ConditionType, JobState
+from epj.operator import resources
+from epj.operator.context import OperatorContext, TenantView
+from epj.operator.kube import GOLIVES, JOBS, MIGRATION_JOBS, Body
+
+logger = logging.getLogger(__name__)
+
+#: At most this many phase steps per reconcile (a fresh GoLive months late walks Planned → Rehearsal at once).
+MAX_STEPS = 20
+
+
+class Reconciler:
+    """Per-GoLive reconcile state kept between calls (kopf's per-object memo holds one)."""
+
+    def __init__(self, ctx: OperatorContext) -> None:
+        self.ctx = ctx
+        self.state: GoLiveState | None = None
+        self.persisted: dict[str, Any] | None = None
+        self.errors = 0
+
+    # ---------------------------------------------------------------- inputs
+
+    def spec(self, body: Body) -> GoLiveSpec:
+        spec = GoLiveSpec.model_validate(dict(body.get("spec") or {}))
+        wave = self.ctx.waves.get((body["metadata"]["namespace"], spec.wave))
+        if wave is not None and (wave.paused or wave.aborted):
+            spec = spec.model_copy(update={"paused": spec.paused or wave.paused, "aborted": spec.aborted or wave.aborted})
+        return spec
+
+    def load_state(self, body: Body) -> GoLiveState | None:
+        if self.state is not None:
+            return self.state
+        status = dict(body.get("status") or {})
+        if status.get("phase"):
+            self.state = GoLiveState.from_status(status)
+            self.persisted = self.state.to_status()
+        return self.state
+
+    async def observe(self, body: Body, spec: GoLiveSpec, state: GoLiveState | None) -> Observations:
+        ctx, namespace = self.ctx, body["metadata"]["namespace"]
+        migration: MigrationObservation | None = None
+        smoke: SmokeResult | None = None
+        if state is not None and state.migration is not None:
+            record = state.migration
+            mj = await ctx.client.get(MIGRATION_JOBS, namespace, record.job_name)
+            if mj is None:
+                # Persisted but not yet created (a crash between the two): create it now, same name.
+                await self.create_migration_job(
+                    body, CreateMigrationJob(
+                        kommunenummer=spec.kommunenummer, job_name=record.job_name,
+                        purpose=record.purpose, attempt=record.attempt,
+                    ),
+                )  # fmt: skip
+            else:
+                mj_status = mj.get("status") or {}
+                rec = mj_status.get("reconciliation")
+                migration = MigrationObservation(
+                    job_name=record.job_name,
+                    state=JobState(mj_status.get("state") or JobState.PENDING),
+                    reconciliation=Reconciliation.model_validate(rec) if rec else None,
+                    message=mj_status.get("message"),
+                )
+            if state.smoke_requested_for == record.job_name:
+                smoke = await self.observe_smoke(body, spec, record.job_name)
+        wave = ctx.waves.get((namespace, spec.wave))
+        alert_url = wave.alertmanager_url if wave is not None else None
+        dependencies = {}
+        for dep in spec.depends_on:
+            view = ctx.tenants.get((namespace, dep))
+            if view is not None:
+                dependencies[dep] = view.dependency_status()
+        return Observations(
+            training_completion=ctx.training.get((namespace, spec.kommunenummer)),
+            alerts=await ctx.alerts_for(alert_url, spec.kommunenummer),
+            migration=migration,
+            smoke=smoke,
+            dependencies=dependencies,
+        )
+
+    async def observe_smoke(self, body: Body, spec: GoLiveSpec, job_name: str) -> SmokeResult | None:
+        manifest = resources.smoke_job(spec.kommunenummer, job_name, body["metadata"]["name"], self.ctx.image)
+        job, _ = await self.ctx.client.ensure(JOBS, manifest["metadata"]["namespace"], manifest)
+        state = resources.job_state(job)
+        if state == JobState.SUCCEEDED:
+            return SmokeResult(job_name=job_name, passed=True, reason=f"Job {manifest['metadata']['name']} succeeded")
+        if state == JobState.FAILED:
+            reason = resources.job_message(job) or f"Job {manifest['metadata']['name']} failed"
+            return SmokeResult(job_name=job_name, passed=False, reason=reason)
+        return None
+
+    # ---------------------------------------------------------------- the loop
+
+    async def reconcile(self, body: Body) -> dt.datetime | None:
+        """One reconcile (see the module docstring). Returns when to look again at the latest (clock time)."""
+        started = time.perf_counter()
+        try:
+            return await self._reconcile(body)
+        finally:
+            elapsed = time.perf_counter() - started
+            self.ctx.metrics.reconcile_duration.labels(kind="GoLive").observe(elapsed)
+            if self.ctx.record_latencies:
+                self.ctx.latencies.append(elapsed)
+
+    async def _reconcile(self, body: Body) -> dt.datetime | None:
+        spec = self.spec(body)
+        state = self.load_state(body)
+        generation = body["metadata"].get("generation")
+        decision: Decision | None = None
+        for _ in range(MAX_STEPS):
+            observations = await self.observe(body, spec, state)
+            now = self.ctx.now()
+            decision = decide(spec, state, observations, now)
+            new_state = decision.state
+            if generation is not None and new_state.observed_generation != generation:
+                new_state = new_state.model_copy(update={"observed_generation": generation})
+            if self.errors:
+                new_state = self.clear_stalled(new_state, now, spec.kommunenummer)
+            await self.persist(body, spec, state, new_state, decision)
+            state = new_state
+            await self.act(body, spec, decision)
+            if decision.transition is None:
+                break
+        return state.next_wake_at if state is not None else None
+
+    async def persist(
+        self, body: Body, spec: GoLiveSpec, old: GoLiveState | None, new: GoLiveState, decision: Decision
+    ) -> None:
+        status = new.to_status()
+        if status != self.persisted:
+            patch: dict[str, Any] = dict(status)
+            for key in self.persisted or {}:
+                if key not in status:
+                    patch[key] = None
+            meta = body["metadata"]
+            await self.ctx.client.patch_status(GOLIVES, meta["namespace"], meta["name"], patch)
+            self.persisted = status
+        self.state = new
+        self.record(body, spec, old, new, decision)
+
+    def record(
+        self, body: Body, spec: GoLiveSpec, old: GoLiveState | None, new: GoLiveState, decision: Decision
+    ) -> None:
+        """Metrics, spans and the in-memory tenant view other GoLives and the wave read."""
+        ctx, namespace, tenant = self.ctx, body["metadata"]["namespace"], spec.kommunenummer
+        old_phase = old.phase if old is not None else None
+        ctx.metrics.set_phase(tenant, old_phase, new.phase)
+        seen = set(old.history) if old is not None else set()
+        for entry in new.history:
+            if entry.kind == "Gate" and entry not in seen and entry.gate and entry.outcome:
+                ctx.metrics.gate(tenant, str(entry.gate), str(entry.outcome))
+        key = (namespace, tenant)
+        previous = ctx.tenants.get(key)
+        view = TenantView(
+            name=body["metadata"]["name"],
+            wave=spec.wave,
+            phase=new.phase,
+            serving_since=new.serving_since,
+            depends_on=spec.depends_on,
+        )
+        ctx.tenants[key] = view
+        changed = previous is None or (previous.phase, previous.serving_since) != (view.phase, view.serving_since)
+        if changed:
+            ctx.wake_dependents(namespace, tenant)
+            ctx.schedule_wave_update(namespace, spec.wave, self._wave_updater())
+        transition = decision.transition
+        if transition is not None and old is not None:
+            ctx.metrics.transition(tenant, transition.from_phase, transition.to_phase, transition.at - old.phase_since)
+            from epj.telemetry import tracer
+
+            with tracer("epj.operator").start_as_current_span("golive.transition") as span:
+                span.set_attribute("tenant", tenant)
+                span.set_attribute("wave", spec.wave)
+                span.set_attribute("golive.from_phase", str(transition.from_phase))
+                span.set_attribute("golive.to_phase", str(transition.to_phase))
+                span.set_attribute("golive.at", transition.at.isoformat())
+
+    def _wave_updater(self) -> Any:
+        from epj.operator.wave import update_wave_status
+
+        ctx = self.ctx
+
+        async def update(namespace: str, wave: str) -> None:
+            await update_wave_status(ctx, namespace, wave)
+
+        return update
+
+    # ---------------------------------------------------------------- actions
+
+    async def act(self, body: Body, spec: GoLiveSpec, decision: Decision) -> None:
+        for action in decision.actions:
+            if isinstance(action, CreateMigrationJob):
+                await self.create_migration_job(body, action)
+            elif isinstance(action, RunSmokeChecks):
+                manifest = resources.smoke_job(action.kommunenummer, action.job_name, body["metadata"]["name"], self.ctx.image)
+                await self.ctx.client.ensure(JOBS, manifest["metadata"]["namespace"], manifest)
+            elif isinstance(action, RollBack):
+                job = decision.state.migration
+                job_name = job.job_name if job is not None else f"golive-{action.kommunenummer}"
+                manifest = resources.rollback_job(action.kommunenummer, job_name, body["metadata"]["name"], self.ctx.image)
+                await self.ctx.client.ensure(JOBS, manifest["metadata"]["namespace"], manifest)
+            elif isinstance(action, EmitEvent):
+                post_event(body, action.type, action.reason, action.message)
+
+    async def create_migration_job(self, body: Body, action: CreateMigrationJob) -> None:
+        manifest = resources.migration_job_cr(
+            body, job_name=action.job_name, purpose=action.purpose, attempt=action.attempt, image=self.ctx.image
+        )
+        await self.ctx.client.ensure(MIGRATION_JOBS, body["metadata"]["namespace"], manifest)
+
+    # ---------------------------------------------------------------- errors
+
+    async def failed(self, body: Body, error: BaseException) -> float:
+        """Count a failed reconcile; after ``stall_after`` in a row set Stalled. Returns the backoff delay."""
+        ctx = self.ctx
+        self.errors += 1
+        tenant = str((body.get("spec") or {}).get("kommunenummer", ""))
+        ctx.metrics.error(tenant if len(tenant) == 4 else "", "GoLive")
+        delay = min(ctx.backoff_base * 2 ** (self.errors - 1), ctx.backoff_max)
+        message = f"{self.errors} consecutive reconcile errors; last: {type(error).__name__}: {str(error)[:200]}"
+        logger.warning("GoLive %s: %s; retrying in %.1fs", body["metadata"]["name"], message, delay)
+        if self.errors >= ctx.stall_after and self.state is not None:
+            now = ctx.now()
+            conditions = set_condition(self.state.conditions, ConditionType.STALLED, True, "ReconcileErrors", message, now)
+            self.state = self.state.model_copy(update={"conditions": conditions})
+            ctx.metrics.stalled(tenant, True)
+            try:
+                meta = body["metadata"]
+                status = self.state.to_status()
+                await ctx.client.patch_status(GOLIVES, meta["namespace"], meta["name"], {"conditions": status["conditions"]})
+                self.persisted = status
+                if self.errors == ctx.stall_after:
+                    post_event(body, "Warning", "Stalled", message)
+            except Exception:  # the API itself may be what fails; the next attempt tries again
+                logger.exception("GoLive %s: could not record the Stalled condition", body["metadata"]["name"])
+        return delay
+
+    def clear_stalled(self, state: GoLiveState, now: dt.datetime, tenant: str) -> GoLiveState:
+        self.errors = 0
+        stalled = state.condition(ConditionType.STALLED)
+        if stalled is None or stalled.status != "True":
+            return state
+        conditions = set_condition(state.conditions, ConditionType.STALLED, False, "Reconciled", "reconciling again", now)
+        self.ctx.metrics.stalled(tenant, False)
+        return state.model_copy(update={"conditions": conditions})
+
+
+def post_event(body: Body, type_: str, reason: str, message: str) -> None:
+    """A Kubernetes Event on the object (kopf posts it in the background)."""
+    import kopf
+
+    kopf.event(dict(body), type=type_, reason=reason, message=message)

@@ -1,0 +1,263 @@
+"""The objects the operator creates, as plain dicts: GoLives for wave members, MigrationJobs, batch Jobs.
+
+Object graph (one way, so a reader can follow a go-live from the wave to the Job)::
+
+    RolloutWave (operator namespace)
+      └─ GoLive golive-<kommunenummer>            ownerReference → RolloutWave
+           ├─ MigrationJob golive-<k>-<purpose>-<n> ownerReference → GoLive
+           │    └─ batch/v1 Job migrate-<purpose>-<k>-<n>  in the tenant namespace kommune-<k>
+           ├─ batch/v1 Job smoke-<k>-<n>             post-cutover smoke checks (tenant namespace)
+           └─ batch/v1 Job rollback-<k>-<n>          legacy read-write, traffic off (tenant namespace)
+
+The migration Job's manifest is :func:`epj.migration.job.migration_job_manifest` (the
+migration area owns it) for tenants in ``tenants/``; unknown tenants (the 400-tenant
+bench) get a minimal Job with the same labels. Jobs live in the tenant's namespace, so
+no ownerReference can point at them (those cannot cross namespaces): the MigrationJob
+finds its Job by name and label, and its finalizer keeps it from vanishing while the
+Job runs.
+
+**Reconciliation result:** the migration Job copies ``reconciliation.json`` (SPEC §6) into
+its container's termination message (see :mod:`epj.migration.job`); the operator reads it
+from the Job's pod (``status.containerStatuses[].state.terminated.message``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+from epj.golive.model import Reconciliation
+from epj.golive.phases import JobState, MigrationPurpose
+from epj.operator.crds import API_VERSION
+
+MANAGED_BY = "epj-golive-operator"
+TENANT_LABEL = "epj.no/tenant"
+WAVE_LABEL = "epj.no/wave"
+GOLIVE_LABEL = "epj.no/golive"
+MIGRATION_JOB_LABEL = "epj.no/migration-job"
+ROLE_LABEL = "epj.no/job-role"
+
+
+def golive_name(kommunenummer: str) -> str:
+    """One GoLive per tenant in the operator namespace; the CLI finds it by kommunenummer."""
+    return f"golive-{kommunenummer}"
+
+
+def tenant_namespace(kommunenummer: str) -> str:
+    """The tenant's namespace (``kommune-<kommunenummer>``, as the tenant model names it)."""
+    tenant = _tenants().get(kommunenummer)
+    return tenant.namespace if tenant is not None else f"kommune-{kommunenummer}"
+
+
+@functools.cache
+def _tenants() -> dict[str, Any]:
+    try:
+        from epj.tenants import load_tenants
+
+        return {t.kommunenummer: t for t in load_tenants()}
+    except Exception:  # the tenant files are optional for the operator (bench tenants are synthetic)
+        return {}
+
+
+def owner_reference(body: dict[str, Any], *, controller: bool = True) -> dict[str, Any]:
+    meta = body["metadata"]
+    return {
+        "apiVersion": body.get("apiVersion", API_VERSION),
+        "kind": body["kind"],
+        "name": meta["name"],
+        "uid": meta["uid"],
+        "controller": controller,
+        "blockOwnerDeletion": True,
+    }
+
+
+def labels(kommunenummer: str, **extra: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/part-of": "epj-platform",
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        TENANT_LABEL: kommunenummer,
+        **extra,
+    }
+
+
+def golive_manifest(wave: dict[str, Any], member: dict[str, Any], spec_fields: dict[str, Any]) -> dict[str, Any]:
+    """The GoLive of one wave member (owned by the wave). ``spec_fields`` are the wave-derived spec keys."""
+    kommunenummer = member["kommunenummer"]
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "GoLive",
+        "metadata": {
+            "name": golive_name(kommunenummer),
+            "namespace": wave["metadata"]["namespace"],
+            "labels": labels(kommunenummer, **{WAVE_LABEL: wave["metadata"]["name"]}),
+            "ownerReferences": [owner_reference(wave)],
+        },
+        "spec": {"kommunenummer": kommunenummer, **spec_fields},
+    }
+
+
+def migration_job_cr(
+    golive: dict[str, Any], *, job_name: str, purpose: MigrationPurpose, attempt: int, image: str
+) -> dict[str, Any]:
+    """The MigrationJob the core's ``CreateMigrationJob`` asks for (owned by the GoLive)."""
+    kommunenummer = golive["spec"]["kommunenummer"]
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "MigrationJob",
+        "metadata": {
+            "name": job_name,
+            "namespace": golive["metadata"]["namespace"],
+            "labels": labels(kommunenummer, **{GOLIVE_LABEL: golive["metadata"]["name"]}),
+            "ownerReferences": [owner_reference(golive)],
+        },
+        "spec": {
+            "kommunenummer": kommunenummer,
+            "purpose": str(purpose),
+            "goLive": golive["metadata"]["name"],
+            "attempt": attempt,
+            "extract": {"location": f"/extracts/{kommunenummer}/{purpose}", "volumeClaim": f"extract-{purpose}"},
+            "image": image,
+            "syntheticIds": purpose == MigrationPurpose.REHEARSAL,
+            "backoffLimit": 0,
+        },
+    }
+
+
+def batch_job_name(spec: dict[str, Any]) -> str:
+    """The batch Job of a MigrationJob: ``migrate-<purpose>-<kommunenummer>-<attempt>`` (migration's pattern)."""
+    return f"migrate-{spec['purpose']}-{spec['kommunenummer']}-{spec.get('attempt', 1)}"
+
+
+def migration_batch_job(migration_job: dict[str, Any]) -> dict[str, Any]:
+    """The batch/v1 Job running ``epj migrate run`` for a MigrationJob, in the tenant's namespace."""
+    spec, meta = migration_job["spec"], migration_job["metadata"]
+    kommunenummer, purpose = spec["kommunenummer"], spec["purpose"]
+    run_id = f"{kommunenummer}-{spec.get('attempt', 1)}"
+    extra = {MIGRATION_JOB_LABEL: meta["name"], ROLE_LABEL: "migration"}
+    tenant = _tenants().get(kommunenummer)
+    if tenant is not None:
+        from epj.migration.job import migration_job_manifest
+
+        job = migration_job_manifest(
+            tenant,
+            purpose=purpose,
+            run_id=run_id,
+            image=spec["image"],
+            extract_pvc=spec["extract"].get("volumeClaim") or f"extract-{purpose}",
+            backoff_limit=min(int(spec.get("backoffLimit", 0)), 3),
+        )
+        job["metadata"]["labels"].update(extra)
+        job["metadata"]["labels"]["app.kubernetes.io/managed-by"] = MANAGED_BY
+        return job
+    return _minimal_job(
+        batch_job_name(spec),
+        kommunenummer,
+        spec["image"],
+        ["epj", "migrate", "run", "/extract", "--report", "/report", "--tenant", kommunenummer],
+        extra,
+    )
+
+
+def smoke_job(kommunenummer: str, migration_job: str, golive: str, image: str) -> dict[str, Any]:
+    """Post-cutover smoke checks against the tenant's new EPJ (succeeds = passed)."""
+    name = f"smoke-{migration_job.removeprefix('golive-')}"
+    extra = {GOLIVE_LABEL: golive, MIGRATION_JOB_LABEL: migration_job, ROLE_LABEL: "smoke"}
+    return _minimal_job(name, kommunenummer, image, ["epj", "runbook", "verify", "cutover", "--tenant", kommunenummer], extra)
+
+
+def rollback_job(kommunenummer: str, migration_job: str, golive: str, image: str) -> dict[str, Any]:
+    """Roll back a cutover: legacy system back to read-write, tenant traffic off the new EPJ."""
+    name = f"rollback-{migration_job.removeprefix('golive-')}"
+    extra = {GOLIVE_LABEL: golive, MIGRATION_JOB_LABEL: migration_job, ROLE_LABEL: "rollback"}
+    args = ["epj", "runbook", "run", "cutover-rollback", "--tenant", kommunenummer]
+    return _minimal_job(name, kommunenummer, image, args, extra)
+
+
+def _minimal_job(name: str, kommunenummer: str, image: str, args: list[str], extra: dict[str, str]) -> dict[str, Any]:
+    job_labels = labels(kommunenummer, **extra)
+    security = {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": tenant_namespace(kommunenummer), "labels": job_labels},
+        "spec": {
+            "backoffLimit": 0,
+            "template": {
+                "metadata": {"labels": job_labels},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "automountServiceAccountToken": False,
+                    "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [{"name": "main", "image": image, "args": args, "securityContext": security}],
+                },
+            },
+        },
+    }
+
+
+# -------------------------------------------------------------------- reading Jobs
+
+
+def job_state(job: dict[str, Any] | None) -> JobState:
+    """A batch Job's state from its status, as the Job controller reports it."""
+    if job is None:
+        return JobState.PENDING
+    status = job.get("status") or {}
+    for condition in status.get("conditions") or []:
+        if condition.get("status") == "True" and condition.get("type") in ("Complete", "SuccessCriteriaMet"):
+            return JobState.SUCCEEDED
+        if condition.get("status") == "True" and condition.get("type") in ("Failed", "FailureTarget"):
+            return JobState.FAILED
+    if status.get("succeeded"):
+        return JobState.SUCCEEDED
+    if status.get("failed") and not status.get("active"):
+        return JobState.FAILED
+    if status.get("active") or status.get("startTime"):
+        return JobState.RUNNING
+    return JobState.PENDING
+
+
+def job_message(job: dict[str, Any] | None) -> str:
+    for condition in ((job or {}).get("status") or {}).get("conditions") or []:
+        if condition.get("status") == "True" and condition.get("message"):
+            return str(condition["message"])[:300]
+    return ""
+
+
+def termination_message(pods: list[dict[str, Any]]) -> str | None:
+    """The last terminated container message among a Job's pods (the migration writes its result there)."""
+    newest: tuple[str, str] | None = None
+    for pod in pods:
+        for status in (pod.get("status") or {}).get("containerStatuses") or []:
+            terminated = (status.get("state") or {}).get("terminated") or {}
+            message = terminated.get("message")
+            if message:
+                key = (str(terminated.get("finishedAt", "")), str(message))
+                newest = key if newest is None or key > newest else newest
+    return newest[1] if newest else None
+
+
+def reconciliation_from_report(text: str | None) -> Reconciliation | None:
+    """The core's reconciliation summary from the migration's ``reconciliation.json`` (SPEC §6)."""
+    if not text:
+        return None
+    try:
+        report = json.loads(text)
+    except ValueError:
+        return Reconciliation(complete=False, message="reconciliation report unreadable (truncated?)")
+    if not isinstance(report, dict) or "complete" not in report:
+        return Reconciliation(complete=False, message="reconciliation report has no 'complete' field")
+    sources = report.get("sources") or {}
+    read = sum(int(s.get("read", 0)) for s in sources.values())
+    migrated = sum(int(s.get("migrated", 0)) for s in sources.values())
+    quarantined = sum(int(s.get("quarantined", 0)) for s in sources.values())
+    counts = {"read": read, "migrated": migrated, "quarantined": quarantined, "unaccounted": read - migrated - quarantined}
+    message = report.get("error")
+    return Reconciliation(complete=bool(report["complete"]), counts=counts, message=str(message) if message else None)

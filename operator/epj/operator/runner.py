@@ -1,0 +1,97 @@
+"""Start the operator: kopf settings, login, registry and context in one place.
+
+Used by ``epj operator run`` (a real cluster), by the e2e tests and the bench (the kmock
+emulator, embedded in the test's event loop) and by :mod:`epj.operator.app` (``kopf run``).
+
+Operating choices:
+
+* **One active replica:** kopf peering (``KopfPeering`` object ``epj-golive-operator``) unless
+  ``standalone``; a second replica pauses while the first is alive. Tests run standalone.
+* **Own finalizer and annotation prefix** (``epj.no/...``) instead of kopf's defaults, so a
+  person at 03:00 recognises them.
+* **Liveness:** kopf's probe endpoint (``--liveness http://0.0.0.0:8080/healthz``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Collection
+from typing import Any
+
+import kopf
+
+from epj.operator import handlers
+from epj.operator.context import FINALIZER, OperatorContext
+
+PEERING_NAME = "epj-golive-operator"
+
+
+def operator_settings(*, verbose: bool = False) -> kopf.OperatorSettings:
+    settings = kopf.OperatorSettings()
+    settings.peering.name = PEERING_NAME
+    settings.peering.stealth = True
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="epj.no")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="epj.no", key="last-handled-configuration"
+    )
+    settings.posting.level = logging.INFO
+    settings.posting.reporting_component = "epj-golive-operator"
+    settings.posting.event_name_prefix = "epj-golive-"
+    settings.watching.server_timeout = 600
+    settings.networking.request_timeout = 60
+    if not verbose:
+        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    return settings
+
+
+def build_registry(server: str | None = None) -> kopf.OperatorRegistry:
+    """A registry with every handler; with ``server``, log in to that URL (tests, bench) instead of kubeconfig."""
+    registry = kopf.OperatorRegistry()
+    handlers.register(registry)
+    if server is not None:
+
+        def login(**_: Any) -> kopf.ConnectionInfo:
+            return kopf.ConnectionInfo(server=server, insecure=True, default_namespace="default")
+
+        kopf.on.login(registry=registry, id="local")(login)
+    else:
+        kopf.on.login(registry=registry, id="cluster")(_cluster_login)
+    return registry
+
+
+def _cluster_login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+
+
+async def run_operator(
+    ctx: OperatorContext,
+    *,
+    server: str | None = None,
+    namespaces: Collection[str] = (),
+    clusterwide: bool = False,
+    standalone: bool = False,
+    liveness: str | None = None,
+    stop_flag: asyncio.Event | None = None,
+    ready_flag: asyncio.Event | None = None,
+    verbose: bool = False,
+) -> None:
+    """Run the operator in the current event loop until ``stop_flag`` is set (or forever)."""
+    if not clusterwide and not namespaces:
+        raise ValueError("give namespaces or clusterwide=True")
+    try:
+        async with ctx.client:
+            await kopf.operator(
+                registry=build_registry(server),
+                settings=operator_settings(verbose=verbose),
+                standalone=standalone,
+                clusterwide=clusterwide,
+                namespaces=list(namespaces),
+                liveness_endpoint=liveness,
+                stop_flag=stop_flag,
+                ready_flag=ready_flag,
+                memo=kopf.Memo(ctx=ctx),
+            )
+    finally:
+        await ctx.close()

@@ -1,0 +1,225 @@
+"""Run the real operator against the kmock emulator: for e2e tests, the bench and scenario runs.
+
+:class:`LocalCluster` owns an emulator on loopback, a simulated clock and an API client,
+starts and stops the operator (embedded in the current event loop, standalone), and
+plays the parts of the world the operator only observes: the Job controller and kubelet
+(Job status, pod termination message with the reconciliation), the training system
+(the training ConfigMap), Alertmanager (``GET /api/v2/alerts`` served by the emulator
+itself) and the people who approve and resume (same calls as the CLI).
+
+kmock is a development dependency; this module imports it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+from epj.golive.clock import SimulatedClock
+from epj.golive.phases import JobState
+from epj.operator import commands
+from epj.operator.context import TRAINING_CONFIGMAP, OperatorContext
+from epj.operator.crds import API_VERSION
+from epj.operator.emulator import Emulator, start_emulator
+from epj.operator.kube import CONFIG_MAPS, EVENTS, GOLIVES, JOBS, MIGRATION_JOBS, ROLLOUT_WAVES, Body, KubeClient, Resource
+from epj.operator.metrics import OperatorMetrics
+from epj.operator.resources import golive_name
+from epj.operator.runner import run_operator
+
+T = TypeVar("T")
+PODS = Resource("", "v1", "pods", "Pod")
+NAMESPACE = "epj-golive"
+
+
+class LocalCluster:
+    """An emulated cluster plus the operator (see the module docstring). Use :func:`local_cluster`."""
+
+    def __init__(self, emulator: Emulator, url: str, client: KubeClient, clock: SimulatedClock, namespace: str) -> None:
+        self.emulator, self.url, self.client, self.clock, self.namespace = emulator, url, client, clock, namespace
+        self.ctx: OperatorContext | None = None
+        self.firing: list[dict[str, Any]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._stop: asyncio.Event | None = None
+        emulator["get /api/v2/alerts"] << (lambda _request: list(self.firing))
+
+    # ---------------------------------------------------------------- operator
+
+    async def start_operator(self, **options: Any) -> OperatorContext:
+        """Start a fresh operator process (new memory, same clock) and wait until it watches."""
+        defaults: dict[str, Any] = {
+            "clock": self.clock,
+            "metrics": OperatorMetrics.create(),
+            "alertmanager_url": self.url,
+            "alert_cache_seconds": 0.0,
+            "resync_seconds": 2.0,
+            "job_poll_seconds": 0.05,
+            "backoff_base": 0.05,
+            "backoff_max": 0.5,
+        }
+        ctx = OperatorContext(client=KubeClient(self.url), **{**defaults, **options})
+        self._stop, ready = asyncio.Event(), asyncio.Event()
+        self._task = asyncio.create_task(
+            run_operator(
+                ctx, server=self.url, namespaces=[self.namespace], standalone=True,
+                stop_flag=self._stop, ready_flag=ready,
+            )
+        )  # fmt: skip
+        await asyncio.wait_for(ready.wait(), 10)
+        self.ctx = ctx
+        return ctx
+
+    async def stop_operator(self) -> None:
+        if self._task is None or self._stop is None:
+            return
+        self._stop.set()
+        try:
+            await asyncio.wait_for(self._task, 15)
+        finally:
+            self._task, self._stop, self.ctx = None, None, None
+
+    def advance_to(self, instant: dt.datetime) -> None:
+        """Move the simulated clock and wake the operator's GoLives."""
+        self.clock.advance_to(instant)
+        if self.ctx is not None:
+            self.ctx.wake_all()
+
+    def advance(self, delta: dt.timedelta) -> None:
+        self.advance_to(self.clock.now() + delta)
+
+    # ---------------------------------------------------------------- objects
+
+    async def apply_wave(self, name: str, spec: dict[str, Any]) -> Body:
+        body = {"apiVersion": API_VERSION, "kind": "RolloutWave", "metadata": {"name": name}, "spec": spec}
+        return await self.client.create(ROLLOUT_WAVES, self.namespace, body)
+
+    async def golive(self, kommunenummer: str) -> Body | None:
+        return await self.client.get(GOLIVES, self.namespace, golive_name(kommunenummer))
+
+    async def wave(self, name: str) -> Body | None:
+        return await self.client.get(ROLLOUT_WAVES, self.namespace, name)
+
+    async def phase(self, kommunenummer: str) -> str | None:
+        body = await self.golive(kommunenummer)
+        return None if body is None else (body.get("status") or {}).get("phase")
+
+    async def migration_jobs(self) -> list[Body]:
+        return await self.client.list(MIGRATION_JOBS, self.namespace)
+
+    async def jobs(self, namespace: str) -> list[Body]:
+        return await self.client.list(JOBS, namespace)
+
+    async def events(self, name: str | None = None) -> list[Body]:
+        events = await self.client.list(EVENTS, self.namespace)
+        return [e for e in events if name is None or e.get("involvedObject", {}).get("name") == name]
+
+    async def set_training(self, shares: dict[str, float]) -> None:
+        """The training system's export: completion share per kommunenummer."""
+        data = {k: str(v) for k, v in shares.items()}
+        existing = await self.client.get(CONFIG_MAPS, self.namespace, TRAINING_CONFIGMAP)
+        if existing is None:
+            body = {"metadata": {"name": TRAINING_CONFIGMAP}, "data": data}
+            await self.client.create(CONFIG_MAPS, self.namespace, body)
+        else:
+            await self.client.patch(CONFIG_MAPS, self.namespace, TRAINING_CONFIGMAP, {"data": data})
+
+    def set_alerts(self, alerts: dict[str, list[tuple[str, str]]]) -> None:
+        """What Alertmanager reports as firing: kommunenummer → [(alertname, severity)]."""
+        self.firing = [
+            {"labels": {"alertname": name, "severity": severity, "tenant": tenant}, "status": {"state": "active"}}
+            for tenant, items in alerts.items()
+            for name, severity in items
+        ]
+
+    async def approve(self, kommunenummer: str, gate: str, by: str, reason: str, *, reject: bool = False) -> Body:
+        """What ``epj golive approve`` does, stamped with the simulated time."""
+        return await commands.approve(
+            self.client, self.namespace, kommunenummer, gate=gate, by=by, reason=reason,
+            reject=reject, at=self.clock.now(),
+        )  # fmt: skip
+
+    async def resume(self, kommunenummer: str, by: str, reason: str) -> Body:
+        return await commands.resume(self.client, self.namespace, kommunenummer, by=by, reason=reason, at=self.clock.now())
+
+    async def finish_job(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        succeeded: bool,
+        reconciliation: dict[str, Any] | None = None,
+        message: str = "",
+    ) -> None:
+        """Play the Job controller and kubelet: a pod that terminated (with the report), then the Job status."""
+        now = self.clock.now().isoformat().replace("+00:00", "Z")
+        terminated: dict[str, Any] = {"exitCode": 0 if succeeded else 1, "finishedAt": now}
+        if reconciliation is not None:
+            terminated["message"] = json.dumps(reconciliation)
+        pod = {
+            "metadata": {"name": f"{name}-pod", "labels": {"job-name": name}},
+            "status": {"phase": "Succeeded" if succeeded else "Failed",
+                       "containerStatuses": [{"name": "migrate", "state": {"terminated": terminated}}]},
+        }  # fmt: skip
+        with contextlib.suppress(Exception):
+            await self.client.create(PODS, namespace, pod)
+        kind = "Complete" if succeeded else "Failed"
+        condition = {"type": kind, "status": "True", "lastTransitionTime": now, "message": message}
+        status = {"succeeded": 1} if succeeded else {"failed": 1}
+        await self.client.patch_status(JOBS, namespace, name, {**status, "conditions": [condition], "startTime": now})
+
+    async def job_state(self, namespace: str, name: str) -> JobState | None:
+        from epj.operator.resources import job_state
+
+        job = await self.client.get(JOBS, namespace, name)
+        return None if job is None else job_state(job)
+
+
+def reconciliation_report(kommunenummer: str, *, complete: bool = True, unaccounted: int = 0) -> dict[str, Any]:
+    """A ``reconciliation.json`` (SPEC §6 shape) as the migration Job reports it."""
+    read = 1000
+    report: dict[str, Any] = {
+        "kommunenr": kommunenummer,
+        "complete": complete,
+        "sources": {"profil/pasient.csv": {"read": read, "migrated": read - 10 - unaccounted, "quarantined": 10}},
+        "resources": {"Patient": read - 10 - unaccounted},
+        "quarantine": {"INVALID_FNR": 10},
+        "warnings": {},
+        "patients_merged": 0,
+    }
+    if not complete:
+        report["error"] = "EXTRACT_INCOMPLETE"
+    return report
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]],
+    accept: Callable[[T], bool] = bool,
+    *,
+    timeout: float = 10.0,
+    interval: float = 0.02,
+    what: str = "condition",
+) -> T:
+    """Poll ``probe`` until ``accept(result)``; raise AssertionError naming ``what`` and the last value."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = await probe()
+        if accept(value):
+            return value
+        if loop.time() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {value!r}")
+        await asyncio.sleep(interval)
+
+
+@contextlib.asynccontextmanager
+async def local_cluster(start: dt.datetime, namespace: str = NAMESPACE) -> AsyncIterator[LocalCluster]:
+    """An emulator with the CRDs, a simulated clock at ``start`` and an open API client (operator not started)."""
+    async with start_emulator(namespace) as (emulator, url), KubeClient(url) as client:
+        cluster = LocalCluster(emulator, url, client, SimulatedClock(start), namespace)
+        try:
+            yield cluster
+        finally:
+            await cluster.stop_operator()

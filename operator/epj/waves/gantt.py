@@ -1,0 +1,102 @@
+"""Gantt chart of the plan: one row per tenant, plus the region's weekly training load.
+
+Rendered with matplotlib's Agg backend (no display needed) to PNG, and to SVG
+embedded in a self-contained HTML page (no scripts, no external files) that can be
+mailed to a municipality as is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import io
+from collections import defaultdict
+from typing import Any
+
+from epj.waves.model import Plan
+from epj.waves.scenario import Problem
+
+
+def _figure(problem: Problem, plan: Plan) -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    tenants = sorted(plan.tenants, key=lambda t: (t.go_live, t.tenant), reverse=True)
+    height = max(4.0, 0.28 * len(tenants) + 2.5)
+    fig, (ax, load_ax) = plt.subplots(
+        2, 1, figsize=(13, height), gridspec_kw={"height_ratios": [max(3, len(tenants) // 3), 2]}, sharex=True
+    )
+    for row, t in enumerate(tenants):
+        ms = t.milestones
+        ax.barh(row, (ms.go_live - ms.main_project).days, left=mdates.date2num(ms.main_project), color="#dde5f0", height=0.6)
+        if ms.training_start and ms.training_end:
+            ax.barh(
+                row,
+                (ms.training_end - ms.training_start).days + 1,
+                left=mdates.date2num(ms.training_start),
+                color="#4c78a8",
+                height=0.6,
+            )
+        ax.barh(
+            row, (ms.hypercare_end - ms.go_live).days + 1, left=mdates.date2num(ms.go_live), color="#e45756", height=0.6
+        )
+        ax.plot(mdates.date2num(ms.go_live), row, marker="D", color="black", markersize=4)
+    ax.set_yticks(range(len(tenants)), [f"{t.name} ({t.tenant})" for t in tenants], fontsize=7)
+    ax.set_title(f"Go-live plan {plan.scenario}: main project (grey), training (blue), go-live ◆, hypercare (red)")
+    for blackout in problem.blackouts:
+        ax.axvspan(mdates.date2num(blackout.start), mdates.date2num(blackout.end), color="#f2e6c9", alpha=0.5, lw=0)
+
+    weekly: dict[dt.date, int] = defaultdict(int)
+    for t in plan.tenants:
+        for week in t.training:
+            weekly[week.week_start] += week.superuser + week.enduser
+    if weekly:
+        weeks = sorted(weekly)
+        load_ax.bar([mdates.date2num(w) for w in weeks], [weekly[w] for w in weeks], width=6, color="#4c78a8")
+    load_ax.axhline(problem.scenario.training.courses_per_day_effective * 5, color="#e45756", ls="--", lw=1)
+    load_ax.set_ylabel("sessions / week")
+    load_ax.set_title("Region-wide training load (dashed: capacity in a full working week)", fontsize=9)
+    load_ax.xaxis.set_major_locator(mdates.MonthLocator(bymonth=(1, 4, 7, 10)))
+    load_ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return fig
+
+
+def gantt_png(problem: Problem, plan: Plan) -> bytes:
+    import matplotlib.pyplot as plt
+
+    fig = _figure(problem, plan)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def gantt_html(problem: Problem, plan: Plan) -> str:
+    """A self-contained HTML page: the chart as inline SVG and the milestone table."""
+    import matplotlib.pyplot as plt
+
+    fig = _figure(problem, plan)
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", metadata={"Date": None})
+    plt.close(fig)
+    svg = buffer.getvalue()
+    svg = svg[svg.index("<svg") :]
+    rows = "\n".join(
+        f"<tr><td>{html.escape(t.name)} ({t.tenant})</td><td>{t.window}</td><td>{t.milestones.training_start or ''}"
+        f"</td><td>{t.milestones.training_end or ''}</td><td>{t.go_live}</td><td>{t.milestones.hypercare_end}</td></tr>"
+        for t in sorted(plan.tenants, key=lambda t: (t.go_live, t.tenant))
+    )
+    title = html.escape(f"Go-live plan: {plan.scenario}")
+    return (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{title}</title><style>body{{font-family:sans-serif;margin:1em}}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;font-size:12px}"
+        "svg{max-width:100%;height:auto}</style></head><body>"
+        f"<h1>{title}</h1>{svg}<h2>Milestones</h2><table><tr><th>tenant</th><th>window</th><th>training start</th>"
+        f"<th>training end</th><th>go-live</th><th>hypercare end</th></tr>{rows}</table></body></html>\n"
+    )

@@ -1,0 +1,54 @@
+"""Stack configuration: both stack files load; wrong values are named by file and key."""
+
+from __future__ import annotations
+
+import pytest
+
+from epj.infra.config import InfraConfigError, infra_config_from_mapping, load_stack_config
+
+BASE = {
+    "imageRegistry": "r.example/vendor",
+    "imageTag": "1.0",
+    "operatorImage": "r.example/epj:1",
+    "healthNetworkCidrs": ["100.64.0.0/16"],
+    "apiServerCidrs": ["10.0.0.1/32"],
+}
+
+
+@pytest.mark.parametrize("env", ["test", "prod"])
+def test_stack_files_load(env: str) -> None:
+    config = load_stack_config(env)
+    assert config.environment == env
+    assert config.image("epj/journal").endswith("/epj/journal:" + config.image_tag)
+    assert "{kommunenummer}" not in config.admin_group("5035") and "5035" in config.admin_group("5035")
+
+
+def test_pulumi_style_json_strings_are_decoded() -> None:
+    values = {**BASE, "healthNetworkCidrs": '["100.64.0.0/16"]', "healthNetworkPorts": "[443]", "apiServerPort": "443"}
+    config = infra_config_from_mapping("test", values)
+    assert config.health_network_cidrs == ("100.64.0.0/16",)
+    assert config.health_network_ports == (443,)
+    assert config.api_server_port == 443
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"imageTag": None}, "missing required key.*epj-platform:imageTag"),
+        ({"healthNetworkCidrs": ["not-a-cidr"]}, "healthNetworkCidrs: 'not-a-cidr' is not a CIDR"),
+        ({"healthNetworkCidrs": []}, "healthNetworkCidrs: must be a non-empty list"),
+        ({"adminGroupPattern": "admins"}, "adminGroupPattern: must contain"),
+        ({"imagetag": "x"}, "unknown key.*epj-platform:imagetag"),
+        ({"apiServerPort": "https"}, "apiServerPort: must be a port number"),
+    ],
+)
+def test_bad_values_are_named(change: dict[str, object], message: str) -> None:
+    values = {**BASE, **change}
+    values = {k: v for k, v in values.items() if v is not None}
+    with pytest.raises(InfraConfigError, match=message):
+        infra_config_from_mapping("test", values, source="Pulumi.test.yaml")
+
+
+def test_missing_stack_file_is_named() -> None:
+    with pytest.raises(InfraConfigError, match=r"Pulumi\.staging\.yaml: no stack file"):
+        load_stack_config("staging")

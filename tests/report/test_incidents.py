@@ -1,0 +1,80 @@
+"""Critical-alert episodes and downtime from Prometheus' query_range answer."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import ClassVar
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from epj.report.usage import FiringEpisode, critical_episodes, downtime_minutes
+
+T0 = int(dt.datetime(2026, 10, 1, 3, 0, tzinfo=dt.UTC).timestamp())
+
+
+class _Handler(BaseHTTPRequestHandler):
+    seen: ClassVar[list[dict[str, list[str]]]] = []
+
+    def do_GET(self) -> None:
+        query = parse_qs(urlparse(self.path).query)
+        _Handler.seen.append(query)
+        burn = [[T0 + 60 * i, "1"] for i in range(18)] + [[T0 + 86_400 + 60 * i, "1"] for i in range(5)]
+        probe = [[T0 + 600 + 60 * i, "1"] for i in range(3)]
+        body = {
+            "status": "success",
+            "data": {
+                "resultType": "matrix",
+                "result": [
+                    {"metric": {"alertname": "EpjMedicationAdministrationErrorBudgetBurn"}, "values": burn},
+                    {"metric": {"alertname": "EpjJournalProbeFailing"}, "values": probe},
+                ],
+            },
+        }
+        payload = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture()
+def fake_prometheus() -> Iterator[str]:
+    server = HTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+def test_episodes_are_grouped_and_downtime_counts_overlaps_once(fake_prometheus: str) -> None:
+    episodes = critical_episodes(fake_prometheus, "5035", "2026-10", now=dt.datetime(2026, 11, 5, tzinfo=dt.UTC))
+    assert [(e.alert, e.minutes) for e in episodes] == [
+        ("EpjMedicationAdministrationErrorBudgetBurn", 18),
+        ("EpjJournalProbeFailing", 3),
+        ("EpjMedicationAdministrationErrorBudgetBurn", 5),
+    ]
+    assert downtime_minutes(episodes) == 23  # the 3-minute probe episode lies inside the first one
+    query = _Handler.seen[-1]
+    assert query["query"] == ['ALERTS{alertstate="firing", severity="critical", tenant="5035"}']
+    assert query["end"] == [str(int(dt.datetime(2026, 11, 1, tzinfo=dt.UTC).timestamp()))]
+
+
+def test_tenant_must_be_a_kommunenummer() -> None:
+    with pytest.raises(ValueError, match="four digits"):
+        critical_episodes("http://127.0.0.1:1", '5035"} or vector(1) #', "2026-10")
+
+
+def test_downtime_of_nothing_is_zero() -> None:
+    assert downtime_minutes([]) == 0
+    one = FiringEpisode("EpjX", "critical", dt.datetime(2026, 10, 1, tzinfo=dt.UTC), 7)
+    assert downtime_minutes([one, one]) == 7
