@@ -31,6 +31,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--pg-port", default=os.environ.get("EPJ_PGPORT", "5432"))
     group.addoption("--pg-user", default=os.environ.get("EPJ_PGUSER", "postgres"))
     group.addoption("--pg-database", default=os.environ.get("EPJ_PGDATABASE", "epj"))
+    group.addoption(
+        "--resource-table",
+        default=os.environ.get("EPJ_RESOURCE_TABLE", "fhir_resource"),
+        help="table of migrated FHIR resources with a resource_type column (rows per type are compared)",
+    )
     group.addoption("--backup-dir", default=os.environ.get("EPJ_BACKUP_DIR", "/var/backups/epj"))
     group.addoption(
         "--manifest",
@@ -83,9 +88,9 @@ def backup_dir(request: pytest.FixtureRequest, tenant: str) -> Path:
     return Path(str(request.config.getoption("--backup-dir"))) / tenant
 
 
-def _fingerprint(host: Any, pg: Pg, schema: str, database: str | None = None) -> dict[str, Any]:
+def _fingerprint(host: Any, pg: Pg, table: str, schema: str, database: str | None = None) -> dict[str, Any]:
     """The schema's fingerprint (see fingerprint.sql), read through testinfra's host."""
-    cmd = pg.psql("-v", f"schema={schema}", "-v", "rtable=resources", "-v", "rtype=resource_type", database=database)
+    cmd = pg.psql("-v", f"schema={schema}", "-v", f"rtable={table}", "-v", "rtype=resource_type", database=database)
     result = host.run(f"{cmd} -f {shlex.quote(str(FINGERPRINT_SQL))}")
     assert result.rc == 0, f"fingerprint of {schema} failed: {result.stderr.strip()}"
     data: dict[str, Any] = json.loads(result.stdout)
@@ -93,12 +98,12 @@ def _fingerprint(host: Any, pg: Pg, schema: str, database: str | None = None) ->
 
 
 @pytest.fixture()
-def fingerprint(host: Any, pg: Pg) -> Callable[..., dict[str, Any]]:
+def fingerprint(request: pytest.FixtureRequest, host: Any, pg: Pg) -> Callable[..., dict[str, Any]]:
     """``fingerprint(schema, database=None)``: the live fingerprint of a schema (fixtures, not imports:
     pytest imports these files in importlib mode, so test modules cannot import this conftest)."""
 
     def run(schema: str, database: str | None = None) -> dict[str, Any]:
-        return _fingerprint(host, pg, schema, database)
+        return _fingerprint(host, pg, str(request.config.getoption("--resource-table")), schema, database)
 
     return run
 

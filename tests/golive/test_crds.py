@@ -101,3 +101,66 @@ def test_status_schema_lookup() -> None:
     assert "phase" in status_schema("GoLive")["properties"]
     with pytest.raises(KeyError):
         status_schema("Nope")
+
+
+def _objects() -> list[dict[str, Any]]:
+    from epj.golive import load_scenario, run_wave
+
+    run = run_wave(load_scenario("shared-wave"))
+    wave = {
+        "apiVersion": API_VERSION,
+        "kind": "RolloutWave",
+        "metadata": {"name": "wave-2027-q3", "namespace": "epj-operator"},
+        "spec": {
+            "goLiveDate": "2027-09-06",
+            "productionWindow": {"label": "2027-Q3", "start": "2027-08-16", "end": "2027-10-29"},
+            "members": [{"kommunenummer": "5035"}, {"kommunenummer": "5036", "dependsOn": ["5035"]}],
+            "gates": {"trainingThreshold": 0.9, "timeoutHours": {"go-no-go": 24}},
+        },
+    }
+    state = run.states["5036"]
+    golive = {
+        "apiVersion": API_VERSION,
+        "kind": "GoLive",
+        "metadata": {"name": "golive-5036", "namespace": "epj-operator"},
+        "spec": {
+            "kommunenummer": "5036",
+            "wave": "wave-2027-q3",
+            "goLiveDate": "2027-09-06",
+            "approvals": [
+                {
+                    "gate": "go-no-go",
+                    "by": "project-lead",
+                    "at": "2027-09-04T05:00:00Z",
+                    "reason": "ok!",
+                    "decision": "approve",
+                }
+            ],
+        },
+        "status": state.to_status(),
+    }
+    job = {
+        "apiVersion": API_VERSION,
+        "kind": "MigrationJob",
+        "metadata": {"name": "golive-5036-cutover-1", "namespace": "epj-operator"},
+        "spec": {"kommunenummer": "5036", "purpose": "cutover", "extract": {"location": "/x"}, "image": "epj:1"},
+        "status": {"state": "Succeeded", "reconciliation": {"complete": True, "counts": {"read": 3}}},
+    }
+    return [wave, golive, job]
+
+
+def test_custom_objects_validate_against_the_crds() -> None:
+    from epj.infra.validate import validate_objects
+
+    assert validate_objects(_objects(), crds=crd_manifests()) == []
+
+
+def test_invalid_custom_objects_are_reported() -> None:
+    from epj.infra.validate import validate_objects
+
+    wave, golive, job = _objects()
+    golive["spec"]["approvals"][0]["by"] = "Ola Nordmann"
+    job["spec"]["purpose"] = "sometime"
+    wave["spec"]["members"][0]["kommunenummer"] = "50350"
+    problems = "\n".join(validate_objects([wave, golive, job], crds=crd_manifests()))
+    assert "Ola Nordmann" in problems and "sometime" in problems and "50350" in problems

@@ -11,15 +11,16 @@ from typer.testing import CliRunner
 
 from epj.cli import app
 from epj.infra.render import PASSWORD_PLACEHOLDER
+from epj.tenants import TenantSet
 
 from .conftest import UNCALLED_OPTION
 
 runner = CliRunner()
 
 
-def test_render_writes_one_file_per_tenant_plus_platform(tmp_path: Path, tenant_set) -> None:  # type: ignore[no-untyped-def]
+def test_render_writes_one_file_per_tenant_plus_platform(tmp_path: Path, tenant_set: TenantSet) -> None:
     out = tmp_path / "out"
-    (out).mkdir()
+    out.mkdir()
     (out / "kommune-0000.yaml").write_text("stale", encoding="utf-8")
     result = runner.invoke(app, ["render", "--out", str(out)])
     assert result.exit_code == 0, result.output

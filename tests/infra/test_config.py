@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from epj.infra.config import InfraConfigError, infra_config_from_mapping, load_stack_config
@@ -52,3 +54,31 @@ def test_bad_values_are_named(change: dict[str, object], message: str) -> None:
 def test_missing_stack_file_is_named() -> None:
     with pytest.raises(InfraConfigError, match=r"Pulumi\.staging\.yaml: no stack file"):
         load_stack_config("staging")
+
+
+DIGEST = "sha256:" + "ab" * 32
+
+
+def test_image_digests_pin_images_and_drop_the_checkov_skip() -> None:
+    from dataclasses import replace
+
+    from epj.catalog import load_catalog
+    from epj.infra.manifests import deployment
+    from epj.tenants import load_tenants
+    from epj.tenants.sizing import tenant_sizing
+
+    config = infra_config_from_mapping("test", {**BASE, "imageDigests": json.dumps({"epj/journal": DIGEST})})
+    tenant = load_tenants().get("5035")
+    sizing = tenant_sizing(tenant, load_catalog())
+    pinned = deployment(tenant, sizing.service("journal"), config)
+    container = pinned["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == f"r.example/vendor/epj/journal:1.0@{DIGEST}"
+    assert "annotations" not in pinned["metadata"]
+    by_tag = deployment(tenant, sizing.service("secure-chat"), config)
+    assert by_tag["metadata"]["annotations"]["checkov.io/skip1"].startswith("CKV_K8S_43=")
+    assert replace(config, image_digests={}).image("epj/journal") == "r.example/vendor/epj/journal:1.0"
+
+
+def test_a_malformed_digest_is_named() -> None:
+    with pytest.raises(InfraConfigError, match=r"imageDigests\.epj/journal: 'sha256:xyz' is not"):
+        infra_config_from_mapping("test", {**BASE, "imageDigests": {"epj/journal": "sha256:xyz"}})

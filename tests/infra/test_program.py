@@ -170,3 +170,10 @@ def test_alert_rules_from_the_service_catalog_are_deployed_platform_wide(test_ob
     expected = prometheus_rule_objects(load_catalog(), namespace="epj-monitoring")
     assert sorted(r["metadata"]["name"] for r in rules) == sorted(r["metadata"]["name"] for r in expected)
     assert {r["metadata"]["namespace"] for r in rules} == {"epj-monitoring"}
+
+
+async def test_render_objects_works_from_async_code() -> None:
+    from epj.infra.render import render_objects
+
+    objs = render_objects("test")
+    assert any(o["kind"] == "ResourceQuota" and o["metadata"]["namespace"] == "kommune-5035" for o in objs)

@@ -31,7 +31,9 @@ FNR_A = national_id(dt.date(1940, 5, 17), 123)  # born 1940 (individual 0-499 â†
 FNR_CHILD = national_id(dt.date(2022, 3, 4), 510)  # born 2022 (individual 500-999, year < 40 â†’ 2000s)
 
 
-def bruker(bid: str = "1", fnr: str = FNR_A, etternavn: str = "Testesen", fornavn: str = "Test", **kw: str) -> list[str]:
+def bruker(
+    bid: str = "1", fnr: str = FNR_A, etternavn: str = "Testesen", fornavn: str = "Test", **kw: str
+) -> list[str]:
     row = {
         "BrukerID": bid,
         "Fodselsnummer": fnr,

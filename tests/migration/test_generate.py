@@ -18,6 +18,7 @@ from epj.migration.generate import (
     WARNINGS,
     FaultRates,
     GenerateSummary,
+    estimate_records,
     generate_extract,
     truncate_extract,
 )
@@ -179,6 +180,7 @@ def test_sizes_follow_population_and_scale(tmp_path: Path) -> None:
     assert small.counts["cgm/Barn"] == 48 and large.counts["cgm/Barn"] == 96
     assert 1.8 <= large.counts["profil/BRUKER.csv"] / small.counts["profil/BRUKER.csv"] <= 2.2
     assert 1.5 <= large.records / small.records <= 2.5
+    assert 0.5 <= large.records / estimate_records(800, 2.0) <= 1.5
 
 
 def test_every_spec_reason_and_warning_occurs_at_scale_005(tmp_path: Path) -> None:
@@ -204,11 +206,25 @@ def test_clean_extract_has_no_problems(tmp_path: Path) -> None:
         assert all(len(r) == len(columns) for r in rows)
 
 
-def test_generated_extract_migrates_to_its_expected_reconciliation(tmp_path: Path) -> None:
+HEAVY_FAULTS = FaultRates(
+    patient_quarantine=0.3,
+    record_quarantine=0.05,
+    missing_national_id=0.1,
+    invalid_national_id=0.1,
+    invalid_atc=0.1,
+    period_end_before_start=0.1,
+    conflicting_demographics=0.5,
+)
+
+
+@pytest.mark.parametrize(("scale", "faults"), [(0.02, None), (0.01, HEAVY_FAULTS)], ids=["default", "heavy"])
+def test_generated_extract_migrates_to_its_expected_reconciliation(
+    tmp_path: Path, scale: float, faults: FaultRates | None
+) -> None:
     """Cross-check with the migration pipeline (dry run): the generator's accounting is the pipeline's."""
     from epj.migration.pipeline import run_migration
 
-    summary = generate_extract(tmp_path / "x", "5035", scale=0.02, seed=9)
+    summary = generate_extract(tmp_path / "x", "5035", scale=scale, seed=9, faults=faults)
     report = run_migration(
         tmp_path / "x", None, kommunenr="5035", synthetic_ids=True, dry_run=True, report_dir=tmp_path / "r"
     )

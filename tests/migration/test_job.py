@@ -136,6 +136,11 @@ def test_restricted_security_and_volumes(tenants: TenantSet) -> None:
     with_pvc = _job(tenants.get("5006"), report_pvc="migration-reports")
     report = next(v for v in with_pvc["spec"]["template"]["spec"]["volumes"] if v["name"] == "report")
     assert report["persistentVolumeClaim"]["claimName"] == "migration-reports"
+    pulled = _job(tenants.get("5006"), image_pull_secret="registry-pull")["spec"]["template"]["spec"]
+    assert pulled["imagePullSecrets"] == [{"name": "registry-pull"}]
+    assert validate_objects([with_pvc, _job(tenants.get("5006"), image_pull_secret="registry-pull")]) == []
+    with pytest.raises(ValueError, match="extract_pvc"):
+        _job(tenants.get("5006"), extract_pvc="Not_A_Name")
 
 
 def test_resources_fit_the_quota_allowance_and_grow_with_the_extract(tenants: TenantSet) -> None:
@@ -196,3 +201,36 @@ def test_checkov_passes_the_job_with_the_tenant_baseline_policies(tenants: Tenan
     assert report["summary"]["failed"] == 0, failed
     assert report["summary"]["parsing_errors"] == 0
     assert {c["check_id"] for c in report["results"]["skipped_checks"]} == {"CKV_K8S_43"}  # tag, not digest: reviewed
+
+
+@pytest.mark.postgres
+def test_entry_script_runs_the_real_cli_into_postgres(tenants: TenantSet, tmp_path: Path, pg_dsn: str) -> None:
+    """The Job's shell script, with its mount paths pointed at local folders, migrates into a real database."""
+    import shutil
+    import sys
+
+    from epj.migration.generate import generate_extract
+    from epj.migration.job import DB_CREDENTIALS_DIR, REPORT_MOUNT, entry_script, target_url
+
+    tenant = tenants.get("5035")
+    extract, report, creds = tmp_path / "extract", tmp_path / "report", tmp_path / "creds"
+    summary = generate_extract(extract, "5035", scale=0.01, seed=2)
+    report.mkdir()
+    creds.mkdir()
+    (creds / "username").write_text("postgres")
+    (creds / "password").write_text("unused-with-trust-auth")
+    local_db = pg_dsn.rsplit("/", 1)[1]
+    script = (
+        entry_script(tenant, "rehearsal")
+        .replace(DB_CREDENTIALS_DIR, str(creds))
+        .replace(f"'{target_url(tenant)}'", f"'postgresql://127.0.0.1:5432/{local_db}?sslmode=disable'")
+        .replace(" /extract --target", f" {extract} --target")
+        .replace(REPORT_MOUNT, str(report))
+        .replace("/dev/termination-log", str(tmp_path / "termination-log"))
+    )
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    result = subprocess.run([shutil.which("sh") or "/bin/sh", "-c", script], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    message = json.loads((tmp_path / "termination-log").read_text())
+    assert message["complete"] is True
+    assert message["sources"] == summary.expected_reconciliation["sources"]

@@ -33,7 +33,7 @@ def test_clean_bruker_migrates_to_one_patient(tmp_path: Path, migrate: Migrate) 
         bruker()[:-1],  # wrong field count
         bruker(bid="x1"),  # id not a number
         bruker(bid="0"),  # ids are positive
-        bruker(Adresse="Gata 1; c/o nabo")[:6] + ["Gata 1", " c/o nabo"] + bruker()[7:],  # unquoted separator
+        [*bruker()[:6], "Gata 1", " c/o nabo", *bruker()[7:]],  # an unquoted separator: one field too many
     ],
 )
 def test_malformed_row(tmp_path: Path, migrate: Migrate, row: list[str]) -> None:
@@ -141,7 +141,11 @@ def test_patient_unidentifiable(tmp_path: Path, migrate: Migrate) -> None:
 
 
 def test_identity_warnings(tmp_path: Path, migrate: Migrate) -> None:
-    rows = [bruker(bid="1", fnr=""), bruker(bid="2", fnr="12345678901"), bruker(bid="3", fnr=FNR_A[:-1] + str((int(FNR_A[-1]) + 1) % 10))]
+    rows = [
+        bruker(bid="1", fnr=""),
+        bruker(bid="2", fnr="12345678901"),
+        bruker(bid="3", fnr=FNR_A[:-1] + str((int(FNR_A[-1]) + 1) % 10)),
+    ]
     rep = migrate(write_extract(tmp_path / "x", profil={"BRUKER": rows}))
     assert rep["warnings"] == {"MISSING_NATIONAL_ID": 1, "INVALID_NATIONAL_ID": 2}
     assert rep["resources"] == {"Patient": 3}
@@ -185,7 +189,9 @@ def test_iplos_duplicate_key(tmp_path: Path, migrate: Migrate) -> None:
 
 def test_merge_across_systems_with_conflicting_name(tmp_path: Path, migrate: Migrate) -> None:
     child = bruker(bid="1", fnr=FNR_CHILD, Fodselsdato="04.03.2022", fornavn="Lita")
-    cgm = barn_xml(barn("H1", fornavn="Lite"), barn("H2", fnr=national_id(dt.date(2021, 1, 2), 600), fdato="2021-01-02"))
+    cgm = barn_xml(
+        barn("H1", fornavn="Lite"), barn("H2", fnr=national_id(dt.date(2021, 1, 2), 600), fdato="2021-01-02")
+    )
     rep = migrate(write_extract(tmp_path / "x", profil={"BRUKER": [child]}, cgm=cgm))
     assert rep["patients_merged"] == 1
     assert rep["resources"] == {"Patient": 2}

@@ -16,9 +16,9 @@ from epj.cli import app
 from epj.monitoring.naming import RUNBOOK_PATH_PATTERN, runbook_url
 from epj.monitoring.rules import (
     BURN_WINDOWS,
-    all_alerts,
     alert_names,
     alert_runbook_path,
+    all_alerts,
     prometheus_rule_objects,
     rule_files,
     rule_groups,
@@ -145,6 +145,20 @@ def test_render_writes_the_stable_layout(rendered: Path) -> None:
     ]
     tests = sorted((rendered / "tests").glob("*.yml"))
     for path in tests:
-        doc = yaml.safe_load(path.read_text())
+        doc = yaml.load(path.read_text(), Loader=yaml.CSafeLoader)
         for rule_file in doc["rule_files"]:
             assert (path.parent / rule_file).resolve().is_file()
+
+
+def test_render_cli_replaces_stale_generated_files(tmp_path: Path) -> None:
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "slo-retired-service.yml").write_text("groups: []\n")
+    result = CliRunner().invoke(
+        app, ["monitoring", "render", "--out", str(tmp_path), "--runbook-base", "https://x.test"]
+    )
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "rules" / "slo-retired-service.yml").exists()
+    assert (
+        "runbook_url: https://x.test/runbooks/alerts/EpjOperatorDown.md"
+        in (tmp_path / "rules" / "platform.yml").read_text()
+    )

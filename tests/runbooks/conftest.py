@@ -20,10 +20,6 @@ BIN = Path(sys.executable).parent
 TENANT = "5035"
 SCHEMA = f"kommune_{TENANT}"
 
-# A small tenant schema shaped like the migration's PostgreSQL target: FHIR JSON per
-# resource, queryable by type and patient, plus a second table the restore must bring back.
-ROWS: dict[str, int] = {"Patient": 4, "EpisodeOfCare": 3, "MedicationAdministration": 6, "Observation": 2}
-
 _RECAP = re.compile(
     r"^(?P<host>\S+)\s*:\s*ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)\s+"
     r"failed=(?P<failed>\d+)",
@@ -96,25 +92,14 @@ class TenantDb:
 
 
 @pytest.fixture()
-def tenant_db(pg_dsn: str, tmp_path: Path) -> Iterator[TenantDb]:
-    """Stjørdal's schema with a few FHIR-like rows, and its own application role (LOGIN)."""
+def tenant_db(pg_dsn: str, sample_extract: Path, tmp_path: Path) -> Iterator[TenantDb]:
+    """Stjørdal's sample extract migrated for real into a fresh database, and its own application role."""
+    from epj.migration.pipeline import run_migration
+
+    run_migration(sample_extract, pg_dsn, kommunenr=TENANT, synthetic_ids=True, report_dir=tmp_path / "report")
     database = pg_dsn.rsplit("/", 1)[1]
     role = f"epj_test_{uuid.uuid4().hex[:10]}_app"
-    values = ", ".join(
-        f"('{rtype}/{i}', '{rtype}', 'Patient/{i % 4}', '{{\"resourceType\": \"{rtype}\", \"id\": \"{i}\"}}')"
-        for rtype, n in ROWS.items()
-        for i in range(n)
-    )
-    psql(
-        pg_dsn,
-        f"CREATE SCHEMA {SCHEMA};"
-        f" CREATE TABLE {SCHEMA}.resources (id text PRIMARY KEY, resource_type text NOT NULL,"
-        f" patient_id text, resource jsonb NOT NULL);"
-        f" INSERT INTO {SCHEMA}.resources VALUES {values};"
-        f" CREATE TABLE {SCHEMA}.migration_runs (run_id text PRIMARY KEY, complete boolean NOT NULL);"
-        f" INSERT INTO {SCHEMA}.migration_runs VALUES ('rehearsal-1', true);"
-        f" CREATE ROLE {role} LOGIN;",
-    )
+    psql(pg_dsn, f"CREATE ROLE {role} LOGIN")
     backup_dir = tmp_path / "backups"
     backup_dir.mkdir()
     try:
@@ -125,5 +110,5 @@ def tenant_db(pg_dsn: str, tmp_path: Path) -> Iterator[TenantDb]:
 
 
 def rows_by_type(dsn: str) -> dict[str, int]:
-    out = psql(dsn, f"SELECT resource_type, count(*) FROM {SCHEMA}.resources GROUP BY 1 ORDER BY 1")
+    out = psql(dsn, f"SELECT resource_type, count(*) FROM {SCHEMA}.fhir_resource GROUP BY 1 ORDER BY 1")
     return {line.split("|")[0]: int(line.split("|")[1]) for line in out.splitlines() if line}

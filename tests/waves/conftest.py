@@ -59,8 +59,6 @@ def _problem_of(data: dict[str, Any]) -> Problem:
     return resolve(parse_scenario(data, "test.yaml"), "test.yaml")
 
 
-
-
 @pytest.fixture()
 def tiny() -> Callable[..., dict[str, Any]]:
     """Builder: BASE with top-level sections merged one level deep (a fresh deep copy each call)."""

@@ -27,7 +27,10 @@ def _scenario(tiny: Callable[..., Data]) -> Data:
     data["calendar"]["windows"]["explicit"].append(
         {"label": "2027-Q4", "start": "2027-12-01", "end": "2027-12-31", "go_live": "2027-12-20"}
     )
-    data["calendar"]["blackouts"] = {"defaults": False, "extra": [{"name": "jul", "start": "2027-12-15", "end": "2028-01-06"}]}
+    data["calendar"]["blackouts"] = {
+        "defaults": False,
+        "extra": [{"name": "jul", "start": "2027-12-15", "end": "2028-01-06"}],
+    }
     return data
 
 
@@ -83,10 +86,19 @@ MUTATIONS: dict[str, tuple[str, Mutation]] = {
         lambda d, p, pr: (d, _replace(p, _tenant(p, "0001").model_copy(update={"window": "2026-Q1"}))),
     ),
     "go-live in holidays": ("holidays", lambda d, p, pr: (d, _move(p, pr, "0001", "2027-Q4"))),
-    "before earliest": ("earliest", lambda d, p, pr: ({**d, "calendar": {**d["calendar"], "earliest_go_live": "2027-03-01"}}, p)),
-    "after latest": ("latest", lambda d, p, pr: ({**d, "calendar": {**d["calendar"], "latest_go_live": "2027-02-15"}}, p)),
+    "before earliest": (
+        "earliest",
+        lambda d, p, pr: ({**d, "calendar": {**d["calendar"], "earliest_go_live": "2027-03-01"}}, p),
+    ),
+    "after latest": (
+        "latest",
+        lambda d, p, pr: ({**d, "calendar": {**d["calendar"], "latest_go_live": "2027-02-15"}}, p),
+    ),
     "too little preparation": ("lead", _with("preparation", minimum_lead_months=18)),
-    "fixed elsewhere": ("fixed", _with("rules", fixed=[{"tenant": "0001", "window": "2027-Q3", "reason": "political"}])),
+    "fixed elsewhere": (
+        "fixed",
+        _with("rules", fixed=[{"tenant": "0001", "window": "2027-Q3", "reason": "political"}]),
+    ),
     "group split": ("group", lambda d, p, pr: (d, _move(p, pr, "0003", "2027-Q3"))),
     "precedence broken": (
         "precedence",
@@ -94,7 +106,10 @@ MUTATIONS: dict[str, tuple[str, Mutation]] = {
     ),
     "option before principal": (
         "principals-first",
-        lambda d, p, pr: (d, _move(_move(_move(p, pr, "0001", "2027-Q3"), pr, "0002", "2027-Q1"), pr, "0003", "2027-Q1")),
+        lambda d, p, pr: (
+            d,
+            _move(_move(_move(p, pr, "0001", "2027-Q3"), pr, "0002", "2027-Q1"), pr, "0003", "2027-Q1"),
+        ),
     ),
     "too many tenants": ("window-tenants", _with("capacity", max_tenants_per_window=1)),
     "too many end users": ("window-end-users", _with("capacity", max_end_users_per_window=150)),
@@ -103,10 +118,16 @@ MUTATIONS: dict[str, tuple[str, Mutation]] = {
     "rooms overbooked": ("training-rooms", _training("0001", lambda e: (_week(e, 1, 10, 90),))),
     "region overbooked": (
         "training-region",
-        lambda d, p, pr: ({**d, "training": {**d["training"], "rooms": {"0001": 40}}}, _training("0001", lambda e: (_week(e, 1, 10, 190),))(d, p, pr)[1]),
+        lambda d, p, pr: (
+            {**d, "training": {**d["training"], "rooms": {"0001": 40}}},
+            _training("0001", lambda e: (_week(e, 1, 10, 190),))(d, p, pr)[1],
+        ),
     ),
     "training too early": ("training-period", _training("0001", lambda e: (*e.training, _week(e, 30, 0, 1)))),
-    "end users before super-users": ("training-order", _training("0001", lambda e: (_week(e, 3, 0, 20), _week(e, 1, 10, 0)))),
+    "end users before super-users": (
+        "training-order",
+        _training("0001", lambda e: (_week(e, 3, 0, 20), _week(e, 1, 10, 0))),
+    ),
     "milestone wrong": (
         "milestones",
         lambda d, p, pr: (
@@ -114,7 +135,11 @@ MUTATIONS: dict[str, tuple[str, Mutation]] = {
             _replace(
                 p,
                 _tenant(p, "0001").model_copy(
-                    update={"milestones": _tenant(p, "0001").milestones.model_copy(update={"pre_project": dt.date(2020, 1, 1)})}
+                    update={
+                        "milestones": _tenant(p, "0001").milestones.model_copy(
+                            update={"pre_project": dt.date(2020, 1, 1)}
+                        )
+                    }
                 ),
             ),
         ),

@@ -54,7 +54,9 @@ def test_withdrawal_before_lock_keeps_locked_tenants(previous: Plan) -> None:
     assert all(after[t].window == before[t].window and after[t].locked for t in locked)
     leka = next(m for m in moves if m.tenant == "5052")
     assert leka.after is None and leka.reason == "withdrew before its withdrawal lock"
-    assert plan.objective_terms["moves"] == sum(1 for m in moves if m.before and m.after and m.tenant not in problem.locked)
+    assert plan.objective_terms["moves"] == sum(
+        1 for m in moves if m.before and m.after and m.tenant not in problem.locked
+    )
 
 
 def test_withdrawal_after_lock_is_refused(previous: Plan) -> None:
@@ -75,9 +77,7 @@ def test_window_slip_moves_its_locked_members_with_it(previous: Plan) -> None:
         assert move.reason == "its window 2028-Q3 slipped from 2028-09-04 to 2028-09-11"
 
 
-def test_option_called_is_planned_and_reported(
-    tiny: Callable[..., dict[str, Any]], tmp_path: Path
-) -> None:
+def test_option_called_is_planned_and_reported(tiny: Callable[..., dict[str, Any]], tmp_path: Path) -> None:
     data = tiny()
     data["tenants"]["exclude"] = ["0003"]
     scenario = tmp_path / "s.yaml"
@@ -95,6 +95,10 @@ def test_option_called_is_planned_and_reported(
     assert second.exit_code == 0, second.output
     assert "Liten (0003): not planned → 2027-Q2 2027-05-03: option called: newly planned" in second.output
     assert (tmp_path / "v2" / "changes.md").is_file()
+    check = runner.invoke(
+        app, ["waves", "check", str(tmp_path / "v2" / "scenario.yaml"), str(tmp_path / "v2" / "plan.json")]
+    )
+    assert check.exit_code == 0, check.output
     assert {t.tenant for t in read_plan(tmp_path / "v2" / "plan.json").tenants} == {"0001", "0002", "0003"}
 
 

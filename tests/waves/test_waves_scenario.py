@@ -58,7 +58,9 @@ def test_errors_name_file_field_and_reason(tmp_path: Path) -> None:
     assert "latest_go_live is before earliest_go_live" in text
 
 
-def test_unknown_references_are_reported(tiny: Callable[..., dict[str, Any]], problem_of: Callable[[dict[str, Any]], Problem]) -> None:
+def test_unknown_references_are_reported(
+    tiny: Callable[..., dict[str, Any]], problem_of: Callable[[dict[str, Any]], Problem]
+) -> None:
     data = tiny(
         rules={
             "fixed": [{"tenant": "0009", "window": "2027-Q1"}, {"tenant": "0001", "window": "2031-Q1"}],
@@ -79,3 +81,29 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
     with pytest.raises(ScenarioInvalid) as info:
         load_scenario(path)
     assert "not valid YAML" in str(info.value) and "line" in info.value.errors[0].field
+
+
+def test_call_options_must_name_tenants(region: Problem) -> None:
+    from epj.waves.scenario import resolve
+
+    scenario = region.scenario
+    some = scenario.model_copy(
+        update={"tenants": scenario.tenants.model_copy(update={"call_options": ("5041", "9999")})}
+    )
+    with pytest.raises(ScenarioInvalid, match=r"tenants.call_options.1: no option tenant 9999"):
+        resolve(some, "s.yaml")
+    fine = scenario.model_copy(update={"tenants": scenario.tenants.model_copy(update={"call_options": ("5041",)})})
+    called = {t.id for t in resolve(fine, "s.yaml").tenants}
+    assert "5041" in called and "5043" not in called  # Snåsa called, Røyrvik not
+    assert "5007" in called  # Namsos has called its option in its tenant file
+
+
+def test_waves_help_lists_the_commands() -> None:
+    from typer.testing import CliRunner
+
+    from epj.cli import app
+
+    result = CliRunner().invoke(app, ["waves", "--help"])
+    assert result.exit_code == 0
+    for command in ("plan", "check", "replan", "bench"):
+        assert command in result.output

@@ -33,8 +33,9 @@ def test_without_limits_the_two_largest_go_first_together(tiny: Builder, problem
     assert objective == 33
 
 
-def test_one_tenant_per_window_goes_largest_first(tiny: Builder, problem_of: Resolver) -> None:
-    data = tiny(capacity={"max_tenants_per_window": 1})
+@pytest.mark.parametrize("limit", [{"max_tenants_per_window": 1}, {"command_centre_tenants": 1}])
+def test_one_tenant_per_window_goes_largest_first(tiny: Builder, problem_of: Resolver, limit: dict[str, int]) -> None:
+    data = tiny(capacity=limit)
     assignment, objective = _solve_checked(problem_of(data))
     assert assignment == {STORE: "2027-Q1", MIDDELS: "2027-Q2", LITEN: "2027-Q3"}
     assert objective == 5 * 3 + 1 * 6 + 10 * 2
@@ -47,6 +48,17 @@ def test_training_capacity_spreads_the_waves(tiny: Builder, problem_of: Resolver
     assignment, objective = _solve_checked(problem_of(data))
     assert assignment == {STORE: "2027-Q1", MIDDELS: "2027-Q2", LITEN: "2027-Q3"}
     assert objective == 5 * 3 + 1 * 6 + 10 * 1
+
+
+def test_holidays_close_a_window(tiny: Builder, problem_of: Resolver) -> None:
+    data = tiny()
+    data["calendar"]["blackouts"] = {
+        "defaults": False,
+        "extra": [{"name": "vinterferie", "start": "2027-02-15", "end": "2027-02-19"}],  # inside Q1's hypercare
+    }
+    assignment, objective = _solve_checked(problem_of(data))
+    assert assignment == {STORE: "2027-Q2", MIDDELS: "2027-Q2", LITEN: "2027-Q3"}
+    assert objective == 10 * 3 + 5 * 3 + 1 * 6 + 10 * 3
 
 
 def test_depends_on_puts_the_dependent_in_a_later_window(tiny: Builder, problem_of: Resolver) -> None:
@@ -99,7 +111,10 @@ def test_group_larger_than_the_window_limit_is_named(tiny: Builder, problem_of: 
 
 
 def test_fixed_window_inside_the_preparation_time_is_named(tiny: Builder, problem_of: Resolver) -> None:
-    data = tiny(preparation={"minimum_lead_months": 18}, rules={"fixed": [{"tenant": STORE, "window": "2027-Q1", "reason": "political"}]})
+    data = tiny(
+        preparation={"minimum_lead_months": 18},
+        rules={"fixed": [{"tenant": STORE, "window": "2027-Q1", "reason": "political"}]},
+    )
     assert _conflict(problem_of(data)) == {"fixed:0001", "lead:0001"}
 
 

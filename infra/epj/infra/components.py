@@ -81,7 +81,7 @@ class MunicipalityTenantArgs:
     prometheus_rules: Sequence[Manifest] = field(default_factory=tuple)
 
 
-class MunicipalityTenant(pulumi.ComponentResource):  # type: ignore[misc]  # pulumi ships no type for the base
+class MunicipalityTenant(pulumi.ComponentResource):
     """The DESIGN §5 baseline of one municipality in one environment (a Pulumi stack)."""
 
     namespace: pulumi.Output[str]
@@ -129,7 +129,7 @@ class PlatformBaseArgs:
     prometheus_rules: Sequence[Manifest] = field(default_factory=tuple)
 
 
-class PlatformBase(pulumi.ComponentResource):  # type: ignore[misc]  # pulumi ships no type for the base
+class PlatformBase(pulumi.ComponentResource):
     """Operator namespace, CRDs, RBAC and Deployment, and the monitoring namespace."""
 
     objects: list[pulumi.CustomResource]

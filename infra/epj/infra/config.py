@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +48,21 @@ class InfraConfig:
     api_server_port: int = 6443
     postgres_image: str = "ghcr.io/cloudnative-pg/postgresql:16.4"
     storage_class: str | None = None
+    image_digests: Mapping[str, str] = field(default_factory=dict)
 
     def image(self, name: str) -> str:
-        """A vendor image reference ``<registry>/<image>:<tag>``."""
-        return f"{self.image_registry}/{name}:{self.image_tag}"
+        """A vendor image reference ``<registry>/<image>:<tag>``, plus ``@sha256:…`` when its digest is configured."""
+        digest = self.image_digests.get(name)
+        ref = f"{self.image_registry}/{name}:{self.image_tag}"
+        return f"{ref}@{digest}" if digest else ref
+
+    def image_pinned(self, name: str) -> bool:
+        """Whether a vendor image is pinned by digest (``imageDigests``), not only by tag."""
+        return name in self.image_digests
+
+    @property
+    def operator_image_pinned(self) -> bool:
+        return "@sha256:" in self.operator_image
 
     def admin_group(self, kommunenummer: str) -> str:
         """The OIDC group whose members administer one municipality's namespace."""
@@ -72,9 +84,11 @@ _KEYS: dict[str, str] = {
     "apiServerPort": "api_server_port",
     "postgresImage": "postgres_image",
     "storageClass": "storage_class",
+    "imageDigests": "image_digests",
 }
 _REQUIRED = ("imageRegistry", "imageTag", "operatorImage", "healthNetworkCidrs", "apiServerCidrs")
 _LISTS = {"healthNetworkCidrs", "healthNetworkPorts", "apiServerCidrs"}
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 def config_keys() -> tuple[str, ...]:
@@ -93,6 +107,18 @@ def _decode(key: str, value: Any, source: str) -> Any:
         if not isinstance(value, list) or not value:
             raise InfraConfigError(f"{source}: {PROJECT}:{key}: must be a non-empty list")
         return tuple(value)
+    if key == "imageDigests":
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise InfraConfigError(f"{source}: {PROJECT}:{key}: must be a mapping image → digest ({exc})") from exc
+        if not isinstance(value, dict):
+            raise InfraConfigError(f"{source}: {PROJECT}:{key}: must be a mapping image → digest")
+        for image, digest in value.items():
+            if not isinstance(digest, str) or not _DIGEST.match(digest):
+                raise InfraConfigError(f"{source}: {PROJECT}:{key}.{image}: {digest!r} is not a sha256:<64 hex> digest")
+        return dict(sorted(value.items()))
     if key == "apiServerPort":
         try:
             return int(value)

@@ -55,8 +55,14 @@ HEALTH_NETWORK = "health-network"
 
 SKIP_IMAGE_DIGEST = (
     "CKV_K8S_43=Images are <registry>/<image>:<release tag> from stack config (imageRegistry, imageTag): "
-    "the vendor publishes releases by tag and the tag is reviewed in Git per environment"
+    "the vendor publishes releases by tag and the tag is reviewed in Git per environment; "
+    "set imageDigests to pin by digest and this skip goes away"
 )
+
+
+def _digest_skip(pinned: bool) -> dict[str, Any]:
+    """The checkov skip for image digests, only while an image is pinned by tag alone."""
+    return {} if pinned else {"annotations": {"checkov.io/skip1": SKIP_IMAGE_DIGEST}}
 
 
 def _pod_security() -> dict[str, str]:
@@ -459,7 +465,7 @@ def deployment(tenant: Tenant, svc: ServiceSizing, config: InfraConfig) -> Manif
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": _meta(svc.name, tenant.namespace, labels, annotations={"checkov.io/skip1": SKIP_IMAGE_DIGEST}),
+        "metadata": _meta(svc.name, tenant.namespace, labels, **_digest_skip(config.image_pinned(svc.image))),
         "spec": {
             "replicas": svc.replicas,
             "revisionHistoryLimit": 5,
@@ -661,9 +667,9 @@ def _operator_deployment(config: InfraConfig, labels: Mapping[str, str]) -> Mani
             config.operator_namespace,
             labels,
             annotations={
-                "checkov.io/skip1": SKIP_IMAGE_DIGEST,
-                "checkov.io/skip2": "CKV_K8S_38=The operator talks to the Kubernetes API, so it needs its "
+                "checkov.io/skip1": "CKV_K8S_38=The operator talks to the Kubernetes API, so it needs its "
                 "ServiceAccount token; its ClusterRole is limited to the epj.no kinds, events and reads",
+                **({} if config.operator_image_pinned else {"checkov.io/skip2": SKIP_IMAGE_DIGEST}),
             },
         ),
         "spec": {

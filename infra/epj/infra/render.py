@@ -91,8 +91,31 @@ def run_program(environment: str, tenants: TenantSet | None = None) -> list[Regi
     """Run :func:`epj.infra.program.main` for one stack under Pulumi mocks; return every registration.
 
     Raises ``TenantSetInvalid`` (nothing is run) when the tenant files have errors,
-    and ``InfraConfigError`` when the stack file is wrong.
+    and ``InfraConfigError`` when the stack file is wrong. Safe to call from async code:
+    Pulumi drives its own event loop, so then the run happens in a worker thread.
     """
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _run_program(environment, tenants)
+    from concurrent.futures import ThreadPoolExecutor
+
+    def in_thread() -> list[Registration]:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            return _run_program(environment, tenants)
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="epj-render") as pool:
+        return pool.submit(in_thread).result()
+
+
+def _run_program(environment: str, tenants: TenantSet | None) -> list[Registration]:
     import pulumi
     from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks, set_all_config, set_mocks
 
@@ -102,7 +125,7 @@ def run_program(environment: str, tenants: TenantSet | None = None) -> list[Regi
     tenant_set = tenants if tenants is not None else load_tenants()
     seen: list[Registration] = []
 
-    class EchoMocks(Mocks):  # type: ignore[misc]  # pulumi's Mocks is untyped
+    class EchoMocks(Mocks):
         """Echo inputs as outputs; a RandomPassword gets a placeholder, never a generated secret."""
 
         def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:

@@ -68,11 +68,16 @@ def run_bench(
             rows = sum(recon["resources"].values())
             source_records = sum(s["read"] for s in recon["sources"].values())
             log(f"pipeline: {rows} rows in {seconds:.1f} s")
+            phases = [line.split(" phase ", 1)[1] for line in proc.stderr.splitlines() if " phase " in line]
+            log("pipeline phases: " + "; ".join(phases))
             dump = tmp / "rows.copy"
             schema = tenant_schema(kommunenr)
             cols = "id, resource_type, patient_id, resource, source"
             with psycopg.connect(dsn) as conn:
-                with dump.open("wb") as out, conn.cursor().copy(f"COPY {schema}.fhir_resource ({cols}) TO STDOUT") as cp:
+                with (
+                    dump.open("wb") as out,
+                    conn.cursor().copy(f"COPY {schema}.fhir_resource ({cols}) TO STDOUT") as cp,
+                ):
                     for chunk in cp:
                         out.write(chunk)
                 conn.execute(f"CREATE TABLE public.bench_raw ({COLUMNS_DDL})")

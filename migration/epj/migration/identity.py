@@ -31,6 +31,8 @@ ID_NAMESPACE: Final = uuid.UUID("6f1d3c0e-5a43-4c1b-9d0e-2b7f3a9c8e51")
 
 
 _NS_SHA1: Final = hashlib.sha1(ID_NAMESPACE.bytes, usedforsecurity=False)
+# RFC 4122 variant: the top two bits of the 17th hex digit become 10.
+_VARIANT: Final = {f"{n:x}": f"{(n & 0x3) | 0x8:x}" for n in range(16)}
 
 
 def resource_id(kommunenr: str, source: str, key: str) -> str:
@@ -41,11 +43,8 @@ def resource_id(kommunenr: str, source: str, key: str) -> str:
     """
     h = _NS_SHA1.copy()
     h.update(f"{kommunenr}|{source}|{key}".encode())
-    d = bytearray(h.digest()[:16])
-    d[6] = (d[6] & 0x0F) | 0x50
-    d[8] = (d[8] & 0x3F) | 0x80
-    x = d.hex()
-    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+    x = h.hexdigest()
+    return f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{_VARIANT[x[16]]}{x[17:20]}-{x[20:32]}"
 
 
 @dataclass(frozen=True, slots=True)

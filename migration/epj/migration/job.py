@@ -144,21 +144,28 @@ def migration_job_manifest(
     backoff_limit: int = 1,
     deadline_seconds: int | None = None,
     ttl_seconds_after_finished: int = TTL_AFTER_FINISHED_SECONDS,
+    image_pull_secret: str | None = None,
 ) -> dict[str, Any]:
     """The batch/v1 Job migrating `tenant`'s extract (on PVC `extract_pvc`) into the tenant database.
 
     `extract_records` (the manifest's record count) sizes resources and the default deadline.
     `report_pvc` keeps the full report; without it the report folder is an emptyDir and the
-    reconciliation reaches the operator through the termination message only.
+    reconciliation reaches the operator through the termination message only. A report PVC counts
+    against the tenant quota's PVCs (sized for one migration scratch volume: the extract's).
+    `image_pull_secret` names a registry Secret in the tenant namespace, if the registry needs one.
     """
     if purpose not in ("rehearsal", "cutover"):
         raise ValueError(f"purpose must be 'rehearsal' or 'cutover', got {purpose!r}")
     if backoff_limit < 0 or backoff_limit > 3:
         raise ValueError("backoff_limit must be 0-3 (a migration is retried at most a few times)")
     name = job_name(purpose, run_id)
-    for what, claim in (("extract_pvc", extract_pvc), ("report_pvc", report_pvc)):
-        if claim is not None and not _DNS_LABEL.match(claim):
-            raise ValueError(f"{what} {claim!r} is not a valid PersistentVolumeClaim name")
+    for what, ref in (
+        ("extract_pvc", extract_pvc),
+        ("report_pvc", report_pvc),
+        ("image_pull_secret", image_pull_secret),
+    ):
+        if ref is not None and not _DNS_LABEL.match(ref):
+            raise ValueError(f"{what} {ref!r} is not a valid object name")
     labels = {
         **PART_OF,
         KOMMUNENR_LABEL: tenant.kommunenummer,
@@ -218,7 +225,7 @@ def migration_job_manifest(
             {"name": "db-credentials", "mountPath": DB_CREDENTIALS_DIR, "readOnly": True},
         ],
     }
-    pod_spec = {
+    pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
@@ -237,6 +244,8 @@ def migration_job_manifest(
             {"name": "db-credentials", "secret": {"secretName": DB_SECRET, "defaultMode": 0o440}},
         ],
     }
+    if image_pull_secret:
+        pod_spec["imagePullSecrets"] = [{"name": image_pull_secret}]
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import html
+import re
 from typing import Any
 
 from epj.migration.codes import (
@@ -40,6 +41,14 @@ from epj.migration.codes import (
 )
 
 Resource = dict[str, Any]
+_FHIR_CODE = re.compile(r"[^\s]+(\s[^\s]+)*")
+
+
+def _legacy_concept(system: str, code: str) -> dict[str, Any]:
+    """A free legacy code: coded when it is a valid FHIR `code`, else kept as text (nothing lost)."""
+    if _FHIR_CODE.fullmatch(code):
+        return {"coding": [{"system": system, "code": code}]}
+    return {"text": code}
 
 
 def ref(resource_type: str, rid: str) -> dict[str, str]:
@@ -181,7 +190,7 @@ def document_reference(
 
 def medication_concept(atc: str, atc_valid: bool, preparat: str, styrke: str) -> dict[str, Any]:
     """The medication: ATC coded when valid, else the legacy text only (warning INVALID_ATC)."""
-    text = " ".join(part for part in (preparat, styrke) if part) or atc
+    text = " ".join(part for part in (preparat, styrke) if part) or atc or "ukjent legemiddel"
     concept: dict[str, Any] = {}
     if atc_valid:
         coding: dict[str, str] = {"system": ATC_SYSTEM, "code": atc}
@@ -307,7 +316,7 @@ def encounter(
     res["identifier"] = [identifier]
     res["status"] = "finished"
     res["class"] = {"system": ACT_CODE_SYSTEM, "code": "AMB", "display": "ambulatory"}
-    res["type"] = [{"coding": [{"system": KONSULTASJON_SYSTEM, "code": konsultasjonstype}]}]
+    res["type"] = [_legacy_concept(KONSULTASJON_SYSTEM, konsultasjonstype)]
     res["subject"] = ref("Patient", patient_id)
     res["period"] = {"start": date.isoformat(), "end": date.isoformat()}
     return res
@@ -343,7 +352,7 @@ def immunization(
     batch: str,
 ) -> Resource:
     """Immunization from a CGM Vaksinasjon (vaccineCode in ATC; text only when the ATC is invalid)."""
-    vaccine: dict[str, Any] = {"coding": [{"system": ATC_SYSTEM, "code": atc}]} if atc_valid else {"text": atc}
+    vaccine: dict[str, Any] = {"coding": [{"system": ATC_SYSTEM, "code": atc}]} if atc_valid else {"text": atc or "?"}
     res: Resource = {
         "resourceType": "Immunization",
         "id": rid,

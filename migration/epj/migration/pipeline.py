@@ -49,7 +49,7 @@ from epj.migration.readers import (
 )
 from epj.migration.reconciliation import QuarantineEntry, Reconciliation, Tally, incomplete_report, render_markdown
 from epj.migration.rules import ExtractRules, Resource
-from epj.migration.targets import Target, open_target
+from epj.migration.targets import open_target
 from epj.migration.values import parse_extract_time
 
 __all__ = ["MigrationError", "Progress", "Reconciliation", "run_migration"]
@@ -67,7 +67,9 @@ def _phase(tenant: str, phase: str, **attrs: Any) -> Iterator[Any]:
     start = time.perf_counter()
     with observe.TRACER.start_as_current_span(f"migration.{phase}", attributes={"tenant": tenant, **attrs}) as span:
         yield span
-    observe.PHASE_SECONDS.labels(tenant=tenant, phase=phase).observe(time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    observe.PHASE_SECONDS.labels(tenant=tenant, phase=phase).observe(seconds)
+    log.info("kommune %s phase %s%s: %.2f s", tenant, phase, f" {attrs['source']}" if "source" in attrs else "", seconds)
 
 
 def _fhir_validator() -> Callable[[Resource], None]:
@@ -193,8 +195,9 @@ def run_migration(
                         "migration.batch", attributes={"tenant": tenant, "source": source}
                     )
                     record = 0
+                    handle = rules.profil_handler(name)
                     for record, row in enumerate(iter_profil(extract_dir / "profil" / f"{name}.csv", name), start=1):
-                        rules.profil(name, record, row)
+                        handle(record, row)
                         tick()
                         if record % BATCH == 0:
                             batch.set_attribute("records", BATCH)

@@ -79,6 +79,35 @@ def _key(text: str | None) -> str:
     return (text or "")[:_MAX_KEY]
 
 
+class IdSet:
+    """Seen source ids: a bitmap for the usual dense positive ids (1 bit each, so millions of ids cost
+    a few hundred KB), a set for the rare huge ones. Keeps memory flat as extracts grow."""
+
+    BITMAP_LIMIT = 1 << 27  # ids below this live in the bitmap (at most 16 MB)
+
+    __slots__ = ("_bits", "_other")
+
+    def __init__(self) -> None:
+        self._bits = bytearray()
+        self._other: set[int] = set()
+
+    def add_seen(self, key: int) -> bool:
+        """Record `key`; True when it was already there."""
+        if 0 <= key < self.BITMAP_LIMIT:
+            byte, bit = key >> 3, 1 << (key & 7)
+            bits = self._bits
+            if byte >= len(bits):
+                bits.extend(bytes(max(byte + 1 - len(bits), len(bits))))
+            if bits[byte] & bit:
+                return True
+            bits[byte] |= bit
+            return False
+        if key in self._other:
+            return True
+        self._other.add(key)
+        return False
+
+
 @dataclass
 class _PatientEntry:
     """A Patient being assembled; kept until the end so later source records can fold into it."""
@@ -110,25 +139,24 @@ class ExtractRules:
     emit: Emit
     bruker: dict[int, str | None] = field(default_factory=dict)  # BrukerID → patient id | None (quarantined)
     legemiddel: dict[int, _Medication | None] = field(default_factory=dict)
-    seen: dict[str, set[int]] = field(default_factory=dict)
+    seen: dict[str, IdSet] = field(default_factory=dict)
     seen_text: dict[str, set[str]] = field(default_factory=dict)
     patients: dict[str, _PatientEntry] = field(default_factory=dict)
     by_national_id: dict[str, str] = field(default_factory=dict)
     conflicts: set[str] = field(default_factory=set)
     _concepts: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     _iplos_vars: dict[str, int] = field(default_factory=dict)
-    _handlers: dict[str, Callable[[str, int, list[str], bool], None]] = field(default_factory=dict)
+    _handlers: dict[str, Callable[[int, list[str]], None]] = field(default_factory=dict)
 
     # ---------------------------------------------------------------- helpers
     def _seen_before(self, source: str, key: int | None) -> bool:
         """Register an id as seen; True when an earlier record of the same source had it."""
         if key is None:
             return False
-        seen = self.seen.setdefault(source, set())
-        if key in seen:
-            return True
-        seen.add(key)
-        return False
+        seen = self.seen.get(source)
+        if seen is None:
+            seen = self.seen[source] = IdSet()
+        return seen.add_seen(key)
 
     def _seen_text_before(self, source: str, key: str | None) -> bool:
         if not key:
@@ -208,10 +236,21 @@ class ExtractRules:
         """Decide one Profil record (`record` is its 1-based number among the file's data records)."""
         handler = self._handlers.get(name)
         if handler is None:
-            handler = self._handlers[name] = getattr(self, f"_profil_{name.lower()}")
+            handler = self._handlers[name] = self.profil_handler(name)
+        handler(record, row)
+
+    def profil_handler(self, name: str) -> Callable[[int, list[str]], None]:
+        """The decision function for the records of one Profil file (hot path: no per-record lookups)."""
         source = profil_source(name)
-        self.tally.source(source).read += 1
-        handler(source, record, row, len(row) == len(PROFIL_COLUMNS[name]))
+        tally = self.tally.source(source)
+        width = len(PROFIL_COLUMNS[name])
+        decide = getattr(self, f"_profil_{name.lower()}")
+
+        def handle(record: int, row: list[str]) -> None:
+            tally.read += 1
+            decide(source, record, row, len(row) == width)
+
+        return handle
 
     def _profil_bruker(self, source: str, record: int, row: list[str], shape_ok: bool) -> None:
         bid = parse_positive_id(row[0])

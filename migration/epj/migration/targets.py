@@ -6,9 +6,10 @@ Both targets are all-or-nothing. Rows are *staged* while the extract is read; on
 - ``ndjson:DIR`` — files are written to a fresh hidden sibling folder ``.DIR.<run>``; commit fsyncs
   them and atomically repoints the symlink ``DIR`` at it (``os.replace`` of a symlink), then removes
   older versions. A kill -9 at any moment leaves ``DIR`` pointing at either the old or the new set.
-- ``postgresql://…`` — one transaction per run: an advisory lock per tenant, a staging table loaded
-  with COPY, then (at commit) the staging table replaces ``kommune_<nr>.fhir_resource`` and gets its
-  primary key and indexes. A kill -9 rolls the whole transaction back; readers see old or new.
+- ``postgresql://…`` — rows are COPYed into a staging table (two sessions, both cores); at commit the
+  primary key and patient index are built on it, then one short transaction drops the old
+  ``kommune_<nr>.fhir_resource`` and renames the staging table in its place. A kill -9 at any moment
+  leaves the old table untouched; the next run drops the stale staging table first.
 
 Ids are stable and rows come in a deterministic order, so a rerun of the same extract produces the
 identical target.
@@ -150,9 +151,20 @@ def _copy_escape(data: bytes) -> bytes:
 
 
 class PostgresTarget:
-    """`kommune_<nr>.fhir_resource` loaded with COPY in one transaction, swapped in at commit."""
+    """`kommune_<nr>.fhir_resource`, loaded with COPY into a staging table and swapped in atomically.
 
-    BUFFER_BYTES = 1 << 20
+    Why two COPY sessions: PostgreSQL parses JSONB on one core per session, and the machine has two;
+    rows alternate between two sessions (128 KB at a time) so both cores share the parsing while this
+    process maps. Each session sends from a worker thread (psycopg's queued writer), so mapping,
+    sending and parsing overlap. The staging table is committed only so that both sessions can load
+    it; the *target* table changes only in the final swap transaction (drop old, rename staging, attach
+    the primary key built beforehand). A killed run leaves the target as it was plus a stale staging
+    table, which the next run drops first. A session advisory lock keeps one run per tenant at a time.
+    """
+
+    BUFFER_BYTES = 128 * 1024  # psycopg's largest unsplit chunk: bigger writes are split (copied)
+    QUEUE_CHUNKS = 64  # per session: at most 8 MB waiting to be sent, so memory stays flat
+    STREAMS = 2
 
     def __init__(self, dsn: str, kommunenr: str) -> None:
         self.dsn = dsn
@@ -160,33 +172,43 @@ class PostgresTarget:
         self.kommunenr = kommunenr
         host = dsn.split("@")[-1].split("?")[0]  # never echo a password
         self.description = f"postgresql://…@{host} schema {self.schema}"
-        self._conn: Any = None
-        self._copy_cm: Any = None
-        self._copy: Any = None
+        self._main: Any = None
+        self._streams: list[tuple[Any, Any, Any]] = []  # (connection, copy context manager, copy)
+        self._next = 0
         self._buf = bytearray()
         self.rows = 0
 
-    def open(self) -> None:
+    def _connect(self, *, autocommit: bool) -> Any:
         import psycopg
 
-        self._conn = psycopg.connect(self.dsn, autocommit=False)
-        cur = self._conn.cursor()
-        # One migration per tenant at a time; the lock ends with the transaction (or the killed session).
-        cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"epj-migration-{self.schema}",))
-        cur.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
-        cur.execute(f"DROP TABLE IF EXISTS {self.schema}.{STAGING}")
-        cur.execute(
-            f"CREATE TABLE {self.schema}.{STAGING} ({COLUMNS_DDL})"
-        )
+        return psycopg.connect(self.dsn, autocommit=autocommit)
+
+    def open(self) -> None:
         from psycopg.copy import QueuedLibpqWriter
 
-        # The queued writer sends to the server from a worker thread, so mapping (this thread) and the
-        # server's JSONB parsing (another core) overlap.
-        self._copy_cm = cur.copy(
-            f"COPY {self.schema}.{STAGING} (id, resource_type, patient_id, resource, source) FROM STDIN",
-            writer=QueuedLibpqWriter(cur),
-        )
-        self._copy = self._copy_cm.__enter__()
+        s = self.schema
+        self._main = self._connect(autocommit=True)
+        self._main.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"epj-migration-{s}",))
+        self._main.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
+        self._main.execute(f"DROP TABLE IF EXISTS {s}.{STAGING}")  # leftovers of a killed run
+        self._main.execute(f"CREATE TABLE {s}.{STAGING} ({COLUMNS_DDL})")
+        for _ in range(self.STREAMS):
+            conn = self._connect(autocommit=False)
+            cur = conn.cursor()
+            writer = QueuedLibpqWriter(cur)
+            # psycopg queues up to 1024 chunks (~128 MB) when the server falls behind; bound it far lower.
+            writer._queue = type(writer._queue)(maxsize=self.QUEUE_CHUNKS)
+            cm = cur.copy(
+                f"COPY {s}.{STAGING} (id, resource_type, patient_id, resource, source) FROM STDIN",
+                writer=writer,
+            )
+            self._streams.append((conn, cm, cm.__enter__()))
+
+    def _flush(self) -> None:
+        if self._buf:
+            self._streams[self._next][2].write(bytes(self._buf))
+            self._next = (self._next + 1) % len(self._streams)
+            self._buf.clear()
 
     def write(self, resource_type: str, rid: str, patient_id: str, data: bytes, source: str) -> None:
         buf = self._buf
@@ -197,39 +219,74 @@ class PostgresTarget:
         buf += b"\n"
         self.rows += 1
         if len(buf) >= self.BUFFER_BYTES:
-            self._copy.write(bytes(buf))
-            buf.clear()
+            self._flush()
+
+    def _build_indexes(self) -> None:
+        """Primary-key index and patient index, built at the same time on two sessions."""
+        import threading
+
+        s = self.schema
+        statements = [
+            f"CREATE UNIQUE INDEX {STAGING}_pk ON {s}.{STAGING} (resource_type, id)",
+            f"CREATE INDEX {STAGING}_patient ON {s}.{STAGING} (patient_id, resource_type)",
+        ]
+        errors: list[BaseException] = []
+
+        def build(sql: str) -> None:
+            try:
+                with self._connect(autocommit=True) as conn:
+                    conn.execute("SET maintenance_work_mem = '256MB'")
+                    conn.execute(sql)
+            except BaseException as exc:  # re-raised in the caller's thread
+                errors.append(exc)
+
+        threads = [threading.Thread(target=build, args=(sql,)) for sql in statements]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
 
     def commit(self, reconciliation: bytes) -> None:
-        if self._buf:
-            self._copy.write(bytes(self._buf))
-            self._buf.clear()
-        self._copy_cm.__exit__(None, None, None)
+        self._flush()
+        for conn, cm, _copy in self._streams:
+            cm.__exit__(None, None, None)
+            conn.commit()
+            conn.close()
+        self._streams.clear()
+        self._build_indexes()
         s = self.schema
-        cur = self._conn.cursor()
-        cur.execute("SET LOCAL maintenance_work_mem = '256MB'")  # index builds sort in memory
-        cur.execute(f"DROP TABLE IF EXISTS {s}.{TABLE}")
-        cur.execute(f"ALTER TABLE {s}.{STAGING} RENAME TO {TABLE}")
-        cur.execute(f"ALTER TABLE {s}.{TABLE} ADD CONSTRAINT {TABLE}_pkey PRIMARY KEY (resource_type, id)")
-        cur.execute(f"CREATE INDEX {TABLE}_patient_idx ON {s}.{TABLE} (patient_id, resource_type)")
-        cur.execute(
-            f"CREATE TABLE IF NOT EXISTS {s}.migration_reconciliation "
-            "(kommunenr text PRIMARY KEY, reconciliation jsonb NOT NULL)"
-        )
-        cur.execute(
-            f"INSERT INTO {s}.migration_reconciliation VALUES (%s, %s::jsonb) "
-            "ON CONFLICT (kommunenr) DO UPDATE SET reconciliation = EXCLUDED.reconciliation",
-            (self.kommunenr, reconciliation.decode()),
-        )
-        self._conn.commit()
-        self._conn.close()
-        self._conn = None
+        with self._main.transaction():
+            self._main.execute(f"DROP TABLE IF EXISTS {s}.{TABLE}")
+            self._main.execute(f"ALTER TABLE {s}.{STAGING} RENAME TO {TABLE}")
+            self._main.execute(
+                f"ALTER TABLE {s}.{TABLE} ADD CONSTRAINT {TABLE}_pkey PRIMARY KEY USING INDEX {STAGING}_pk"
+            )
+            self._main.execute(f"ALTER INDEX {s}.{STAGING}_patient RENAME TO {TABLE}_patient_idx")
+            self._main.execute(
+                f"CREATE TABLE IF NOT EXISTS {s}.migration_reconciliation "
+                "(kommunenr text PRIMARY KEY, reconciliation jsonb NOT NULL)"
+            )
+            self._main.execute(
+                f"INSERT INTO {s}.migration_reconciliation VALUES (%s, %s::jsonb) "
+                "ON CONFLICT (kommunenr) DO UPDATE SET reconciliation = EXCLUDED.reconciliation",
+                (self.kommunenr, reconciliation.decode()),
+            )
+        self._main.close()  # also releases the advisory lock
+        self._main = None
 
     def abort(self) -> None:
-        # Closing the session mid-transaction (even mid-COPY) makes the server roll everything back.
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        # Closing a session mid-transaction (even mid-COPY) makes the server roll it back.
+        for conn, _cm, _copy in self._streams:
+            conn.close()
+        self._streams.clear()
+        if self._main is not None:
+            try:
+                self._main.execute(f"DROP TABLE IF EXISTS {self.schema}.{STAGING}")
+            finally:
+                self._main.close()
+                self._main = None
 
 
 def open_target(url: str | None, kommunenr: str, *, dry_run: bool) -> Target:

@@ -54,17 +54,33 @@ def local_to_aware(naive: dt.datetime) -> dt.datetime:
     return naive.replace(tzinfo=OSLO, fold=0).astimezone(_UTC).astimezone(OSLO)
 
 
-@lru_cache(maxsize=262144)
-def parse_no_timestamp(text: str) -> str | None:
-    """`dd.mm.yyyy HH:MM` (Oslo local) → ISO 8601 with offset, e.g. `2026-03-29T03:30:00+02:00`."""
-    m = _NO_TIMESTAMP.fullmatch(text)
-    if m is None:
-        return None
+@lru_cache(maxsize=65536)
+def _hour(day: str, month: str, year: str, hour: str) -> tuple[str, str] | None:
+    """(ISO prefix up to the hour, UTC offset) of a local Oslo hour; None when it does not exist.
+
+    DST transitions fall on whole hours, so every minute of a local hour shifts the same way: the
+    conversion is done once per hour and cached (the hot path sees millions of timestamps).
+    """
     try:
-        naive = dt.datetime(int(m[3]), int(m[2]), int(m[1]), int(m[4]), int(m[5]))
+        naive = dt.datetime(int(year), int(month), int(day), int(hour))
     except ValueError:
         return None
-    return local_to_aware(naive).isoformat()
+    aware = local_to_aware(naive)
+    iso = aware.isoformat()  # 2026-03-29T03:00:00+02:00
+    return iso[:13], iso[19:]
+
+
+def parse_no_timestamp(text: str) -> str | None:
+    """`dd.mm.yyyy HH:MM` (Oslo local) → ISO 8601 with offset, e.g. `2026-03-29T03:30:00+02:00`."""
+    if len(text) != 16:
+        return None
+    m = _NO_TIMESTAMP.fullmatch(text)
+    if m is None or m[5] > "59":
+        return None
+    hour = _hour(m[1], m[2], m[3], m[4])
+    if hour is None:
+        return None
+    return f"{hour[0]}:{m[5]}:00{hour[1]}"
 
 
 def parse_extract_time(text: str) -> dt.datetime | None:

@@ -90,17 +90,20 @@ def pooled_condition(
     return cond
 
 
-def firing(cond: Callable[[int], bool], for_minutes: int, until: int) -> list[bool]:
-    """Firing state at each minute 0..until, with Prometheus' ``for`` semantics."""
-    out = []
+def firing(cond: Callable[[int], bool], for_minutes: int, until: int, every: int = 1) -> list[bool]:
+    """Firing state at each minute 0..until, with rules evaluated every ``every`` minutes and ``for``."""
+    out: list[bool] = []
     active_since: int | None = None
+    state = False
     for t in range(until + 1):
-        if t > 0 and cond(t):
-            active_since = t if active_since is None else active_since
-            out.append(t - active_since >= for_minutes)
-        else:
-            active_since = None
-            out.append(False)
+        if t % every == 0:
+            if t > 0 and cond(t):
+                active_since = t if active_since is None else active_since
+                state = t - active_since >= for_minutes
+            else:
+                active_since = None
+                state = False
+        out.append(state)
     return out
 
 

@@ -40,8 +40,13 @@ def render_command(
 ) -> None:
     """Write Prometheus rules, promtool tests, the Alertmanager config and Grafana dashboards."""
     from epj.monitoring.render import render_all
+    from epj.tenants import TenantSetInvalid
 
-    written = render_all(out, base_url=runbook_base, env=env)
+    try:
+        written = render_all(out, base_url=runbook_base, env=env)
+    except (TenantSetInvalid, ValueError, OSError) as exc:
+        typer.echo(f"error: cannot render monitoring into {out}: {exc}", err=True)
+        raise typer.Exit(1) from exc
     for path in written:
         typer.echo(str(path))
 
@@ -106,9 +111,13 @@ def kpi_show_command(
 
     period_end = _aware(end, datetime.now(ZoneInfo("Europe/Oslo")))
     period_start = _aware(start, period_end - timedelta(days=30))
-    with psycopg.connect(dsn, connect_timeout=10) as conn:
-        install(conn)
-        values = compute_kpis(conn, tenant, period_start, period_end)
+    try:
+        with psycopg.connect(dsn, connect_timeout=10) as conn:
+            install(conn)
+            values = compute_kpis(conn, tenant, period_start, period_end)
+    except psycopg.Error as exc:
+        typer.echo(f"error: cannot compute the KPIs for kommune {tenant}: {type(exc).__name__}", err=True)
+        raise typer.Exit(1) from exc
     typer.echo(json.dumps({k: v.__dict__ for k, v in values.items()}, indent=2))
 
 

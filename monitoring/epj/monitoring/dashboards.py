@@ -155,7 +155,7 @@ def golive_waves() -> gd.Dashboard:
         .datasource(DATASOURCE)
         .height(10)
         .span(24)
-        .with_target(_q("epj_golive_phase == 1").instant())
+        .with_target(_q("(epj_golive_phase == 1) * on (tenant) group_left (wave) epj_golive_wave").instant())
     )
     dash = dash.with_panel(_stat("Stalled go-lives", "short", "count(epj_golive_stalled == 1) or vector(0)"))
     dash = dash.with_panel(
@@ -165,6 +165,18 @@ def golive_waves() -> gd.Dashboard:
     )
     dash = dash.with_panel(
         _ts("Municipalities per phase", "short", _q("count by (phase) (epj_golive_phase == 1)", "{{phase}}"), width=12)
+    )
+    dash = dash.with_panel(
+        _ts(
+            "Municipalities live per wave",
+            "short",
+            _q(
+                'count by (wave) ((epj_golive_phase{phase=~"Live|Hypercare|Stable"} == 1)'
+                " * on (tenant) group_left (wave) epj_golive_wave)",
+                "{{wave}}",
+            ),
+            width=12,
+        )
     )
     dash = dash.with_panel(
         _ts(

@@ -6,12 +6,18 @@ must never reach one. Rather than trying to recognise personal data (names canno
 be recognised), every label *name* the platform uses has a fixed set or a narrow
 pattern of allowed *values*; anything else is refused with an error that names
 the label but never echoes the value.
+
+Where a fixed set is known it is used (services: the catalog; phases, KPI names,
+FHIR resource types: constants). A few labels can only be checked by shape (wave
+and gate names: lowercase identifiers); their producers take the values from
+their own fixed vocabularies, never from record data.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 
 GOLIVE_PHASES = frozenset(
     {
@@ -41,15 +47,19 @@ KPI_NAMES = frozenset(
 )
 
 _TENANT = re.compile(r"^([0-9]{4})?$")
-_SERVICE = re.compile(r"^[a-z][a-z0-9-]{1,40}$")
 _PERIOD = re.compile(r"^[0-9]{1,3}d$")
 _CODE = re.compile(r"^[1-5][0-9]{2}$")
+_WAVE = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")  # RolloutWave object names, e.g. wave-2027-q2
 
-_ALLOWED: dict[str, frozenset[str] | re.Pattern[str]] = {
+_ALLOWED: dict[str, frozenset[str] | re.Pattern[str] | str] = {
     "tenant": _TENANT,
-    "service": _SERVICE,
+    "service": "catalog",  # the service catalog's keys, read once
     "kind": frozenset({"clinical", "integration", "GoLive", "RolloutWave", "MigrationJob"}),
     "phase": GOLIVE_PHASES,
+    "from_phase": GOLIVE_PHASES,
+    "to_phase": GOLIVE_PHASES,
+    "gate": re.compile(r"^[a-z][a-z0-9_-]{0,40}$"),  # gate names from a fixed vocabulary in epj.golive
+    "wave": _WAVE,
     "kpi": KPI_NAMES,
     "period": _PERIOD,
     "outcome": frozenset({"ok", "error", "succeeded", "failed", "quarantined"}),
@@ -58,6 +68,13 @@ _ALLOWED: dict[str, frozenset[str] | re.Pattern[str]] = {
     "source": frozenset({"profil", "cgm", "epj"}),
     "stage": frozenset({"extract", "map", "validate", "load", "reconcile"}),
 }
+
+
+@lru_cache(maxsize=1)
+def _catalog_services() -> frozenset[str]:
+    from epj.catalog import load_catalog
+
+    return frozenset(load_catalog().names())
 
 
 class UnsafeLabel(ValueError):
@@ -73,7 +90,12 @@ def check_label(name: str, value: str) -> str:
     rule = _ALLOWED.get(name)
     if rule is None:
         raise UnsafeLabel(f"label {name!r} is not in the allow-list (epj.telemetry.labels)")
-    ok = value in rule if isinstance(rule, frozenset) else bool(rule.fullmatch(value))
+    if isinstance(rule, str):
+        ok = value in _catalog_services()
+    elif isinstance(rule, frozenset):
+        ok = value in rule
+    else:
+        ok = bool(rule.fullmatch(value))
     if not ok:
         raise UnsafeLabel(f"label {name!r}: value refused by the allow-list ({len(value)} characters, not shown)")
     return value

@@ -9,6 +9,7 @@ the operator, the migration and the exporters create them with
 |---|---|---|---|
 | ``epj_golive_phase`` | gauge | tenant, phase | 1 for the tenant's current go-live phase, 0 for others |
 | ``epj_golive_stalled`` | gauge | tenant | 1 while Progressing=False with reason Stalled |
+| ``epj_golive_wave`` | gauge | tenant, wave | 1: the tenant belongs to this rollout wave (for dashboards) |
 | ``epj_operator_reconcile_errors_total`` | counter | tenant, kind | failed reconcile attempts |
 | ``epj_migration_running`` | gauge | tenant | 1 while a migration run is in progress |
 | ``epj_migration_last_run_success`` | gauge | tenant | 1 if the last run succeeded, 0 if it failed |
@@ -24,6 +25,7 @@ from typing import Any
 
 GOLIVE_PHASE = "epj_golive_phase"
 GOLIVE_STALLED = "epj_golive_stalled"
+GOLIVE_WAVE = "epj_golive_wave"
 OPERATOR_RECONCILE_ERRORS = "epj_operator_reconcile_errors_total"
 MIGRATION_RUNNING = "epj_migration_running"
 MIGRATION_LAST_RUN_SUCCESS = "epj_migration_last_run_success"
@@ -44,6 +46,7 @@ class PlatformMetrics:
 
     golive_phase: Any
     golive_stalled: Any
+    golive_wave: Any
     reconcile_errors: Any
     migration_running: Any
     migration_last_run_success: Any
@@ -63,6 +66,7 @@ def platform_metrics(registry: Any = None) -> PlatformMetrics:
     return PlatformMetrics(
         golive_phase=Gauge(GOLIVE_PHASE, "1 for the current go-live phase", ["tenant", "phase"], registry=reg),
         golive_stalled=Gauge(GOLIVE_STALLED, "1 while the go-live is stalled", ["tenant"], registry=reg),
+        golive_wave=Gauge(GOLIVE_WAVE, "1: the tenant belongs to this rollout wave", ["tenant", "wave"], registry=reg),
         reconcile_errors=Counter(
             OPERATOR_RECONCILE_ERRORS.removesuffix("_total"), "Failed reconciles", ["tenant", "kind"], registry=reg
         ),

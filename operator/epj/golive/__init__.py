@@ -90,7 +90,15 @@ from epj.golive.sim import (
     scripted_smoke,
     trace,
 )
-from epj.golive.wave import Member, ProductionWindow, WaveSpec, blocked_by, dependency_status, processing_order
+from epj.golive.wave import (
+    Member,
+    ProductionWindow,
+    WaveSpec,
+    blocked_by,
+    dependency_status,
+    processing_order,
+    tenants_by_phase,
+)
 
 __all__ = [
     "ALLOWED_TRANSITIONS",
@@ -163,5 +171,6 @@ __all__ = [
     "scripted_migration",
     "scripted_smoke",
     "set_condition",
+    "tenants_by_phase",
     "trace",
 ]

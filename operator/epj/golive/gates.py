@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from epj.golive.model import GateRecord, GoLiveSpec, GoLiveState, Observations
+from epj.golive.model import GateRecord, GoLiveSpec, GoLiveState, Observations, Reconciliation
 from epj.golive.phases import ApprovalDecision, GateName, GateOutcome, JobState, MigrationPurpose, Phase
 
 FAILED_PHASES = frozenset({Phase.ABORTED, Phase.ROLLED_BACK, Phase.ON_HOLD})
@@ -38,24 +38,36 @@ def _pending(reason: str, *, evidence: bool) -> Check:
     return Check(GateOutcome.PENDING, reason, evidence)
 
 
+def _detail(rec: Reconciliation | None, prefix: str = "") -> str:
+    """'N records unaccounted for (message)' from a reconciliation, or '' when it says nothing."""
+    if rec is None:
+        return ""
+    parts = []
+    unaccounted = rec.counts.get("unaccounted")
+    if unaccounted:
+        parts.append(f"{unaccounted} records unaccounted for")
+    elif not rec.complete:
+        parts.append("reconciliation incomplete")
+    if rec.message:
+        parts.append(f"({rec.message})" if parts else rec.message)
+    return prefix + " ".join(parts) if parts else ""
+
+
 def check_migration(state: GoLiveState, purpose: MigrationPurpose) -> Check:
     """The current migration of ``purpose`` reconciled complete (nothing unaccounted for)."""
     job = state.migration
     if job is None or job.purpose != purpose:
         return _pending(f"no {purpose} migration requested yet", evidence=False)
+    rec = job.reconciliation
     if job.state == JobState.FAILED:
-        detail = f": {job.reconciliation.message}" if job.reconciliation and job.reconciliation.message else ""
+        detail = _detail(rec, prefix=": ") or (f": {job.message}" if job.message else "")
         return _failed(f"{purpose} migration {job.job_name} failed{detail}")
     if job.state != JobState.SUCCEEDED:
         return _pending(f"{purpose} migration {job.job_name} is {job.state}", evidence=False)
-    rec = job.reconciliation
     if rec is None:
         return _pending(f"{purpose} migration {job.job_name} reported no reconciliation yet", evidence=False)
     if not rec.complete:
-        unaccounted = rec.counts.get("unaccounted")
-        detail = f"{unaccounted} records unaccounted for" if unaccounted is not None else "reconciliation incomplete"
-        message = f" ({rec.message})" if rec.message else ""
-        return _failed(f"{purpose} migration {job.job_name}: {detail}{message}")
+        return _failed(f"{purpose} migration {job.job_name}: {_detail(rec) or 'reconciliation incomplete'}")
     return _passed(f"{purpose} migration {job.job_name} reconciled complete")
 
 

@@ -215,9 +215,13 @@ class _Step:
         job, seen = self.get("migration"), self.obs.migration
         if job is None or seen is None or seen.job_name != job.job_name:
             return
-        if seen.state != job.state or seen.reconciliation != job.reconciliation:
-            reconciliation = seen.reconciliation or job.reconciliation
-            self.updates["migration"] = job.model_copy(update={"state": seen.state, "reconciliation": reconciliation})
+        if seen.state != job.state or seen.reconciliation != job.reconciliation or seen.message != job.message:
+            update = {
+                "state": seen.state,
+                "reconciliation": seen.reconciliation or job.reconciliation,
+                "message": seen.message or job.message,
+            }
+            self.updates["migration"] = job.model_copy(update=update)
 
     def run(self) -> None:
         self.record_approvals()

@@ -187,6 +187,8 @@ class MigrationRecord(CoreModel):
     state: JobState = JobState.PENDING
     requested_at: UtcDatetime
     reconciliation: Reconciliation | None = None
+    #: The job's own message when it failed (e.g. exit reason), if the adapter saw one.
+    message: str | None = None
 
 
 class HistoryEntry(CoreModel):

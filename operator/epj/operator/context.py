@@ -70,6 +70,8 @@ class OperatorContext:
     resync_seconds: float = 300.0
     #: How often a MigrationJob looks at its running batch Job (seconds of real time).
     job_poll_seconds: float = 15.0
+    #: How soon a finalizer that waits for a running Job looks again (seconds of real time).
+    finalizer_retry_seconds: float = 30.0
     #: Consecutive reconcile errors before the Stalled condition is set.
     stall_after: int = 3
     #: Backoff after a reconcile error: base * 2**(n-1) seconds, capped.

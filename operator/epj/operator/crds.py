@@ -378,6 +378,7 @@ def _migration_status() -> Schema:
             "state": _enum(JobState, "Job state as last observed."),
             "requestedAt": _timestamp("When the job was requested."),
             "reconciliation": _reconciliation(),
+            "message": {"type": "string", "description": "The job's own message when it failed."},
         },
     }
 

@@ -16,16 +16,20 @@ kmock is a development dependency: import this module only from tests and the be
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import queue
+import threading
 import datetime as dt
 import itertools
 import secrets
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import aiohttp.web
+import jsonpatch  # kmock's own dependency for JSON patches
 import kmock
 from kmock._internal import parsing, rendering  # the request type of the overridden hook; see _fix_paths
 
@@ -33,6 +37,9 @@ from epj.operator.crds import GROUP, VERSION, crd_manifests
 
 #: How many versions of each object the emulator keeps (kmock keeps all by default).
 HISTORY_KEPT = 2
+
+#: How many served requests kmock may remember (see Emulator._forget_requests).
+REQUESTS_KEPT = 20
 
 #: Resources the operator reads or writes besides its own kinds, with kind names for discovery.
 CORE_RESOURCES: dict[str, dict[str, Any]] = {
@@ -75,11 +82,38 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]  # kmock ships n
                 if request.subresource == "status":
                     # A status patch changes only the status (as on a real API server).
                     request = _only_status(request, meta["resourceVersion"])
+        elif (
+            request.resource is not None
+            and action == kmock.action.UPDATE
+            and request.name is not None
+            and isinstance(data, list)
+        ):
+            # A JSON patch (kopf's finalizers and annotations): bump the resource version too.
+            data.append({"op": "add", "path": "/metadata/resourceVersion", "value": str(next(self._counter))})
         try:
             response: aiohttp.web.StreamResponse = await super()._handle(request)
             return response
+        except jsonpatch.JsonPatchException as error:
+            # As a real API server: a failed ``test`` op (a stale resourceVersion) is 422, which kopf expects.
+            raise kmock.KubernetesError(status=422, reason="Invalid", message=str(error)) from None
         finally:
             self._trim(request)
+            self._forget_requests()
+
+    def _forget_requests(self) -> None:
+        """Drop kmock's log of served requests (kept for assertions we do not use).
+
+        kmock scans that log when matching, so every request gets slower the longer the
+        emulator runs (10 ms at first, 200 ms after a thousand requests).
+        """
+        for root in (self, self.fallback, self.fallback.fallback):
+            log = getattr(root, "_requests", None)
+            if log is not None and len(log) > REQUESTS_KEPT:
+                del log[:-REQUESTS_KEPT]
+            for payload in getattr(root, "_payloads", ()):
+                log = getattr(payload, "_requests", None)
+                if log is not None and len(log) > REQUESTS_KEPT:
+                    del log[:-REQUESTS_KEPT]
 
     def _current(self, request: rendering.Request) -> dict[str, Any] | None:
         key = (request.resource, request.namespace, request.name)
@@ -168,6 +202,40 @@ def declare_resources(emulator: kmock.KubernetesEmulator) -> None:
             verbs={"list", "watch", "get", "create", "patch", "delete"},
         )
         emulator.objects["apiextensions.k8s.io/v1/customresourcedefinitions", None, crd["metadata"]["name"]] = crd
+
+
+@contextmanager
+def emulator_thread(namespace: str = "epj-golive") -> Iterator[tuple[Emulator, str]]:
+    """Serve the emulator from its own thread and event loop; yields ``(emulator, base_url)``.
+
+    kopf, when it stops, waits for (and then cancels) every task created in its event loop
+    after it started, which would include the emulator's streaming responses to kopf's own
+    watches: five seconds of every operator stop. In its own loop the emulator is out of
+    kopf's way, and it keeps serving across operator restarts.
+    """
+    started: queue.Queue[tuple[Emulator, str] | BaseException] = queue.Queue()
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    async def serve() -> None:
+        try:
+            async with start_emulator(namespace) as served:
+                started.put(served)
+                await stop.wait()
+        except BaseException as error:  # report start-up failures to the caller's thread
+            started.put(error)
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), name="kmock-emulator", daemon=True)
+    thread.start()
+    result = started.get(timeout=30)
+    if isinstance(result, BaseException):
+        raise result
+    try:
+        yield result
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=10)
+        loop.close()
 
 
 @asynccontextmanager

@@ -245,16 +245,23 @@ class Reconciler:
         delay = min(ctx.backoff_base * 2 ** (self.errors - 1), ctx.backoff_max)
         message = f"{self.errors} consecutive reconcile errors; last: {type(error).__name__}: {str(error)[:200]}"
         logger.warning("GoLive %s: %s; retrying in %.1fs", body["metadata"]["name"], message, delay)
-        if self.errors >= ctx.stall_after and self.state is not None:
+        if self.errors >= ctx.stall_after:
             now = ctx.now()
-            conditions = set_condition(self.state.conditions, ConditionType.STALLED, True, "ReconcileErrors", message, now)
-            self.state = self.state.model_copy(update={"conditions": conditions})
+            previous = self.state.conditions if self.state is not None else ()
+            conditions = set_condition(previous, ConditionType.STALLED, True, "ReconcileErrors", message, now)
+            if self.state is not None:
+                self.state = self.state.model_copy(update={"conditions": conditions})
             ctx.metrics.stalled(tenant, True)
+            # Record the condition when it starts, then at every power of two (not on every retry).
+            n = self.errors
+            if n != ctx.stall_after and n & (n - 1):
+                return delay
             try:
                 meta = body["metadata"]
-                status = self.state.to_status()
-                await ctx.client.patch_status(GOLIVES, meta["namespace"], meta["name"], {"conditions": status["conditions"]})
-                self.persisted = status
+                wire = [c.to_dict() for c in conditions]
+                await ctx.client.patch_status(GOLIVES, meta["namespace"], meta["name"], {"conditions": wire})
+                if self.state is not None:
+                    self.persisted = self.state.to_status()
                 if self.errors == ctx.stall_after:
                     post_event(body, "Warning", "Stalled", message)
             except Exception:  # the API itself may be what fails; the next attempt tries again
@@ -262,9 +269,10 @@ class Reconciler:
         return delay
 
     def clear_stalled(self, state: GoLiveState, now: dt.datetime, tenant: str) -> GoLiveState:
+        published = self.errors >= self.ctx.stall_after
         self.errors = 0
         stalled = state.condition(ConditionType.STALLED)
-        if stalled is None or stalled.status != "True":
+        if not published and (stalled is None or stalled.status != "True"):
             return state
         conditions = set_condition(state.conditions, ConditionType.STALLED, False, "Reconciled", "reconciling again", now)
         self.ctx.metrics.stalled(tenant, False)

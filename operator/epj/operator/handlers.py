@@ -131,7 +131,9 @@ async def golive_deleted(body: kopf.Body, status: kopf.Status, memo: kopf.Memo, 
     if migration.get("state") in (str(JobState.PENDING), str(JobState.RUNNING)) and migration.get("jobName"):
         mj = await ctx.client.get(migration_adapter.MIGRATION_JOBS, str(body.metadata.namespace), migration["jobName"])
         if mj is not None and await migration_adapter.running_job(ctx, mj):
-            raise kopf.TemporaryError(f"migration {migration['jobName']} is still running; deletion waits", delay=30)
+            raise kopf.TemporaryError(
+                f"migration {migration['jobName']} is still running; deletion waits", delay=ctx.finalizer_retry_seconds
+            )
     key = (str(body.metadata.namespace), str((body.spec or {}).get("kommunenummer", "")))
     ctx.tenants.pop(key, None)
 
@@ -166,11 +168,12 @@ async def migration_job_daemon(
 
 
 async def migration_job_deleted(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    running = await migration_adapter.running_job(context_of(memo), dict(body))
+    ctx = context_of(memo)
+    running = await migration_adapter.running_job(ctx, dict(body))
     if running:
         raise kopf.TemporaryError(
             f"Job {running} is still running: the MigrationJob stays until it ends (delete the Job to stop it)",
-            delay=30,
+            delay=ctx.finalizer_retry_seconds,
         )
 
 
@@ -219,7 +222,7 @@ def register(registry: kopf.OperatorRegistry) -> kopf.OperatorRegistry:
     kopf.on.update(*waves, registry=registry, id="wave", field="spec")(wave_changed)
     kopf.on.resume(*waves, registry=registry, id="wave")(wave_changed)
     kopf.on.delete(*waves, registry=registry, id="wave", optional=True)(wave_deleted)
-    kopf.daemon(*golives, registry=registry, id="reconcile", cancellation_timeout=5.0)(golive_daemon)
+    kopf.daemon(*golives, registry=registry, id="reconcile", cancellation_timeout=1.0)(golive_daemon)
     kopf.on.update(*golives, registry=registry, id="spec", field="spec")(golive_spec_changed)
     kopf.on.delete(*golives, registry=registry, id="guard")(golive_deleted)
     kopf.daemon(*jobs, registry=registry, id="follow", cancellation_timeout=5.0)(migration_job_daemon)

@@ -41,6 +41,8 @@ def operator_settings(*, verbose: bool = False) -> kopf.OperatorSettings:
     settings.posting.event_name_prefix = "epj-golive-"
     settings.watching.server_timeout = 600
     settings.networking.request_timeout = 60
+    settings.queueing.exit_timeout = 0.5
+    settings.queueing.idle_timeout = 1.0
     if not verbose:
         logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     return settings

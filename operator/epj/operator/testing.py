@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -24,7 +25,7 @@ from epj.golive.phases import JobState
 from epj.operator import commands
 from epj.operator.context import TRAINING_CONFIGMAP, OperatorContext
 from epj.operator.crds import API_VERSION
-from epj.operator.emulator import Emulator, start_emulator
+from epj.operator.emulator import Emulator, emulator_thread
 from epj.operator.kube import CONFIG_MAPS, EVENTS, GOLIVES, JOBS, MIGRATION_JOBS, ROLLOUT_WAVES, Body, KubeClient, Resource
 from epj.operator.metrics import OperatorMetrics
 from epj.operator.resources import golive_name
@@ -42,14 +43,17 @@ class LocalCluster:
         self.emulator, self.url, self.client, self.clock, self.namespace = emulator, url, client, clock, namespace
         self.ctx: OperatorContext | None = None
         self.firing: list[dict[str, Any]] = []
-        self._task: asyncio.Task[None] | None = None
-        self._stop: asyncio.Event | None = None
+        self._operator: OperatorThread | None = None
         emulator["get /api/v2/alerts"] << (lambda _request: list(self.firing))
 
     # ---------------------------------------------------------------- operator
 
     async def start_operator(self, **options: Any) -> OperatorContext:
-        """Start a fresh operator process (new memory, same clock) and wait until it watches."""
+        """Start a fresh operator (new memory, same clock) in its own thread and loop; wait until it watches.
+
+        Its own thread, as in production its own process: kopf, when stopping, waits for and
+        cancels every task its loop gained since it started, which would include the test's.
+        """
         defaults: dict[str, Any] = {
             "clock": self.clock,
             "metrics": OperatorMetrics.create(),
@@ -59,33 +63,30 @@ class LocalCluster:
             "job_poll_seconds": 0.05,
             "backoff_base": 0.05,
             "backoff_max": 0.5,
+            "finalizer_retry_seconds": 0.2,
         }
         ctx = OperatorContext(client=KubeClient(self.url), **{**defaults, **options})
-        self._stop, ready = asyncio.Event(), asyncio.Event()
-        self._task = asyncio.create_task(
-            run_operator(
-                ctx, server=self.url, namespaces=[self.namespace], standalone=True,
-                stop_flag=self._stop, ready_flag=ready,
-            )
-        )  # fmt: skip
-        await asyncio.wait_for(ready.wait(), 10)
+        self._operator = OperatorThread(ctx, self.url, self.namespace)
+        await asyncio.to_thread(self._operator.start)
         self.ctx = ctx
         return ctx
 
     async def stop_operator(self) -> None:
-        if self._task is None or self._stop is None:
+        if self._operator is None:
             return
-        self._stop.set()
         try:
-            await asyncio.wait_for(self._task, 15)
+            await asyncio.to_thread(self._operator.stop)
         finally:
-            self._task, self._stop, self.ctx = None, None, None
+            self._operator, self.ctx = None, None
+
+    def wake_all(self) -> None:
+        if self._operator is not None:
+            self._operator.call(self._operator.ctx.wake_all)
 
     def advance_to(self, instant: dt.datetime) -> None:
         """Move the simulated clock and wake the operator's GoLives."""
         self.clock.advance_to(instant)
-        if self.ctx is not None:
-            self.ctx.wake_all()
+        self.wake_all()
 
     def advance(self, delta: dt.timedelta) -> None:
         self.advance_to(self.clock.now() + delta)
@@ -177,6 +178,62 @@ class LocalCluster:
         return None if job is None else job_state(job)
 
 
+class OperatorThread:
+    """The operator in its own thread and event loop (see :meth:`LocalCluster.start_operator`)."""
+
+    def __init__(self, ctx: OperatorContext, url: str, namespace: str, **run_options: Any) -> None:
+        self.ctx, self.url, self.namespace, self.run_options = ctx, url, namespace, run_options
+        self.loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="epj-operator", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self._main())
+        except BaseException as error:  # reported to the starting/stopping thread
+            self._error = error
+            self._ready.set()
+        finally:
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            self.loop.close()
+
+    async def _main(self) -> None:
+        self._stop, ready = asyncio.Event(), asyncio.Event()
+
+        async def signal_ready() -> None:
+            await ready.wait()
+            self._ready.set()
+
+        waiter = asyncio.create_task(signal_ready())
+        options = {"standalone": True, **self.run_options}
+        await run_operator(
+            self.ctx, server=self.url, namespaces=[self.namespace], stop_flag=self._stop, ready_flag=ready, **options
+        )
+        waiter.cancel()
+
+    def start(self, timeout: float = 15.0) -> None:
+        self._thread.start()
+        if not self._ready.wait(timeout) or self._error is not None:
+            raise RuntimeError(f"operator did not start: {self._error!r}")
+
+    def call(self, function: Callable[[], Any]) -> None:
+        """Run ``function`` in the operator's loop (thread-safe)."""
+        if not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(function)
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self._stop is not None and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise RuntimeError("operator did not stop")
+        if self._error is not None and not isinstance(self._error, asyncio.CancelledError):
+            raise self._error
+
+
 def reconciliation_report(kommunenummer: str, *, complete: bool = True, unaccounted: int = 0) -> dict[str, Any]:
     """A ``reconciliation.json`` (SPEC §6 shape) as the migration Job reports it."""
     read = 1000
@@ -217,9 +274,10 @@ async def eventually(
 @contextlib.asynccontextmanager
 async def local_cluster(start: dt.datetime, namespace: str = NAMESPACE) -> AsyncIterator[LocalCluster]:
     """An emulator with the CRDs, a simulated clock at ``start`` and an open API client (operator not started)."""
-    async with start_emulator(namespace) as (emulator, url), KubeClient(url) as client:
-        cluster = LocalCluster(emulator, url, client, SimulatedClock(start), namespace)
-        try:
-            yield cluster
-        finally:
-            await cluster.stop_operator()
+    with emulator_thread(namespace) as (emulator, url):
+        async with KubeClient(url) as client:
+            cluster = LocalCluster(emulator, url, client, SimulatedClock(start), namespace)
+            try:
+                yield cluster
+            finally:
+                await cluster.stop_operator()

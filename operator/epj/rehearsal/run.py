@@ -34,6 +34,9 @@ from epj.golive import (
 )
 from epj.rehearsal.local import Display, ExtractSource, LocalExecutor, SilentDisplay
 
+#: A real-clock rehearsal must end within this; months of waiting are what the simulated clock is for.
+REAL_CLOCK_HORIZON = dt.timedelta(hours=48)
+
 
 @dataclass
 class Options:
@@ -89,7 +92,7 @@ def prepare_scenario(options: Options) -> Scenario:
         return scenario
     from epj.tenants import load_tenants
 
-    known = {t.kommunenummer for t in load_tenants()}
+    known = {t.kommunenummer for t in load_tenants().tenants}
     unknown = [t for t in options.tenants if t not in known]
     if unknown:
         raise ValueError(f"--tenant {', '.join(unknown)}: not a tenant (see tenants/*.yaml)")
@@ -124,6 +127,14 @@ def rehearse(options: Options, display: Display | None = None) -> RehearsalResul
 
     display = display or SilentDisplay()
     scenario = prepare_scenario(options)
+    if options.clock == "real":
+        horizon = dt.datetime.now(dt.UTC) + REAL_CLOCK_HORIZON
+        if scenario.until_at > horizon:
+            raise ValueError(
+                f"--clock real waits in real time, but scenario {scenario.name} runs until "
+                f"{scenario.until_at.isoformat()} (go-live {scenario.wave.go_live_date}); use --clock simulated, "
+                f"or a scenario with absolute dates ending within {REAL_CLOCK_HORIZON.total_seconds() / 3600:.0f} h"
+            )
     report_dir = options.report_dir
     report_dir.mkdir(parents=True, exist_ok=True)
     work_dir = report_dir / "work"
@@ -164,7 +175,6 @@ def rehearse(options: Options, display: Display | None = None) -> RehearsalResul
             elif transition.from_phase == Phase.CUTOVER and tenant in open_cutover:
                 timing = open_cutover.pop(tenant)
                 timing.ended, timing.end_phase = time.perf_counter(), transition.to_phase
-            display.event(tenant, _transition_event(decision), now)
         _write_json_atomic(
             state_file,
             {
@@ -185,18 +195,6 @@ def rehearse(options: Options, display: Display | None = None) -> RehearsalResul
     result = RehearsalResult(scenario, options, run.states, executor, cutovers, started_at, wall_seconds)
     result.report = write_reports(result)
     return result
-
-
-def _transition_event(decision: Decision) -> Any:
-    from epj.golive import EmitEvent
-
-    transition = decision.transition
-    assert transition is not None
-    return EmitEvent(
-        reason="PhaseChanged",
-        message=f"{transition.from_phase} → {transition.to_phase}: {transition.reason}",
-        type="Warning" if transition.to_phase in (Phase.ON_HOLD, Phase.ROLLED_BACK, Phase.ABORTED) else "Normal",
-    )
 
 
 def _breakdown(timing: CutoverTiming, executor: LocalExecutor) -> None:

@@ -24,7 +24,7 @@ def _improvement(baseline: int | None, value: int) -> float | None:
 
 
 def run_bench(
-    national_time_limit: float = 55.0, progress: Callable[[str], None] = print, national_count: int = NATIONAL_TENANTS
+    national_time_limit: float = 50.0, progress: Callable[[str], None] = print, national_count: int = NATIONAL_TENANTS
 ) -> dict[str, Any]:
     """Run both scenarios; returns the figures (also the JSON line of ``--json``)."""
     progress("regional: 22 municipalities, every option called …")

@@ -26,7 +26,10 @@ class Violation:
 
 
 def _months_back(day: dt.date, months: int) -> dt.date:
-    """``day`` minus ``months`` calendar months, clamped to the month's end (own copy: the checker stays independent)."""
+    """``day`` minus ``months`` calendar months, clamped to the month's end.
+
+    Its own copy on purpose: the checker shares no date arithmetic with the planner.
+    """
     year, month = day.year, day.month - months
     while month < 1:
         month += 12
@@ -247,7 +250,8 @@ def _check_training(
             out.append(
                 Violation(
                     "training-order",
-                    f"{t.name}: super-user training runs until week {last_su}, after end-user training began {first_eu}",
+                    f"{t.name}: super-user training runs until week {last_su}, "
+                    f"after end-user training began {first_eu}",
                 )
             )
     per_day = tr.courses_per_day_effective

@@ -44,7 +44,10 @@ def _err(message: str) -> None:
 
 
 def _progress(message: str) -> None:
-    typer.echo(message, err=True)
+    """A progress line on stderr: styled by Rich on a terminal, plain text in a pipe or log."""
+    from rich.console import Console
+
+    Console(stderr=True, highlight=False).print(message, markup=False)
 
 
 def _load(path: Path) -> Problem:
@@ -94,7 +97,9 @@ def _print_conflict(exc: Exception) -> None:
 def plan_command(
     scenario: ScenarioArg,
     out: Annotated[Path, typer.Option("--out", help="Folder for plan.json, manifests, ICS, Gantt and summary.")],
-    time_limit: Annotated[float | None, typer.Option(help="Solver time limit in seconds (default: scenario's).")] = None,
+    time_limit: Annotated[
+        float | None, typer.Option(help="Solver time limit in seconds (default: scenario's).")
+    ] = None,
     namespace: Annotated[str, typer.Option(help="Namespace of the RolloutWave manifests.")] = "epj-rollout",
 ) -> None:
     """Plan every called tenant into a production window, with its training, and write the outputs."""
@@ -109,9 +114,14 @@ def plan_command(
     except Infeasible as exc:
         _print_conflict(exc)
         raise typer.Exit(3) from None
+    _progress(f"solved in {plan.solve_seconds:.2f} s: {plan.status}, cost {plan.objective}")
     violations = check_plan(problem, plan)
     files = write_outputs(problem, plan, out, namespace)
     _print_table(plan)
+    if plan.binding:
+        typer.echo("Binding rules (relaxing one would improve the plan):")
+        for text in plan.binding[:5]:
+            typer.echo(f"  - {text}")
     for path in files:
         typer.echo(f"wrote {path}")
     if violations:
@@ -154,7 +164,13 @@ def replan_command(
     today: Annotated[str | None, typer.Option(help="Date the locks are judged on (default: today).")] = None,
     time_limit: Annotated[float | None, typer.Option(help="Solver time limit in seconds.")] = None,
 ) -> None:
-    """Plan again after a change, keeping locked tenants in place, and report what moved and why."""
+    """Plan again after a change, keeping locked tenants in place, and report what moved and why.
+
+    Writes the new plan's outputs, ``changes.md`` (what moved and why) and ``scenario.yaml``
+    (the scenario with the changes and locks applied, for ``epj waves check``).
+    """
+    import yaml
+
     from epj.waves.check import check_plan
     from epj.waves.pipeline import plan_problem, write_outputs
     from epj.waves.plan import read_plan
@@ -176,8 +192,10 @@ def replan_command(
         for error in exc.errors:
             _err(f"  {error}")
         raise typer.Exit(2) from None
-    _progress(f"re-planning {len(problem.tenants)} tenants ({len(problem.locked)} locked) after: "
-              + "; ".join(str(c) for c in changes))
+    _progress(
+        f"re-planning {len(problem.tenants)} tenants ({len(problem.locked)} locked) after: "
+        + "; ".join(str(c) for c in changes)
+    )
     try:
         plan = plan_problem(problem, time_limit=time_limit)
     except Infeasible as exc:
@@ -185,9 +203,14 @@ def replan_command(
         raise typer.Exit(3) from None
     violations = check_plan(problem, plan)
     write_outputs(problem, plan, out)
+    (out / "scenario.yaml").write_text(
+        yaml.safe_dump(problem.scenario.model_dump(mode="json"), sort_keys=False, allow_unicode=True), encoding="utf-8"
+    )
     moves = compare(problem, previous, plan, changes, touched)
     lines = ["# What moved and why", ""]
-    lines += [f"- {m.name} ({m.tenant}): {m.before or 'not planned'} → {m.after or 'not planned'}: {m.reason}" for m in moves]
+    lines += [
+        f"- {m.name} ({m.tenant}): {m.before or 'not planned'} → {m.after or 'not planned'}: {m.reason}" for m in moves
+    ]
     if not moves:
         lines.append("- nothing moved")
     report = "\n".join(lines) + "\n"
@@ -203,7 +226,7 @@ def replan_command(
 @waves_app.command("bench")
 def bench_command(
     as_json: Annotated[bool, typer.Option("--json", help="End with one JSON line of figures.")] = False,
-    national_time_limit: Annotated[float, typer.Option(help="Time limit for the national solve (s).")] = 55.0,
+    national_time_limit: Annotated[float, typer.Option(help="Time limit for the national solve (s).")] = 50.0,
 ) -> None:
     """Solve the regional (22) and a synthetic national (357) scenario, and compare with a greedy baseline."""
     from epj.waves.bench import run_bench

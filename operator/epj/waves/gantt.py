@@ -16,12 +16,18 @@ from typing import Any
 from epj.waves.model import Plan
 from epj.waves.scenario import Problem
 
+_EPOCH = dt.date(1970, 1, 1)  # matplotlib's default date epoch
+
+
+def _num(day: dt.date) -> float:
+    """A date as matplotlib's date number (days since its epoch); keeps matplotlib.dates (untyped) out."""
+    return float((day - _EPOCH).days)
+
 
 def _figure(problem: Problem, plan: Plan) -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
     tenants = sorted(plan.tenants, key=lambda t: (t.go_live, t.tenant), reverse=True)
@@ -31,23 +37,15 @@ def _figure(problem: Problem, plan: Plan) -> Any:
     )
     for row, t in enumerate(tenants):
         ms = t.milestones
-        ax.barh(row, (ms.go_live - ms.main_project).days, left=mdates.date2num(ms.main_project), color="#dde5f0", height=0.6)
-        if ms.training_start and ms.training_end:
-            ax.barh(
-                row,
-                (ms.training_end - ms.training_start).days + 1,
-                left=mdates.date2num(ms.training_start),
-                color="#4c78a8",
-                height=0.6,
-            )
-        ax.barh(
-            row, (ms.hypercare_end - ms.go_live).days + 1, left=mdates.date2num(ms.go_live), color="#e45756", height=0.6
-        )
-        ax.plot(mdates.date2num(ms.go_live), row, marker="D", color="black", markersize=4)
+        ax.barh(row, (ms.go_live - ms.main_project).days, left=_num(ms.main_project), color="#dde5f0", height=0.6)
+        for week in t.training:  # one block per training week, so holiday gaps stay visible
+            ax.barh(row, 7, left=_num(week.week_start), color="#4c78a8", height=0.6)
+        ax.barh(row, (ms.hypercare_end - ms.go_live).days + 1, left=_num(ms.go_live), color="#e45756", height=0.6)
+        ax.plot(_num(ms.go_live), row, marker="D", color="black", markersize=4)
     ax.set_yticks(range(len(tenants)), [f"{t.name} ({t.tenant})" for t in tenants], fontsize=7)
     ax.set_title(f"Go-live plan {plan.scenario}: main project (grey), training (blue), go-live ◆, hypercare (red)")
     for blackout in problem.blackouts:
-        ax.axvspan(mdates.date2num(blackout.start), mdates.date2num(blackout.end), color="#f2e6c9", alpha=0.5, lw=0)
+        ax.axvspan(_num(blackout.start), _num(blackout.end), color="#f2e6c9", alpha=0.5, lw=0)
 
     weekly: dict[dt.date, int] = defaultdict(int)
     for t in plan.tenants:
@@ -55,12 +53,20 @@ def _figure(problem: Problem, plan: Plan) -> Any:
             weekly[week.week_start] += week.superuser + week.enduser
     if weekly:
         weeks = sorted(weekly)
-        load_ax.bar([mdates.date2num(w) for w in weeks], [weekly[w] for w in weeks], width=6, color="#4c78a8")
+        load_ax.bar([_num(w) for w in weeks], [weekly[w] for w in weeks], width=6, color="#4c78a8")
     load_ax.axhline(problem.scenario.training.courses_per_day_effective * 5, color="#e45756", ls="--", lw=1)
     load_ax.set_ylabel("sessions / week")
     load_ax.set_title("Region-wide training load (dashed: capacity in a full working week)", fontsize=9)
-    load_ax.xaxis.set_major_locator(mdates.MonthLocator(bymonth=(1, 4, 7, 10)))
-    load_ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
+    first = min(t.milestones.main_project for t in plan.tenants) - dt.timedelta(days=30)
+    last = max(t.milestones.hypercare_end for t in plan.tenants) + dt.timedelta(days=30)
+    load_ax.set_xlim(_num(first), _num(last))
+    ticks = [
+        dt.date(year, month, 1)
+        for year in range(first.year, last.year + 2)
+        for month in (1, 4, 7, 10)
+        if first <= dt.date(year, month, 1) <= last
+    ]
+    load_ax.set_xticks([_num(day) for day in ticks], [day.strftime("%Y-%m") for day in ticks])
     fig.autofmt_xdate()
     fig.tight_layout()
     return fig

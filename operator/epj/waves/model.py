@@ -254,7 +254,15 @@ class SolverSettings(_Strict):
     workers: int = Field(default=2, ge=1, le=64)
     seed: int = 20261122
     deterministic: bool = Field(
-        default=True, description="Interleaved search: the same plan on every run regardless of timing."
+        default=True,
+        description="Interleaved search: the search does not depend on thread timing, so a plan solved to "
+        "optimality (or stopped by work_limit) is the same on every run. A wall-clock stop is not reproducible.",
+    )
+    work_limit: float | None = Field(
+        default=None,
+        gt=0,
+        description="Stop after this much deterministic work (CP-SAT 'deterministic time', roughly seconds): "
+        "reproducible plans for scenarios too large to prove optimal.",
     )
 
 

@@ -37,7 +37,8 @@ def national_populations(count: int = NATIONAL_TENANTS, seed: int = 357) -> list
     """Deterministic populations, largest first."""
     rng = random.Random(seed)
     tail = [
-        max(200, min(75_000, round(rng.lognormvariate(math.log(5_000), 1.05), -1))) for _ in range(count - len(CITIES))
+        max(200, min(75_000, int(round(rng.lognormvariate(math.log(5_000), 1.05), -1))))
+        for _ in range(count - len(CITIES))
     ]
     return sorted([*CITIES[:count], *tail], reverse=True)[:count]
 
@@ -65,7 +66,7 @@ def national_scenario(count: int = NATIONAL_TENANTS, seed: int = 357, time_limit
         )
         if end_users > 750:
             rooms[tid] = math.ceil(end_users / 250)
-    groups = []
+    groups: list[Group] = []
     position = 0
     while position < count - 1:
         if rng.random() < 0.12:

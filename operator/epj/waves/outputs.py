@@ -52,7 +52,10 @@ def rollout_waves(problem: Problem, plan: Plan, namespace: str = DEFAULT_NAMESPA
             remaining.remove(pick)
         if not ordered:
             continue
-        annotations = {"epj.no/planned-by": f"epj waves plan ({plan.scenario})", "epj.no/planned-on": str(plan.planned_on)}
+        annotations = {
+            "epj.no/planned-by": f"epj waves plan ({plan.scenario})",
+            "epj.no/planned-on": str(plan.planned_on),
+        }
         if gp_offices:
             annotations["epj.no/gp-offices"] = ",".join(gp_offices)
         waves.append(
@@ -71,7 +74,11 @@ def rollout_waves(problem: Problem, plan: Plan, namespace: str = DEFAULT_NAMESPA
                 },
                 "spec": {
                     "goLiveDate": window.go_live.isoformat(),
-                    "productionWindow": {"label": label, "start": window.start.isoformat(), "end": window.end.isoformat()},
+                    "productionWindow": {
+                        "label": label,
+                        "start": window.start.isoformat(),
+                        "end": window.end.isoformat(),
+                    },
                     "members": [
                         {"kommunenummer": m.tenant, "dependsOn": sorted(d for d in depends[m.tenant] if len(d) == 4)}
                         for m in ordered

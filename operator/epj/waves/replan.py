@@ -14,7 +14,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from epj.waves.model import Plan, Scenario, WindowSpec
+from epj.waves.model import Fixed, Plan, Scenario, WindowSpec
 from epj.waves.scenario import Problem, ScenarioError, ScenarioInvalid, resolve
 
 CHANGE_HELP = (
@@ -73,7 +73,10 @@ def apply_changes(scenario: Scenario, problem: Problem, changes: list[Change]) -
                     [ScenarioError(problem.source, "--change", f"no production window {change.target}")]
                 ) from None
             explicit[change.target] = WindowSpec(
-                label=window.label, start=min(window.start, change.day), end=max(window.end, change.day), go_live=change.day
+                label=window.label,
+                start=min(window.start, change.day),
+                end=max(window.end, change.day),
+                go_live=change.day,
             )
     new_windows = scenario.calendar.windows.model_copy(update={"explicit": tuple(explicit.values())})
     return scenario.model_copy(
@@ -89,7 +92,10 @@ def prepare_replan(
 ) -> tuple[Problem, dict[str, str]]:
     """The re-planning problem: changes applied, locked tenants fixed, the previous plan as the reference.
 
-    Returns the problem and the tenants the changes touch directly (tenant -> reason).
+    Locks become ``rules.fixed`` entries of the problem's scenario, so writing that
+    scenario out (``scenario.yaml`` next to the new plan) lets ``epj waves check``
+    verify the new plan on its own. Returns the problem and the tenants the changes
+    touch directly (tenant -> reason).
     """
     base = resolve(scenario, source)
     prev = previous.by_tenant()
@@ -108,16 +114,26 @@ def prepare_replan(
             touched[change.target] = "option called: newly planned"
     if errors:
         raise ScenarioInvalid(errors)
-    new_scenario = apply_changes(scenario, base, changes)
-    problem = resolve(new_scenario, source)
-    ids = {t.id for t in problem.tenants}
-    labels = {w.label for w in problem.windows}
-    fixed = dict(problem.fixed)
-    for tid in sorted(locked & ids):
-        if prev[tid].window in labels:
-            fixed[tid] = (prev[tid].window, f"past its withdrawal lock on {prev[tid].milestones.withdrawal_lock}")
+    changed = apply_changes(scenario, base, changes)
+    unlocked = resolve(changed, source)
+    ids = {t.id for t in unlocked.tenants}
+    labels = {w.label for w in unlocked.windows}
+    already = {rule.tenant for rule in changed.rules.fixed}
+    lock_rules = tuple(
+        Fixed(
+            tenant=tid,
+            window=prev[tid].window,
+            reason=f"past its withdrawal lock on {prev[tid].milestones.withdrawal_lock}",
+        )
+        for tid in sorted(locked & ids)
+        if prev[tid].window in labels and tid not in already
+    )
+    effective = changed.model_copy(
+        update={"rules": changed.rules.model_copy(update={"fixed": (*changed.rules.fixed, *lock_rules)})}
+    )
+    problem = resolve(effective, source)
     reference = {tid: entry.window for tid, entry in prev.items() if tid in ids and entry.window in labels}
-    problem = dataclasses.replace(problem, fixed=fixed, locked=frozenset(locked & ids), previous=reference)
+    problem = dataclasses.replace(problem, locked=frozenset(locked & ids), previous=reference)
     return problem, touched
 
 
@@ -153,8 +169,12 @@ def compare(problem: Problem, previous: Plan, new: Plan, changes: list[Change], 
         else:
             reason = f"re-optimised after: {summary}"
             if tid in groups:
-                partners = [m for m in problem.groups if m.name == groups[tid]][0].members
-                if any(m in touched or (m in prev and m in cur and prev[m].window != cur[m].window) for m in partners if m != tid):
+                partners = next(g for g in problem.groups if g.name == groups[tid]).members
+                if any(
+                    m in touched or (m in prev and m in cur and prev[m].window != cur[m].window)
+                    for m in partners
+                    if m != tid
+                ):
                     reason = f"goes live together with its group {groups[tid]}, which moved ({summary})"
         moves.append(Move(tid, name, before, after, reason))
     return moves

@@ -226,6 +226,11 @@ def resolve(scenario: Scenario, source: str = "(scenario)") -> Problem:
             municipality=inline.municipality,
             decided_on=inline.decided_on,
         )
+    calls = scenario.tenants.call_options
+    if scenario.tenants.from_files and isinstance(calls, tuple):
+        for i, tid in enumerate(calls):
+            if tid not in tenants:
+                errors.append(ScenarioError(source, f"tenants.call_options.{i}", f"no option tenant {tid}"))
     for excluded in scenario.tenants.exclude:
         tenants.pop(excluded, None)
     ordered = tuple(sorted(tenants.values(), key=lambda t: t.id))
@@ -286,15 +291,15 @@ def resolve(scenario: Scenario, source: str = "(scenario)") -> Problem:
                     precedence.append(Precedence(first=dep, then=t.id, same_window_ok=False, reason="depends_on"))
 
     fixed: dict[str, tuple[str, str]] = {}
-    for i, rule in enumerate(scenario.rules.fixed):
-        if rule.tenant not in tenants:
-            if rule.tenant not in scenario.tenants.exclude:
-                errors.append(ScenarioError(source, f"rules.fixed.{i}.tenant", f"unknown tenant {rule.tenant}"))
+    for i, fixed_rule in enumerate(scenario.rules.fixed):
+        if fixed_rule.tenant not in tenants:
+            if fixed_rule.tenant not in scenario.tenants.exclude:
+                errors.append(ScenarioError(source, f"rules.fixed.{i}.tenant", f"unknown tenant {fixed_rule.tenant}"))
             continue
-        if rule.window not in labels:
-            errors.append(ScenarioError(source, f"rules.fixed.{i}.window", f"no production window {rule.window}"))
+        if fixed_rule.window not in labels:
+            errors.append(ScenarioError(source, f"rules.fixed.{i}.window", f"no production window {fixed_rule.window}"))
             continue
-        fixed[rule.tenant] = (rule.window, rule.reason)
+        fixed[fixed_rule.tenant] = (fixed_rule.window, fixed_rule.reason)
     for tid in scenario.training.rooms:
         if tid not in tenants:
             errors.append(ScenarioError(source, f"training.rooms.{tid}", f"unknown tenant {tid}"))

@@ -15,8 +15,10 @@ wave trains in its own weeks (see :meth:`Problem.training_weeks`) that aggregate
 exact, and :mod:`epj.waves.training` turns it into a week-by-week schedule.
 
 Determinism: with ``deterministic`` (the default) CP-SAT runs with
-``interleave_search``, whose result does not depend on thread timing, a fixed seed
-and a fixed worker count; a plan is then reproducible run after run.
+``interleave_search``, whose search does not depend on thread timing, a fixed seed
+and a fixed worker count. A plan proven optimal (the region: well under a second)
+or stopped by ``solver.work_limit`` (deterministic time) is reproducible run after
+run; one cut off by the wall-clock limit may differ under different machine load.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def _fmt(day: dt.date) -> str:
 class _Model:
     """Builds the CP-SAT model for one problem; keeps the variables and rule literals."""
 
-    def __init__(self, problem: Problem, *, objective: bool, extra_fixed: dict[str, str] | None = None) -> None:
+    def __init__(self, problem: Problem, *, objective: bool) -> None:
         self.problem = problem
         self.model = cp_model.CpModel()
         self.rules: dict[str, tuple[cp_model.IntVar, Rule]] = {}
@@ -82,11 +84,11 @@ class _Model:
         self.labels = labels
         m = self.model
         self.x: dict[tuple[str, str], cp_model.IntVar] = {
-            (t.id, w): m.NewBoolVar(f"x_{t.id}_{w}") for t in problem.tenants for w in labels
+            (t.id, w): m.new_bool_var(f"x_{t.id}_{w}") for t in problem.tenants for w in labels
         }
         for t in problem.tenants:
-            m.AddExactlyOne(self.x[t.id, w] for w in labels)
-        self._add_rules(extra_fixed or {})
+            m.add_exactly_one(self.x[t.id, w] for w in labels)
+        self._add_rules()
         self.terms: dict[str, cp_model.LinearExpr] = {}
         if objective:
             self._add_objective()
@@ -94,17 +96,17 @@ class _Model:
     # -- rules ------------------------------------------------------------------------------------------------------
 
     def _lit(self, key: str, text: str) -> cp_model.IntVar:
-        lit = self.model.NewBoolVar(f"rule_{key}")
+        lit = self.model.new_bool_var(f"rule_{key}")
         self.rules[key] = (lit, Rule(key, text))
         return lit
 
     def _forbid(self, lit: cp_model.IntVar, tenant: str, label: str) -> None:
-        self.model.AddImplication(lit, self.x[tenant, label].Not())
+        self.model.add_implication(lit, self.x[tenant, label].negated())
 
     def idx(self, tenant: str) -> cp_model.LinearExpr:
-        return cp_model.LinearExpr.WeightedSum([self.x[tenant, w] for w in self.labels], list(range(len(self.labels))))
+        return cp_model.LinearExpr.weighted_sum([self.x[tenant, w] for w in self.labels], list(range(len(self.labels))))
 
-    def _add_rules(self, extra_fixed: dict[str, str]) -> None:
+    def _add_rules(self) -> None:
         p, s, m, x = self.problem, self.problem.scenario, self.model, self.x
         tenants = p.tenants
         names = {t.id: t.name for t in tenants}
@@ -112,7 +114,9 @@ class _Model:
         blocked = [w.label for w in p.windows if p.window_blackouts(w.label)]
         if blocked:
             lit = self._lit(
-                "holidays", "no go-live or command-centre period during holidays (summer, Christmas/New Year, Easter)"
+                "holidays",
+                "no go-live or command-centre period during holidays (summer, Christmas/New Year, Easter): "
+                f"closes {', '.join(blocked)}",
             )
             for label in blocked:
                 for t in tenants:
@@ -146,9 +150,7 @@ class _Model:
 
         for tid, (label, reason) in sorted(p.fixed.items()):
             lit = self._lit(f"fixed:{tid}", f"{names[tid]} is fixed to window {label} ({reason})")
-            m.Add(x[tid, label] == 1).OnlyEnforceIf(lit)
-        for tid, label in sorted(extra_fixed.items()):
-            m.Add(x[tid, label] == 1)
+            m.add(x[tid, label] == 1).only_enforce_if(lit)
 
         for group in p.groups:
             if not group.must:
@@ -160,7 +162,7 @@ class _Model:
             head = group.members[0]
             for member in group.members[1:]:
                 for label in self.labels:
-                    m.Add(x[member, label] == x[head, label]).OnlyEnforceIf(lit)
+                    m.add(x[member, label] == x[head, label]).only_enforce_if(lit)
 
         for rule in p.precedence:
             how = "before or with" if rule.same_window_ok else "in an earlier window than"
@@ -169,9 +171,9 @@ class _Model:
                 f"precedence:{rule.first}->{rule.then}", f"{names[rule.first]} goes live {how} {names[rule.then]}{why}"
             )
             if rule.same_window_ok:
-                m.Add(self.idx(rule.first) <= self.idx(rule.then)).OnlyEnforceIf(lit)
+                m.add(self.idx(rule.first) <= self.idx(rule.then)).only_enforce_if(lit)
             else:
-                m.Add(self.idx(rule.first) + 1 <= self.idx(rule.then)).OnlyEnforceIf(lit)
+                m.add(self.idx(rule.first) + 1 <= self.idx(rule.then)).only_enforce_if(lit)
 
         principals = [t for t in tenants if t.principal]
         others = [t for t in tenants if not t.principal]
@@ -179,19 +181,21 @@ class _Model:
             lit = self._lit(
                 "principals-first", "the principals go live first, as pilots (no option tenant before them)"
             )
-            last = m.NewIntVar(0, len(self.labels) - 1, "last_principal")
+            last = m.new_int_var(0, len(self.labels) - 1, "last_principal")
             for t in principals:
-                m.Add(last >= self.idx(t.id)).OnlyEnforceIf(lit)
+                m.add(last >= self.idx(t.id)).only_enforce_if(lit)
             for t in others:
-                m.Add(self.idx(t.id) >= last).OnlyEnforceIf(lit)
+                m.add(self.idx(t.id) >= last).only_enforce_if(lit)
 
         cap = s.capacity
         lit = self._lit("window-tenants", f"at most {cap.max_tenants_per_window} municipalities go live in one window")
         for label in self.labels:
-            m.Add(sum(x[t.id, label] for t in tenants) <= cap.max_tenants_per_window).OnlyEnforceIf(lit)
+            m.add(sum(x[t.id, label] for t in tenants) <= cap.max_tenants_per_window).only_enforce_if(lit)
         lit = self._lit("window-end-users", f"at most {cap.max_end_users_per_window:,} end users go live in one window")
         for label in self.labels:
-            m.Add(sum(t.end_users * x[t.id, label] for t in tenants) <= cap.max_end_users_per_window).OnlyEnforceIf(lit)
+            m.add(sum(t.end_users * x[t.id, label] for t in tenants) <= cap.max_end_users_per_window).only_enforce_if(
+                lit
+            )
         lit = self._lit(
             "command-centre",
             f"the command centre handles at most {cap.command_centre_tenants} municipalities in their "
@@ -204,7 +208,7 @@ class _Model:
                 for o in p.windows
                 if p.go_live(o.label) <= day < p.go_live(o.label) + dt.timedelta(days=s.preparation.hypercare_days)
             ]
-            m.Add(sum(x[t.id, o] for t in tenants for o in active) <= cap.command_centre_tenants).OnlyEnforceIf(lit)
+            m.add(sum(x[t.id, o] for t in tenants for o in active) <= cap.command_centre_tenants).only_enforce_if(lit)
 
         tr = s.training
         days = {label: p.training_days(label) for label in self.labels}
@@ -215,16 +219,17 @@ class _Model:
             f"{tr.horizon_weeks} weeks before go-live",
         )
         for label in self.labels:
-            m.Add(
+            m.add(
                 sum(p.sessions(t) * x[t.id, label] for t in tenants) <= tr.courses_per_day_effective * days[label]
-            ).OnlyEnforceIf(lit)
+            ).only_enforce_if(lit)
         short = [
             (t, label) for t in tenants for label in self.labels if p.sessions(t) > tr.rooms_for(t.id) * days[label]
         ]
         if short:
             lit = self._lit(
                 "training-rooms",
-                f"each municipality trains in its own rooms ({tr.rooms_per_tenant} by default), one course per room a day",
+                f"each municipality trains in its own rooms ({tr.rooms_per_tenant} by default), "
+                "one course per room a day",
             )
             for t, label in short:
                 self._forbid(lit, t.id, label)
@@ -234,26 +239,26 @@ class _Model:
     def _add_objective(self) -> None:
         p, m, x = self.problem, self.model, self.x
         obj = p.scenario.objective
-        waiting = cp_model.LinearExpr.WeightedSum(
+        waiting = cp_model.LinearExpr.weighted_sum(
             [x[t.id, w] for t in p.tenants for w in self.labels],
             [waiting_weight(t.inhabitants) * months_after_first(p, w) for t in p.tenants for w in self.labels],
         )
         total_eu = sum(t.end_users for t in p.tenants)
-        peak = m.NewIntVar(0, total_eu // 100 + 1, "peak_hundreds")
+        peak = m.new_int_var(0, total_eu // 100 + 1, "peak_hundreds")
         for w in self.labels:
-            m.Add(100 * peak >= sum(t.end_users * x[t.id, w] for t in p.tenants))
+            m.add(100 * peak >= sum(t.end_users * x[t.id, w] for t in p.tenants))
         splits: list[cp_model.LinearExprT] = []
         for g in p.groups:
             if g.must:
                 continue
-            used = [m.NewBoolVar(f"used_{g.name}_{w}") for w in self.labels]
+            used = [m.new_bool_var(f"used_{g.name}_{w}") for w in self.labels]
             for member in g.members:
                 for u, w in zip(used, self.labels, strict=True):
-                    m.AddImplication(x[member, w], u)
+                    m.add_implication(x[member, w], u)
             splits.append(sum(used) - 1)
-        split_expr = cp_model.LinearExpr.Sum(splits) if splits else m.NewConstant(0)
+        split_expr = cp_model.LinearExpr.sum(splits) if splits else m.new_constant(0)
         movable = [t for t in p.previous if t not in p.locked and (t, p.previous[t]) in x]
-        moves = cp_model.LinearExpr.Sum([1 - x[t, p.previous[t]] for t in movable]) if movable else m.NewConstant(0)
+        moves = cp_model.LinearExpr.sum([1 - x[t, p.previous[t]] for t in movable]) if movable else m.new_constant(0)
         self.terms = {
             "waiting": waiting,
             "peak": peak,
@@ -266,7 +271,7 @@ class _Model:
             "group_splits": obj.group_split_weight,
             "moves": obj.move_weight,
         }
-        m.Minimize(sum(self.weights[k] * e for k, e in self.terms.items()))
+        m.minimize(sum(self.weights[k] * e for k, e in self.terms.items()))
 
 
 def _parameters(problem: Problem, time_limit: float | None, workers: int | None) -> cp_model.CpSolver:
@@ -278,6 +283,8 @@ def _parameters(problem: Problem, time_limit: float | None, workers: int | None)
     params.random_seed = settings.seed
     if settings.deterministic:
         params.interleave_search = True
+    if settings.work_limit is not None:
+        params.max_deterministic_time = settings.work_limit
     return solver
 
 
@@ -292,14 +299,14 @@ def solve(
     """Plan every tenant into a window; raise :class:`Infeasible` (with a minimal conflict) when impossible."""
     built = _Model(problem, objective=True)
     for lit, _ in built.rules.values():
-        built.model.Add(lit == 1)
+        built.model.add(lit == 1)
     if hint:
         for (tid, label), var in built.x.items():
             if tid in hint:
-                built.model.AddHint(var, 1 if hint[tid] == label else 0)
+                built.model.add_hint(var, 1 if hint[tid] == label else 0)
     solver = _parameters(problem, time_limit, workers)
     started = time.perf_counter()
-    status = solver.Solve(built.model)
+    status = solver.solve(built.model)
     elapsed = time.perf_counter() - started
     if status == cp_model.INFEASIBLE or status == cp_model.MODEL_INVALID:
         if explain:
@@ -307,37 +314,38 @@ def solve(
         raise Infeasible([], "no plan exists")
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         raise Infeasible(
-            [], f"no plan found within {solver.parameters.max_time_in_seconds:g} s (status {solver.StatusName(status)})"
+            [],
+            f"no plan found within {solver.parameters.max_time_in_seconds:g} s (status {solver.status_name(status)})",
         )
-    assignment = {tid: label for (tid, label), var in built.x.items() if solver.BooleanValue(var)}
-    terms = {k: int(solver.Value(e)) for k, e in built.terms.items()}
+    assignment = {tid: label for (tid, label), var in built.x.items() if solver.boolean_value(var)}
+    terms = {k: int(solver.value(e)) for k, e in built.terms.items()}
     return Solution(
         assignment=dict(sorted(assignment.items())),
-        status=solver.StatusName(status),
+        status=solver.status_name(status),
         optimal=status == cp_model.OPTIMAL,
-        objective=round(solver.ObjectiveValue()),
+        objective=round(solver.objective_value),
         terms=terms,
         solve_seconds=elapsed,
-        bound=solver.BestObjectiveBound(),
+        bound=solver.best_objective_bound,
     )
 
 
 def _feasible_with(built: _Model, keys: list[str], time_limit: float) -> tuple[bool | None, list[str]]:
     """Solve with only the rules in ``keys`` assumed; (feasible?, sufficient subset if infeasible)."""
     model = built.model
-    model.ClearAssumptions()
-    model.AddAssumptions([built.rules[k][0] for k in keys])
+    model.clear_assumptions()
+    model.add_assumptions([built.rules[k][0] for k in keys])
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.max_time_in_seconds = time_limit
     solver.parameters.random_seed = built.problem.scenario.solver.seed
-    status = solver.Solve(model)
+    status = solver.solve(model)
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return True, []
     if status != cp_model.INFEASIBLE:
         return None, []
-    by_index = {built.rules[k][0].Index(): k for k in keys}
-    core = [by_index[i] for i in solver.SufficientAssumptionsForInfeasibility() if i in by_index]
+    by_index = {built.rules[k][0].index: k for k in keys}
+    core = [by_index[i] for i in solver.sufficient_assumptions_for_infeasibility() if i in by_index]
     return False, core
 
 
@@ -369,17 +377,17 @@ def binding_rules(problem: Problem, solution: Solution, time_limit: float = 2.0,
     built = _Model(problem, objective=True)
     found: list[tuple[int, str]] = []
     for key, (_, rule) in built.rules.items():
-        model = built.model.Clone()
+        model = built.model.clone()
         for other_key, (other, _) in built.rules.items():
             if other_key != key:
-                model.Add(model.GetBoolVarFromProtoIndex(other.Index()) == 1)
+                model.add(model.get_bool_var_from_proto_index(other.index) == 1)
         solver = cp_model.CpSolver()
         solver.parameters.num_workers = 1
         solver.parameters.max_time_in_seconds = time_limit
         solver.parameters.random_seed = problem.scenario.solver.seed
-        status = solver.Solve(model)
+        status = solver.solve(model)
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            gain = solution.objective - round(solver.ObjectiveValue())
+            gain = solution.objective - round(solver.objective_value)
             if gain > 0:
                 found.append((gain, f"{rule.text} (without it the plan would cost {gain} less)"))
     found.sort(key=lambda item: (-item[0], item[1]))

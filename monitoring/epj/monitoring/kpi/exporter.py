@@ -29,6 +29,7 @@ from epj.monitoring.kpi.compute import compute_kpis, load_baseline, tenants_with
 from epj.monitoring.kpi.sql import install
 from epj.telemetry import metrics as names
 from epj.telemetry.labels import safe_labels
+from epj.telemetry.setup import tracer
 
 log = logging.getLogger("epj.monitoring.kpi")
 
@@ -67,12 +68,21 @@ class KpiCollector(Collector):
         try:
             with psycopg.connect(self.dsn, connect_timeout=5) as conn:
                 if not self._installed:
-                    install(conn)
+                    try:
+                        install(conn)
+                    except psycopg.errors.InsufficientPrivilege:
+                        # A read-only monitoring role: the functions must have been installed by the owner.
+                        conn.rollback()
+                        log.info("no privilege to install the KPI functions; using the installed ones")
                     self._installed = True
                 end = self.as_of()
                 for tenant in self.tenants or tenants_with_data(conn):
                     for period, length in PERIODS.items():
-                        for kpi, v in compute_kpis(conn, tenant, end - length, end).items():
+                        with tracer("epj.monitoring.kpi").start_as_current_span(
+                            "kpi.compute", attributes={"epj.tenant": tenant, "epj.kpi.period": period}
+                        ):
+                            values = compute_kpis(conn, tenant, end - length, end)
+                        for kpi, v in values.items():
                             lbl = list(safe_labels(tenant=tenant, kpi=kpi, period=period).values())
                             if v.value is not None:
                                 value.add_metric(lbl, v.value)

@@ -2,7 +2,7 @@
 -- counts per FHIR resource type. Backups record it in their manifest; restore and
 -- the testinfra checks compare the live schema against it. Read-only.
 --
--- psql -X -At -v schema=kommune_5035 -v rtable=resources -v rtype=resource_type -f fingerprint.sql
+-- psql -X -At -v schema=kommune_5035 -v rtable=fhir_resource -v rtype=resource_type -f fingerprint.sql
 -- Prints one JSON object. Dynamic SQL runs through query_to_xml so no helper
 -- function has to be created in the tenant's database.
 \set ON_ERROR_STOP on

@@ -1,0 +1,186 @@
+"""``epj golive bench``: N tenants across waves, reconciled by the real operator against the emulator.
+
+The emulator runs in a child process (so ``peak_rss_mb`` is the operator's memory, not the
+emulator's); the operator runs here with a simulated clock. The bench walks every wave
+through rehearsal, freeze, cutover and go-live: training reported, every migration and
+smoke Job marked succeeded, go/no-go recorded. Handler latency is the wall time of each
+GoLive reconcile (observe → decide → persist → act).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import multiprocessing
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from epj.golive.schedule import Schedule
+from epj.operator.kube import GOLIVES, JOBS, MIGRATION_JOBS, KubeClient
+from epj.operator.testing import NAMESPACE, OperatorThread, reconciliation_report
+
+WAVES_PER_YEAR = 4
+
+
+def _serve_emulator(pipe: Any) -> None:
+    """Child process: serve the emulator until the parent closes the pipe."""
+    from epj.operator.emulator import emulator_thread
+
+    with emulator_thread(NAMESPACE) as (_, url):
+        pipe.send(url)
+        try:
+            pipe.recv()
+        except EOFError:
+            pass
+
+
+def wave_specs(tenants: int, waves: int) -> list[tuple[str, dict[str, Any]]]:
+    """``waves`` waves in consecutive quarters of 2027–2028, tenants spread evenly (synthetic numbers 3001…)."""
+    numbers = [f"{3001 + i:04d}" for i in range(tenants)]
+    specs = []
+    for w in range(waves):
+        year, quarter = 2027 + w // 4, w % 4 + 1
+        start = dt.date(year, 3 * quarter - 2, 1)
+        go_live = start + dt.timedelta(days=35)
+        end = dt.date(year + (quarter == 4), (3 * quarter) % 12 + 1, 1) - dt.timedelta(days=1)
+        members = [{"kommunenummer": k} for k in numbers[w::waves]]
+        spec = {
+            "goLiveDate": go_live.isoformat(),
+            "productionWindow": {"label": f"{year}-Q{quarter}", "start": start.isoformat(), "end": end.isoformat()},
+            "members": members,
+        }
+        specs.append((f"bench-wave-{w + 1}", spec))
+    return specs
+
+
+async def _wait(
+    probe: Callable[[], Any], accept: Callable[[Any], bool], timeout: float, what: str, progress: Callable[[str], None]
+) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await probe()
+        if accept(value):
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"bench: timed out waiting for {what}")
+        await asyncio.sleep(0.25)
+
+
+async def run_bench(tenants: int, waves: int, progress: Callable[[str], None]) -> dict[str, Any]:
+    from epj.golive.clock import SimulatedClock
+    from epj.operator.context import OperatorContext
+    from epj.operator.metrics import OperatorMetrics
+
+    parent, child = multiprocessing.Pipe()
+    process = multiprocessing.get_context("spawn").Process(target=_serve_emulator, args=(child,), daemon=True)
+    process.start()
+    url = parent.recv()
+    specs = wave_specs(tenants, waves)
+    first = Schedule.for_date(dt.date.fromisoformat(specs[0][1]["goLiveDate"]))
+    clock = SimulatedClock(first.pre_project_at - dt.timedelta(days=1))
+    started = time.monotonic()
+    async with KubeClient(url) as client:
+        ctx = OperatorContext(
+            client=KubeClient(url), clock=clock, metrics=OperatorMetrics.create(), alertmanager_url=None,
+            resync_seconds=30.0, job_poll_seconds=0.5, record_latencies=True,
+        )  # fmt: skip
+        operator = OperatorThread(ctx, url, NAMESPACE)
+        await asyncio.to_thread(operator.start)
+        try:
+            for name, spec in specs:
+                await client.create(
+                    GOLIVES.__class__("epj.no", "v1alpha1", "rolloutwaves", "RolloutWave"),
+                    NAMESPACE,
+                    {"metadata": {"name": name}, "spec": spec},
+                )
+            await _wait(lambda: client.list(GOLIVES, NAMESPACE), lambda items: len(items) == tenants, 120,
+                        "GoLives", progress)  # fmt: skip
+            training = {"metadata": {"name": "epj-training-completion"}, "data": {}}
+            training["data"] = {m["kommunenummer"]: "0.95" for _, s in specs for m in s["members"]}
+            from epj.operator.kube import CONFIG_MAPS
+
+            await client.create(CONFIG_MAPS, NAMESPACE, training)
+            for name, spec in specs:
+                progress(f"{name}: {len(spec['members'])} tenants")
+                await _walk_wave(client, ctx, operator, spec, progress)
+        finally:
+            await asyncio.to_thread(operator.stop)
+            parent.send("stop")
+            process.join(10)
+    latencies = sorted(ctx.latencies)
+    quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
+    return {
+        "tenants": tenants,
+        "waves": waves,
+        "reconciles": len(latencies),
+        "handler_p50_ms": round(statistics.median(latencies) * 1000, 1),
+        "handler_p95_ms": round(quantiles[94] * 1000, 1),
+        "handler_max_ms": round(latencies[-1] * 1000, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "wall_s": round(time.monotonic() - started, 1),
+    }
+
+
+async def _walk_wave(client: KubeClient, ctx: Any, operator: Any, spec: dict[str, Any], progress: Callable[[str], None]) -> None:
+    schedule = Schedule.for_date(dt.date.fromisoformat(spec["goLiveDate"]))
+    members = [m["kommunenummer"] for m in spec["members"]]
+    minute = dt.timedelta(minutes=1)
+
+    def advance(instant: dt.datetime) -> None:
+        ctx.clock.advance_to(instant)
+        operator.call(ctx.wake_all)
+
+    async def phases() -> dict[str, str]:
+        items = await client.list(GOLIVES, NAMESPACE)
+        return {g["spec"]["kommunenummer"]: (g.get("status") or {}).get("phase", "") for g in items}
+
+    async def all_in(phase: str, timeout: float = 300) -> None:
+        await _wait(phases, lambda p: all(p.get(k) == phase for k in members), timeout, f"all in {phase}", progress)
+
+    async def finish(kind: str) -> None:
+        from epj.operator.resources import tenant_namespace
+
+        for k in members:
+            name = f"migrate-{kind}-{k}-1" if kind != "smoke" else f"smoke-{k}-cutover-1"
+            ns = tenant_namespace(k)
+            await _wait(lambda ns=ns, name=name: client.get(JOBS, ns, name), bool, 300, f"Job {name}", progress)
+            pod = {
+                "metadata": {"name": f"{name}-pod", "labels": {"job-name": name}},
+                "status": {"containerStatuses": [{"name": "migrate", "state": {"terminated": {
+                    "exitCode": 0, "message": json.dumps(reconciliation_report(k))}}}]},
+            }  # fmt: skip
+            if kind != "smoke":
+                await client.create(JOBS.__class__("", "v1", "pods", "Pod"), ns, pod)
+            await client.patch_status(JOBS, ns, name, {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]})
+
+    advance(schedule.rehearsal_at + minute)
+    await all_in("Rehearsal")
+    await finish("rehearsal")
+    await _wait(lambda: client.list(MIGRATION_JOBS, NAMESPACE),
+                lambda items: sum((m.get("status") or {}).get("state") == "Succeeded" for m in items) >= len(members),
+                300, "rehearsal results", progress)  # fmt: skip
+    await asyncio.sleep(1.0)
+    advance(schedule.freeze_at + minute)
+    await all_in("Freeze")
+    from epj.operator.commands import approve
+
+    for k in members:
+        await approve(client, NAMESPACE, k, gate="go-no-go", by="project-lead", reason="bench go", at=ctx.clock.now())
+    advance(schedule.cutover_at + minute)
+    await all_in("Cutover")
+    await finish("cutover")
+    await finish("smoke")
+    await all_in("Live")
+    advance(schedule.go_live_at + minute)
+    await all_in("Hypercare")
+    progress(f"wave live: {len(members)} tenants in Hypercare")
+
+
+def bench(tenants: int, waves: int | None = None, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    report = progress or (lambda line: print(line, file=sys.stderr))
+    return asyncio.run(run_bench(tenants, waves or max(1, min(8, tenants // 50)), report))
