@@ -164,3 +164,49 @@ def test_invalid_custom_objects_are_reported() -> None:
     wave["spec"]["members"][0]["kommunenummer"] = "50350"
     problems = "\n".join(validate_objects([wave, golive, job], crds=crd_manifests()))
     assert "Ola Nordmann" in problems and "sometime" in problems and "50350" in problems
+
+
+def _rules(node: Any, path: str = "$") -> list[tuple[str, str]]:
+    """Every (schema path, CEL rule) in a CRD schema."""
+    found: list[tuple[str, str]] = []
+    if isinstance(node, dict):
+        found += [(path, v["rule"]) for v in node.get("x-kubernetes-validations", [])]
+        for key, child in node.items():
+            if key != "x-kubernetes-validations":
+                found += _rules(child, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, child in enumerate(node):
+            found += _rules(child, f"{path}[{i}]")
+    return found
+
+
+def _cel(rule: str, **activation: Any) -> bool:
+    import celpy
+
+    env = celpy.Environment()
+    program = env.program(env.compile(rule))
+    return bool(program.evaluate({k: celpy.json_to_cel(v) for k, v in activation.items()}))
+
+
+def test_every_cel_rule_compiles() -> None:
+    import celpy
+
+    rules = [rule for crd in crd_manifests() for rule in _rules(crd)]
+    assert len(rules) >= 8
+    env = celpy.Environment()
+    for _path, rule in rules:
+        env.compile(rule)
+
+
+def test_cel_rules_behave() -> None:
+    assert _cel("self == oldSelf", self="5035", oldSelf="5035")
+    assert not _cel("self == oldSelf", self="5036", oldSelf="5035")
+    approval = {"gate": "go-no-go", "by": "project-lead", "at": "2027-09-04T05:00:00Z", "reason": "ok!"}
+    append_only = _spec_properties("GoLive")["properties"]["approvals"]["x-kubernetes-validations"][0]["rule"]
+    assert _cel(append_only, oldSelf=[approval], self=[approval, {**approval, "gate": "hypercare-exit"}])
+    assert not _cel(append_only, oldSelf=[approval], self=[{**approval, "reason": "rewritten history"}])
+    assert not _cel(append_only, oldSelf=[approval], self=[])
+    window_rule = _spec_properties("RolloutWave")["x-kubernetes-validations"][0]["rule"]
+    wave = {"goLiveDate": "2027-09-06", "productionWindow": {"start": "2027-08-16", "end": "2027-10-29"}}
+    assert _cel(window_rule, self=wave)
+    assert not _cel(window_rule, self={**wave, "goLiveDate": "2027-11-01"})

@@ -248,3 +248,22 @@ def test_hypercare_length_follows_the_wave(wave_run: Play) -> None:
     state = run.states["5035"]
     stable = next(e for e in state.history if e.kind == "Transition" and e.to_phase == Phase.STABLE)
     assert stable.at == SCHEDULE.go_live_at + dt.timedelta(days=10)
+
+
+def test_alert_sources() -> None:
+    from epj.golive import NoAlerts, ScenarioAlerts, alerts_from_alertmanager, load_scenario
+
+    payload = [
+        {"labels": {"alertname": "MedicationAdministrationDown", "severity": "critical", "tenant": "5035"},
+         "status": {"state": "active"}, "annotations": {"summary": "medication list unavailable"}},
+        {"labels": {"alertname": "SlowPortal", "severity": "warning", "tenant": "5035"}, "status": {"state": "active"}},
+        {"labels": {"alertname": "Muted", "severity": "critical", "tenant": "5035"}, "status": {"state": "suppressed"}},
+        {"labels": {"alertname": "Other", "severity": "critical", "tenant": "5031"}, "status": {"state": "active"}},
+    ]  # fmt: skip
+    alerts = alerts_from_alertmanager(payload, "5035")
+    assert [(a.name, a.severity) for a in alerts] == [
+        ("MedicationAdministrationDown", "critical"),
+        ("SlowPortal", "warning"),
+    ]
+    assert NoAlerts().firing("5035", SCHEDULE.go_live_at) == ()
+    assert ScenarioAlerts(load_scenario("default")).firing("5035", SCHEDULE.go_live_at) == ()

@@ -83,6 +83,9 @@ def test_postgres_kill_minus_nine_then_rerun(medium_extract: Path, tmp_path: Pat
     assert again == reference
     assert _pg_snapshot(pg_dsn) == loaded
     assert (tmp_path / "killed" / "quarantine.ndjson").read_bytes() == ref_quarantine
+    with psycopg.connect(pg_dsn) as conn:
+        tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'kommune_5035'")}
+    assert tables == {"fhir_resource", "migration_reconciliation"}  # the dead run's staging table is gone
 
 
 def test_ndjson_kill_minus_nine_then_rerun(medium_extract: Path, tmp_path: Path) -> None:
@@ -101,3 +104,6 @@ def test_ndjson_kill_minus_nine_then_rerun(medium_extract: Path, tmp_path: Path)
     )
     assert _ndjson_snapshot(out) == loaded
     assert not any(p.name.endswith(".partial") for p in tmp_path.iterdir())  # the dead run's leftovers are gone
+    assert sorted(p.name for p in (tmp_path / "killed").iterdir()) == sorted(
+        p.name for p in (tmp_path / "ref").iterdir()
+    )

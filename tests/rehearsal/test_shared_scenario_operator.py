@@ -17,6 +17,8 @@ import logging
 import re
 from typing import Any
 
+import pytest
+
 from epj.golive import Fault, GoLiveState, Scenario, load_scenario, run_wave, trace
 from epj.golive.schedule import parse_instant
 from epj.operator.kube import GOLIVES
@@ -42,9 +44,7 @@ class World:
         """Bring training, alerts, approvals and levers to what the scenario says at ``now``."""
         shares = {k: self.scenario.training(k, now) for k in self.tenants}
         await self.cluster.set_training({k: v for k, v in shares.items() if v is not None})
-        self.cluster.set_alerts(
-            {k: [(a.name, a.severity) for a in self.scenario.alerts(k, now)] for k in self.tenants}
-        )
+        self.cluster.set_alerts({k: [(a.name, a.severity) for a in self.scenario.alerts(k, now)] for k in self.tenants})
         for k in self.tenants:
             script = self.scenario.script(k)
             for i, item in enumerate(script.approvals or ()):
@@ -75,9 +75,10 @@ class World:
             return self.seen[name] + self.scenario.job_duration(k, "smoke"), fault
         return None
 
-    async def jobs(self, now: dt.datetime) -> list[dt.datetime]:
-        """Play the Job controller: finish due Jobs as their fault says; return later completion times."""
+    async def jobs(self, now: dt.datetime) -> tuple[int, list[dt.datetime]]:
+        """Play the Job controller: finish due Jobs as their fault says; return (how many, later completions)."""
         later: list[dt.datetime] = []
+        finished = 0
         for k in self.tenants:
             namespace = f"kommune-{k}"
             for job in await self.cluster.jobs(namespace):
@@ -91,8 +92,9 @@ class World:
                     later.append(at)
                     continue
                 self.finished.add(name)
+                finished += 1
                 await self._finish(namespace, name, k, fault)
-        return later
+        return finished, later
 
     async def _finish(self, namespace: str, name: str, k: str, fault: Fault) -> None:
         finish = self.cluster.finish_job
@@ -124,10 +126,15 @@ async def _snapshot(world: World) -> tuple[Any, ...]:
     return statuses, generations, jobs
 
 
-async def _settle(world: World, *, quiet: float = 0.6, timeout: float = 20.0) -> None:
-    """Wait until GoLive statuses, generations and Jobs stop changing for ``quiet`` seconds."""
+async def _settle(world: World, *, quiet: float = 1.2, timeout: float = 30.0) -> None:
+    """Wait until GoLive statuses, generations and Jobs stop changing for ``quiet`` seconds.
+
+    Every change wakes all GoLives, so a dependent re-decides as soon as its dependency moved
+    (the operator would otherwise see it at its next resync, after we might have moved the clock).
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    world.cluster.wake_all()
     last = await _snapshot(world)
     stable_since = loop.time()
     while loop.time() - stable_since < quiet:
@@ -136,6 +143,7 @@ async def _settle(world: World, *, quiet: float = 0.6, timeout: float = 20.0) ->
         await asyncio.sleep(0.1)
         current = await _snapshot(world)
         if current != last or not all(current[1]):
+            world.cluster.wake_all()
             last, stable_since = current, loop.time()
 
 
@@ -150,10 +158,11 @@ async def play(cluster: LocalCluster, scenario: Scenario) -> dict[str, GoLiveSta
         now = cluster.clock.now()
         await world.apply(now)
         await _settle(world)
-        later = await world.jobs(now)
-        await _settle(world)
-        later += await world.jobs(now)  # jobs created by what the finished ones caused
-        await _settle(world)
+        while True:  # finishing a Job can make the operator create the next one at the same instant
+            finished, later = await world.jobs(now)
+            if not finished:
+                break
+            await _settle(world)
         bodies = [await cluster.golive(k) for k in world.tenants]
         wakes = [parse_instant(w) for b in bodies if (w := (b or {}).get("status", {}).get("nextWakeAt"))]
         event = scenario.next_event_after(now)
@@ -169,12 +178,13 @@ async def play(cluster: LocalCluster, scenario: Scenario) -> dict[str, GoLiveSta
     return states
 
 
+@pytest.mark.slow
 async def test_shared_scenario_gives_the_same_phases_and_gates_through_the_operator() -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     scenario = load_scenario("shared-wave")
     reference = run_wave(scenario)
     async with local_cluster(scenario.start_at) as cluster:
-        await cluster.start_operator()
+        await cluster.start_operator(resync_seconds=0.5)
         states = await play(cluster, scenario)
     for k, expectation in scenario.expect.items():
         state = states[k]

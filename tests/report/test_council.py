@@ -48,6 +48,7 @@ def test_council_report_renders_html_and_pdf(tmp_path: Path) -> None:
     assert "Stjørdal" in page and "mars 2027" in page and "251 234,56 kr" in page
     assert "For lite data til å si noe sikkert" in page  # continuity has too little data
     assert "Bedre enn før" in page  # no-show went down, lower is better
+    assert "+7,5 prosentpoeng" in page and "−2,0 prosentpoeng" in page
 
     pdftoppm, pdftotext = shutil.which("pdftoppm"), shutil.which("pdftotext")
     assert pdftoppm and pdftotext, "poppler-utils is installed by the test command"

@@ -52,10 +52,15 @@ def test_backup_damage_restore_round_trip(tenant_db: TenantDb) -> None:
     db = tenant_db
     migrated = rows_by_type(db.dsn)
     assert migrated["MedicationAdministration"] > 0 and migrated["Patient"] > 0
-    first = run_playbook("backup-tenant-db.yml", db.extra())
-    assert first.rc == 0 and first.changed > 0, first
+    # An older backup that retention (keep 1) must delete once the new one is complete.
+    old = db.backup_dir / TENANT
+    old.mkdir(mode=0o700)
+    for suffix, content in [(".dump", "x"), (".dump.sha256", "x"), (".manifest.json", '{"fingerprint": {}}')]:
+        (old / f"{SCHEMA}-20200101T000000Z{suffix}").write_text(content)
+    first = run_playbook("backup-tenant-db.yml", db.extra(epj_backup_keep=1))
+    assert first.rc == 0 and first.changed == 4, first  # dump, checksum, manifest; the old files deleted (one loop)
     backups = sorted(p.name for p in (db.backup_dir / TENANT).iterdir())
-    assert len(backups) == 3 and backups[0].endswith(".dump"), backups
+    assert len(backups) == 3 and backups[0].endswith(".dump") and "20200101" not in " ".join(backups), backups
     manifest = json.loads(next((db.backup_dir / TENANT).glob("*.manifest.json")).read_text())
     assert manifest["fingerprint"]["resource_types"] == migrated
     assert stat.S_IMODE((db.backup_dir / TENANT).stat().st_mode) == 0o700  # only its owner can read the dumps
@@ -169,6 +174,9 @@ def test_golive_pause_and_resume(tmp_path: Path) -> None:
     assert paused.rc == 0 and paused.changed == 1, paused
     assert json.loads(state.read_text())["spec"]["paused"] is True
     assert run_playbook("golive-pause.yml", extra).changed == 0
+    dry = run_playbook("golive-resume.yml", extra, "--check")
+    assert dry.rc == 0 and dry.changed == 1 and "Check mode: would set spec.paused=false" in dry.output, dry
+    assert json.loads(state.read_text())["spec"]["paused"] is True  # --check patched nothing
     resumed = run_playbook("golive-resume.yml", extra)
     assert resumed.rc == 0 and resumed.changed == 1, resumed
     assert json.loads(state.read_text())["spec"]["paused"] is False
@@ -192,13 +200,21 @@ def test_diagnose_changes_nothing(tenant_db: TenantDb) -> None:
     assert "NONE in" in result.output  # no backup yet: said plainly
 
 
-def test_refusals_are_clear(tenant_db: TenantDb) -> None:
+def test_refusals_are_clear(tenant_db: TenantDb, tmp_path: Path) -> None:
     db = tenant_db
+    # A backup whose dump does not match the checksum its manifest recorded.
+    forged = tmp_path / "forged" / TENANT
+    forged.mkdir(parents=True)
+    (forged / f"{SCHEMA}-20260101T000000Z.dump").write_bytes(b"PGDMP not really")
+    (forged / f"{SCHEMA}-20260101T000000Z.manifest.json").write_text(
+        json.dumps({"schema": SCHEMA, "sha256": "0" * 64, "dump": f"{SCHEMA}-20260101T000000Z.dump", "fingerprint": {}})
+    )
     cases = [
         ("backup-tenant-db.yml", db.extra(tenant="9999"), "unknown tenant 9999"),
         ("backup-tenant-db.yml", db.extra(tenant="1811"), "holds an option it has not called"),
         ("backup-tenant-db.yml", db.extra(epj_postgres_port=1), "database unreachable"),
         ("restore-tenant-db.yml", db.extra(), "no backup of tenant 5035"),
+        ("restore-tenant-db.yml", db.extra(epj_backup_dir=str(tmp_path / "forged")), "does not match its manifest"),
     ]
     for playbook, extra, reason in cases:
         result = run_playbook(playbook, extra)

@@ -92,14 +92,18 @@ def run_cmd(
         str | None, typer.Option("--tenant", help="Kommunenummer being migrated; the manifest must match.")
     ] = None,
     validate_fhir: Annotated[
-        bool, typer.Option("--validate-fhir", help="Validate every resource with fhir.resources (about 10x slower).")
+        bool,
+        typer.Option("--validate-fhir", help="Validate every resource with fhir.resources R4B (measured ~11x slower)."),
     ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at DEBUG.")] = False,
 ) -> None:
     """Migrate one extract into the target; exit 0 only when the reconciliation is complete."""
     from epj.migration.pipeline import MigrationError, run_migration
 
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s %(message)s")
+    # On a terminal the progress bar tells the story (INFO lines would tear it); logs keep INFO lines.
+    quiet = sys.stderr.isatty() and not verbose
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s %(message)s")
     if target is None and not dry_run:
         typer.echo("error: --target is required unless --dry-run", err=True)
         raise typer.Exit(2)
@@ -122,6 +126,14 @@ def run_cmd(
     except (OSError, ValueError) as exc:
         close()
         typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except Exception as exc:
+        import psycopg
+
+        if not isinstance(exc, psycopg.Error):
+            raise
+        close()
+        typer.echo(f"error: PostgreSQL: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", err=True)
         raise typer.Exit(2) from None
     close()
     quarantined = sum(result["quarantine"].values())
@@ -147,9 +159,14 @@ def generate_cmd(
         typer.echo("error: the extract generator (epj.migration.generate) is not installed yet", err=True)
         raise typer.Exit(2) from None
     update, close = _progress_reporter(f"generate {kommunenr}")
-    summary = generate_extract(out_dir, kommunenr, scale=scale, seed=seed, progress=update)
+    try:
+        summary = generate_extract(out_dir, kommunenr, scale=scale, seed=seed, progress=lambda done: update(done, None))
+    except ValueError as exc:
+        close()
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     close()
-    typer.echo(str(summary))
+    typer.echo(f"wrote {summary.records} source records for kommune {kommunenr} to {out_dir}")
 
 
 @migrate_app.command("bench")

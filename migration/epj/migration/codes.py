@@ -7,6 +7,7 @@ exactly the same lists, and a reviewer should be able to check them against the 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Final
 
 # --- identifier systems (SPEC §4) -------------------------------------------------------------
@@ -30,6 +31,7 @@ EXT_PRIORITET: Final = "urn:epj:extension:kontaktprioritet"
 EXT_PLANLAGT: Final = "urn:epj:extension:planlagt-tidspunkt"
 
 
+@lru_cache(maxsize=256)
 def legacy_system(kommunenr: str, system: str, table: str) -> str:
     """`urn:legacy:<system>:<kommunenr>:<table>` — where a legacy key came from (SPEC §4)."""
     return f"urn:legacy:{system}:{kommunenr}:{table}"

@@ -19,7 +19,7 @@ import datetime as dt
 import hashlib
 import uuid
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from stdnum.exceptions import ValidationError
 from stdnum.no import fodselsnummer
@@ -31,6 +31,7 @@ ID_NAMESPACE: Final = uuid.UUID("6f1d3c0e-5a43-4c1b-9d0e-2b7f3a9c8e51")
 
 
 _NS_SHA1: Final = hashlib.sha1(ID_NAMESPACE.bytes, usedforsecurity=False)
+_PREFIXES: dict[tuple[str, str], Any] = {}  # sha1 state after "namespace + kommunenr|source|"
 # RFC 4122 variant: the top two bits of the 17th hex digit become 10.
 _VARIANT: Final = {f"{n:x}": f"{(n & 0x3) | 0x8:x}" for n in range(16)}
 
@@ -41,8 +42,12 @@ def resource_id(kommunenr: str, source: str, key: str) -> str:
     Computed by hand (same value as :func:`uuid.uuid5`, a test checks it) because the UUID object
     costs more than the rest of a resource's mapping in the hot path.
     """
-    h = _NS_SHA1.copy()
-    h.update(f"{kommunenr}|{source}|{key}".encode())
+    prefix = _PREFIXES.get((kommunenr, source))
+    if prefix is None:
+        prefix = _PREFIXES[kommunenr, source] = _NS_SHA1.copy()
+        prefix.update(f"{kommunenr}|{source}|".encode())
+    h = prefix.copy()
+    h.update(key.encode())
     x = h.hexdigest()
     return f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{_VARIANT[x[16]]}{x[17:20]}-{x[20:32]}"
 

@@ -69,7 +69,9 @@ def _phase(tenant: str, phase: str, **attrs: Any) -> Iterator[Any]:
         yield span
     seconds = time.perf_counter() - start
     observe.PHASE_SECONDS.labels(tenant=tenant, phase=phase).observe(seconds)
-    log.info("kommune %s phase %s%s: %.2f s", tenant, phase, f" {attrs['source']}" if "source" in attrs else "", seconds)
+    log.info(
+        "kommune %s phase %s%s: %.2f s", tenant, phase, f" {attrs['source']}" if "source" in attrs else "", seconds
+    )
 
 
 def _fhir_validator() -> Callable[[Resource], None]:
@@ -127,6 +129,8 @@ def run_migration(
 ) -> Reconciliation:
     """Migrate one extract folder into ``target``; see the module docstring for the full contract."""
     extract_dir, report_dir = Path(extract_dir), Path(report_dir)
+    if target is None and not dry_run:
+        raise ValueError("a target (ndjson:DIR or postgresql://…) is required unless dry_run")
     started = time.perf_counter()
     manifest = read_manifest(extract_dir)
     tenant = kommunenr or manifest.kommunenr
@@ -149,6 +153,8 @@ def run_migration(
     total = sum(manifest.count(n) or 0 for n in PROFIL_FILES) + (manifest.count("cgm.Barn") or 0)
 
     report_dir.mkdir(parents=True, exist_ok=True)
+    for stale in report_dir.glob(".*.tmp-*"):  # left by a killed run: the report folder ends up identical
+        stale.unlink(missing_ok=True)
     quarantine_tmp = report_dir / f".quarantine.ndjson.tmp-{os.getpid()}"
     qfile = quarantine_tmp.open("wb")
 

@@ -70,6 +70,7 @@ def _hour(day: str, month: str, year: str, hour: str) -> tuple[str, str] | None:
     return iso[:13], iso[19:]
 
 
+@lru_cache(maxsize=1 << 16)
 def parse_no_timestamp(text: str) -> str | None:
     """`dd.mm.yyyy HH:MM` (Oslo local) → ISO 8601 with offset, e.g. `2026-03-29T03:30:00+02:00`."""
     if len(text) != 16:
@@ -99,8 +100,9 @@ def parse_int(text: str) -> int | None:
 
 def parse_positive_id(text: str) -> int | None:
     """A Profil id: a positive integer (SPEC §2)."""
-    value = parse_int(text)
-    return value if value else None
+    if text.isdigit() and text.isascii():
+        return int(text) or None
+    return None
 
 
 def parse_decimal(text: str) -> float | None:

@@ -104,6 +104,14 @@ def number(value: float | None, unit: str) -> str:
     return f"{text} {unit}".strip()
 
 
+def change_text(row: GainRow) -> str:
+    """A change in a share is in percentage points, not per cent."""
+    unit = "prosentpoeng" if row.unit == "%" else row.unit
+    if row.change is None:
+        return "–"
+    return number(row.change, unit).replace("-", "−") if row.change < 0 else "+" + number(row.change, unit)
+
+
 def _gain_verdict(row: GainRow) -> str:
     if not row.enough_data:
         return "For lite data til å si noe sikkert"
@@ -151,7 +159,7 @@ def render_html(data: CouncilData, chart_file: str = "gevinster.png") -> str:
     gain_rows = "".join(
         f"<tr><td>{e(g.name)}</td><td>{e(number(g.baseline, g.unit))} ({e(g.baseline_period)})</td>"
         f"<td>{e(number(g.current, g.unit))} ({e(g.current_period)})</td>"
-        f"<td>{e(number(g.change, g.unit))}</td><td>{e(_gain_verdict(g))}</td></tr>"
+        f"<td>{e(change_text(g))}</td><td>{e(_gain_verdict(g))}</td></tr>"
         for g in data.gains
     )
     incident_rows = "".join(
@@ -241,7 +249,7 @@ def render_pdf(data: CouncilData, chart_png: bytes) -> bytes:
                     g.name,
                     f"{number(g.baseline, g.unit)} ({g.baseline_period})",
                     f"{number(g.current, g.unit)} ({g.current_period})",
-                    number(g.change, g.unit),
+                    change_text(g),
                     _gain_verdict(g),
                 )
             )

@@ -26,7 +26,12 @@ Conditions (Ready, Progressing, Blocked) and ``next_action`` are in ``state``; a
 Scenarios (:func:`load_scenario`, YAML in ``scenarios/``) script training, approvals, alerts,
 faults and levers over time; :func:`run_wave` plays one through the core with an
 :class:`Executor` (:class:`ScriptedExecutor` fakes jobs), and :func:`trace` gives the phases and
-gate outcomes two adapters must agree on.
+gate outcomes two adapters must agree on (``tests/rehearsal/test_rehearse.py`` plays ``shared-wave`` through
+``epj rehearse``; ``tests/rehearsal/test_shared_scenario_operator.py`` through the kopf operator on kmock).
+
+Adapters: persist ``decision.state`` BEFORE performing ``decision.actions`` (a crash in between then
+repeats idempotent actions instead of losing a transition); fill ``observed_generation`` yourself.
+Approval and resume times (``at``) must come from the same clock the adapter passes as ``now``.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from epj.golive.actions import (
     RunSmokeChecks,
     Transition,
 )
+from epj.golive.alerts import AlertSource, NoAlerts, ScenarioAlerts, alerts_from_alertmanager
 from epj.golive.clock import Clock, SimulatedClock, SystemClock, ensure_utc
 from epj.golive.machine import EXIT_GATES, InvalidTransition, decide, job_name, set_condition
 from epj.golive.model import (
@@ -111,6 +117,7 @@ __all__ = [
     "UNSAFE",
     "Action",
     "Alert",
+    "AlertSource",
     "Approval",
     "ApprovalDecision",
     "ApproverRole",
@@ -136,6 +143,7 @@ __all__ = [
     "MigrationObservation",
     "MigrationPurpose",
     "MigrationRecord",
+    "NoAlerts",
     "Observations",
     "Offsets",
     "Outcome",
@@ -147,6 +155,7 @@ __all__ = [
     "RollBack",
     "RunSmokeChecks",
     "Scenario",
+    "ScenarioAlerts",
     "Schedule",
     "ScriptedExecutor",
     "SimulatedClock",
@@ -156,6 +165,7 @@ __all__ = [
     "Transition",
     "WaveRun",
     "WaveSpec",
+    "alerts_from_alertmanager",
     "blocked_by",
     "builtin_scenarios",
     "decide",

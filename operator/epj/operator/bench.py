@@ -21,8 +21,10 @@ from collections.abc import Callable
 from typing import Any
 
 from epj.golive.schedule import Schedule
-from epj.operator.kube import GOLIVES, JOBS, MIGRATION_JOBS, KubeClient
-from epj.operator.testing import NAMESPACE, OperatorThread, reconciliation_report
+from epj.operator.commands import approve
+from epj.operator.kube import CONFIG_MAPS, GOLIVES, JOBS, MIGRATION_JOBS, ROLLOUT_WAVES, KubeClient
+from epj.operator.resources import tenant_namespace
+from epj.operator.testing import NAMESPACE, PODS, OperatorThread, reconciliation_report
 
 WAVES_PER_YEAR = 4
 
@@ -37,6 +39,11 @@ def _serve_emulator(pipe: Any) -> None:
             pipe.recv()
         except EOFError:
             pass
+
+
+async def _no_alerts(url: str) -> list[dict[str, Any]]:
+    """The bench's Alertmanager: nothing firing."""
+    return []
 
 
 def wave_specs(tenants: int, waves: int) -> list[tuple[str, dict[str, Any]]]:
@@ -86,24 +93,19 @@ async def run_bench(tenants: int, waves: int, progress: Callable[[str], None]) -
     started = time.monotonic()
     async with KubeClient(url) as client:
         ctx = OperatorContext(
-            client=KubeClient(url), clock=clock, metrics=OperatorMetrics.create(), alertmanager_url=None,
+            client=KubeClient(url), clock=clock, metrics=OperatorMetrics.create(),
+            alertmanager_url="http://alertmanager.bench.invalid", alert_fetcher=_no_alerts,
             resync_seconds=30.0, job_poll_seconds=0.5, record_latencies=True,
         )  # fmt: skip
         operator = OperatorThread(ctx, url, NAMESPACE)
         await asyncio.to_thread(operator.start)
         try:
             for name, spec in specs:
-                await client.create(
-                    GOLIVES.__class__("epj.no", "v1alpha1", "rolloutwaves", "RolloutWave"),
-                    NAMESPACE,
-                    {"metadata": {"name": name}, "spec": spec},
-                )
+                await client.create(ROLLOUT_WAVES, NAMESPACE, {"metadata": {"name": name}, "spec": spec})
             await _wait(lambda: client.list(GOLIVES, NAMESPACE), lambda items: len(items) == tenants, 120,
                         "GoLives", progress)  # fmt: skip
             training = {"metadata": {"name": "epj-training-completion"}, "data": {}}
             training["data"] = {m["kommunenummer"]: "0.95" for _, s in specs for m in s["members"]}
-            from epj.operator.kube import CONFIG_MAPS
-
             await client.create(CONFIG_MAPS, NAMESPACE, training)
             for name, spec in specs:
                 progress(f"{name}: {len(spec['members'])} tenants")
@@ -143,8 +145,6 @@ async def _walk_wave(client: KubeClient, ctx: Any, operator: Any, spec: dict[str
         await _wait(phases, lambda p: all(p.get(k) == phase for k in members), timeout, f"all in {phase}", progress)
 
     async def finish(kind: str) -> None:
-        from epj.operator.resources import tenant_namespace
-
         for k in members:
             name = f"migrate-{kind}-{k}-1" if kind != "smoke" else f"smoke-{k}-cutover-1"
             ns = tenant_namespace(k)
@@ -155,7 +155,7 @@ async def _walk_wave(client: KubeClient, ctx: Any, operator: Any, spec: dict[str
                     "exitCode": 0, "message": json.dumps(reconciliation_report(k))}}}]},
             }  # fmt: skip
             if kind != "smoke":
-                await client.create(JOBS.__class__("", "v1", "pods", "Pod"), ns, pod)
+                await client.create(PODS, ns, pod)
             await client.patch_status(JOBS, ns, name, {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]})
 
     advance(schedule.rehearsal_at + minute)
@@ -167,8 +167,6 @@ async def _walk_wave(client: KubeClient, ctx: Any, operator: Any, spec: dict[str
     await asyncio.sleep(1.0)
     advance(schedule.freeze_at + minute)
     await all_in("Freeze")
-    from epj.operator.commands import approve
-
     for k in members:
         await approve(client, NAMESPACE, k, gate="go-no-go", by="project-lead", reason="bench go", at=ctx.clock.now())
     advance(schedule.cutover_at + minute)

@@ -1,9 +1,198 @@
-"""epj golive / epj operator — the kopf operator (issue 4): command-line adapter (being built)."""
+"""``epj golive …`` and ``epj operator run``: the go-live operator's command-line adapter (issue 4).
+
+Stable interface (scripts rely on it):
+
+* ``epj operator run [--standalone] [--namespace NS | --all-namespaces] [--liveness URL]``
+* ``epj golive approve TENANT --gate G --by ROLE --reason TEXT [--reject]``
+* ``epj golive resume TENANT --by ROLE --reason TEXT``
+* ``epj golive status [TENANT] [--json]``
+* ``epj golive bench --json [--tenants N]`` — last line one JSON object with ``tenants``,
+  ``handler_p50_ms``, ``handler_p95_ms``, ``peak_rss_mb``.
+
+The API server is found as kubectl finds it (``KUBECONFIG`` / ``~/.kube/config``, or the pod's
+service account); ``--server URL`` talks to a given API (e.g. a local emulator). kopf and
+aiohttp are imported inside the commands so ``epj --help`` stays fast.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
 import typer
+
+T = TypeVar("T")
+
+golive_app = typer.Typer(help="Go-live of each tenant: approve gates, resume after a hold, status, bench.")
+operator_app = typer.Typer(help="The go-live operator (kopf).")
+
+NamespaceOpt = Annotated[
+    str, typer.Option("--namespace", "-n", help="Namespace of the GoLive objects.", envvar="EPJ_GOLIVE_NAMESPACE")
+]
+ServerOpt = Annotated[
+    str | None, typer.Option("--server", help="API server URL (default: kubeconfig or service account).")
+]
+DEFAULT_NAMESPACE = "epj-golive"
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _with_client(server: str | None, action: Callable[[Any], Awaitable[T]]) -> T:
+    from epj.operator.commands import CommandError
+    from epj.operator.kube import ApiError, connect
+
+    async def main() -> T:
+        client = await connect(server)
+        async with client:
+            return await action(client)
+
+    try:
+        return asyncio.run(main())
+    except CommandError as error:
+        _fail(str(error))
+    except ApiError as error:
+        hint = " (someone changed the GoLive at the same time: run the command again)" if error.status == 409 else ""
+        _fail(f"{error}{hint}")
+    except (RuntimeError, OSError) as error:
+        _fail(f"cannot reach the Kubernetes API: {error}")
+    raise AssertionError("unreachable")
+
+
+@golive_app.command("approve")
+def approve_cmd(
+    tenant: Annotated[str, typer.Argument(help="Kommunenummer, e.g. 5035.")],
+    gate: Annotated[str, typer.Option("--gate", help="go-no-go or hypercare-exit.")],
+    by: Annotated[str, typer.Option("--by", help="Role of the decider (e.g. project-lead), never a name.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (3–500 characters; no personal data).")],
+    reject: Annotated[bool, typer.Option("--reject", help="Record a no-go: fails the gate and holds the tenant.")] = False,
+    namespace: NamespaceOpt = DEFAULT_NAMESPACE,
+    server: ServerOpt = None,
+) -> None:
+    """Record a go/no-go decision in the tenant's GoLive (appended to its audit trail)."""
+    from epj.operator.commands import approve
+
+    body = _with_client(
+        server, lambda c: approve(c, namespace, tenant, gate=gate, by=by, reason=reason, reject=reject)
+    )
+    decision = "rejected" if reject else "approved"
+    typer.echo(f"{tenant}: {gate} {decision} by {by} ({len(body['spec']['approvals'])} decisions on record)")
+
+
+@golive_app.command("resume")
+def resume_cmd(
+    tenant: Annotated[str, typer.Argument(help="Kommunenummer, e.g. 5035.")],
+    by: Annotated[str, typer.Option("--by", help="Role of the person resuming, never a name.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it is safe to continue.")],
+    namespace: NamespaceOpt = DEFAULT_NAMESPACE,
+    server: ServerOpt = None,
+) -> None:
+    """Resume a tenant that is OnHold or RolledBack (nothing advances after a hold until this)."""
+    from epj.operator.commands import resume
+
+    _with_client(server, lambda c: resume(c, namespace, tenant, by=by, reason=reason))
+    typer.echo(f"{tenant}: resume requested by {by}; the operator acts on it at once")
+
+
+@golive_app.command("status")
+def status_cmd(
+    tenant: Annotated[str | None, typer.Argument(help="Kommunenummer; all tenants when left out.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    namespace: NamespaceOpt = DEFAULT_NAMESPACE,
+    server: ServerOpt = None,
+) -> None:
+    """Phase, readiness, gates and the next action per tenant."""
+    from epj.operator.commands import status
+
+    rows = _with_client(server, lambda c: status(c, namespace, tenant))
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("Tenant", "Wave", "Go-live", "Phase", "Ready", "Blocked", "Next action")
+    for row in rows:
+        table.add_row(
+            str(row["tenant"]), str(row["wave"]), str(row["goLiveDate"]), row["phase"], row["ready"],
+            row["blocked"], row["nextAction"],
+        )  # fmt: skip
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
+    if tenant is not None and rows:
+        for gate, outcome in rows[0]["gates"].items():
+            typer.echo(f"  gate {gate}: {outcome}")
+        for approval in rows[0]["approvals"]:
+            typer.echo(f"  {approval['at']} {approval['gate']} {approval['decision']} by {approval['by']}: {approval['reason']}")
+
+
+@golive_app.command("bench")
+def bench_cmd(
+    tenants: Annotated[int, typer.Option("--tenants", min=1, max=2000, help="How many tenants.")] = 400,
+    waves: Annotated[int | None, typer.Option("--waves", min=1, max=16, help="Spread over this many waves.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="End with one JSON line (for scripts).")] = False,
+) -> None:
+    """Reconcile N tenants across waves with the real operator against the kmock emulator; print latency and memory."""
+    try:
+        from epj.operator.bench import bench
+    except ImportError as error:
+        _fail(f"the bench needs the development extra (kmock): {error}")
+    result = bench(tenants, waves)
+    if as_json:
+        typer.echo(json.dumps(result))
+    else:
+        for key, value in result.items():
+            typer.echo(f"{key}: {value}")
+
+
+@operator_app.command("run")
+def run_cmd(
+    standalone: Annotated[bool, typer.Option("--standalone", help="No peering (tests, single replica).")] = False,
+    namespace: Annotated[list[str] | None, typer.Option("--namespace", "-n", help="Namespace(s) to watch.")] = None,
+    all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="Watch the whole cluster.")] = False,
+    liveness: Annotated[
+        str | None, typer.Option("--liveness", help="Liveness endpoint, e.g. http://0.0.0.0:8080/healthz.")
+    ] = None,
+    alertmanager: Annotated[
+        str | None, typer.Option("--alertmanager", envvar="EPJ_ALERTMANAGER_URL", help="Alertmanager base URL.")
+    ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option("--metrics-port", envvar="EPJ_METRICS_PORT", help="Serve /metrics on this port.")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run the operator (what ``kopf run -m epj.operator.app`` does), with peering unless --standalone."""
+    if bool(namespace) == all_namespaces:
+        _fail("give --namespace NS (repeatable) or --all-namespaces")
+    import logging
+
+    from epj.operator.app import context_from_environment, start_telemetry
+    from epj.operator.kube import connect
+    from epj.operator.runner import run_operator
+
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s %(message)s")
+    if alertmanager:
+        os.environ["EPJ_ALERTMANAGER_URL"] = alertmanager
+    if metrics_port:
+        os.environ["EPJ_METRICS_PORT"] = str(metrics_port)
+    start_telemetry()
+
+    async def main() -> None:
+        ctx = context_from_environment(await connect())
+        await run_operator(
+            ctx, namespaces=namespace or (), clusterwide=all_namespaces, standalone=standalone, liveness=liveness,
+            verbose=verbose,
+        )  # fmt: skip
+
+    asyncio.run(main())
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the root `epj` app (nothing yet)."""
+    """Add ``epj golive …`` and ``epj operator …`` to the root app."""
+    app.add_typer(golive_app, name="golive")
+    app.add_typer(operator_app, name="operator")

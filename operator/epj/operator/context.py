@@ -85,6 +85,8 @@ class OperatorContext:
     tenants: dict[TenantKey, TenantView] = field(default_factory=dict)
     waves: dict[ObjectKey, WaveSpec] = field(default_factory=dict)
     training: dict[TenantKey, float] = field(default_factory=dict)
+    #: Last MigrationJob status this process wrote or read, by (namespace, name): saves a GET per reconcile.
+    migration_status: dict[ObjectKey, dict[str, Any]] = field(default_factory=dict)
     _alerts: dict[str, tuple[float, dict[str, list[Alert]] | None]] = field(default_factory=dict)
     _wave_updates: dict[ObjectKey, asyncio.Task[None]] = field(default_factory=dict)
     alert_fetcher: AlertFetcher | None = None

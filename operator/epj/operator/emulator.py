@@ -39,7 +39,7 @@ from epj.operator.crds import GROUP, VERSION, crd_manifests
 HISTORY_KEPT = 2
 
 #: How many served requests kmock may remember (see Emulator._forget_requests).
-REQUESTS_KEPT = 20
+REQUESTS_KEPT = 8
 
 #: Resources the operator reads or writes besides its own kinds, with kind names for discovery.
 CORE_RESOURCES: dict[str, dict[str, Any]] = {

@@ -91,6 +91,8 @@ async def golive_daemon(
             try:
                 wake_at = await reconciler.reconcile(dict(body))
                 delay = _delay(ctx, wake_at)
+                if reconciler.polling:
+                    delay = min(delay, ctx.job_poll_seconds)
             except asyncio.CancelledError:
                 raise
             except Exception as error:

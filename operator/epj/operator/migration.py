@@ -46,8 +46,11 @@ async def sync_migration_job(ctx: OperatorContext, body: Body) -> JobState:
             reconciliation = resources.reconciliation_from_report(resources.termination_message(pods))
             if reconciliation is not None:
                 update["reconciliation"] = reconciliation.to_dict()
-    if spec.get("kommunenummer") and update:
+    key = (meta["namespace"], meta["name"])
+    if update:
         await ctx.client.patch_status(MIGRATION_JOBS, meta["namespace"], meta["name"], update)
+    if update or key not in ctx.migration_status:
+        ctx.migration_status[key] = {**status, **update}
         golive = spec.get("goLive")
         if golive:
             ctx.wake(meta["namespace"], golive)

@@ -57,12 +57,12 @@ def _iso(value: Any) -> str | None:
 
 
 def outcome(state: GoLiveState) -> str:
-    """``live`` (Live or beyond), ``rolled_back``, ``held`` or ``aborted``."""
+    """``live`` (Live or beyond, also when held in hypercare), ``rolled_back``, ``held`` or ``aborted``."""
     if state.phase == Phase.ROLLED_BACK:
         return "rolled_back"
     if state.phase == Phase.ABORTED:
         return "aborted"
-    if state.phase in (Phase.LIVE, Phase.HYPERCARE, Phase.STABLE):
+    if state.phase in (Phase.LIVE, Phase.HYPERCARE, Phase.STABLE) or state.serving_since is not None:
         return "live"
     return "held"
 
