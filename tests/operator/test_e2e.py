@@ -45,7 +45,9 @@ async def through_rehearsal(cluster: LocalCluster, schedule: Schedule, tenants: 
     cluster.advance_to(schedule.rehearsal_at + MINUTE)
     for k in tenants:
         await phase_is(cluster, k, "Rehearsal")
-        await eventually(lambda k=k: cluster.job_state(f"kommune-{k}", f"migrate-rehearsal-{k}-1"), what="rehearsal Job")
+        await eventually(
+            lambda k=k: cluster.job_state(f"kommune-{k}", f"migrate-rehearsal-{k}-1"), what="rehearsal Job"
+        )
         await cluster.finish_job(
             f"kommune-{k}", f"migrate-rehearsal-{k}-1", succeeded=True, reconciliation=reconciliation_report(k)
         )
@@ -148,12 +150,18 @@ async def test_wave_of_three_goes_live_with_jobs_events_and_approval_trail(
     registry = ctx.metrics.registry
     assert registry.get_sample_value("epj_golive_tenants", {"phase": "Stable"}) == 3
     assert registry.get_sample_value("epj_golive_phase", {"tenant": "5035", "phase": "Stable"}) == 1
-    assert registry.get_sample_value(
-        "epj_golive_gate_outcomes_total", {"tenant": "5035", "gate": "go-no-go", "outcome": "Passed"}
-    ) == 1
-    assert registry.get_sample_value(
-        "epj_golive_transitions_total", {"tenant": "5031", "from_phase": "Cutover", "to_phase": "Live"}
-    ) == 1
+    assert (
+        registry.get_sample_value(
+            "epj_golive_gate_outcomes_total", {"tenant": "5035", "gate": "go-no-go", "outcome": "Passed"}
+        )
+        == 1
+    )
+    assert (
+        registry.get_sample_value(
+            "epj_golive_transitions_total", {"tenant": "5031", "from_phase": "Cutover", "to_phase": "Live"}
+        )
+        == 1
+    )
 
 
 async def test_failed_cutover_rolls_back_holds_and_blocks_only_its_dependent(
@@ -236,7 +244,9 @@ async def test_rejected_go_no_go_holds_until_resumed(cluster: LocalCluster, sche
     await cluster.start_operator()
     await cluster.apply_wave(WAVE_NAME, wave_spec(members=[{"kommunenummer": "5006"}]))
     await through_rehearsal(cluster, schedule, ("5006",))
-    await cluster.approve("5006", "go-no-go", "municipality-director", "Staffing gap on the cutover weekend", reject=True)
+    await cluster.approve(
+        "5006", "go-no-go", "municipality-director", "Staffing gap on the cutover weekend", reject=True
+    )
     body = await phase_is(cluster, "5006", "OnHold")
     assert gate(body, "go-no-go")["outcome"] == "Failed"
     assert body["status"]["heldFrom"] == "Freeze"
@@ -283,7 +293,9 @@ async def test_repeated_reconcile_errors_set_stalled_and_clear_on_recovery(clust
     await cluster.client.create(GOLIVES, cluster.namespace, body)
     stalled = await eventually(
         lambda: cluster.golive("5059"),
-        lambda b: any(c["type"] == "Stalled" and c["status"] == "True" for c in (b or {}).get("status", {}).get("conditions", [])),
+        lambda b: any(
+            c["type"] == "Stalled" and c["status"] == "True" for c in (b or {}).get("status", {}).get("conditions", [])
+        ),
         what="Stalled condition",
     )
     assert stalled is not None
@@ -292,7 +304,9 @@ async def test_repeated_reconcile_errors_set_stalled_and_clear_on_recovery(clust
     await cluster.client.patch(GOLIVES, cluster.namespace, "golive-5059", {"spec": {"goLiveDate": "2027-03-01"}})
     recovered = await eventually(
         lambda: cluster.golive("5059"),
-        lambda b: any(c["type"] == "Stalled" and c["status"] == "False" for c in (b or {}).get("status", {}).get("conditions", [])),
+        lambda b: any(
+            c["type"] == "Stalled" and c["status"] == "False" for c in (b or {}).get("status", {}).get("conditions", [])
+        ),
         what="Stalled cleared",
     )
     assert recovered is not None and recovered["status"]["phase"] == "Preparing"  # 18 months before 2027-03-01

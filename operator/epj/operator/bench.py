@@ -10,7 +10,9 @@ GoLive reconcile (observe → decide → persist → act).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import functools
 import json
 import multiprocessing
 import resource
@@ -35,10 +37,8 @@ def _serve_emulator(pipe: Any) -> None:
 
     with emulator_thread(NAMESPACE) as (_, url):
         pipe.send(url)
-        try:
+        with contextlib.suppress(EOFError):
             pipe.recv()
-        except EOFError:
-            pass
 
 
 async def _no_alerts(url: str) -> list[dict[str, Any]]:
@@ -128,7 +128,9 @@ async def run_bench(tenants: int, waves: int, progress: Callable[[str], None]) -
     }
 
 
-async def _walk_wave(client: KubeClient, ctx: Any, operator: Any, spec: dict[str, Any], progress: Callable[[str], None]) -> None:
+async def _walk_wave(
+    client: KubeClient, ctx: Any, operator: Any, spec: dict[str, Any], progress: Callable[[str], None]
+) -> None:
     schedule = Schedule.for_date(dt.date.fromisoformat(spec["goLiveDate"]))
     members = [m["kommunenummer"] for m in spec["members"]]
     minute = dt.timedelta(minutes=1)
@@ -148,7 +150,7 @@ async def _walk_wave(client: KubeClient, ctx: Any, operator: Any, spec: dict[str
         for k in members:
             name = f"migrate-{kind}-{k}-1" if kind != "smoke" else f"smoke-{k}-cutover-1"
             ns = tenant_namespace(k)
-            await _wait(lambda ns=ns, name=name: client.get(JOBS, ns, name), bool, 300, f"Job {name}", progress)
+            await _wait(functools.partial(client.get, JOBS, ns, name), bool, 300, f"Job {name}", progress)
             pod = {
                 "metadata": {"name": f"{name}-pod", "labels": {"job-name": name}},
                 "status": {"containerStatuses": [{"name": "migrate", "state": {"terminated": {
@@ -156,7 +158,9 @@ async def _walk_wave(client: KubeClient, ctx: Any, operator: Any, spec: dict[str
             }  # fmt: skip
             if kind != "smoke":
                 await client.create(PODS, ns, pod)
-            await client.patch_status(JOBS, ns, name, {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]})
+            await client.patch_status(
+                JOBS, ns, name, {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}
+            )
 
     advance(schedule.rehearsal_at + minute)
     await all_in("Rehearsal")

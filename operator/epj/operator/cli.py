@@ -71,16 +71,16 @@ def approve_cmd(
     gate: Annotated[str, typer.Option("--gate", help="go-no-go or hypercare-exit.")],
     by: Annotated[str, typer.Option("--by", help="Role of the decider (e.g. project-lead), never a name.")],
     reason: Annotated[str, typer.Option("--reason", help="Why (3–500 characters; no personal data).")],
-    reject: Annotated[bool, typer.Option("--reject", help="Record a no-go: fails the gate and holds the tenant.")] = False,
+    reject: Annotated[
+        bool, typer.Option("--reject", help="Record a no-go: fails the gate and holds the tenant.")
+    ] = False,
     namespace: NamespaceOpt = DEFAULT_NAMESPACE,
     server: ServerOpt = None,
 ) -> None:
     """Record a go/no-go decision in the tenant's GoLive (appended to its audit trail)."""
     from epj.operator.commands import approve
 
-    body = _with_client(
-        server, lambda c: approve(c, namespace, tenant, gate=gate, by=by, reason=reason, reject=reject)
-    )
+    body = _with_client(server, lambda c: approve(c, namespace, tenant, gate=gate, by=by, reason=reason, reject=reject))
     decision = "rejected" if reject else "approved"
     typer.echo(f"{tenant}: {gate} {decision} by {by} ({len(body['spec']['approvals'])} decisions on record)")
 
@@ -128,7 +128,8 @@ def status_cmd(
         for gate, outcome in rows[0]["gates"].items():
             typer.echo(f"  gate {gate}: {outcome}")
         for approval in rows[0]["approvals"]:
-            typer.echo(f"  {approval['at']} {approval['gate']} {approval['decision']} by {approval['by']}: {approval['reason']}")
+            line = f"{approval['at']} {approval['gate']} {approval['decision']} by {approval['by']}"
+            typer.echo(f"  {line}: {approval['reason']}")
 
 
 @golive_app.command("bench")

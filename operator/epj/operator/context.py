@@ -160,7 +160,7 @@ class OperatorContext:
                         grouped.setdefault(tenant, []).append(
                             Alert(name=labels.get("alertname", "unknown"), severity=labels.get("severity", "none"))
                         )
-            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+            except (TimeoutError, aiohttp.ClientError, ValueError):
                 grouped = None
             cached = (time.monotonic(), grouped)
             self._alerts[url] = cached

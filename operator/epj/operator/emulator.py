@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import queue
-import threading
 import datetime as dt
 import itertools
+import queue
 import secrets
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -116,7 +116,7 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]  # kmock ships n
                     del log[:-REQUESTS_KEPT]
 
     def _current(self, request: rendering.Request) -> dict[str, Any] | None:
-        key = (request.resource, request.namespace, request.name)
+        key: Any = (request.resource, request.namespace, request.name)  # kmock's key type omits None parts
         if key not in self.objects or self.objects[key].deleted:
             return None
         raw: dict[str, Any] = self.objects[key].raw
@@ -132,7 +132,7 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]  # kmock ships n
         name = request.name
         if name is None and isinstance(request.data, dict):
             name = request.data.get("metadata", {}).get("name")
-        key = (request.resource, request.namespace, name)
+        key: Any = (request.resource, request.namespace, name)  # kmock's key type omits None parts
         if key in self.objects:
             history = self.objects[key].history
             if len(history) > HISTORY_KEPT:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from typing import Any
+from typing import Any, cast
 
 from epj.golive.actions import CreateMigrationJob, Decision, EmitEvent, RollBack, RunSmokeChecks
 from epj.golive.machine import decide, set_condition
@@ -53,7 +53,9 @@ class Reconciler:
         spec = GoLiveSpec.model_validate(dict(body.get("spec") or {}))
         wave = self.ctx.waves.get((body["metadata"]["namespace"], spec.wave))
         if wave is not None and (wave.paused or wave.aborted):
-            spec = spec.model_copy(update={"paused": spec.paused or wave.paused, "aborted": spec.aborted or wave.aborted})
+            spec = spec.model_copy(
+                update={"paused": spec.paused or wave.paused, "aborted": spec.aborted or wave.aborted}
+            )
         return spec
 
     def load_state(self, body: Body) -> GoLiveState | None:
@@ -72,7 +74,11 @@ class Reconciler:
         if state is not None and state.migration is not None:
             record = state.migration
             cached = ctx.migration_status.get((namespace, record.job_name))
-            mj = {"status": cached} if cached is not None else await ctx.client.get(MIGRATION_JOBS, namespace, record.job_name)
+            mj = (
+                {"status": cached}
+                if cached is not None
+                else await ctx.client.get(MIGRATION_JOBS, namespace, record.job_name)
+            )
             if mj is None:
                 # Persisted but not yet created (a crash between the two): create it now, same name.
                 await self.create_migration_job(
@@ -226,12 +232,16 @@ class Reconciler:
             if isinstance(action, CreateMigrationJob):
                 await self.create_migration_job(body, action)
             elif isinstance(action, RunSmokeChecks):
-                manifest = resources.smoke_job(action.kommunenummer, action.job_name, body["metadata"]["name"], self.ctx.image)
+                manifest = resources.smoke_job(
+                    action.kommunenummer, action.job_name, body["metadata"]["name"], self.ctx.image
+                )
                 await self.ctx.client.ensure(JOBS, manifest["metadata"]["namespace"], manifest)
             elif isinstance(action, RollBack):
                 job = decision.state.migration
                 job_name = job.job_name if job is not None else f"golive-{action.kommunenummer}"
-                manifest = resources.rollback_job(action.kommunenummer, job_name, body["metadata"]["name"], self.ctx.image)
+                manifest = resources.rollback_job(
+                    action.kommunenummer, job_name, body["metadata"]["name"], self.ctx.image
+                )
                 await self.ctx.client.ensure(JOBS, manifest["metadata"]["namespace"], manifest)
             elif isinstance(action, EmitEvent):
                 post_event(body, action.type, action.reason, action.message)
@@ -250,7 +260,7 @@ class Reconciler:
         self.errors += 1
         tenant = str((body.get("spec") or {}).get("kommunenummer", ""))
         ctx.metrics.error(tenant if len(tenant) == 4 else "", "GoLive")
-        delay = min(ctx.backoff_base * 2 ** (self.errors - 1), ctx.backoff_max)
+        delay = float(min(ctx.backoff_base * 2.0 ** (self.errors - 1), ctx.backoff_max))
         message = f"{self.errors} consecutive reconcile errors; last: {type(error).__name__}: {str(error)[:200]}"
         logger.warning("GoLive %s: %s; retrying in %.1fs", body["metadata"]["name"], message, delay)
         if self.errors >= ctx.stall_after:
@@ -282,7 +292,9 @@ class Reconciler:
         stalled = state.condition(ConditionType.STALLED)
         if not published and (stalled is None or stalled.status != "True"):
             return state
-        conditions = set_condition(state.conditions, ConditionType.STALLED, False, "Reconciled", "reconciling again", now)
+        conditions = set_condition(
+            state.conditions, ConditionType.STALLED, False, "Reconciled", "reconciling again", now
+        )
         self.ctx.metrics.stalled(tenant, False)
         return state.model_copy(update={"conditions": conditions})
 
@@ -291,4 +303,4 @@ def post_event(body: Body, type_: str, reason: str, message: str) -> None:
     """A Kubernetes Event on the object (kopf posts it in the background)."""
     import kopf
 
-    kopf.event(dict(body), type=type_, reason=reason, message=message)
+    kopf.event(kopf.Body(cast(Any, body)), type=type_, reason=reason, message=message)  # RawBody is a TypedDict

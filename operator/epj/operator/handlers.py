@@ -35,6 +35,7 @@ from epj.operator import migration as migration_adapter
 from epj.operator import wave as wave_adapter
 from epj.operator.context import TRAINING_CONFIGMAP, OperatorContext
 from epj.operator.crds import GROUP, VERSION
+from epj.operator.kube import MIGRATION_JOBS
 
 logger = logging.getLogger(__name__)
 
@@ -56,16 +57,16 @@ async def wave_changed(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **
         spec = wave_adapter.wave_spec(raw)
     except ValueError as error:
         reason = str(error).splitlines()[0][:300]
-        kopf.warn(raw, reason="InvalidWave", message=reason)
+        kopf.warn(body, reason="InvalidWave", message=reason)
         raise kopf.PermanentError(f"RolloutWave {body.metadata.name}: {reason}") from None
     namespace = str(body.metadata.namespace)
     previous = ctx.waves.get((namespace, spec.name))
     ctx.waves[(namespace, spec.name)] = spec
     created = await wave_adapter.ensure_members(ctx, raw, spec)
     if created:
-        kopf.info(raw, reason="MembersCreated", message=f"GoLives created in order: {', '.join(created)}")
+        kopf.info(body, reason="MembersCreated", message=f"GoLives created in order: {', '.join(created)}")
     if previous is not None and (previous.paused, previous.aborted) != (spec.paused, spec.aborted):
-        kopf.info(raw, reason="LeversChanged", message=f"paused={spec.paused} aborted={spec.aborted}")
+        kopf.info(body, reason="LeversChanged", message=f"paused={spec.paused} aborted={spec.aborted}")
     ctx.wake_wave(namespace, spec.name)
     await wave_adapter.update_wave_status(ctx, namespace, spec.name)
 
@@ -131,12 +132,12 @@ async def golive_deleted(body: kopf.Body, status: kopf.Status, memo: kopf.Memo, 
     ctx = context_of(memo)
     migration = dict(status.get("migration") or {})
     if migration.get("state") in (str(JobState.PENDING), str(JobState.RUNNING)) and migration.get("jobName"):
-        mj = await ctx.client.get(migration_adapter.MIGRATION_JOBS, str(body.metadata.namespace), migration["jobName"])
+        mj = await ctx.client.get(MIGRATION_JOBS, str(body.metadata.namespace), migration["jobName"])
         if mj is not None and await migration_adapter.running_job(ctx, mj):
             raise kopf.TemporaryError(
                 f"migration {migration['jobName']} is still running; deletion waits", delay=ctx.finalizer_retry_seconds
             )
-    key = (str(body.metadata.namespace), str((body.spec or {}).get("kommunenummer", "")))
+    key = (str(body.metadata.namespace), str(body.get("spec", {}).get("kommunenummer", "")))
     ctx.tenants.pop(key, None)
 
 
@@ -158,9 +159,9 @@ async def migration_job_daemon(
                 errors = 0
             except Exception as error:
                 errors += 1
-                ctx.metrics.error(str((body.spec or {}).get("kommunenummer", "")), "MigrationJob")
+                ctx.metrics.error(str(body.get("spec", {}).get("kommunenummer", "")), "MigrationJob")
                 logger.warning(f"MigrationJob sync failed ({errors} in a row): {error}")
-                await _sleep(stopped, waker, min(ctx.backoff_base * 2 ** (errors - 1), ctx.backoff_max))
+                await _sleep(stopped, waker, min(ctx.backoff_base * 2.0 ** (errors - 1), ctx.backoff_max))
                 continue
             if state in migration_adapter.FINAL:
                 return

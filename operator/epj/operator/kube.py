@@ -98,8 +98,9 @@ class KubeClient:
                 context = ssl.create_default_context(
                     cafile=info.ca_path or None, cadata=_text(info.ca_data) if info.ca_data else None
                 )
-                cert, key = _file(info.certificate_path, info.certificate_data), _file(
-                    info.private_key_path, info.private_key_data
+                cert, key = (
+                    _file(info.certificate_path, info.certificate_data),
+                    _file(info.private_key_path, info.private_key_data),
                 )
                 if cert:
                     context.load_cert_chain(cert, key)

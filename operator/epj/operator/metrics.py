@@ -11,7 +11,7 @@ kommunenummer, phase, gate and outcome names from fixed vocabularies).
 | ``epj_golive_tenants`` | gauge | phase | tenants currently in each phase |
 | ``epj_golive_gate_outcomes_total`` | counter | tenant, gate, outcome | decisive gate outcomes recorded |
 | ``epj_golive_transitions_total`` | counter | tenant, from_phase, to_phase | phase transitions |
-| ``epj_golive_phase_duration_seconds`` | histogram | from_phase, to_phase | time spent in a phase before leaving it (clock time: simulated in rehearsals) |
+| ``epj_golive_phase_duration_seconds`` | histogram | from_phase, to_phase | time in a phase (clock time) |
 | ``epj_operator_reconcile_duration_seconds`` | histogram | kind | wall time of one reconcile (handler latency) |
 
 One span per transition (``golive.transition``), short and linked by the tenant
@@ -59,7 +59,10 @@ class OperatorMetrics:
                 "epj_golive_gate_outcomes", "Decisive gate outcomes", ["tenant", "gate", "outcome"], registry=reg
             ),
             transitions=Counter(
-                "epj_golive_transitions", "Go-live phase transitions", ["tenant", "from_phase", "to_phase"], registry=reg
+                "epj_golive_transitions",
+                "Go-live phase transitions",
+                ["tenant", "from_phase", "to_phase"],
+                registry=reg,
             ),
             phase_duration=Histogram(
                 "epj_golive_phase_duration_seconds",

@@ -55,7 +55,7 @@ def _tenants() -> dict[str, Any]:
     try:
         from epj.tenants import load_tenants
 
-        return {t.kommunenummer: t for t in load_tenants()}
+        return {t.kommunenummer: t for t in load_tenants().tenants}
     except Exception:  # the tenant files are optional for the operator (bench tenants are synthetic)
         return {}
 
@@ -163,7 +163,9 @@ def smoke_job(kommunenummer: str, migration_job: str, golive: str, image: str) -
     """Post-cutover smoke checks against the tenant's new EPJ (succeeds = passed)."""
     name = f"smoke-{migration_job.removeprefix('golive-')}"
     extra = {GOLIVE_LABEL: golive, MIGRATION_JOB_LABEL: migration_job, ROLE_LABEL: "smoke"}
-    return _minimal_job(name, kommunenummer, image, ["epj", "runbook", "verify", "cutover", "--tenant", kommunenummer], extra)
+    return _minimal_job(
+        name, kommunenummer, image, ["epj", "runbook", "verify", "cutover", "--tenant", kommunenummer], extra
+    )
 
 
 def rollback_job(kommunenummer: str, migration_job: str, golive: str, image: str) -> dict[str, Any]:
@@ -258,6 +260,11 @@ def reconciliation_from_report(text: str | None) -> Reconciliation | None:
     read = sum(int(s.get("read", 0)) for s in sources.values())
     migrated = sum(int(s.get("migrated", 0)) for s in sources.values())
     quarantined = sum(int(s.get("quarantined", 0)) for s in sources.values())
-    counts = {"read": read, "migrated": migrated, "quarantined": quarantined, "unaccounted": read - migrated - quarantined}
+    counts = {
+        "read": read,
+        "migrated": migrated,
+        "quarantined": quarantined,
+        "unaccounted": read - migrated - quarantined,
+    }
     message = report.get("error")
     return Reconciliation(complete=bool(report["complete"]), counts=counts, message=str(message) if message else None)

@@ -26,7 +26,17 @@ from epj.operator import commands
 from epj.operator.context import TRAINING_CONFIGMAP, OperatorContext
 from epj.operator.crds import API_VERSION
 from epj.operator.emulator import Emulator, emulator_thread
-from epj.operator.kube import CONFIG_MAPS, EVENTS, GOLIVES, JOBS, MIGRATION_JOBS, ROLLOUT_WAVES, Body, KubeClient, Resource
+from epj.operator.kube import (
+    CONFIG_MAPS,
+    EVENTS,
+    GOLIVES,
+    JOBS,
+    MIGRATION_JOBS,
+    ROLLOUT_WAVES,
+    Body,
+    KubeClient,
+    Resource,
+)
 from epj.operator.metrics import OperatorMetrics
 from epj.operator.resources import golive_name
 from epj.operator.runner import run_operator
@@ -143,7 +153,9 @@ class LocalCluster:
         )  # fmt: skip
 
     async def resume(self, kommunenummer: str, by: str, reason: str) -> Body:
-        return await commands.resume(self.client, self.namespace, kommunenummer, by=by, reason=reason, at=self.clock.now())
+        return await commands.resume(
+            self.client, self.namespace, kommunenummer, by=by, reason=reason, at=self.clock.now()
+        )
 
     async def finish_job(
         self,
