@@ -9,10 +9,15 @@ people see: phases, conditions, gates, events, the approval trail and the wave s
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
+import socket
+import urllib.request
 from typing import Any
 
 from epj.golive.schedule import Schedule
+from epj.operator.kube import GOLIVES, MIGRATION_JOBS, ROLLOUT_WAVES
 from epj.operator.testing import LocalCluster, eventually, reconciliation_report
 
 from .conftest import TENANTS, WAVE_NAME, wave_spec
@@ -225,7 +230,7 @@ async def test_restart_mid_cutover_resumes_without_a_second_migration_job(
 
     await cluster.stop_operator()
     cluster.advance(dt.timedelta(hours=1))  # the night goes on while the operator is away
-    await cluster.start_operator()
+    restarted = await cluster.start_operator()
     body = await phase_is(cluster, "5035", "Cutover")
     assert body["status"]["migration"]["jobName"] == "golive-5035-cutover-1"
 
@@ -238,6 +243,8 @@ async def test_restart_mid_cutover_resumes_without_a_second_migration_job(
     batch = [j["metadata"]["name"] for j in await cluster.jobs("kommune-5035") if "cutover" in j["metadata"]["name"]]
     assert sorted(batch) == ["migrate-cutover-5035-1", "smoke-5035-cutover-1"]
     assert body["status"]["attempts"] == {"rehearsal": 1, "cutover": 1}
+    assert restarted.metrics.registry.get_sample_value("epj_golive_tenants", {"phase": "Live"}) == 1
+    assert restarted.metrics.registry.get_sample_value("epj_golive_tenants", {"phase": "Cutover"}) == 0
 
 
 async def test_rejected_go_no_go_holds_until_resumed(cluster: LocalCluster, schedule: Schedule) -> None:
@@ -270,19 +277,12 @@ async def test_wave_pause_is_a_lever_every_member_honours(cluster: LocalCluster,
             what=f"{k} paused",
         )
         assert body is not None and body["status"]["phase"] == "Planned"
-    await cluster.client.patch(
-        __import__("epj.operator.kube", fromlist=["ROLLOUT_WAVES"]).ROLLOUT_WAVES,
-        cluster.namespace,
-        WAVE_NAME,
-        {"spec": {"paused": False}},
-    )
+    await cluster.client.patch(ROLLOUT_WAVES, cluster.namespace, WAVE_NAME, {"spec": {"paused": False}})
     for k in TENANTS:
         await phase_is(cluster, k, "Rehearsal")
 
 
 async def test_repeated_reconcile_errors_set_stalled_and_clear_on_recovery(cluster: LocalCluster) -> None:
-    from epj.operator.kube import GOLIVES
-
     await cluster.start_operator(stall_after=2)
     # A GoLive made by hand with a date the core cannot read (a real API server's schema would refuse it;
     # here it stands for any persistent failure).
@@ -313,8 +313,6 @@ async def test_repeated_reconcile_errors_set_stalled_and_clear_on_recovery(clust
 
 
 async def test_migration_job_deletion_waits_for_its_running_job(cluster: LocalCluster, schedule: Schedule) -> None:
-    from epj.operator.kube import MIGRATION_JOBS
-
     await cluster.start_operator()
     await cluster.apply_wave(WAVE_NAME, wave_spec(members=[{"kommunenummer": "5035"}]))
     cluster.advance_to(schedule.rehearsal_at + MINUTE)
@@ -335,3 +333,21 @@ async def test_migration_job_deletion_waits_for_its_running_job(cluster: LocalCl
         what="MigrationJob gone after its Job finished",
         timeout=45,
     )
+
+
+async def test_liveness_endpoint_reports_the_probe(cluster: LocalCluster) -> None:
+    with socket.socket() as probe_socket:
+        probe_socket.bind(("127.0.0.1", 0))
+        port = probe_socket.getsockname()[1]
+    await cluster.start_operator(liveness=f"http://127.0.0.1:{port}/healthz")
+    await cluster.apply_wave(WAVE_NAME, wave_spec(members=[{"kommunenummer": "5035"}]))
+    await phase_is(cluster, "5035", "Planned")
+
+    def fetch() -> dict[str, Any]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
+            assert answer.status == 200
+            data: dict[str, Any] = json.loads(answer.read())
+            return data
+
+    health = await asyncio.to_thread(fetch)
+    assert health.get("golives") == 1

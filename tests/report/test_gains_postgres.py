@@ -10,7 +10,7 @@ import pytest
 
 from epj.migration.pipeline import run_migration
 from epj.monitoring.kpi.compute import take_baseline
-from epj.monitoring.kpi.sql import ensure_visit_table, install
+from epj.monitoring.kpi.sql import ensure_emessage_table, ensure_visit_table, install
 from epj.report.gains import gains
 
 OSLO = dt.timezone(dt.timedelta(hours=1))
@@ -37,6 +37,10 @@ WITH per AS (SELECT patient_id, staff_id, count(*) c FROM kommune_5035.visit
      top AS (SELECT patient_id, max(c) m, sum(c) t FROM per GROUP BY patient_id)
 SELECT sum(m)::float / sum(t) FROM top
 """
+TURNAROUND_SQL = """
+SELECT avg(extract(epoch FROM answered_at - received_at)) / 3600 FROM kommune_5035.emessage
+WHERE direction = 'in' AND answered_at IS NOT NULL AND received_at >= %s AND received_at < %s
+"""
 NO_SHOW_SQL = """
 SELECT count(*) FILTER (WHERE status = 'no-show')::float / count(*) FROM kommune_5035.visit
 WHERE status IN ('completed', 'no-show') AND planned_start >= %s AND planned_start < %s
@@ -59,6 +63,21 @@ def _visits(conn: psycopg.Connection) -> None:
             rows,
         )
     conn.commit()
+    ensure_emessage_table(conn, "5035")
+    messages = []
+    for day in range(1, 29):
+        received = dt.datetime(2026, 2, day, 10, tzinfo=OSLO)
+        hours = 6 if day < 22 else 2  # answers came faster after go-live
+        messages.append((f"in{day}", "in", "hospital", received, received + dt.timedelta(hours=hours)))
+        messages.append((f"open{day}", "in", "gp", received, None))  # unanswered: not in the mean
+        messages.append((f"out{day}", "out", "gp", received, received + dt.timedelta(hours=30)))  # ours: not counted
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO kommune_5035.emessage (id, direction, counterpart, received_at, answered_at) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            messages,
+        )
+    conn.commit()
 
 
 @pytest.mark.postgres
@@ -76,6 +95,7 @@ def test_gains_equal_direct_sql(sample_extract: Path, pg_dsn: str, tmp_path: Pat
                 ("Legemidler gitt til rett tid", ON_TIME_SQL),
                 ("Kontinuitet i hjemmetjenesten", CONTINUITY_SQL),
                 ("Uteblitte avtaler", NO_SHOW_SQL),
+                ("Svartid på e-meldinger fra sykehus og fastlege", TURNAROUND_SQL),
             ):
                 cur.execute(sql, BASELINE)
                 before = cur.fetchone()
@@ -85,8 +105,10 @@ def test_gains_equal_direct_sql(sample_extract: Path, pg_dsn: str, tmp_path: Pat
                 expected[label] = (before[0], now[0])
     for label, (before, now) in expected.items():
         assert before is not None and now is not None, label
-        assert rows[label].baseline == pytest.approx(before * 100), label
-        assert rows[label].current == pytest.approx(now * 100), label
+        scale = 1 if label.startswith("Svartid") else 100
+        assert rows[label].baseline == pytest.approx(before * scale), label
+        assert rows[label].current == pytest.approx(now * scale), label
+    assert rows["Svartid på e-meldinger fra sykehus og fastlege"].change == pytest.approx(-4.0)
     continuity = rows["Kontinuitet i hjemmetjenesten"]
     assert continuity.change == pytest.approx(100 * (11 / 13 - 31 / 39))  # worked out by hand
     assert rows["Uteblitte avtaler"].higher_is_better is False

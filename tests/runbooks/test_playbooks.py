@@ -15,6 +15,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import psycopg
+import pytest
 import testinfra
 
 from .conftest import REPO_ROOT, SCHEMA, TENANT, TenantDb, psql, rows_by_type, run_playbook
@@ -79,8 +81,12 @@ def test_backup_damage_restore_round_trip(tenant_db: TenantDb) -> None:
     refused = run_playbook("restore-tenant-db.yml", db.extra())
     assert refused.rc != 0 and "is not in maintenance mode" in refused.output, refused
 
+    app_session = psycopg.connect(db.dsn.replace("postgres@", f"{db.app_role}@"), autocommit=True)
     on = run_playbook("maintenance-mode.yml", db.extra(maintenance="on"))
-    assert on.rc == 0 and on.changed >= 1, on
+    assert on.rc == 0 and on.changed == 2, on  # NOLOGIN, and the open application session ended
+    with pytest.raises(psycopg.OperationalError):
+        app_session.execute("SELECT 1")
+    app_session.close()
     on_again = run_playbook("maintenance-mode.yml", db.extra(maintenance="on"))
     assert on_again.rc == 0 and on_again.changed == 0, on_again
     assert psql(db.dsn, f"SELECT rolcanlogin FROM pg_roles WHERE rolname = '{db.app_role}'") == "f"

@@ -21,6 +21,7 @@ KPI_LABELS: dict[str, tuple[str, str, bool, float]] = {
     "care_continuity_share": ("Kontinuitet i hjemmetjenesten", "%", True, 100.0),
     "patient_contacts_per_day": ("Dokumenterte pasientkontakter per dag", "", True, 1.0),
     "no_show_rate": ("Uteblitte avtaler", "%", False, 100.0),
+    "emessage_turnaround_hours": ("Svartid på e-meldinger fra sykehus og fastlege", "timer", False, 1.0),
 }
 
 

@@ -43,6 +43,7 @@ KPI_NAMES = frozenset(
         "care_continuity_share",
         "patient_contacts_per_day",
         "no_show_rate",
+        "emessage_turnaround_hours",
     }
 )
 

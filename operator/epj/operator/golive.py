@@ -44,6 +44,7 @@ class Reconciler:
         self.state: GoLiveState | None = None
         self.persisted: dict[str, Any] | None = None
         self.errors = 0
+        self.counted = False
         #: True while a smoke-check Job runs: nobody else wakes us when it ends, so poll it.
         self.polling = False
 
@@ -183,7 +184,9 @@ class Reconciler:
     ) -> None:
         """Metrics, spans and the in-memory tenant view other GoLives and the wave read."""
         ctx, namespace, tenant = self.ctx, body["metadata"]["namespace"], spec.kommunenummer
-        old_phase = old.phase if old is not None else None
+        # The first record of this process counts the tenant in its phase (also after a restart).
+        old_phase = old.phase if old is not None and self.counted else None
+        self.counted = True
         ctx.metrics.set_phase(tenant, old_phase, new.phase)
         seen = set(old.history) if old is not None else set()
         for entry in new.history:

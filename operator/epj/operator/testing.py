@@ -58,7 +58,7 @@ class LocalCluster:
 
     # ---------------------------------------------------------------- operator
 
-    async def start_operator(self, **options: Any) -> OperatorContext:
+    async def start_operator(self, *, liveness: str | None = None, **options: Any) -> OperatorContext:
         """Start a fresh operator (new memory, same clock) in its own thread and loop; wait until it watches.
 
         Its own thread, as in production its own process: kopf, when stopping, waits for and
@@ -76,7 +76,7 @@ class LocalCluster:
             "finalizer_retry_seconds": 0.2,
         }
         ctx = OperatorContext(client=KubeClient(self.url), **{**defaults, **options})
-        self._operator = OperatorThread(ctx, self.url, self.namespace)
+        self._operator = OperatorThread(ctx, self.url, self.namespace, liveness=liveness)
         await asyncio.to_thread(self._operator.start)
         self.ctx = ctx
         return ctx

@@ -50,12 +50,15 @@ def compute_kpis(
         (documents,) = cur.fetchone()
         cur.execute("SELECT * FROM epj_kpi_visits(%s, %s, %s)", args)
         home_care, same_staff, due, no_show = cur.fetchone()
+        cur.execute("SELECT * FROM epj_kpi_emessages(%s, %s, %s)", args)
+        answered, turnaround_seconds = cur.fetchone()
     out = {
         "medication_administrations_per_day": KpiValue.per_day(int(administrations), days),
         "medication_on_time_share": KpiValue.share(int(on_time), int(planned)),
         "patient_contacts_per_day": KpiValue.per_day(int(documents), days),
         "care_continuity_share": KpiValue.share(int(same_staff), int(home_care)),
         "no_show_rate": KpiValue.share(int(no_show), int(due)),
+        "emessage_turnaround_hours": KpiValue.mean(float(turnaround_seconds) / 3600, int(answered)),
     }
     assert tuple(out) == KPI_NAMES
     return out

@@ -24,6 +24,11 @@ Definitions (each computed per tenant over ``[period_start, period_end)``):
     ``noshow``) as a share of visits that were due (completed + no-show; fulfilled,
     arrived, checked-in + noshow for Appointments). n = visits due.
 
+``emessage_turnaround_hours``
+    Incoming e-messages (PLO, table ``kommune_<nr>.emessage``) received in the period
+    and answered: mean hours from arrival to the municipality's answer. n = answered
+    messages. Lower is better.
+
 ``enough_data`` is False when n is below :data:`MIN_SAMPLE`: a small municipality's
 week may hold too few events for a share to mean anything, and a report must say
 so instead of printing a precise-looking percentage.
@@ -40,6 +45,7 @@ KPI_NAMES: tuple[str, ...] = (
     "patient_contacts_per_day",
     "care_continuity_share",
     "no_show_rate",
+    "emessage_turnaround_hours",
 )
 
 MIN_SAMPLE = 30
@@ -57,6 +63,10 @@ class KpiValue:
     @classmethod
     def share(cls, hits: int, n: int) -> KpiValue:
         return cls(hits / n if n else None, n, n >= MIN_SAMPLE)
+
+    @classmethod
+    def mean(cls, total: float, n: int) -> KpiValue:
+        return cls(total / n if n else None, n, n >= MIN_SAMPLE)
 
     @classmethod
     def per_day(cls, count: int, days: float) -> KpiValue:

@@ -27,6 +27,21 @@ CREATE TABLE IF NOT EXISTS {schema}.visit (
 CREATE INDEX IF NOT EXISTS visit_planned_start_idx ON {schema}.visit (planned_start);
 """
 
+# E-messages (PLO) with hospitals and GP offices, as the e-messaging service records them. Turnaround is
+# what the municipality controls: from an incoming message's arrival to the municipality's answer. No
+# message content and no personal data: ids, direction, counterpart kind and times only.
+EMESSAGE_DDL = """
+CREATE TABLE IF NOT EXISTS {schema}.emessage (
+    id text PRIMARY KEY,
+    direction text NOT NULL CHECK (direction IN ('in', 'out')),
+    counterpart text NOT NULL CHECK (counterpart IN ('hospital', 'gp', 'other')),
+    received_at timestamptz NOT NULL,
+    answered_at timestamptz,
+    source text NOT NULL DEFAULT 'epj'
+);
+CREATE INDEX IF NOT EXISTS emessage_received_at_idx ON {schema}.emessage (received_at);
+"""
+
 FUNCTIONS = r"""
 CREATE TABLE IF NOT EXISTS epj_kpi_baseline (
     tenant text NOT NULL CHECK (tenant ~ '^[0-9]{4}$'),
@@ -124,6 +139,22 @@ BEGIN
     END IF;
     RETURN QUERY SELECT hc, same, v_due + a_due, v_ns + a_ns;
 END $$;
+
+CREATE OR REPLACE FUNCTION epj_kpi_emessages(kommunenr text, p_from timestamptz, p_to timestamptz)
+RETURNS TABLE (answered bigint, turnaround_seconds double precision)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF to_regclass(epj_kpi_schema(kommunenr) || '.emessage') IS NULL THEN
+        RETURN QUERY SELECT 0::bigint, 0::double precision;
+        RETURN;
+    END IF;
+    RETURN QUERY EXECUTE format($q$
+        SELECT count(*),
+               coalesce(sum(extract(epoch FROM answered_at - received_at)), 0)::double precision
+        FROM %I.emessage
+        WHERE direction = 'in' AND answered_at IS NOT NULL AND received_at >= $1 AND received_at < $2
+    $q$, epj_kpi_schema(kommunenr)) USING p_from, p_to;
+END $$;
 """
 
 
@@ -132,6 +163,17 @@ def install(conn: Any) -> None:
     with conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext('epj-kpi-install'))")
         cur.execute(FUNCTIONS)
+    conn.commit()
+
+
+def ensure_emessage_table(conn: Any, kommunenr: str) -> None:
+    """Create ``kommune_<nr>.emessage`` if missing (the e-messaging service owns writes)."""
+    if not (len(kommunenr) == 4 and kommunenr.isdigit()):
+        raise ValueError("kommunenr must be 4 digits")
+    schema = f"kommune_{kommunenr}"
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        cur.execute(EMESSAGE_DDL.format(schema=schema))
     conn.commit()
 
 

@@ -1,0 +1,90 @@
+"""``epj golive approve|resume|status`` against an emulated API server (no operator needed)."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+from typer.testing import CliRunner
+
+from epj.cli import app
+from epj.operator.emulator import emulator_thread
+from epj.operator.testing import NAMESPACE
+
+runner = CliRunner()
+
+
+@pytest.fixture()
+def server() -> Iterator[str]:
+    with emulator_thread() as (_, url):
+        golive = {
+            "apiVersion": "epj.no/v1alpha1",
+            "kind": "GoLive",
+            "metadata": {"name": "golive-5035"},
+            "spec": {"kommunenummer": "5035", "wave": "wave-2027-q3", "goLiveDate": "2027-09-06"},
+            "status": {"phase": "Freeze", "nextAction": "Waiting for go-no-go"},
+        }
+        request = urllib.request.Request(
+            f"{url}/apis/epj.no/v1alpha1/namespaces/{NAMESPACE}/golives",
+            data=json.dumps(golive).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+        yield url
+
+
+def test_approve_records_role_and_reason_then_status_shows_it(server: str) -> None:
+    result = runner.invoke(
+        app,
+        ["golive", "approve", "5035", "--gate", "go-no-go", "--by", "project-lead", "--reason", "Rehearsal clean",
+         "--server", server],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "go-no-go approved by project-lead" in result.output
+    status = runner.invoke(app, ["golive", "status", "5035", "--json", "--server", server])
+    assert status.exit_code == 0, status.output
+    rows = json.loads(status.output)
+    assert rows[0]["phase"] == "Freeze"
+    assert [(a["gate"], a["decision"], a["by"], a["reason"]) for a in rows[0]["approvals"]] == [
+        ("go-no-go", "approve", "project-lead", "Rehearsal clean")
+    ]
+
+
+def test_user_errors_name_the_field_and_exit_non_zero(server: str) -> None:
+    by_name = runner.invoke(
+        app, ["golive", "approve", "5035", "--gate", "go-no-go", "--by", "Kari Nordmann", "--reason", "ok go",
+              "--server", server],
+    )  # fmt: skip
+    assert by_name.exit_code == 1
+    assert "--by" in by_name.output and "never a person's name" in by_name.output
+    wrong_gate = runner.invoke(
+        app, ["golive", "approve", "5035", "--gate", "smoke-checks", "--by", "project-lead", "--reason", "ok go",
+              "--server", server],
+    )  # fmt: skip
+    assert wrong_gate.exit_code == 1 and "decided by evidence" in wrong_gate.output
+    missing = runner.invoke(
+        app, ["golive", "resume", "5999", "--by", "project-lead", "--reason", "fixed", "--server", server]
+    )
+    assert missing.exit_code == 1 and "no GoLive for tenant 5999" in missing.output
+
+
+def test_resume_writes_the_request_into_the_spec(server: str) -> None:
+    result = runner.invoke(
+        app,
+        ["golive", "resume", "5035", "--by", "project-lead", "--reason", "Extract re-delivered", "--server", server],
+    )
+    assert result.exit_code == 0, result.output
+    with urllib.request.urlopen(f"{server}/apis/epj.no/v1alpha1/namespaces/{NAMESPACE}/golives/golive-5035") as answer:
+        body = json.loads(answer.read())
+    assert body["spec"]["resume"]["by"] == "project-lead"
+    assert body["spec"]["resume"]["reason"] == "Extract re-delivered"
+
+
+def test_operator_run_requires_a_scope() -> None:
+    result = runner.invoke(app, ["operator", "run", "--standalone"])
+    assert result.exit_code == 1
+    assert "--namespace" in result.output
