@@ -17,14 +17,21 @@ identical target.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
 import os
 import shutil
+import struct
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any, Protocol
 
 TABLE = "fhir_resource"
 STAGING = "fhir_resource_staging"
+_FRAME = struct.Struct("!I")  # the copy_loader's frame header (kept in step with copy_loader.HEADER)
 # Ids are ASCII (UUIDs, resource type names): the "C" collation sorts them bytewise, which makes the
 # primary-key and patient index builds several times faster than a linguistic collation would.
 COLUMNS_DDL = (
@@ -153,18 +160,23 @@ def _copy_escape(data: bytes) -> bytes:
 class PostgresTarget:
     """`kommune_<nr>.fhir_resource`, loaded with COPY into a staging table and swapped in atomically.
 
-    Why two COPY sessions: PostgreSQL parses JSONB on one core per session, and the machine has two;
-    rows alternate between two sessions (128 KB at a time) so both cores share the parsing while this
-    process maps; the sockets' buffers let a session keep parsing while this process fills the other.
-    (psycopg's threaded "queued" writer was tried and gained nothing measurable: its sender threads
-    wait for the GIL behind the mapping thread.) The staging table is committed only so that both sessions can load
-    it; the *target* table changes only in the final swap transaction (drop old, rename staging, attach
-    the primary key built beforehand). A killed run leaves the target as it was plus a stale staging
-    table, which the next run drops first. A session advisory lock keeps one run per tenant at a time.
+    Why a loader process with two COPY sessions: PostgreSQL parses JSONB on one core per session and
+    the machine has two. This process (reading, mapping, serialising: GIL-bound) only formats COPY
+    text rows into ~128 KB chunks and writes them into a pipe; the child :mod:`epj.migration.copy_loader`
+    feeds them to two COPY sessions, whichever is free. So this process never waits on a busy server
+    session, and the server's parsing overlaps the mapping. (Earlier designs: this process writing to
+    the two sessions itself stalled on full sockets; psycopg's threaded writer waited for the GIL behind
+    the mapping thread.) The loader commits the staging table only when this process says so at
+    :meth:`commit` (the staging table is committed only so that two sessions can load it); the *target*
+    table changes only in the final swap transaction (drop old, rename staging, attach the primary key
+    built beforehand). A killed run leaves the target as it was plus at most a stale staging table,
+    which the next run drops first; a killed main process also ends the loader (end of its input, no
+    commit). A session advisory lock keeps one run per tenant at a time.
     """
 
     BUFFER_BYTES = 128 * 1024  # psycopg's largest unsplit chunk: bigger writes are split (copied)
     STREAMS = 2
+    PIPE_BYTES = 1 << 20  # the pipe to the loader: lets this process run ahead a little
 
     def __init__(self, dsn: str, kommunenr: str) -> None:
         self.dsn = dsn
@@ -173,9 +185,10 @@ class PostgresTarget:
         host = dsn.split("@")[-1].split("?")[0]  # never echo a password
         self.description = f"postgresql://…@{host} schema {self.schema}"
         self._main: Any = None
-        self._streams: list[tuple[Any, Any, Any]] = []  # (connection, copy context manager, copy)
-        self._next = 0
+        self._loader: subprocess.Popen[bytes] | None = None
+        self._pipe = -1
         self._buf = bytearray()
+        self._encoded: dict[str, bytes] = {}  # resource types and source names: few, encode once
         self.rows = 0
 
     def _connect(self, *, autocommit: bool) -> Any:
@@ -190,28 +203,71 @@ class PostgresTarget:
         self._main.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
         self._main.execute(f"DROP TABLE IF EXISTS {s}.{STAGING}")  # leftovers of a killed run
         self._main.execute(f"CREATE TABLE {s}.{STAGING} ({COLUMNS_DDL})")
-        for _ in range(self.STREAMS):
-            conn = self._connect(autocommit=False)
-            cur = conn.cursor()
-            cm = cur.copy(f"COPY {s}.{STAGING} (id, resource_type, patient_id, resource, source) FROM STDIN")
-            self._streams.append((conn, cm, cm.__enter__()))
+        self._loader = subprocess.Popen(
+            [sys.executable, "-m", "epj.migration.copy_loader"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            bufsize=0,
+        )
+        assert self._loader.stdin is not None
+        self._pipe = self._loader.stdin.fileno()
+        with contextlib.suppress(OSError):  # a bigger pipe is an optimisation only
+            fcntl.fcntl(self._pipe, getattr(fcntl, "F_SETPIPE_SZ", 1031), self.PIPE_BYTES)
+        config = {
+            "dsn": self.dsn,
+            "copy_sql": f"COPY {s}.{STAGING} (id, resource_type, patient_id, resource, source) FROM STDIN",
+            "streams": self.STREAMS,
+        }
+        self._send(json.dumps(config).encode())
+
+    def _send(self, payload: bytes) -> None:
+        """One frame to the loader (length, payload); an empty payload means "finish and commit"."""
+        data = memoryview(_FRAME.pack(len(payload)) + payload)
+        try:
+            while data:
+                data = data[os.write(self._pipe, data) :]
+        except BrokenPipeError:
+            raise RuntimeError(f"the COPY loader ended early: {self._loader_error()}") from None
+
+    def _loader_error(self) -> str:
+        loader = self._loader
+        if loader is None:
+            return "not running"
+        try:
+            _out, err = loader.communicate(timeout=30)
+        except (subprocess.TimeoutExpired, ValueError):
+            loader.kill()
+            _out, err = loader.communicate()
+        text = (err or b"").decode(errors="replace").strip().splitlines()
+        return f"exit {loader.returncode}" + (f": {text[-1]}" if text else "")
 
     def _flush(self) -> None:
         if self._buf:
-            self._streams[self._next][2].write(bytes(self._buf))
-            self._next = (self._next + 1) % len(self._streams)
+            self._send(bytes(self._buf))
             self._buf.clear()
 
     def write(self, resource_type: str, rid: str, patient_id: str, data: bytes, source: str) -> None:
+        enc = self._encoded
+        rtype_b = enc.get(resource_type) or enc.setdefault(resource_type, resource_type.encode())
+        source_b = enc.get(source) or enc.setdefault(source, source.encode())
         buf = self._buf
-        buf += f"{rid}\t{resource_type}\t{patient_id}\t".encode()
-        buf += _copy_escape(data)
-        buf += b"\t"
-        buf += source.encode()
-        buf += b"\n"
+        buf += b"%s\t%s\t%s\t%s\t%s\n" % (rid.encode(), rtype_b, patient_id.encode(), _copy_escape(data), source_b)
         self.rows += 1
         if len(buf) >= self.BUFFER_BYTES:
             self._flush()
+
+    def _finish_load(self) -> None:
+        """Tell the loader to commit the staging rows; raise unless it confirms."""
+        self._flush()
+        self._send(b"")
+        loader = self._loader
+        assert loader is not None
+        out, err = loader.communicate()  # closes its input, waits for its "ok" and exit
+        self._loader = None
+        if loader.returncode != 0 or out.strip() != b"ok":
+            last = (err or b"").decode(errors="replace").strip().splitlines()
+            raise RuntimeError(f"the COPY loader failed (exit {loader.returncode})" + (f": {last[-1]}" if last else ""))
 
     def _build_indexes(self) -> None:
         """Primary-key index and patient index, built at the same time on two sessions."""
@@ -241,12 +297,7 @@ class PostgresTarget:
             raise errors[0]
 
     def commit(self, reconciliation: bytes) -> None:
-        self._flush()
-        for conn, cm, _copy in self._streams:
-            cm.__exit__(None, None, None)
-            conn.commit()
-            conn.close()
-        self._streams.clear()
+        self._finish_load()
         self._build_indexes()
         s = self.schema
         with self._main.transaction():
@@ -269,10 +320,11 @@ class PostgresTarget:
         self._main = None
 
     def abort(self) -> None:
-        # Closing a session mid-transaction (even mid-COPY) makes the server roll it back.
-        for conn, _cm, _copy in self._streams:
-            conn.close()
-        self._streams.clear()
+        # A loader that dies mid-COPY (no "commit" frame) makes the server roll its sessions back.
+        loader, self._loader = self._loader, None
+        if loader is not None:
+            loader.kill()
+            loader.communicate()
         if self._main is not None:
             try:
                 self._main.execute(f"DROP TABLE IF EXISTS {self.schema}.{STAGING}")

@@ -200,6 +200,7 @@ class Reconciler:
             phase=new.phase,
             serving_since=new.serving_since,
             depends_on=spec.depends_on,
+            wake_at=new.next_wake_at,
         )
         ctx.tenants[key] = view
         changed = previous is None or (previous.phase, previous.serving_since) != (view.phase, view.serving_since)

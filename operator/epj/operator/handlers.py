@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import time
 from typing import Any
 
 import kopf
@@ -90,7 +91,11 @@ async def golive_daemon(
         while not stopped:
             waker.clear()
             try:
-                wake_at = await reconciler.reconcile(dict(body))
+                queued = time.perf_counter()
+                async with ctx.slots():
+                    if ctx.record_latencies:
+                        ctx.queue_waits.append(time.perf_counter() - queued)
+                    wake_at = await reconciler.reconcile(dict(body))
                 delay = _delay(ctx, wake_at)
                 if reconciler.polling:
                     delay = min(delay, ctx.job_poll_seconds)

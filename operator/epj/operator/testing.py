@@ -96,7 +96,8 @@ class LocalCluster:
     def advance_to(self, instant: dt.datetime) -> None:
         """Move the simulated clock and wake the operator's GoLives."""
         self.clock.advance_to(instant)
-        self.wake_all()
+        if self._operator is not None:
+            self._operator.call(self._operator.ctx.wake_due)
 
     def advance(self, delta: dt.timedelta) -> None:
         self.advance_to(self.clock.now() + delta)
