@@ -166,23 +166,21 @@ def install(conn: Any) -> None:
     conn.commit()
 
 
-def ensure_emessage_table(conn: Any, kommunenr: str) -> None:
-    """Create ``kommune_<nr>.emessage`` if missing (the e-messaging service owns writes)."""
+def _ensure_tenant_table(conn: Any, kommunenr: str, ddl: str) -> None:
     if not (len(kommunenr) == 4 and kommunenr.isdigit()):
         raise ValueError("kommunenr must be 4 digits")
     schema = f"kommune_{kommunenr}"
     with conn.cursor() as cur:
         cur.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-        cur.execute(EMESSAGE_DDL.format(schema=schema))
+        cur.execute(ddl.format(schema=schema))
     conn.commit()
+
+
+def ensure_emessage_table(conn: Any, kommunenr: str) -> None:
+    """Create ``kommune_<nr>.emessage`` if missing (the e-messaging service owns writes)."""
+    _ensure_tenant_table(conn, kommunenr, EMESSAGE_DDL)
 
 
 def ensure_visit_table(conn: Any, kommunenr: str) -> None:
     """Create ``kommune_<nr>.visit`` if missing (the services own writes; this only guarantees the shape)."""
-    if not (len(kommunenr) == 4 and kommunenr.isdigit()):
-        raise ValueError("kommunenr must be 4 digits")
-    schema = f"kommune_{kommunenr}"
-    with conn.cursor() as cur:
-        cur.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-        cur.execute(VISIT_DDL.format(schema=schema))
-    conn.commit()
+    _ensure_tenant_table(conn, kommunenr, VISIT_DDL)
