@@ -122,8 +122,10 @@ def test_tenant_rolebindings_bind_only_own_admins_and_the_operator(
         bindings = [
             o for o in test_objects if o["kind"] == "RoleBinding" and o["metadata"]["namespace"] == tenant.namespace
         ]
-        subjects = sorted((s["kind"], s["name"]) for b in bindings for s in b["subjects"])
+        subjects = sorted((s["kind"], s["name"], s.get("namespace")) for b in bindings for s in b["subjects"])
         assert subjects == [
-            ("Group", f"epj-test-kommune-{tenant.kommunenummer}-admins"),
-            ("ServiceAccount", "epj-operator"),
+            ("Group", f"epj-test-kommune-{tenant.kommunenummer}-admins", None),
+            ("ServiceAccount", "epj-operator", "epj-system"),
+            # The rollback Job's own account, from this namespace only (epj.operator.deploy.ROLLBACK_RULES).
+            ("ServiceAccount", "epj-rollback", tenant.namespace),
         ]

@@ -116,7 +116,7 @@ def test_platform_has_operator_crds_rbac_and_monitoring_namespace(test_objects: 
         assert (kind, name) in names
     operator = _one(test_objects, "Deployment", "epj-operator")
     container = operator["spec"]["template"]["spec"]["containers"][0]
-    assert container["command"] + container["args"] == ["epj", "operator", "run"]
+    assert container["command"] + container["args"] == ["epj", "operator", "run", "--namespace", "epj-system"]
 
 
 def test_generated_password_never_reaches_the_output(test_registrations: list[Registration]) -> None:

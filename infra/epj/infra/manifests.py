@@ -12,6 +12,7 @@ list), so adding one tenant can never change another tenant's objects.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -149,7 +150,8 @@ def network_policies(tenant: Tenant, sizing: TenantSizing, config: InfraConfig) 
     """Default deny in and out, then one policy per allowed flow (each readable on its own)."""
     ns, labels = tenant.namespace, tenant_labels(tenant)
     db_pods = {"matchLabels": {"cnpg.io/cluster": DB_CLUSTER}}
-    db_clients = {"matchExpressions": [{"key": COMPONENT, "operator": "In", "values": ["app", "migration"]}]}
+    # The migration and smoke-check Jobs (started by the operator) are database clients too.
+    db_clients = {"matchExpressions": [{"key": COMPONENT, "operator": "In", "values": ["app", "migration", "smoke"]}]}
     apps = {"matchLabels": {COMPONENT: "app"}}
     app_ports = [s.port for s in sizing.services]
 
@@ -280,6 +282,22 @@ def network_policies(tenant: Tenant, sizing: TenantSizing, config: InfraConfig) 
                 },
             ),
         ]
+    # The rollback Job (label epj.no/component=rollback) scales the tenant's Deployments via the API.
+    policies.append(
+        policy(
+            "allow-rollback-egress-to-api-server",
+            {
+                "podSelector": {"matchLabels": {COMPONENT: "rollback"}},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [{"ipBlock": {"cidr": cidr}} for cidr in config.api_server_cidrs],
+                        "ports": _tcp(config.api_server_port),
+                    }
+                ],
+            },
+        )
+    )
     health = sorted(s.name for s in sizing.services if HEALTH_NETWORK in s.egress)
     if health:
         policies.append(
@@ -362,7 +380,25 @@ def admin_rbac(tenant: Tenant, config: InfraConfig) -> list[Manifest]:
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": OPERATOR_TENANT_ROLE},
         "subjects": [{"kind": "ServiceAccount", "name": OPERATOR_NAME, "namespace": config.operator_namespace}],
     }
-    return [role, binding, operator_binding]
+    from epj.operator.deploy import ROLLBACK_ACCOUNT, ROLLBACK_RULES
+
+    rollback: list[Manifest] = [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(ROLLBACK_ACCOUNT, ns, labels)},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": _meta(ROLLBACK_ACCOUNT, ns, labels),
+            "rules": copy.deepcopy(ROLLBACK_RULES),
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": _meta(ROLLBACK_ACCOUNT, ns, labels),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": ROLLBACK_ACCOUNT},
+            "subjects": [{"kind": "ServiceAccount", "name": ROLLBACK_ACCOUNT, "namespace": ns}],
+        },
+    ]
+    return [role, binding, operator_binding, *rollback]
 
 
 def database_secret(tenant: Tenant, password: object) -> Manifest:
@@ -587,9 +623,8 @@ def platform_manifests(config: InfraConfig, crds: Sequence[Manifest]) -> list[Ma
     """Operator namespace, CRDs, RBAC and Deployment; monitoring namespace. Independent of the tenant list."""
     ons, mns = config.operator_namespace, config.monitoring_namespace
     labels = {**PART_OF, NAME_LABEL: OPERATOR_NAME}
-    groups = sorted({crd["spec"]["group"] for crd in crds})
-    plurals = sorted(crd["spec"]["names"]["plural"] for crd in crds)
-    read = ["get", "list", "watch"]
+    from epj.operator import deploy
+
     objs: list[Manifest] = [
         {
             "apiVersion": "v1",
@@ -607,26 +642,12 @@ def platform_manifests(config: InfraConfig, crds: Sequence[Manifest]) -> list[Ma
             "kind": "ServiceAccount",
             "metadata": _meta(OPERATOR_NAME, ons, labels),
         },
+        # Access rules are the operator's own (epj.operator.deploy), not a second copy here.
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRole",
             "metadata": _meta(OPERATOR_NAME, None, labels),
-            "rules": [
-                {
-                    "apiGroups": groups,
-                    "resources": plurals,
-                    "verbs": [*read, "create", "patch", "update"],
-                },
-                {
-                    "apiGroups": groups,
-                    "resources": [f"{p}/status" for p in plurals],
-                    "verbs": ["get", "patch", "update"],
-                },
-                {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
-                {"apiGroups": [""], "resources": ["namespaces"], "verbs": read},
-                {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"], "verbs": read},
-                {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": read},
-            ],
+            "rules": copy.deepcopy(deploy.CLUSTER_RULES),
         },
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -636,15 +657,28 @@ def platform_manifests(config: InfraConfig, crds: Sequence[Manifest]) -> list[Ma
             "subjects": [{"kind": "ServiceAccount", "name": OPERATOR_NAME, "namespace": ons}],
         },
         {
+            # The GoLive kinds, the training ConfigMap, events and peering: in the operator namespace only.
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": _meta(OPERATOR_NAME, ons, labels),
+            "rules": copy.deepcopy(deploy.OPERATOR_RULES),
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": _meta(OPERATOR_NAME, ons, labels),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": OPERATOR_NAME},
+            "subjects": [{"kind": "ServiceAccount", "name": OPERATOR_NAME, "namespace": ons}],
+        },
+        {
             # Bound per tenant namespace (see admin_rbac): the operator runs migration Jobs only there.
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRole",
             "metadata": _meta(OPERATOR_TENANT_ROLE, None, labels),
-            "rules": [
-                {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": [*read, "create", "delete", "patch"]},
-                {"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": read},
-            ],
+            "rules": copy.deepcopy(deploy.TENANT_RULES),
         },
+        # kopf peering: one active operator even if a second one starts (Deployment: 1 replica, Recreate).
+        *deploy.peering_manifests(ons),
         _operator_deployment(config, labels),
         *_operator_network_policies(config),
     ]
@@ -652,9 +686,12 @@ def platform_manifests(config: InfraConfig, crds: Sequence[Manifest]) -> list[Ma
 
 
 def _operator_deployment(config: InfraConfig, labels: Mapping[str, str]) -> Manifest:
+    from epj.operator.runner import HEALTH_PATH, HEALTH_PORT_ENV
+
     selector = {NAME_LABEL: OPERATOR_NAME}
     probe = {
-        "httpGet": {"path": "/healthz", "port": "health"},
+        # kopf's liveness endpoint, which `epj operator run` serves on $EPJ_OPERATOR_HEALTH_PORT.
+        "httpGet": {"path": HEALTH_PATH, "port": "health"},
         "timeoutSeconds": 2,
         "failureThreshold": 3,
         "periodSeconds": 10,
@@ -668,7 +705,7 @@ def _operator_deployment(config: InfraConfig, labels: Mapping[str, str]) -> Mani
             labels,
             annotations={
                 "checkov.io/skip1": "CKV_K8S_38=The operator talks to the Kubernetes API, so it needs its "
-                "ServiceAccount token; its ClusterRole is limited to the epj.no kinds, events and reads",
+                "ServiceAccount token; its roles are epj.operator.deploy's rules (epj.no kinds, events, peering)",
                 **({} if config.operator_image_pinned else {"checkov.io/skip2": SKIP_IMAGE_DIGEST}),
             },
         ),
@@ -691,10 +728,11 @@ def _operator_deployment(config: InfraConfig, labels: Mapping[str, str]) -> Mani
                             "image": config.operator_image,
                             "imagePullPolicy": "Always",
                             "command": ["epj"],
-                            "args": ["operator", "run"],
+                            # Peering (no --standalone); the GoLive objects live in the operator namespace.
+                            "args": ["operator", "run", "--namespace", config.operator_namespace],
                             "env": [
                                 {"name": "EPJ_ENVIRONMENT", "value": config.environment},
-                                {"name": "EPJ_OPERATOR_HEALTH_PORT", "value": str(OPERATOR_HEALTH_PORT)},
+                                {"name": HEALTH_PORT_ENV, "value": str(OPERATOR_HEALTH_PORT)},
                             ],
                             "ports": [{"name": "health", "containerPort": OPERATOR_HEALTH_PORT, "protocol": "TCP"}],
                             "resources": {

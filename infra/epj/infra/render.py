@@ -99,6 +99,10 @@ def run_program(environment: str, tenants: TenantSet | None = None) -> list[Regi
     try:
         asyncio.get_running_loop()
     except RuntimeError:
+        try:
+            asyncio.get_event_loop_policy().get_event_loop()
+        except RuntimeError:  # an earlier asyncio.run() in this thread unset the loop Pulumi's mocks use
+            asyncio.set_event_loop(asyncio.new_event_loop())
         return _run_program(environment, tenants)
     from concurrent.futures import ThreadPoolExecutor
 

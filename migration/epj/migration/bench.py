@@ -8,8 +8,10 @@ measured minutes apart on the same server. Steps:
 2. run ``epj migrate run`` into a scratch database in a child process (wall time includes the
    interpreter start, the final primary key and index build, and the commit — i.e. conservative);
    its peak RSS is the child's ``ru_maxrss``;
-3. dump the loaded rows with COPY TO, then time a plain COPY FROM of exactly those rows into a fresh
-   table of the same shape (no index): the raw COPY rate;
+3. dump the loaded rows with COPY TO, then time one plain COPY FROM stream of exactly those rows into
+   a fresh table defined like the target (same columns, same primary key): the raw COPY rate that
+   ``ratio`` uses; for context also the same COPY into a bare heap (no index: ``ratio_heap``) and that
+   heap's build of the target's two indexes (``ratio_same_end_state``). All are reported;
 4. drop the scratch database.
 """
 
@@ -73,22 +75,20 @@ def run_bench(
             dump = tmp / "rows.copy"
             schema = tenant_schema(kommunenr)
             cols = "id, resource_type, patient_id, resource, source"
-            with psycopg.connect(dsn) as conn:
-                with (
-                    dump.open("wb") as out,
-                    conn.cursor().copy(f"COPY {schema}.fhir_resource ({cols}) TO STDOUT") as cp,
-                ):
-                    for chunk in cp:
-                        out.write(chunk)
-                conn.execute(f"CREATE TABLE public.bench_raw ({COLUMNS_DDL})")
-                conn.commit()
-                t0 = time.perf_counter()
-                with dump.open("rb") as src, conn.cursor().copy(f"COPY public.bench_raw ({cols}) FROM STDIN") as cp:
-                    while chunk := src.read(1 << 20):
-                        cp.write(chunk)
-                conn.commit()
-                copy_seconds = time.perf_counter() - t0
-            log(f"raw COPY: {rows} rows in {copy_seconds:.1f} s")
+            with (
+                psycopg.connect(dsn) as conn,
+                dump.open("wb") as out,
+                conn.cursor().copy(f"COPY {schema}.fhir_resource ({cols}) TO STDOUT") as cp,
+            ):
+                for chunk in cp:
+                    out.write(chunk)
+            # Raw COPY into a table defined like the target (same columns, same primary key): the rate
+            # the issue's target compares with. Then the same rows into a bare heap (no index), and
+            # that heap's index build, for context: both reported, neither replaces the other.
+            copy_seconds = _time_copy(dsn, dump, "bench_raw_keyed", f"{COLUMNS_DDL}, PRIMARY KEY (resource_type, id)")
+            log(f"raw COPY into a table with the target's primary key: {rows} rows in {copy_seconds:.1f} s")
+            heap_seconds = _time_copy(dsn, dump, "bench_raw", COLUMNS_DDL)
+            log(f"raw COPY into a bare table (no index): {rows} rows in {heap_seconds:.1f} s")
             index_seconds = _build_indexes_like_the_target(dsn)
             log(f"same indexes as the target on the raw table: {index_seconds:.1f} s")
         finally:
@@ -107,11 +107,31 @@ def run_bench(
         "copy_records_per_s": round(copy_rate, 1),
         "ratio": round(records_per_s / copy_rate, 3),
         "peak_rss_mb": round(peak_rss_mb, 1),
-        # Same end state as the pipeline's (COPY, then the primary key and patient index): for context.
-        "copy_and_index_records_per_s": round(rows / (copy_seconds + index_seconds), 1),
-        "ratio_same_end_state": round(records_per_s / (rows / (copy_seconds + index_seconds)), 3),
+        # For context: one COPY stream into a bare heap (no index at all), and that heap then given the
+        # target's primary key and patient index (the pipeline's own end state).
+        "copy_heap_seconds": round(heap_seconds, 2),
+        "copy_heap_records_per_s": round(rows / heap_seconds, 1),
+        "ratio_heap": round(records_per_s / (rows / heap_seconds), 3),
+        "copy_and_index_records_per_s": round(rows / (heap_seconds + index_seconds), 1),
+        "ratio_same_end_state": round(records_per_s / (rows / (heap_seconds + index_seconds)), 3),
         "complete": recon["complete"],
     }
+
+
+def _time_copy(dsn: str, dump: Path, table: str, ddl: str) -> float:
+    """Seconds for one COPY FROM stream of the dumped rows into a fresh ``public.<table>`` (created first)."""
+    import psycopg
+
+    cols = "id, resource_type, patient_id, resource, source"
+    with psycopg.connect(dsn) as conn:
+        conn.execute(f"CREATE TABLE public.{table} ({ddl})")
+        conn.commit()
+        t0 = time.perf_counter()
+        with dump.open("rb") as src, conn.cursor().copy(f"COPY public.{table} ({cols}) FROM STDIN") as cp:
+            while chunk := src.read(1 << 20):
+                cp.write(chunk)
+        conn.commit()
+        return time.perf_counter() - t0
 
 
 def _build_indexes_like_the_target(dsn: str) -> float:

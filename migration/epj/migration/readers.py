@@ -106,6 +106,10 @@ def peek_cgm_root(path: Path) -> dict[str, str]:
             return dict(elem.attrib)
     except ET.ParseError as exc:
         raise ExtractError("XML_ERROR", f"cgm/helsestasjon.xml: not well-formed XML ({exc})") from exc
+    except LookupError as exc:  # the XML declaration names an encoding Python does not know
+        raise ExtractError(
+            "ENCODING_ERROR", "cgm/helsestasjon.xml: the XML declaration names an unknown encoding"
+        ) from exc
     raise ExtractError("XML_ERROR", "cgm/helsestasjon.xml: empty document")
 
 
@@ -128,3 +132,7 @@ def iter_cgm_barn(path: Path) -> Iterator[ET.Element]:
                     root.clear()  # drop the emptied child from the root so memory stays flat
     except ET.ParseError as exc:
         raise ExtractError("XML_ERROR", f"cgm/helsestasjon.xml: not well-formed XML ({exc})") from exc
+    except LookupError as exc:  # the XML declaration names an encoding Python does not know
+        raise ExtractError(
+            "ENCODING_ERROR", "cgm/helsestasjon.xml: the XML declaration names an unknown encoding"
+        ) from exc

@@ -6,6 +6,10 @@ Stable interface (scripts rely on it):
 * ``epj golive approve TENANT --gate G --by ROLE --reason TEXT [--reject]``
 * ``epj golive resume TENANT --by ROLE --reason TEXT``
 * ``epj golive status [TENANT] [--json]``
+* ``epj golive smoke TENANT [--target DSN]`` — post-cutover smoke check (the smoke Job); exit 0/1,
+  last line one JSON object.
+* ``epj golive rollback TENANT [--tenant-namespace NS]`` — traffic off the new EPJ (the rollback Job);
+  prints the manual legacy read-write instruction, exit 0.
 * ``epj golive bench --json [--tenants N]`` — last line one JSON object with ``tenants``,
   ``handler_p50_ms``, ``handler_p95_ms``, ``peak_rss_mb``.
 
@@ -132,6 +136,46 @@ def status_cmd(
             typer.echo(f"  {line}: {approval['reason']}")
 
 
+@golive_app.command("smoke")
+def smoke_cmd(
+    tenant: Annotated[str, typer.Argument(help="Kommunenummer, e.g. 5035.")],
+    target: Annotated[
+        str, typer.Option("--target", help="libpq URL of the tenant database (default: the PG* environment).")
+    ] = "",
+) -> None:
+    """Smoke-check the tenant's database against the migration's reconciliation (exit 1 when they disagree)."""
+    from epj.operator.smoke import smoke_check
+
+    outcome = smoke_check(target, tenant)
+    typer.echo(f"{tenant}: smoke check {'passed' if outcome.passed else 'FAILED'}: {outcome.message}", err=True)
+    typer.echo(outcome.to_json())
+    if not outcome.passed:
+        raise typer.Exit(1)
+
+
+@golive_app.command("rollback")
+def rollback_cmd(
+    tenant: Annotated[str, typer.Argument(help="Kommunenummer, e.g. 5035.")],
+    tenant_namespace: Annotated[
+        str | None, typer.Option("--tenant-namespace", help="Namespace of the tenant (default: kommune-<nr>).")
+    ] = None,
+    server: ServerOpt = None,
+) -> None:
+    """Turn the tenant's traffic off the new EPJ (clinical Deployments to zero) and say what a person must do."""
+    from epj.operator.resources import tenant_namespace as namespace_of
+    from epj.operator.rollback import rollback
+
+    ns = tenant_namespace or namespace_of(tenant)
+    outcome = _with_client(server, lambda c: rollback(c, tenant, ns))
+    typer.echo(
+        f"{tenant}: traffic off in {ns} ({len(outcome.scaled)} Deployments scaled to 0, "
+        f"{len(outcome.already_off)} already off)",
+        err=True,
+    )
+    typer.echo(outcome.instruction(), err=True)
+    typer.echo(outcome.to_json())
+
+
 @golive_app.command("bench")
 def bench_cmd(
     tenants: Annotated[int, typer.Option("--tenants", min=1, max=2000, help="How many tenants.")] = 400,
@@ -157,7 +201,11 @@ def run_cmd(
     namespace: Annotated[list[str] | None, typer.Option("--namespace", "-n", help="Namespace(s) to watch.")] = None,
     all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="Watch the whole cluster.")] = False,
     liveness: Annotated[
-        str | None, typer.Option("--liveness", help="Liveness endpoint, e.g. http://0.0.0.0:8080/healthz.")
+        str | None,
+        typer.Option(
+            "--liveness",
+            help="Liveness endpoint, e.g. http://0.0.0.0:8080/healthz (default: on $EPJ_OPERATOR_HEALTH_PORT).",
+        ),
     ] = None,
     alertmanager: Annotated[
         str | None, typer.Option("--alertmanager", envvar="EPJ_ALERTMANAGER_URL", help="Alertmanager base URL.")
@@ -174,8 +222,12 @@ def run_cmd(
 
     from epj.operator.app import context_from_environment, start_telemetry
     from epj.operator.kube import connect
-    from epj.operator.runner import run_operator
+    from epj.operator.runner import default_liveness_endpoint, run_operator
 
+    try:
+        liveness = liveness or default_liveness_endpoint(os.environ)
+    except ValueError as error:
+        _fail(str(error))
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s %(message)s")
     if alertmanager:
         os.environ["EPJ_ALERTMANAGER_URL"] = alertmanager

@@ -6,6 +6,12 @@
 * :data:`OPERATOR_RULES` — the API access the operator uses (least privilege), in the operator's
   namespace; the tenant namespaces need ``batch/jobs`` create/get and ``pods`` get/list (the
   migration, smoke and rollback Jobs and their pods' termination messages).
+* :data:`CLUSTER_RULES` — what kopf reads cluster-wide (CRDs and namespaces, to notice them come and go).
+* :data:`ROLLBACK_RULES` — the rollback Job's own ServiceAccount (:data:`ROLLBACK_ACCOUNT`) in a tenant
+  namespace: scale the tenant's clinical Deployments to zero (``epj golive rollback``), nothing else.
+
+Replicas: one, with peering (not ``--standalone``) and the ``Recreate`` strategy, so a second
+operator started by hand (or an overlap during a node drain) pauses instead of racing.
 """
 
 from __future__ import annotations
@@ -26,6 +32,18 @@ OPERATOR_RULES: list[dict[str, Any]] = [
     {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
     {"apiGroups": ["kopf.dev"], "resources": ["kopfpeerings"], "verbs": [*READ, "patch"]},
 ]  # fmt: skip
+
+#: RBAC rules cluster-wide: kopf observes CRDs and namespaces (read only).
+CLUSTER_RULES: list[dict[str, Any]] = [
+    {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"], "verbs": READ},
+    {"apiGroups": [""], "resources": ["namespaces"], "verbs": READ},
+]
+
+#: The rollback Job's ServiceAccount in each tenant namespace, and what it may do there.
+ROLLBACK_ACCOUNT = "epj-rollback"
+ROLLBACK_RULES: list[dict[str, Any]] = [
+    {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "patch"]},
+]
 
 #: RBAC rules in each tenant namespace (``kommune-<kommunenummer>``).
 TENANT_RULES: list[dict[str, Any]] = [

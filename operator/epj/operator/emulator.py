@@ -49,6 +49,7 @@ CORE_RESOURCES: dict[str, dict[str, Any]] = {
     "v1/configmaps": {"kind": "ConfigMap", "namespaced": True},
     "v1/pods": {"kind": "Pod", "namespaced": True},
     "batch/v1/jobs": {"kind": "Job", "namespaced": True, "subresources": {"status"}},
+    "apps/v1/deployments": {"kind": "Deployment", "namespaced": True},  # scaled by the rollback
     "coordination.k8s.io/v1/leases": {"kind": "Lease", "namespaced": True},
 }
 

@@ -6,8 +6,8 @@ Object graph (one way, so a reader can follow a go-live from the wave to the Job
       └─ GoLive golive-<kommunenummer>            ownerReference → RolloutWave
            ├─ MigrationJob golive-<k>-<purpose>-<n> ownerReference → GoLive
            │    └─ batch/v1 Job migrate-<purpose>-<k>-<n>  in the tenant namespace kommune-<k>
-           ├─ batch/v1 Job smoke-<k>-<n>             post-cutover smoke checks (tenant namespace)
-           └─ batch/v1 Job rollback-<k>-<n>          legacy read-write, traffic off (tenant namespace)
+           ├─ batch/v1 Job smoke-<k>-<n>             ``epj golive smoke`` (tenant namespace)
+           └─ batch/v1 Job rollback-<k>-<n>          ``epj golive rollback``: traffic off (tenant namespace)
 
 The migration Job's manifest is :func:`epj.migration.job.migration_job_manifest` (the
 migration area owns it) for tenants in ``tenants/``; unknown tenants (the 400-tenant
@@ -37,6 +37,8 @@ WAVE_LABEL = "epj.no/wave"
 GOLIVE_LABEL = "epj.no/golive"
 MIGRATION_JOB_LABEL = "epj.no/migration-job"
 ROLE_LABEL = "epj.no/job-role"
+#: What the tenant's NetworkPolicies select on (``epj.infra.manifests.COMPONENT``).
+COMPONENT_LABEL = "epj.no/component"
 
 
 def golive_name(kommunenummer: str) -> str:
@@ -134,7 +136,7 @@ def migration_batch_job(migration_job: dict[str, Any]) -> dict[str, Any]:
     spec, meta = migration_job["spec"], migration_job["metadata"]
     kommunenummer, purpose = spec["kommunenummer"], spec["purpose"]
     run_id = f"{kommunenummer}-{spec.get('attempt', 1)}"
-    extra = {MIGRATION_JOB_LABEL: meta["name"], ROLE_LABEL: "migration"}
+    extra = {MIGRATION_JOB_LABEL: meta["name"], ROLE_LABEL: "migration", COMPONENT_LABEL: "migration"}
     tenant = _tenants().get(kommunenummer)
     if tenant is not None:
         from epj.migration.job import migration_job_manifest
@@ -160,20 +162,60 @@ def migration_batch_job(migration_job: dict[str, Any]) -> dict[str, Any]:
 
 
 def smoke_job(kommunenummer: str, migration_job: str, golive: str, image: str) -> dict[str, Any]:
-    """Post-cutover smoke checks against the tenant's new EPJ (succeeds = passed)."""
+    """Post-cutover smoke check (``epj golive smoke``) against the tenant's database (succeeds = passed).
+
+    Labelled ``epj.no/component: smoke`` so the tenant's NetworkPolicies let it reach its own
+    PostgreSQL and services (and nothing of another tenant); credentials from the owner Secret
+    as files, exported to libpq by the entry script, as in the migration Job.
+    """
+    from epj.infra.manifests import DB_CLUSTER, DB_CREDENTIALS_DIR, DB_NAME, DB_PORT, DB_SECRET
+
     name = f"smoke-{migration_job.removeprefix('golive-')}"
-    extra = {GOLIVE_LABEL: golive, MIGRATION_JOB_LABEL: migration_job, ROLE_LABEL: "smoke"}
-    return _minimal_job(
-        name, kommunenummer, image, ["epj", "runbook", "verify", "cutover", "--tenant", kommunenummer], extra
+    extra = {GOLIVE_LABEL: golive, MIGRATION_JOB_LABEL: migration_job, ROLE_LABEL: "smoke", COMPONENT_LABEL: "smoke"}
+    creds = DB_CREDENTIALS_DIR
+    script = (
+        f'PGUSER="$(cat {creds}/username)" && PGPASSWORD="$(cat {creds}/password)" && export PGUSER PGPASSWORD'
+        f" || exit 1; exec epj golive smoke {kommunenummer}"
     )
+    job = _minimal_job(name, kommunenummer, image, ["/bin/sh", "-c", script], extra)
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    container["command"] = container.pop("args")
+    container["env"] = [
+        {"name": "PGHOST", "value": f"{DB_CLUSTER}-rw"},
+        {"name": "PGPORT", "value": str(DB_PORT)},
+        {"name": "PGDATABASE", "value": DB_NAME},
+        {"name": "PGSSLMODE", "value": "require"},
+        {"name": "PGAPPNAME", "value": "epj-smoke"},
+        {"name": "PGCONNECT_TIMEOUT", "value": "10"},
+    ]
+    container["volumeMounts"] = [{"name": "db-credentials", "mountPath": creds, "readOnly": True}]
+    job["spec"]["template"]["spec"]["volumes"] = [
+        {"name": "db-credentials", "secret": {"secretName": DB_SECRET, "defaultMode": 0o440}}
+    ]
+    return job
 
 
 def rollback_job(kommunenummer: str, migration_job: str, golive: str, image: str) -> dict[str, Any]:
-    """Roll back a cutover: legacy system back to read-write, tenant traffic off the new EPJ."""
+    """Roll back a cutover (``epj golive rollback``): tenant traffic off the new EPJ; legacy read-write is manual.
+
+    Runs as the tenant namespace's ``epj-rollback`` ServiceAccount (infra creates it with
+    :data:`epj.operator.deploy.ROLLBACK_RULES`: patch Deployments there, nothing else).
+    """
+    from epj.operator.deploy import ROLLBACK_ACCOUNT
+
     name = f"rollback-{migration_job.removeprefix('golive-')}"
-    extra = {GOLIVE_LABEL: golive, MIGRATION_JOB_LABEL: migration_job, ROLE_LABEL: "rollback"}
-    args = ["epj", "runbook", "run", "cutover-rollback", "--tenant", kommunenummer]
-    return _minimal_job(name, kommunenummer, image, args, extra)
+    extra = {
+        GOLIVE_LABEL: golive,
+        MIGRATION_JOB_LABEL: migration_job,
+        ROLE_LABEL: "rollback",
+        COMPONENT_LABEL: "rollback",
+    }
+    args = ["epj", "golive", "rollback", kommunenummer, "--tenant-namespace", tenant_namespace(kommunenummer)]
+    job = _minimal_job(name, kommunenummer, image, args, extra)
+    pod = job["spec"]["template"]["spec"]
+    pod["serviceAccountName"] = ROLLBACK_ACCOUNT
+    pod["automountServiceAccountToken"] = True
+    return job
 
 
 def _minimal_job(name: str, kommunenummer: str, image: str, args: list[str], extra: dict[str, str]) -> dict[str, Any]:

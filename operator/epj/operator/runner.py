@@ -9,14 +9,16 @@ Operating choices:
   ``standalone``; a second replica pauses while the first is alive. Tests run standalone.
 * **Own finalizer and annotation prefix** (``epj.no/...``) instead of kopf's defaults, so a
   person at 03:00 recognises them.
-* **Liveness:** kopf's probe endpoint (``--liveness http://0.0.0.0:8080/healthz``).
+* **Liveness:** kopf's probe endpoint (``--liveness http://0.0.0.0:8080/healthz``); in the
+  cluster the Deployment sets ``EPJ_OPERATOR_HEALTH_PORT`` and :func:`default_liveness_endpoint`
+  turns it into that URL, so the probe path lives here only (:data:`HEALTH_PATH`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import kopf
@@ -25,6 +27,18 @@ from epj.operator import handlers
 from epj.operator.context import FINALIZER, OperatorContext
 
 PEERING_NAME = "epj-golive-operator"
+HEALTH_PORT_ENV = "EPJ_OPERATOR_HEALTH_PORT"
+HEALTH_PATH = "/healthz"
+
+
+def default_liveness_endpoint(environ: Mapping[str, str]) -> str | None:
+    """kopf's liveness URL on all interfaces when ``EPJ_OPERATOR_HEALTH_PORT`` is set (the cluster's Deployment)."""
+    port = (environ.get(HEALTH_PORT_ENV) or "").strip()
+    if not port:
+        return None
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{HEALTH_PORT_ENV}={port!r} is not a TCP port")
+    return f"http://0.0.0.0:{int(port)}{HEALTH_PATH}"
 
 
 def operator_settings(*, verbose: bool = False) -> kopf.OperatorSettings:
