@@ -27,7 +27,11 @@ from epj.migration.codes import (
 )
 from epj.migration.identity import resource_id
 from epj.migration.pipeline import run_migration
+from epj.migration.synthetic_ids import check_digits
 from epj.migration.values import local_to_aware
+
+# A synthetic (month + 80) fødselsnummer with valid check digits; the mapping does not re-check it.
+SYNTHETIC_FNR = "158665005" + (check_digits("158665005") or "")
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -79,7 +83,7 @@ def test_patient(
     active: bool,
     with_nid: bool,
 ) -> None:
-    identifiers = [{"use": "official", "system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": "15108695088"}]
+    identifiers = [{"use": "official", "system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": SYNTHETIC_FNR}]
     identifiers = identifiers if with_nid else []
     identifiers.append(mapping.legacy_identifier("urn:legacy:profil:5035:bruker", "1"))
     res = mapping.patient(
@@ -242,7 +246,7 @@ def test_measurement_observation(rid: str, ident: Any, pid: str, kind: str, date
 def test_related_person(
     rid: str, pid: str, rel: tuple[str, Any], name: str, phone: str, prio: int | None, with_nid: bool
 ) -> None:
-    identifiers = [{"use": "official", "system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": "15108695088"}]
+    identifiers = [{"use": "official", "system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": SYNTHETIC_FNR}]
     validate(
         mapping.related_person(
             rid,

@@ -108,8 +108,8 @@ def patient(
         name["given"] = given.split()
     if len(name) > 1:
         res["name"] = [name]
-    if phone:
-        res["telecom"] = [{"system": "phone", "value": phone}]
+    if phone.strip():  # a blank field (spaces, NBSP) is no phone number; FHIR strings need a visible character
+        res["telecom"] = [{"system": "phone", "value": phone.strip()}]
     res["gender"] = KJONN[gender_code]
     if birth_date is not None:
         res["birthDate"] = birth_date.isoformat()
@@ -223,8 +223,8 @@ def medication_statement(
         "subject": ref("Patient", patient_id),
         "effectivePeriod": _period(start.isoformat(), end.isoformat() if end else None),
     }
-    if dosage:
-        res["dosage"] = [{"text": dosage}]
+    if dosage.strip():
+        res["dosage"] = [{"text": dosage.strip()}]
     return res
 
 
@@ -299,10 +299,10 @@ def related_person(
     if role is not None:
         codings.insert(0, {"system": ROLE_SYSTEM, "code": role, "display": display})
     res["relationship"] = [{"coding": codings}]
-    if name:
-        res["name"] = [{"text": name}]
-    if phone:
-        res["telecom"] = [{"system": "phone", "value": phone}]
+    if name.strip():
+        res["name"] = [{"text": name.strip()}]
+    if phone.strip():  # a blank field (spaces, NBSP) is no phone number; FHIR strings need a visible character
+        res["telecom"] = [{"system": "phone", "value": phone.strip()}]
     return res
 
 
