@@ -88,7 +88,8 @@ def _meta(name: str, namespace: str | None, labels: Mapping[str, str], **extra: 
     return meta
 
 
-def _restricted_container_security() -> dict[str, Any]:
+def restricted_container_security() -> dict[str, Any]:
+    """The container securityContext every workload we create runs with (pod security `restricted`)."""
     return {
         "allowPrivilegeEscalation": False,
         "privileged": False,
@@ -101,7 +102,8 @@ def _restricted_container_security() -> dict[str, Any]:
     }
 
 
-def _restricted_pod_security() -> dict[str, Any]:
+def restricted_pod_security() -> dict[str, Any]:
+    """The pod securityContext every workload we create runs with (pod security `restricted`)."""
     return {
         "runAsNonRoot": True,
         "runAsUser": APP_UID,
@@ -495,7 +497,7 @@ def deployment(tenant: Tenant, svc: ServiceSizing, config: InfraConfig) -> Manif
         },
         "livenessProbe": {**probe, "initialDelaySeconds": 15, "periodSeconds": 10},
         "readinessProbe": {**probe, "initialDelaySeconds": 5, "periodSeconds": 5},
-        "securityContext": _restricted_container_security(),
+        "securityContext": restricted_container_security(),
         "volumeMounts": mounts,
     }
     return {
@@ -512,7 +514,7 @@ def deployment(tenant: Tenant, svc: ServiceSizing, config: InfraConfig) -> Manif
                 "spec": {
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,
-                    "securityContext": _restricted_pod_security(),
+                    "securityContext": restricted_pod_security(),
                     "topologySpreadConstraints": [
                         {
                             "maxSkew": 1,
@@ -721,7 +723,7 @@ def _operator_deployment(config: InfraConfig, labels: Mapping[str, str]) -> Mani
                     "serviceAccountName": OPERATOR_NAME,
                     "automountServiceAccountToken": True,
                     "enableServiceLinks": False,
-                    "securityContext": _restricted_pod_security(),
+                    "securityContext": restricted_pod_security(),
                     "containers": [
                         {
                             "name": "operator",
@@ -741,7 +743,7 @@ def _operator_deployment(config: InfraConfig, labels: Mapping[str, str]) -> Mani
                             },
                             "livenessProbe": {**probe, "initialDelaySeconds": 15},
                             "readinessProbe": {**probe, "initialDelaySeconds": 5},
-                            "securityContext": _restricted_container_security(),
+                            "securityContext": restricted_container_security(),
                             "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
                         }
                     ],

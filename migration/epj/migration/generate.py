@@ -31,6 +31,25 @@ from typing import IO, Any, Final
 from xml.sax.saxutils import escape, quoteattr
 
 from epj.migration import gen_vocab as V
+from epj.migration.codes import (
+    CGM_ELEMENTS,
+    CONFLICTING_DEMOGRAPHICS,
+    DUPLICATE_ID,
+    INVALID_ATC,
+    INVALID_DATE,
+    INVALID_NATIONAL_ID,
+    MALFORMED_ROW,
+    MISSING_NATIONAL_ID,
+    PARENT_QUARANTINED,
+    PATIENT_UNIDENTIFIABLE,
+    PERIOD_END_BEFORE_START,
+    PROFIL_COLUMNS,
+    PROFIL_FILES,
+    UNKNOWN_CODE,
+    UNKNOWN_PARENT,
+    WARNINGS,
+)
+from epj.migration.codes import REASONS as QUARANTINE_REASONS
 from epj.migration.synthetic_ids import break_check_digit, synthetic_national_id
 
 # --- sizing (per 1,000 inhabitants, before `scale`) -----------------------------------------------
@@ -50,43 +69,7 @@ DEFAULT_EXTRACT_TIME: Final = dt.datetime(2026, 11, 1, 2, 0, 0)
 PROFIL_VERSION: Final = "9.4.2"
 CGM_VERSION: Final = "7.1"
 
-PROFIL_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
-    "BRUKER": (
-        "BrukerID", "Fodselsnummer", "Etternavn", "Fornavn", "Fodselsdato", "Kjonn", "Adresse",
-        "Postnr", "Poststed", "Telefon", "Dodsdato", "Status",
-    ),
-    "VEDTAK": ("VedtakID", "BrukerID", "Tjeneste", "FraDato", "TilDato", "TimerPrUke", "Status"),
-    "JOURNAL": ("NotatID", "BrukerID", "Tidspunkt", "Notattype", "ForfatterHPR", "ForfatterNavn", "Tekst"),
-    "LEGEMIDDEL": (
-        "LegemiddelID", "BrukerID", "ATC", "Preparat", "Styrke", "Dosering", "FraDato", "TilDato", "Seponert",
-    ),
-    "ADMINISTRERING": ("AdmID", "LegemiddelID", "Planlagt", "Gitt", "GittAvHPR", "Status"),
-    "IPLOS": ("BrukerID", "Dato", "Variabel", "Skaar"),
-    "PARORENDE": ("ParorendeID", "BrukerID", "Navn", "Relasjon", "Telefon", "Prioritet"),
-}  # fmt: skip
-PROFIL_FILES: Final = tuple(PROFIL_COLUMNS)
-CGM_ELEMENTS: Final = ("Barn", "Foresatt", "Konsultasjon", "Maaling", "Vaksinasjon")
 CGM_FILE: Final = "cgm/helsestasjon.xml"
-
-# SPEC §5 codes.
-MALFORMED_ROW: Final = "MALFORMED_ROW"
-INVALID_DATE: Final = "INVALID_DATE"
-DUPLICATE_ID: Final = "DUPLICATE_ID"
-UNKNOWN_PARENT: Final = "UNKNOWN_PARENT"
-PARENT_QUARANTINED: Final = "PARENT_QUARANTINED"
-UNKNOWN_CODE: Final = "UNKNOWN_CODE"
-PATIENT_UNIDENTIFIABLE: Final = "PATIENT_UNIDENTIFIABLE"
-QUARANTINE_REASONS: Final = (
-    MALFORMED_ROW, INVALID_DATE, DUPLICATE_ID, UNKNOWN_PARENT, PARENT_QUARANTINED, UNKNOWN_CODE, PATIENT_UNIDENTIFIABLE,
-)  # fmt: skip
-MISSING_NATIONAL_ID: Final = "MISSING_NATIONAL_ID"
-INVALID_NATIONAL_ID: Final = "INVALID_NATIONAL_ID"
-INVALID_ATC: Final = "INVALID_ATC"
-CONFLICTING_DEMOGRAPHICS: Final = "CONFLICTING_DEMOGRAPHICS"
-PERIOD_END_BEFORE_START: Final = "PERIOD_END_BEFORE_START"
-WARNINGS: Final = (
-    MISSING_NATIONAL_ID, INVALID_NATIONAL_ID, INVALID_ATC, CONFLICTING_DEMOGRAPHICS, PERIOD_END_BEFORE_START,
-)  # fmt: skip
 _EXTRA_ROW_FAULTS: Final = frozenset({DUPLICATE_ID, UNKNOWN_PARENT})  # injected as an extra record
 
 # FHIR resource type per source (for the expected reconciliation).

@@ -31,7 +31,6 @@ import shlex
 from typing import Any, Final, Literal
 
 from epj.infra.manifests import (
-    APP_UID,
     COMPONENT,
     DB_CLUSTER,
     DB_CREDENTIALS_DIR,
@@ -42,6 +41,8 @@ from epj.infra.manifests import (
     PART_OF,
     SKIP_IMAGE_DIGEST,
     TENANT_LABEL,
+    restricted_container_security,
+    restricted_pod_security,
 )
 from epj.tenants.model import Tenant
 from epj.tenants.sizing import (
@@ -206,16 +207,7 @@ def migration_job_manifest(
             {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
         ],
         "resources": _resources(extract_records),
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "privileged": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "runAsUser": APP_UID,
-            "runAsGroup": APP_UID,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": restricted_container_security(),
         "terminationMessagePath": "/dev/termination-log",
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "volumeMounts": [
@@ -229,13 +221,7 @@ def migration_job_manifest(
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": APP_UID,
-            "runAsGroup": APP_UID,
-            "fsGroup": APP_UID,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": restricted_pod_security(),
         "containers": [container],
         "volumes": [
             {"name": "extract", "persistentVolumeClaim": {"claimName": extract_pvc, "readOnly": True}},
