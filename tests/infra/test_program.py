@@ -34,7 +34,7 @@ def test_one_component_per_active_tenant_and_one_platform(
     components = sorted(r.name for r in test_registrations if r.type == "epj:infra:MunicipalityTenant")
     assert components == [t.namespace for t in tenant_set.active("test")]
     assert [r.name for r in test_registrations if r.type == "epj:infra:PlatformBase"] == ["platform"]
-    assert len(components) == 9  # 4 principals + 5 called options
+    assert len(components) == 4  # the 4 principals; no option is called (the tender lists all 18 as options)
 
 
 def test_every_active_tenant_has_the_whole_baseline(test_objects: list[Obj], tenant_set: TenantSet) -> None:
@@ -121,14 +121,14 @@ def test_platform_has_operator_crds_rbac_and_monitoring_namespace(test_objects: 
 
 def test_generated_password_never_reaches_the_output(test_registrations: list[Registration]) -> None:
     passwords = [r for r in test_registrations if r.type == "random:index/randomPassword:RandomPassword"]
-    assert len(passwords) == 9
+    assert len(passwords) == 4
     secrets = [r.inputs for r in test_registrations if r.type == "kubernetes:core/v1:Secret"]
     assert {s["stringData"]["password"] for s in secrets} == {PASSWORD_PLACEHOLDER}
 
 
 def test_uncalled_options_get_nothing(test_registrations: list[Registration], tenant_set: TenantSet) -> None:
     uncalled = [t for t in tenant_set if not t.active]
-    assert len(uncalled) == 13
+    assert len(uncalled) == 18
     text = json.dumps([(r.name, r.inputs) for r in test_registrations])
     for tenant in uncalled:
         assert f"kommune-{tenant.kommunenummer}" not in text

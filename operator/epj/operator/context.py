@@ -19,6 +19,7 @@ from typing import Any
 
 import aiohttp
 
+from epj import contract
 from epj.golive.clock import Clock, SimulatedClock, SystemClock
 from epj.golive.model import Alert, DependencyStatus
 from epj.golive.phases import Phase
@@ -31,7 +32,7 @@ TRAINING_CONFIGMAP = "epj-training-completion"
 #: Finalizer kopf puts on GoLives and MigrationJobs (never orphan a running Job).
 FINALIZER = "epj.no/golive-operator"
 #: Image the migration Jobs run unless the MigrationJob names another.
-DEFAULT_IMAGE = "registry.epj.local/epj-platform:latest"
+DEFAULT_IMAGE = contract.DEFAULT_MIGRATION_IMAGE
 
 TenantKey = tuple[str, str]  # (namespace, kommunenummer)
 ObjectKey = tuple[str, str]  # (namespace, name)
