@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from epj import contract
+
 if TYPE_CHECKING:
     from epj.waves.model import Plan
     from epj.waves.scenario import Problem
@@ -100,7 +102,7 @@ def plan_command(
     time_limit: Annotated[
         float | None, typer.Option(help="Solver time limit in seconds (default: scenario's).")
     ] = None,
-    namespace: Annotated[str, typer.Option(help="Namespace of the RolloutWave manifests.")] = "epj-rollout",
+    namespace: Annotated[str, typer.Option(help="Namespace of the RolloutWave manifests.")] = contract.GOLIVE_NAMESPACE,
 ) -> None:
     """Plan every called tenant into a production window, with its training, and write the outputs."""
     from epj.waves.check import check_plan
