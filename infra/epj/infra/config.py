@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from epj import contract
 from epj.paths import infra_dir
 
 PROJECT = "epj-platform"
@@ -41,8 +42,8 @@ class InfraConfig:
     health_network_ports: tuple[int, ...] = (443, 5671)
     admin_group_pattern: str = "epj-kommune-{kommunenummer}-admins"
     ingress_namespace: str = "ingress-nginx"
-    monitoring_namespace: str = "epj-monitoring"
-    operator_namespace: str = "epj-system"
+    monitoring_namespace: str = contract.MONITORING_NAMESPACE
+    operator_namespace: str = contract.OPERATOR_NAMESPACE
     cnpg_operator_namespace: str = "cnpg-system"
     api_server_cidrs: tuple[str, ...] = ()
     api_server_port: int = 6443

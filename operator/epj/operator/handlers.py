@@ -53,6 +53,7 @@ def context_of(memo: Any) -> OperatorContext:
 
 async def wave_changed(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     ctx = context_of(memo)
+    await ctx.fault_point("wave.changed", wave=str(body.metadata.name))
     raw = dict(body)
     try:
         spec = wave_adapter.wave_spec(raw)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from epj import contract
 from epj.clikit import check_date, check_file, check_namespace, check_out_dir, check_positive, fail, fmt_int, staged_dir
 
 if TYPE_CHECKING:
@@ -114,7 +115,7 @@ def plan_command(
     time_limit: Annotated[
         float | None, typer.Option(help="Solver time limit in seconds (default: scenario's).")
     ] = None,
-    namespace: Annotated[str, typer.Option(help="Namespace of the RolloutWave manifests.")] = "epj-rollout",
+    namespace: Annotated[str, typer.Option(help="Namespace of the RolloutWave manifests.")] = contract.GOLIVE_NAMESPACE,
 ) -> None:
     """Plan every called tenant into a production window, with its training, and write the outputs.
 
