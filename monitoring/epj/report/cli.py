@@ -154,15 +154,18 @@ def council(
     go_live_date: str = typer.Option(None, "--go-live-date", help="YYYY-MM-DD, when no GoLive object is at hand."),
 ) -> None:
     """Render the council briefing (Norwegian bokmål) as HTML and PDF."""
-    from epj.golive import Phase
+    from epj.golive import GoLiveSpec, Phase
     from epj.report.briefing import build_briefing, phase_from_status
     from epj.report.council import GainRow, write_council_report
     from epj.report.usage import month_bounds
 
     phase: Phase | None = None
     date: dt.date | None = dt.date.fromisoformat(go_live_date) if go_live_date else None
+    spec: GoLiveSpec | None = None
     if golive_file is not None:
-        phase, date = phase_from_status(json.loads(golive_file.read_text(encoding="utf-8")))
+        golive = json.loads(golive_file.read_text(encoding="utf-8"))
+        phase, date = phase_from_status(golive)
+        spec = GoLiveSpec.model_validate(golive.get("spec") or {})
     rows: tuple[GainRow, ...] = ()
     notes: list[str] = []
     if dsn:
@@ -179,7 +182,7 @@ def council(
         notes.append("Gevinster er ikke målt: rapporten ble laget uten tilgang til kommunens database.")
     data = build_briefing(
         tenant, period, env=env, phase=phase, go_live_date=date, gain_rows=rows, prometheus_url=prometheus,
-        notes=tuple(notes),
+        notes=tuple(notes), golive_spec=spec,
     )  # fmt: skip
     html_path, pdf_path = write_council_report(data, out)
     Console().print(f"wrote {html_path} and {pdf_path}")
