@@ -62,11 +62,31 @@ def test_unpause_continues_and_restarts_gate_timeouts(wave_run: Play) -> None:
     assert cutover == [SCHEDULE.resolve("+15h")]
 
 
-def test_pause_during_cutover_is_deferred_to_the_next_safe_point(wave_run: Play) -> None:
-    run = wave_run(defaults={"levers": [{"at": "-14h", "paused": True}]})  # cutover runs from -15h for ~3h20m
+def test_pause_during_cutover_is_a_no_go_that_rolls_back_and_stops_the_final_migration(scenario: Build) -> None:
+    built = scenario(defaults={"levers": [{"at": "-14h", "paused": True}]})  # cutover runs from -15h for ~3h20m
+    executor = ScriptedExecutor(built)
+    run = run_wave(built, executor)
     state = run.states["5035"]
-    assert state.phase == Phase.LIVE and state.paused  # the night finished, then the pause took effect
-    assert "Paused" in state.next_action
+    assert state.phase == Phase.ROLLED_BACK and Phase.LIVE not in state.phase_trail()
+    assert state.gate_trail()[-1] == (GateName.GO_NO_GO, GateOutcome.FAILED)
+    rollbacks = [a for _, _, a in executor.performed if isinstance(a, RollBack)]
+    # The final migration was still running at -14h: it is stopped before it can publish.
+    assert [r.stop_job for r in rollbacks] == ["golive-5035-cutover-1"]
+    assert "spec.paused" in rollbacks[0].reason
+    assert _condition(run, ConditionType.BLOCKED) == ("True", "RolledBack")
+
+
+def test_a_go_no_go_rejection_during_the_night_rolls_back(scenario: Build) -> None:
+    reject = {**GO, "at": "-13h", "decision": "reject", "reason": "reconciliation shows missing medication lists"}
+    built = scenario(defaults={"approvals": [GO, reject, EXIT]})
+    executor = ScriptedExecutor(built)
+    run = run_wave(built, executor)
+    state = run.states["5035"]
+    assert state.phase_trail()[-2:] == [Phase.CUTOVER, Phase.ROLLED_BACK]
+    gate = state.gate(GateName.GO_NO_GO)
+    assert gate is not None and gate.outcome == GateOutcome.FAILED
+    assert "missing medication lists" in gate.reason
+    assert [e.at for e in state.history if e.to_phase == Phase.ROLLED_BACK] == [SCHEDULE.resolve("-13h")]
 
 
 # ----------------------------------------------------------------------------------- abort
@@ -80,14 +100,14 @@ def test_abort_before_go_live_ends_the_go_live(wave_run: Play) -> None:
     assert _condition(run, ConditionType.PROGRESSING) == ("False", "Aborted")
 
 
-def test_abort_during_cutover_waits_for_the_night_to_end(scenario: Build) -> None:
-    built = scenario(defaults={"levers": [{"at": "-14h", "aborted": True}], "faults": {"cutover": "truncated-extract"}})
+def test_abort_during_cutover_rolls_back_then_ends_the_go_live(scenario: Build) -> None:
+    built = scenario(defaults={"levers": [{"at": "-14h", "aborted": True}]})
     executor = ScriptedExecutor(built)
     run = run_wave(built, executor)
     phases = [p for _, p in _transitions(run)]
     assert phases[-3:] == [Phase.CUTOVER, Phase.ROLLED_BACK, Phase.ABORTED]
-    reasons = [a.reason for _, _, a in executor.performed if a.kind == "EmitEvent"]
-    assert "AbortDeferred" in reasons
+    rollbacks = [a for _, _, a in executor.performed if isinstance(a, RollBack)]
+    assert len(rollbacks) == 1 and rollbacks[0].stop_job == "golive-5035-cutover-1"
 
 
 def test_abort_after_go_live_is_refused_with_an_event(scenario: Build) -> None:

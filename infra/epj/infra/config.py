@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from epj import contract
 from epj.paths import infra_dir
 
 PROJECT = "epj-platform"
@@ -41,8 +42,8 @@ class InfraConfig:
     health_network_ports: tuple[int, ...] = (443, 5671)
     admin_group_pattern: str = "epj-kommune-{kommunenummer}-admins"
     ingress_namespace: str = "ingress-nginx"
-    monitoring_namespace: str = "epj-monitoring"
-    operator_namespace: str = "epj-system"
+    monitoring_namespace: str = contract.MONITORING_NAMESPACE
+    operator_namespace: str = contract.OPERATOR_NAMESPACE
     cnpg_operator_namespace: str = "cnpg-system"
     api_server_cidrs: tuple[str, ...] = ()
     api_server_port: int = 6443
@@ -159,7 +160,17 @@ def read_stack_values(environment: str, directory: Path | None = None) -> dict[s
     path = stack_file(environment, directory)
     if not path.is_file():
         raise InfraConfigError(f"{path}: no stack file for environment {environment!r}")
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "unreadable"
+        raise InfraConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    except ValueError as exc:  # a value YAML cannot build, e.g. the date 2030-02-30
+        raise InfraConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise InfraConfigError(f"{path}: expected a mapping with a 'config:' key at the top level")
     config = raw.get("config") or {}
     if not isinstance(config, dict):
         raise InfraConfigError(f"{path}: config: must be a mapping")

@@ -23,21 +23,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-GOLIVE_PHASE = "epj_golive_phase"
-GOLIVE_STALLED = "epj_golive_stalled"
-GOLIVE_WAVE = "epj_golive_wave"
-OPERATOR_RECONCILE_ERRORS = "epj_operator_reconcile_errors_total"
-MIGRATION_RUNNING = "epj_migration_running"
-MIGRATION_LAST_RUN_SUCCESS = "epj_migration_last_run_success"
+from epj import contract
+
+# The names live in epj.contract (one home for every cross-part name); re-exported here for the emitters.
+GOLIVE_PHASE = contract.GOLIVE_PHASE
+GOLIVE_STALLED = contract.GOLIVE_STALLED
+GOLIVE_WAVE = contract.GOLIVE_WAVE
+OPERATOR_RECONCILE_ERRORS = contract.OPERATOR_RECONCILE_ERRORS
+MIGRATION_RUNNING = contract.MIGRATION_RUNNING
+MIGRATION_LAST_RUN_SUCCESS = contract.MIGRATION_LAST_RUN_SUCCESS
 MIGRATION_PROCESSED = "epj_migration_records_processed_total"
 MIGRATION_QUARANTINED = "epj_migration_records_quarantined_total"
 MIGRATION_PROGRESS = "epj_migration_progress_ratio"
-PROBE_SUCCESS = "epj_probe_success"
-PROBE_DURATION = "epj_probe_duration_seconds"
-PROBE_LAST_SUCCESS = "epj_probe_last_success_timestamp_seconds"
-KPI_VALUE = "epj_kpi_value"
-KPI_SAMPLE_SIZE = "epj_kpi_sample_size"
-KPI_BASELINE = "epj_kpi_baseline_value"
+PROBE_SUCCESS = contract.PROBE_SUCCESS
+PROBE_DURATION = contract.PROBE_DURATION
+PROBE_LAST_SUCCESS = contract.PROBE_LAST_SUCCESS
+KPI_VALUE = contract.KPI_VALUE
+KPI_SAMPLE_SIZE = contract.KPI_SAMPLE_SIZE
+KPI_BASELINE = contract.KPI_BASELINE
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,10 @@ Rules (DESIGN.md §4):
 * Held phases (OnHold, RolledBack) never advance on their own: only a ``spec.resume``
   newer than the hold does. OnHold resumes into the held phase; RolledBack into Freeze,
   where a NEW go/no-go approval is needed (approvals before a hold no longer count).
-* Pause and abort take effect at the next safe point: every phase except Cutover
-  (the cutover night runs until Live or RolledBack). Abort ends only go-lives that do not
+* Pause and abort take effect at once before the cutover night and after go-live. During
+  Cutover (until Live) they are a NO-GO, like a recorded go-no-go rejection: the night ends
+  safely — the unfinished final migration is stopped before it publishes, the tenant rolls
+  back and holds (an abort then ends the go-live). Abort ends only go-lives that do not
   serve yet; after go-live it is refused with an event (use the rollback runbook).
 * Withdrawal (``spec.withdraw``) is honoured only before the withdrawal lock.
 """
@@ -34,7 +36,7 @@ from epj.golive.actions import (
     Transition,
 )
 from epj.golive.clock import ensure_utc
-from epj.golive.gates import Check, check, check_dependencies, settle
+from epj.golive.gates import Check, check, check_approval, check_dependencies, settle
 from epj.golive.model import (
     HISTORY_LIMIT,
     Condition,
@@ -51,7 +53,6 @@ from epj.golive.phases import (
     MAIN_LINE,
     PRE_LIVE,
     TERMINAL,
-    UNSAFE,
     ConditionType,
     GateName,
     GateOutcome,
@@ -158,11 +159,30 @@ class _Step:
         self.updates.update(held_from=held_from, held_at=self.now, approvals_since=self.now)
 
     def roll_back(self, record: GateRecord) -> None:
+        """End the cutover night: RolledBack (held), the final migration stopped before it publishes."""
         self.gate_entry(record)
         message = f"gate {record.name} {record.outcome}: {record.reason}"
         self.move(Phase.ROLLED_BACK, Reason.ROLLED_BACK, message, warning=True)
         self.updates.update(held_from=Phase.CUTOVER, held_at=self.now, approvals_since=self.now, serving_since=None)
-        self.actions.append(RollBack(kommunenummer=self.spec.kommunenummer, reason=message))
+        job: MigrationRecord | None = self.get("migration")
+        unfinished = (
+            job is not None
+            and job.purpose == MigrationPurpose.CUTOVER
+            and job.state in (JobState.PENDING, JobState.RUNNING)
+        )
+        self.actions.append(
+            RollBack(
+                kommunenummer=self.spec.kommunenummer,
+                reason=message,
+                stop_job=job.job_name if unfinished and job is not None else None,
+            )
+        )
+
+    def no_go(self, reason: str) -> None:
+        """A NO-GO during the cutover night (rejection, pause or abort): roll back, recorded on the go-no-go gate."""
+        record = GateRecord(name=GateName.GO_NO_GO, outcome=GateOutcome.FAILED, at=self.now, reason=reason)
+        self.gate_records[GateName.GO_NO_GO] = record
+        self.roll_back(record)
 
     # ---------------------------------------------------------------- gates
 
@@ -215,6 +235,11 @@ class _Step:
         job, seen = self.get("migration"), self.obs.migration
         if job is None or seen is None or seen.job_name != job.job_name:
             return
+        recorded = self.get("results")
+        if job.job_name in recorded:
+            return  # a result is recorded once: nothing seen later (a re-created job) changes it
+        if seen.state in (JobState.SUCCEEDED, JobState.FAILED):
+            self.updates["results"] = {**recorded, job.job_name: seen.state}
         if seen.state != job.state or seen.reconciliation != job.reconciliation or seen.message != job.message:
             update = {
                 "state": seen.state,
@@ -249,24 +274,21 @@ class _Step:
                     Reason.WITHDRAWAL_REFUSED, f"withdrawal lock passed on {lock}: place is locked", warning=True
                 )
                 self.set_pending(withdrawal_refused=True)
+        if phase == Phase.CUTOVER and (spec.aborted or spec.paused):
+            # Until Live, a lever is a NO-GO: the night ends safely here (an abort then ends the go-live).
+            lever = "spec.aborted" if spec.aborted else "spec.paused"
+            self.no_go(f"NO-GO: {lever} set during the cutover night")
+            return True
         if spec.aborted:
             if phase in PRE_LIVE or (phase in HELD and not serving):
                 self.move(Phase.ABORTED, Reason.ABORTED, "aborted by spec.aborted")
                 return True
-            if phase in UNSAFE and not self.pending.abort:
-                self.event(Reason.ABORT_DEFERRED, "abort deferred until the cutover ends", warning=True)
-                self.set_pending(abort=True)
-            elif serving and not self.pending.abort_ignored:
+            if serving and not self.pending.abort_ignored:
                 self.event(
                     Reason.ABORT_IGNORED, "tenant is live: abort ignored; use the rollback runbook", warning=True
                 )
                 self.set_pending(abort_ignored=True)
         if spec.paused:
-            if phase in UNSAFE:
-                if not self.pending.pause:
-                    self.event(Reason.PAUSE_DEFERRED, "pause deferred until the cutover ends")
-                    self.set_pending(pause=True)
-                return False
             if not self.get("paused"):
                 self.updates["paused"] = True
                 self.set_pending(pause=False)
@@ -341,6 +363,10 @@ class _Step:
         return False
 
     def step_cutover(self) -> None:
+        rejected = check_approval(self.spec, self.state, GateName.GO_NO_GO, self.now)
+        if rejected.outcome == GateOutcome.FAILED:
+            self.no_go(f"NO-GO during the cutover night: {rejected.reason}")
+            return
         start = self.get("window_start")
         reconciled = self.evaluate(GateName.CUTOVER_RECONCILED, start)
         if reconciled.outcome in (GateOutcome.FAILED, GateOutcome.TIMED_OUT):

@@ -48,7 +48,7 @@ SERVING: frozenset[Phase] = frozenset({Phase.LIVE, Phase.HYPERCARE, Phase.STABLE
 TERMINAL: frozenset[Phase] = frozenset({Phase.STABLE, Phase.ABORTED})
 #: Held phases: nothing advances until a person records a resume.
 HELD: frozenset[Phase] = frozenset({Phase.ON_HOLD, Phase.ROLLED_BACK})
-#: Pause and abort are deferred while the tenant is in one of these (the cutover night runs to a defined end).
+#: The cutover night: here a pause, an abort or a go-no-go rejection is a NO-GO that rolls back (until Live).
 UNSAFE: frozenset[Phase] = frozenset({Phase.CUTOVER})
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import kopf
 
+from epj import contract
 from epj.operator import handlers
 from epj.operator.context import DEFAULT_IMAGE, OperatorContext
 from epj.operator.kube import connect
@@ -37,8 +38,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
 def context_from_environment(client: Any) -> OperatorContext:
     return OperatorContext(
         client=client,
-        alertmanager_url=os.environ.get("EPJ_ALERTMANAGER_URL") or None,
-        image=os.environ.get("EPJ_MIGRATION_IMAGE", DEFAULT_IMAGE),
+        alertmanager_url=os.environ.get(contract.ENV_ALERTMANAGER_URL) or None,
+        image=os.environ.get(contract.ENV_MIGRATION_IMAGE) or DEFAULT_IMAGE,
     )
 
 
@@ -47,6 +48,6 @@ def start_telemetry() -> None:
     from epj.telemetry import setup_tracing, start_metrics_server
 
     setup_tracing("epj-golive-operator")
-    port = os.environ.get("EPJ_METRICS_PORT")
+    port = os.environ.get(contract.ENV_METRICS_PORT)
     if port:
         start_metrics_server(int(port))

@@ -29,18 +29,22 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from epj import contract
+
 T = TypeVar("T")
 
 golive_app = typer.Typer(help="Go-live of each tenant: approve gates, resume after a hold, status, bench.")
 operator_app = typer.Typer(help="The go-live operator (kopf).")
 
 NamespaceOpt = Annotated[
-    str, typer.Option("--namespace", "-n", help="Namespace of the GoLive objects.", envvar="EPJ_GOLIVE_NAMESPACE")
+    str,
+    typer.Option("--namespace", "-n", help="Namespace of the GoLive objects.", envvar=contract.ENV_GOLIVE_NAMESPACE),
 ]
 ServerOpt = Annotated[
     str | None, typer.Option("--server", help="API server URL (default: kubeconfig or service account).")
 ]
-DEFAULT_NAMESPACE = "epj-golive"
+#: Where the GoLive objects live: the operator namespace (one name, epj.contract).
+DEFAULT_NAMESPACE = contract.GOLIVE_NAMESPACE
 
 
 def _fail(message: str) -> None:
@@ -208,10 +212,11 @@ def run_cmd(
         ),
     ] = None,
     alertmanager: Annotated[
-        str | None, typer.Option("--alertmanager", envvar="EPJ_ALERTMANAGER_URL", help="Alertmanager base URL.")
+        str | None, typer.Option("--alertmanager", envvar=contract.ENV_ALERTMANAGER_URL, help="Alertmanager base URL.")
     ] = None,
     metrics_port: Annotated[
-        int | None, typer.Option("--metrics-port", envvar="EPJ_METRICS_PORT", help="Serve /metrics on this port.")
+        int | None,
+        typer.Option("--metrics-port", envvar=contract.ENV_METRICS_PORT, help="Serve /metrics on this port."),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
@@ -230,9 +235,9 @@ def run_cmd(
         _fail(str(error))
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s %(message)s")
     if alertmanager:
-        os.environ["EPJ_ALERTMANAGER_URL"] = alertmanager
+        os.environ[contract.ENV_ALERTMANAGER_URL] = alertmanager
     if metrics_port:
-        os.environ["EPJ_METRICS_PORT"] = str(metrics_port)
+        os.environ[contract.ENV_METRICS_PORT] = str(metrics_port)
     start_telemetry()
 
     async def main() -> None:

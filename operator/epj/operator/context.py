@@ -19,6 +19,7 @@ from typing import Any
 
 import aiohttp
 
+from epj import contract
 from epj.golive.clock import Clock, SimulatedClock, SystemClock
 from epj.golive.model import Alert, DependencyStatus
 from epj.golive.phases import Phase
@@ -31,7 +32,7 @@ TRAINING_CONFIGMAP = "epj-training-completion"
 #: Finalizer kopf puts on GoLives and MigrationJobs (never orphan a running Job).
 FINALIZER = "epj.no/golive-operator"
 #: Image the migration Jobs run unless the MigrationJob names another.
-DEFAULT_IMAGE = "registry.epj.local/epj-platform:latest"
+DEFAULT_IMAGE = contract.DEFAULT_MIGRATION_IMAGE
 
 TenantKey = tuple[str, str]  # (namespace, kommunenummer)
 ObjectKey = tuple[str, str]  # (namespace, name)
@@ -54,6 +55,14 @@ class TenantView:
 
 
 AlertFetcher = Callable[[str], Awaitable[list[dict[str, Any]]]]
+FaultHook = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+#: Where a test can crash the operator (``OperatorContext.fault``), with the details passed:
+#: ``wave.changed`` (wave) — a RolloutWave handler starts, before anything is remembered or written;
+#: ``golive.saved`` (golive, phase, actions) — a decision's status is persisted, its actions not yet performed;
+#: ``golive.acted`` (golive, phase, actions) — its actions are performed, the next status not yet persisted;
+#: ``migration.created`` (migration_job, job) — a MigrationJob's batch Job exists, its status not yet written.
+FAULT_POINTS = ("wave.changed", "golive.saved", "golive.acted", "migration.created")
 
 
 @dataclass
@@ -98,6 +107,14 @@ class OperatorContext:
     _alerts: dict[str, tuple[float, dict[str, list[Alert]] | None]] = field(default_factory=dict)
     _wave_updates: dict[ObjectKey, asyncio.Task[None]] = field(default_factory=dict)
     alert_fetcher: AlertFetcher | None = None
+    #: Fault injection for tests (None in production): awaited at each named point in :data:`FAULT_POINTS`
+    #: with details; it may block (the test then stops the operator: a crash at exactly that point) or raise.
+    fault: FaultHook | None = None
+
+    async def fault_point(self, point: str, **detail: Any) -> None:
+        """A deterministic place where a test may crash the operator (see :data:`FAULT_POINTS`)."""
+        if self.fault is not None:
+            await self.fault(point, detail)
 
     # ---------------------------------------------------------------- time
 

@@ -3,8 +3,9 @@
 This is the whole GoLive adapter; the phase machine itself is :func:`epj.golive.machine.decide`.
 One reconcile:
 
-1. reads the spec (folding in the wave's pause/abort levers) and the state (the last
-   status this process wrote, or the object's status after a restart);
+1. reads the spec, folding in the pause/abort levers of the RolloutWave as the API server
+   has it now (never a cache a handler filled), and the state (the last status this process
+   wrote, or the object's status after a restart);
 2. observes: the MigrationJob's status, the smoke-check Job, dependencies' phases,
    training completion, Alertmanager;
 3. calls ``decide`` — again at once while it reports a transition (one step per call);
@@ -28,7 +29,7 @@ from epj.golive.model import GoLiveSpec, GoLiveState, MigrationObservation, Obse
 from epj.golive.phases import ConditionType, JobState, Phase
 from epj.operator import resources
 from epj.operator.context import OperatorContext, TenantView
-from epj.operator.kube import GOLIVES, JOBS, MIGRATION_JOBS, Body
+from epj.operator.kube import GOLIVES, JOBS, MIGRATION_JOBS, ROLLOUT_WAVES, Body
 
 logger = logging.getLogger(__name__)
 
@@ -47,16 +48,24 @@ class Reconciler:
         self.counted = False
         #: True while a smoke-check Job runs: nobody else wakes us when it ends, so poll it.
         self.polling = False
+        #: The wave's spec as read at the start of the current reconcile (levers, Alertmanager URL).
+        self.wave: dict[str, Any] = {}
 
     # ---------------------------------------------------------------- inputs
 
-    def spec(self, body: Body) -> GoLiveSpec:
+    async def spec(self, body: Body) -> GoLiveSpec:
+        """The GoLive spec with its wave's levers folded in, the wave read from the API server now.
+
+        Never from what the RolloutWave handler cached: after a restart the GoLive may be reconciled
+        before (or without) that handler running, and a lever missed once un-pauses the tenant.
+        A wave that is gone (or names no levers) adds none.
+        """
         spec = GoLiveSpec.model_validate(dict(body.get("spec") or {}))
-        wave = self.ctx.waves.get((body["metadata"]["namespace"], spec.wave))
-        if wave is not None and (wave.paused or wave.aborted):
-            spec = spec.model_copy(
-                update={"paused": spec.paused or wave.paused, "aborted": spec.aborted or wave.aborted}
-            )
+        wave = await self.ctx.client.get(ROLLOUT_WAVES, body["metadata"]["namespace"], spec.wave)
+        self.wave = dict((wave or {}).get("spec") or {})
+        paused, aborted = bool(self.wave.get("paused")), bool(self.wave.get("aborted"))
+        if paused or aborted:
+            spec = spec.model_copy(update={"paused": spec.paused or paused, "aborted": spec.aborted or aborted})
         return spec
 
     def load_state(self, body: Body) -> GoLiveState | None:
@@ -80,14 +89,21 @@ class Reconciler:
                 if cached is not None
                 else await ctx.client.get(MIGRATION_JOBS, namespace, record.job_name)
             )
-            if mj is None:
-                # Persisted but not yet created (a crash between the two): create it now, same name.
+            if mj is None and record.state == JobState.PENDING and record.job_name not in state.results:
+                # Persisted but never created (a crash between the two): create it now, same name.
                 await self.create_migration_job(
                     body, CreateMigrationJob(
                         kommunenummer=spec.kommunenummer, job_name=record.job_name,
                         purpose=record.purpose, attempt=record.attempt,
                     ),
                 )  # fmt: skip
+            elif mj is None and record.state == JobState.RUNNING and record.job_name not in state.results:
+                # Deleted while its Job ran (the finalizer was forced): report it, never re-create it.
+                message = f"MigrationJob {record.job_name} vanished while running; a resume starts a new attempt"
+                post_event(body, "Warning", "MigrationJobVanished", message)
+                migration = MigrationObservation(job_name=record.job_name, state=JobState.FAILED, message=message)
+            elif mj is None:
+                pass  # its result is recorded in the status: nothing to observe, nothing to run again
             else:
                 mj_status = mj.get("status") or {}
                 rec = mj_status.get("reconciliation")
@@ -99,8 +115,7 @@ class Reconciler:
                 )
             if state.smoke_requested_for == record.job_name:
                 smoke = await self.observe_smoke(body, spec, record.job_name)
-        wave = ctx.waves.get((namespace, spec.wave))
-        alert_url = wave.alertmanager_url if wave is not None else None
+        alert_url = self.wave.get("alertmanagerUrl")
         dependencies = {}
         for dep in spec.depends_on:
             view = ctx.tenants.get((namespace, dep))
@@ -139,7 +154,7 @@ class Reconciler:
             self.ctx.latencies.append(elapsed)
 
     async def _reconcile(self, body: Body) -> dt.datetime | None:
-        spec = self.spec(body)
+        spec = await self.spec(body)
         state = self.load_state(body)
         generation = body["metadata"].get("generation")
         decision: Decision | None = None
@@ -155,7 +170,11 @@ class Reconciler:
                 new_state = self.clear_stalled(new_state, now, spec.kommunenummer)
             await self.persist(body, spec, state, new_state, decision)
             state = new_state
+            detail = {"golive": body["metadata"]["name"], "phase": str(new_state.phase),
+                      "actions": [a.kind for a in decision.actions]}  # fmt: skip
+            await self.ctx.fault_point("golive.saved", **detail)
             await self.act(body, spec, decision)
+            await self.ctx.fault_point("golive.acted", **detail)
             self._timed(started)
             if decision.transition is None:
                 break
@@ -241,6 +260,8 @@ class Reconciler:
                 )
                 await self.ctx.client.ensure(JOBS, manifest["metadata"]["namespace"], manifest)
             elif isinstance(action, RollBack):
+                if action.stop_job:
+                    await self.stop_migration(body, action.stop_job)
                 job = decision.state.migration
                 job_name = job.job_name if job is not None else f"golive-{action.kommunenummer}"
                 manifest = resources.rollback_job(
@@ -249,6 +270,19 @@ class Reconciler:
                 await self.ctx.client.ensure(JOBS, manifest["metadata"]["namespace"], manifest)
             elif isinstance(action, EmitEvent):
                 post_event(body, action.type, action.reason, action.message)
+
+    async def stop_migration(self, body: Body, migration_job: str) -> None:
+        """Delete the running batch Job of a cutover the night has ended (its pod dies before it publishes).
+
+        The MigrationJob stays, and its daemon reports the vanished Job as failed; nothing re-creates it.
+        """
+        mj = await self.ctx.client.get(MIGRATION_JOBS, body["metadata"]["namespace"], migration_job)
+        if mj is None:
+            return
+        manifest = resources.migration_batch_job(mj)
+        meta = manifest["metadata"]
+        await self.ctx.client.delete(JOBS, meta["namespace"], meta["name"], propagation="Background")
+        post_event(body, "Warning", "MigrationStopped", f"final migration Job {meta['name']} stopped: the night ended")
 
     async def create_migration_job(self, body: Body, action: CreateMigrationJob) -> None:
         manifest = resources.migration_job_cr(

@@ -191,9 +191,13 @@ class KubeClient:
         path = resource.path(namespace, name, "status")
         return await self.request("PATCH", path, {"status": status}, content_type="application/merge-patch+json")
 
-    async def delete(self, resource: Resource, namespace: str | None, name: str) -> None:
+    async def delete(
+        self, resource: Resource, namespace: str | None, name: str, *, propagation: str | None = None
+    ) -> None:
+        """Delete (absent is fine). ``propagation`` e.g. ``Background``: a batch Job's pods go too."""
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation} if propagation else None
         try:
-            await self.request("DELETE", resource.path(namespace, name))
+            await self.request("DELETE", resource.path(namespace, name), body)
         except ApiError as error:
             if error.status != 404:
                 raise

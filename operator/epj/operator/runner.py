@@ -23,11 +23,12 @@ from typing import Any
 
 import kopf
 
+from epj import contract
 from epj.operator import handlers
 from epj.operator.context import FINALIZER, OperatorContext
 
 PEERING_NAME = "epj-golive-operator"
-HEALTH_PORT_ENV = "EPJ_OPERATOR_HEALTH_PORT"
+HEALTH_PORT_ENV = contract.ENV_OPERATOR_HEALTH_PORT
 HEALTH_PATH = "/healthz"
 
 

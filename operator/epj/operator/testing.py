@@ -20,6 +20,7 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
+from epj import contract
 from epj.golive.clock import SimulatedClock
 from epj.golive.phases import JobState
 from epj.operator import commands
@@ -43,7 +44,7 @@ from epj.operator.runner import run_operator
 
 T = TypeVar("T")
 PODS = Resource("", "v1", "pods", "Pod")
-NAMESPACE = "epj-golive"
+NAMESPACE = contract.GOLIVE_NAMESPACE
 
 
 class LocalCluster:
@@ -245,6 +246,54 @@ class OperatorThread:
             raise RuntimeError("operator did not stop")
         if self._error is not None and not isinstance(self._error, asyncio.CancelledError):
             raise self._error
+
+
+class CrashAt:
+    """A deterministic crash point for :attr:`OperatorContext.fault` (one of ``FAULT_POINTS``).
+
+    The first time the operator reaches ``point`` with details matching ``match``, the hook
+    records the details, sets :attr:`reached` and blocks forever: the test then stops the
+    operator, which is a process dying at exactly that instruction. ``raise_instead`` makes it
+    raise once instead (a reconcile error the same process retries).
+    """
+
+    def __init__(
+        self, point: str, match: Callable[[dict[str, Any]], bool] = lambda _: True, *, raise_instead: bool = False
+    ) -> None:
+        self.point, self.match, self.raise_instead = point, match, raise_instead
+        self.reached = threading.Event()
+        self.detail: dict[str, Any] = {}
+
+    async def __call__(self, point: str, detail: dict[str, Any]) -> None:
+        if point != self.point or self.reached.is_set() or not self.match(detail):
+            return
+        self.detail = dict(detail)
+        self.reached.set()
+        if self.raise_instead:
+            raise RuntimeError(f"injected fault at {point}")
+        await asyncio.Event().wait()  # until the operator is stopped (cancelled here)
+
+    async def wait(self, timeout: float = 10.0) -> dict[str, Any]:
+        """Until the operator reached the point; returns the details it passed."""
+        await eventually(lambda: _now(self.reached.is_set()), timeout=timeout, what=f"fault point {self.point}")
+        return self.detail
+
+
+class Blocked:
+    """A fault hook that blocks every time one point is reached (e.g. a wave handler that never gets to run)."""
+
+    def __init__(self, point: str) -> None:
+        self.point = point
+        self.hits = 0
+
+    async def __call__(self, point: str, detail: dict[str, Any]) -> None:
+        if point == self.point:
+            self.hits += 1
+            await asyncio.Event().wait()
+
+
+async def _now(value: T) -> T:
+    return value
 
 
 def reconciliation_report(kommunenummer: str, *, complete: bool = True, unaccounted: int = 0) -> dict[str, Any]:

@@ -11,11 +11,13 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
+from epj import contract
 from epj.waves.model import Plan, TenantKind, TenantPlan
 from epj.waves.scenario import Problem
 
 API_VERSION = "epj.no/v1alpha1"
-DEFAULT_NAMESPACE = "epj-rollout"
+#: RolloutWaves go where the operator watches (one name, epj.contract).
+DEFAULT_NAMESPACE = contract.GOLIVE_NAMESPACE
 
 
 def _members_by_window(plan: Plan) -> dict[str, list[TenantPlan]]:
