@@ -2,8 +2,10 @@
 
 Stable interface that scripts rely on:
 
-- ``epj migrate run EXTRACT_DIR --target URL [--synthetic-ids] [--dry-run] --report DIR [--tenant N]``
-  (exit 0 only when the reconciliation is complete; 1 when incomplete; 2 when the run was refused)
+- ``epj migrate run EXTRACT_DIR --target URL [--synthetic-ids] [--dry-run] --report DIR [--tenant N] [--run-id ID]``
+  (exit 0 only when the reconciliation is complete; 1 when incomplete; 2 when the run was refused, e.g.
+  ``TENANT_LIVE``, ``ENCODING_MISMATCH``; 130 when interrupted with Ctrl-C)
+- ``epj migrate seal --tenant N [--target URL] [--by TEXT]`` — the go-live seal of a tenant's store
 - ``epj migrate generate OUT_DIR --kommunenr N [--scale S] [--seed K]``
 - ``epj migrate bench --json [--scale S]`` (last output line: one JSON object)
 
@@ -95,10 +97,20 @@ def run_cmd(
         bool,
         typer.Option("--validate-fhir", help="Validate every resource with fhir.resources R4B (measured ~11x slower)."),
     ] = False,
+    run_id: Annotated[
+        str | None,
+        typer.Option(
+            "--run-id", help="This run's name in the store's ledger (default: $EPJ_MIGRATION_RUN or generated)."
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at DEBUG.")] = False,
 ) -> None:
-    """Migrate one extract into the target; exit 0 only when the reconciliation is complete."""
-    from epj.migration.pipeline import MigrationError, run_migration
+    """Migrate one extract into the target; exit 0 only when the reconciliation is complete.
+
+    Example: epj migrate run extracts/5035 --tenant 5035 --target postgresql://epj@db/epj --report report/5035
+    """
+    from epj.migration.pipeline import MigrationError, MigrationInterrupted, run_migration
+    from epj.migration.reconciliation import summary_lines
 
     # On a terminal the progress bar tells the story (INFO lines would tear it); logs keep INFO lines.
     quiet = sys.stderr.isatty() and not verbose
@@ -118,14 +130,24 @@ def run_cmd(
             report_dir=report,
             progress=update,
             validate_fhir=validate_fhir,
+            run_id=run_id,
+            notice=_notice,
         )
+    except MigrationInterrupted as exc:
+        close()
+        typer.echo(f"epj migrate run: {exc.explain()}", err=True)
+        raise typer.Exit(130) from None
     except MigrationError as exc:
+        close()
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except FileExistsError as exc:
         close()
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     except (OSError, ValueError) as exc:
         close()
-        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     except Exception as exc:
         import psycopg
@@ -133,16 +155,38 @@ def run_cmd(
         if not isinstance(exc, psycopg.Error):
             raise
         close()
-        typer.echo(f"error: PostgreSQL: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", err=True)
+        typer.echo(f"error: {database_problem(exc, target)}", err=True)
         raise typer.Exit(2) from None
     close()
-    quarantined = sum(result["quarantine"].values())
-    status = "complete" if result["complete"] else f"NOT complete ({result.get('error', 'unaccounted records')})"
-    typer.echo(
-        f"kommune {result['kommunenr']}: {status}; {sum(result['resources'].values())} resources, "
-        f"{quarantined} records quarantined; report in {report}"
-    )
+    lines = summary_lines(result)
+    lines[0] += f"; report in {report}"
+    for line in lines:
+        typer.echo(line)
     raise typer.Exit(0 if result["complete"] else 1)
+
+
+def _notice(message: str) -> None:
+    """A message for the person at the console now (above a progress bar, if one is drawn)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def database_problem(exc: BaseException, target: str | None) -> str:
+    """One plain sentence for a PostgreSQL error (no password: psycopg's messages never echo it)."""
+    from epj.migration.targets import dsn_host
+
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    where = f" at {dsn_host(target)}" if target else ""
+    hint = ""
+    lowered = first.lower()
+    if "password authentication failed" in lowered or "no password supplied" in lowered:
+        hint = " Check the user and password (a password with @, : or / must be percent-encoded in the URL)."
+    elif "could not translate host name" in lowered or "failed to resolve host" in lowered:
+        hint = " Check the host name in the URL (a password with @ must be percent-encoded as %40)."
+    elif "does not exist" in lowered and "database" in lowered:
+        hint = " Create the database first, or name an existing one in the URL."
+    elif "connection refused" in lowered or "timeout" in lowered:
+        hint = " Is PostgreSQL running and reachable from here?"
+    return f"PostgreSQL{where}: {first}.{hint} Nothing was written."
 
 
 @migrate_app.command("generate")
@@ -152,7 +196,17 @@ def generate_cmd(
     scale: Annotated[float, typer.Option("--scale", help="Size factor (1.0 = realistic for the population).")] = 1.0,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same extract).")] = 0,
 ) -> None:
-    """Write a SPEC-conformant synthetic extract (synthetic national ids only)."""
+    """Write a SPEC-conformant synthetic extract (synthetic national ids only).
+
+    Example: epj migrate generate extracts/5035 --kommunenr 5035 --scale 0.05
+    """
+    from epj.tenants import load_tenants
+
+    known = {t.kommunenummer: t.name for t in load_tenants().tenants}
+    if kommunenr not in known:
+        listing = ", ".join(f"{k} {v}" for k, v in sorted(known.items()))
+        typer.echo(f"error: --kommunenr {kommunenr} is not a tenant (tenants/*.yaml); use one of: {listing}", err=True)
+        raise typer.Exit(2)
     try:
         from epj.migration.generate import generate_extract  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
@@ -192,6 +246,41 @@ def bench_cmd(
     else:
         for key, value in result.items():
             typer.echo(f"{key}: {value}")
+
+
+@migrate_app.command("seal")
+def seal_cmd(
+    tenant: Annotated[str, typer.Option("--tenant", help="Kommunenummer whose store goes live.")],
+    target: Annotated[
+        str,
+        typer.Option("--target", help="postgresql://… of the tenant's store (default: libpq's PG* environment)."),
+    ] = "",
+    by: Annotated[
+        str, typer.Option("--by", help="Who or what seals (a role or process, never a person's name).")
+    ] = "epj migrate seal",
+) -> None:
+    """Seal a tenant's store at go-live: from then on every migration run into it is refused.
+
+    The go-live does this itself (operator: a Job at Cutover → Live; rehearsal: directly). Idempotent:
+    a sealed store keeps its first record. Example: epj migrate seal --tenant 5035 --target postgresql://epj@db/epj
+    """
+    import psycopg
+
+    from epj.migration.store import seal_tenant
+    from epj.migration.targets import check_dsn, tenant_schema
+
+    try:
+        tenant_schema(tenant)
+        if target:
+            check_dsn(target)
+        seal, created = seal_tenant(target, tenant, sealed_by=by, notice=_notice)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except psycopg.Error as exc:
+        typer.echo(f"error: {database_problem(exc, target)}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(("sealed: " if created else "already sealed: ") + seal.describe())
 
 
 def register(app: typer.Typer) -> None:

@@ -276,6 +276,11 @@ class _Step:
         job, seen = self.get("migration"), self.obs.migration
         if job is None or seen is None or seen.job_name != job.job_name:
             return
+        recorded = self.get("results")
+        if job.job_name in recorded:
+            return  # a result is recorded once: nothing seen later (a re-created job) changes it
+        if seen.state in (JobState.SUCCEEDED, JobState.FAILED):
+            self.updates["results"] = {**recorded, job.job_name: seen.state}
         if seen.state != job.state or seen.reconciliation != job.reconciliation or seen.message != job.message:
             update = {
                 "state": seen.state,

@@ -254,6 +254,9 @@ class GoLiveState(CoreModel):
     gates: tuple[GateRecord, ...] = ()
     migration: MigrationRecord | None = None
     attempts: dict[MigrationPurpose, int] = Field(default_factory=dict)
+    #: Every migration job's final result, by job name (purpose and attempt): recorded once, never run again,
+    #: whatever happens to the Job or the MigrationJob object afterwards.
+    results: dict[str, JobState] = Field(default_factory=dict)
     pending: Pending = Field(default_factory=Pending)
     history: tuple[HistoryEntry, ...] = ()
     conditions: tuple[Condition, ...] = ()

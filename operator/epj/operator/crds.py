@@ -466,6 +466,12 @@ def golive_crd() -> Schema:
                 "additionalProperties": {"type": "integer"},
                 "description": "Migration attempts by purpose.",
             },
+            "results": {
+                "type": "object",
+                "additionalProperties": _enum(JobState, "Final state."),
+                "description": "Final result of every migration job by MigrationJob name (purpose and attempt), "
+                "recorded once: a job with a recorded result is never run again.",
+            },
             "pending": {
                 "type": "object",
                 "description": "Deferred requests waiting for a safe point.",

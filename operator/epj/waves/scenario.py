@@ -175,6 +175,8 @@ def load_scenario(path: Path) -> Scenario:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "(file)"
         raise ScenarioInvalid([ScenarioError(str(path), where, f"not valid YAML: {exc}")]) from None
+    except ValueError as exc:  # a date YAML cannot build, e.g. 2030-02-30
+        raise ScenarioInvalid([ScenarioError(str(path), "(file)", f"not a valid date: {exc}")]) from None
     return parse_scenario(data, str(path))
 
 
