@@ -144,7 +144,14 @@ def validate_tenant_dir(directory: Path | None = None) -> tuple[TenantSet, list[
                     )
                 )
     tenants.sort(key=lambda t: t.kommunenummer)
-    return TenantSet(tuple(tenants)), errors
+    tenant_set = TenantSet(tuple(tenants))
+    if not errors:
+        # What each environment has provisioned may not be lost by an edit (issue 12). Checked once
+        # the files themselves are sound, so a typo is not reported as a deleted tenant.
+        from epj.tenants.provisioned import check_tenant_dir
+
+        errors.extend(check_tenant_dir(folder, tenant_set))
+    return tenant_set, errors
 
 
 def load_tenants(directory: Path | None = None) -> TenantSet:
