@@ -74,7 +74,7 @@ def test_default_rehearsal_with_no_arguments_goes_live(tmp_path: Path, monkeypat
 def test_shared_sample_extract_reports_exactly_its_expected_reconciliation(
     tmp_path: Path, sample_extract: Path, shared_dir: Path
 ) -> None:
-    result = _invoke("--extract", str(sample_extract), "--synthetic-ids", "--report", str(tmp_path))
+    result = _invoke("--extract", str(sample_extract), "--synthetic-ids", "--out", str(tmp_path))
     assert result.exit_code == 0, result.output
     expected = json.loads((shared_dir / "legacy-extracts/samples/5035-stjordal.expected.json").read_text("utf-8"))
     data = _load(tmp_path)
@@ -95,7 +95,7 @@ def test_shared_sample_extract_reports_exactly_its_expected_reconciliation(
 def test_injected_faults_roll_back_or_hold_with_the_reason(
     tmp_path: Path, scenario: str, outcome: str, final_phase: str, reason: str
 ) -> None:
-    result = _invoke("--scenario", scenario, "--scale", "0.01", "--report", str(tmp_path))
+    result = _invoke("--scenario", scenario, "--scale", "0.01", "--out", str(tmp_path))
     assert result.exit_code == 1, result.output
     data = _load(tmp_path)
     tenant = data["tenants"]["5035"]
@@ -143,7 +143,7 @@ def test_tenant_selection_and_ndjson_target_per_tenant(tmp_path: Path) -> None:
     target = tmp_path / "out"
     result = _invoke(
         "--tenant", "5036", "--tenant", "5034", "--scale", "0.01", "--target", f"ndjson:{target}",
-        "--report", str(tmp_path / "r"),
+        "--out", str(tmp_path / "r"),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     data = _load(tmp_path / "r")
@@ -155,7 +155,7 @@ def test_tenant_selection_and_ndjson_target_per_tenant(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 def test_rehearsal_into_postgresql(tmp_path: Path, pg_dsn: str) -> None:
-    result = _invoke("--scale", "0.01", "--target", pg_dsn, "--report", str(tmp_path))
+    result = _invoke("--scale", "0.01", "--target", pg_dsn, "--out", str(tmp_path))
     assert result.exit_code == 0, result.output
     data = _load(tmp_path)
     smoke = next(g for g in data["tenants"]["5035"]["gate_trail"] if g["gate"] == "smoke-checks")
@@ -177,7 +177,7 @@ def test_rehearsal_into_postgresql(tmp_path: Path, pg_dsn: str) -> None:
     ],
 )
 def test_usage_errors_exit_2_and_name_the_problem(tmp_path: Path, args: list[str], message: str) -> None:
-    result = _invoke(*args, "--report", str(tmp_path))
+    result = _invoke(*args, "--out", str(tmp_path))
     assert result.exit_code == 2
     assert message in result.output
 
@@ -188,7 +188,7 @@ def test_folder_of_extracts_needs_one_per_tenant(tmp_path: Path, sample_extract:
     extracts = tmp_path / "extracts"
     shutil.copytree(sample_extract, extracts / "5035-stjordal")
     result = _invoke(
-        "--extract", str(extracts), "--tenant", "5035", "--tenant", "5036", "--report", str(tmp_path / "r")
+        "--extract", str(extracts), "--tenant", "5035", "--tenant", "5036", "--out", str(tmp_path / "r")
     )  # fmt: skip
     assert result.exit_code == 2
     assert "no UTTREKK.txt there nor in a 5036-… subfolder" in result.output

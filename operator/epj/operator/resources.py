@@ -156,7 +156,7 @@ def migration_batch_job(migration_job: dict[str, Any]) -> dict[str, Any]:
         batch_job_name(spec),
         kommunenummer,
         spec["image"],
-        ["epj", "migrate", "run", "/extract", "--report", "/report", "--tenant", kommunenummer],
+        ["epj", "migrate", "run", "/extract", "--out", "/report", "--tenant", kommunenummer],
         extra,
     )
 
