@@ -77,13 +77,21 @@ class GateConfig(CoreModel):
 
 
 class Approval(CoreModel):
-    """A recorded go/no-go decision: gate, ROLE (never a person's name), when, why, approve or reject."""
+    """A recorded go/no-go decision: gate, ROLE (never a person's name), when, why, approve or reject.
+
+    In the cluster every decision is a ``GoLiveApproval`` object whose ``at`` (the API server's time) and
+    ``user`` (the authenticated Kubernetes user) the admission webhook writes — never the client; its ``by``
+    is checked against the user's groups there (:mod:`epj.golive.approvals`). Scenarios and the rehearsal
+    leave ``user`` empty.
+    """
 
     gate: GateName
     by: ApproverRole
     at: UtcDatetime
     reason: str = Field(min_length=3, max_length=500)
     decision: ApprovalDecision
+    #: The authenticated Kubernetes user who decided (from the admission request), kept on the Approval object only.
+    user: str | None = None
 
 
 class ResumeRequest(CoreModel):
@@ -236,6 +244,9 @@ class GoLiveState(CoreModel):
     held_at: UtcDatetime | None = None
     #: Approvals recorded before this instant no longer count (set at every hold and rollback).
     approvals_since: UtcDatetime | None = None
+    #: When the current round of each approval gate opened (entry into the phase it decides, ``GATE_PHASE``):
+    #: a decision recorded before its round opened does not count.
+    decision_windows: dict[GateName, UtcDatetime] = Field(default_factory=dict)
     paused: bool = False
     hypercare_started_at: UtcDatetime | None = None
     serving_since: UtcDatetime | None = None
@@ -243,6 +254,9 @@ class GoLiveState(CoreModel):
     gates: tuple[GateRecord, ...] = ()
     migration: MigrationRecord | None = None
     attempts: dict[MigrationPurpose, int] = Field(default_factory=dict)
+    #: Every migration job's final result, by job name (purpose and attempt): recorded once, never run again,
+    #: whatever happens to the Job or the MigrationJob object afterwards.
+    results: dict[str, JobState] = Field(default_factory=dict)
     pending: Pending = Field(default_factory=Pending)
     history: tuple[HistoryEntry, ...] = ()
     conditions: tuple[Condition, ...] = ()

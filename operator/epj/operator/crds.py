@@ -14,6 +14,7 @@ from typing import Any
 
 from epj.golive.model import DEFAULT_HYPERCARE_DAYS, DEFAULT_TIMEOUT_HOURS, DEFAULT_TRAINING_THRESHOLD
 from epj.golive.phases import (
+    GATE_PHASE,
     ApprovalDecision,
     ApproverRole,
     ConditionType,
@@ -445,6 +446,12 @@ def golive_crd() -> Schema:
             "heldFrom": _enum(Phase, "The phase a hold started from (OnHold resumes there)."),
             "heldAt": _timestamp("When the current hold or rollback started."),
             "approvalsSince": _timestamp("Approvals recorded before this (the last hold) no longer count."),
+            "decisionWindows": {
+                "type": "object",
+                "description": "When the current round of each approval gate opened (entry into the phase it "
+                "decides: go-no-go at Freeze, hypercare-exit at Hypercare); earlier decisions do not count.",
+                "properties": {str(gate): _timestamp(f"Round of {gate} opened.") for gate in GATE_PHASE},
+            },
             "paused": {"type": "boolean", "description": "Paused at a safe point."},
             "hypercareStartedAt": _timestamp("When the command-centre (hypercare) period started."),
             "servingSince": _timestamp("Since when the tenant works on the new EPJ (cleared by a rollback)."),
@@ -458,6 +465,12 @@ def golive_crd() -> Schema:
                 "type": "object",
                 "additionalProperties": {"type": "integer"},
                 "description": "Migration attempts by purpose.",
+            },
+            "results": {
+                "type": "object",
+                "additionalProperties": _enum(JobState, "Final state."),
+                "description": "Final result of every migration job by MigrationJob name (purpose and attempt), "
+                "recorded once: a job with a recorded result is never run again.",
             },
             "pending": {
                 "type": "object",

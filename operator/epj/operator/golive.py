@@ -89,14 +89,21 @@ class Reconciler:
                 if cached is not None
                 else await ctx.client.get(MIGRATION_JOBS, namespace, record.job_name)
             )
-            if mj is None:
-                # Persisted but not yet created (a crash between the two): create it now, same name.
+            if mj is None and record.state == JobState.PENDING and record.job_name not in state.results:
+                # Persisted but never created (a crash between the two): create it now, same name.
                 await self.create_migration_job(
                     body, CreateMigrationJob(
                         kommunenummer=spec.kommunenummer, job_name=record.job_name,
                         purpose=record.purpose, attempt=record.attempt,
                     ),
                 )  # fmt: skip
+            elif mj is None and record.state == JobState.RUNNING and record.job_name not in state.results:
+                # Deleted while its Job ran (the finalizer was forced): report it, never re-create it.
+                message = f"MigrationJob {record.job_name} vanished while running; a resume starts a new attempt"
+                post_event(body, "Warning", "MigrationJobVanished", message)
+                migration = MigrationObservation(job_name=record.job_name, state=JobState.FAILED, message=message)
+            elif mj is None:
+                pass  # its result is recorded in the status: nothing to observe, nothing to run again
             else:
                 mj_status = mj.get("status") or {}
                 rec = mj_status.get("reconciliation")

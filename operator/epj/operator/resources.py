@@ -37,6 +37,9 @@ WAVE_LABEL = "epj.no/wave"
 GOLIVE_LABEL = "epj.no/golive"
 MIGRATION_JOB_LABEL = "epj.no/migration-job"
 ROLE_LABEL = "epj.no/job-role"
+#: Finished smoke and rollback Jobs (and their pods' logs) are kept a week for the night's review, then collected.
+#: Their outcome is recorded in the GoLive before then; a smoke Job collected early is simply run again.
+FINISHED_JOB_TTL_SECONDS = 7 * 24 * 3600
 #: What the tenant's NetworkPolicies select on (``epj.infra.manifests.COMPONENT``).
 COMPONENT_LABEL = "epj.no/component"
 
@@ -178,6 +181,7 @@ def smoke_job(kommunenummer: str, migration_job: str, golive: str, image: str) -
         f" || exit 1; exec epj golive smoke {kommunenummer}"
     )
     job = _minimal_job(name, kommunenummer, image, ["/bin/sh", "-c", script], extra)
+    job["spec"]["ttlSecondsAfterFinished"] = FINISHED_JOB_TTL_SECONDS
     container = job["spec"]["template"]["spec"]["containers"][0]
     container["command"] = container.pop("args")
     container["env"] = [
@@ -212,6 +216,7 @@ def rollback_job(kommunenummer: str, migration_job: str, golive: str, image: str
     }
     args = ["epj", "golive", "rollback", kommunenummer, "--tenant-namespace", tenant_namespace(kommunenummer)]
     job = _minimal_job(name, kommunenummer, image, args, extra)
+    job["spec"]["ttlSecondsAfterFinished"] = FINISHED_JOB_TTL_SECONDS
     pod = job["spec"]["template"]["spec"]
     pod["serviceAccountName"] = ROLLBACK_ACCOUNT
     pod["automountServiceAccountToken"] = True
