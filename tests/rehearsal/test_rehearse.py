@@ -106,7 +106,7 @@ def test_injected_faults_roll_back_or_hold_with_the_reason(
     if outcome == "rolled_back":
         assert tenant["rollbacks"] and reason in tenant["rollbacks"][0]["reason"]
         assert tenant["cutover_attempts"][0]["ended_in"] == "RolledBack"
-    assert "epj golive resume 5035" in tenant["next_action"]
+    assert "epj golive resume --tenant 5035" in tenant["next_action"]
 
 
 def test_truncated_extract_really_truncates_the_cutover_copy_only(tmp_path: Path) -> None:
@@ -167,10 +167,10 @@ def test_rehearsal_into_postgresql(tmp_path: Path, pg_dsn: str) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--extract", "/nonexistent/extract"], "not a folder"),
-        (["--tenant", "9999"], "9999: not a tenant"),
+        (["--extract", "/nonexistent/extract"], "no such extract folder"),
+        (["--tenant", "9999"], "--tenant 9999: no municipality"),
         (["--generate", "--extract", "."], "either --extract or --generate"),
-        (["--clock", "fast"], "simulated or real"),
+        (["--clock", "fast"], "not one of simulated, real"),
         (["--scenario", "nope"], "scenario 'nope' not found"),
         (["--target", "mysql://x"], "ndjson:DIR or postgresql"),
         (["--clock", "real"], "--clock real waits in real time"),
