@@ -188,9 +188,7 @@ def test_connection_problems_are_one_plain_message_and_leave_no_report_folder(tm
     extract = _extract(tmp_path / "x", 1)
     base = pg_dsn.rsplit("/", 1)[0]
     missing_db = f"{base}/epj_no_such_db_mig"
-    result = runner.invoke(
-        app, ["migrate", "run", str(extract), "--target", missing_db, "--out", str(tmp_path / "r")]
-    )
+    result = runner.invoke(app, ["migrate", "run", str(extract), "--target", missing_db, "--out", str(tmp_path / "r")])
     assert result.exit_code == 2
     assert "does not exist" in result.output and "Nothing was written" in result.output
     assert "Traceback" not in result.output

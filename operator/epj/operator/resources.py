@@ -245,7 +245,15 @@ def rollback_job(kommunenummer: str, migration_job: str, golive: str, image: str
         ROLE_LABEL: "rollback",
         COMPONENT_LABEL: "rollback",
     }
-    args = ["epj", "golive", "rollback", "--tenant", kommunenummer, "--tenant-namespace", tenant_namespace(kommunenummer)]
+    args = [
+        "epj",
+        "golive",
+        "rollback",
+        "--tenant",
+        kommunenummer,
+        "--tenant-namespace",
+        tenant_namespace(kommunenummer),
+    ]
     job = _minimal_job(name, kommunenummer, image, args, extra)
     job["spec"]["ttlSecondsAfterFinished"] = FINISHED_JOB_TTL_SECONDS
     pod = job["spec"]["template"]["spec"]
