@@ -60,6 +60,6 @@ def test_council_command_writes_pdf_without_database(tmp_path: Path) -> None:
     assert "Malvik" in html and "mai 2027" in html
     assert "Gevinster er ikke målt" in html
     assert (
-        "Slutt på kommandosentral" in html
+        "Siste dag med kommandosentral" in html
     )  # the hypercare end (3 May) is after the period start? no: listed if ahead
     assert (tmp_path / "rapport-5031-2027-05.pdf").stat().st_size > 5000

@@ -255,7 +255,7 @@ def council(
 
     Example: [bold]epj report council --tenant 5035 --period 2027-03 --out council/[/bold]
     """
-    from epj.golive import Phase
+    from epj.golive import GoLiveSpec, Phase
     from epj.report.briefing import build_briefing, phase_from_status
     from epj.report.council import GainRow, write_council_report
     from epj.report.usage import month_bounds
@@ -268,10 +268,13 @@ def council(
         check_url(prometheus, "--prometheus")
     phase: Phase | None = None
     date: dt.date | None = check_date(go_live_date, "--go-live-date") if go_live_date else None
+    spec: GoLiveSpec | None = None
     if golive_file is not None:
         check_file(golive_file, "--golive", "GoLive JSON file")
         try:
-            phase, date = phase_from_status(json.loads(golive_file.read_text(encoding="utf-8")))
+            golive = json.loads(golive_file.read_text(encoding="utf-8"))
+            phase, date = phase_from_status(golive)
+            spec = GoLiveSpec.model_validate(golive.get("spec") or {})
         except (ValueError, AttributeError) as exc:
             fail(
                 f"--golive {golive_file} is not a GoLive object ({type(exc).__name__})",
@@ -295,7 +298,7 @@ def council(
         notes.append("Gevinster er ikke målt: rapporten ble laget uten tilgang til kommunens database.")
     data = build_briefing(
         number, period, env=env, phase=phase, go_live_date=date, gain_rows=rows, prometheus_url=prometheus,
-        notes=tuple(notes),
+        notes=tuple(notes), golive_spec=spec,
     )  # fmt: skip
     with staged_dir(out) as scratch:
         html_path, pdf_path = write_council_report(data, scratch)

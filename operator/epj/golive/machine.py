@@ -99,7 +99,7 @@ class _Step:
 
     def __init__(self, spec: GoLiveSpec, state: GoLiveState, observations: Observations, now: dt.datetime) -> None:
         self.spec, self.obs, self.now = spec, observations, now
-        self.schedule = Schedule.for_date(spec.go_live_date)
+        self.schedule = Schedule.for_date(spec.go_live_date, spec.schedule.offsets(spec.hypercare_days))
         self.state = state
         self.updates: dict[str, Any] = {}
         self.history: list[HistoryEntry] = []

@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from epj.golive.clock import ensure_utc
@@ -28,6 +28,7 @@ from epj.golive.phases import (
     MigrationPurpose,
     Phase,
 )
+from epj.golive.schedule import Offsets
 
 KOMMUNENR_PATTERN = r"^[0-9]{4}$"
 
@@ -76,6 +77,38 @@ class GateConfig(CoreModel):
         return dt.timedelta(hours=self.timeout_hours.get(gate, DEFAULT_TIMEOUT_HOURS[gate]))
 
 
+class ScheduleSpec(CoreModel):
+    """How far before go-live each time-driven milestone lies: ONE set of offsets for every part.
+
+    The planner's scenario (``preparation``) writes it into each RolloutWave, the wave copies it into
+    each GoLive, and the operator, the plan outputs (ICS, Gantt, summary) and the council report
+    compute their dates from it through :class:`epj.golive.schedule.Schedule` — so a milestone has
+    one date everywhere. Defaults are DESIGN §2's facts (18/13/12 months) and the runbook's night.
+    """
+
+    pre_project_months: int = Field(default=18, ge=1, le=60)
+    withdrawal_lock_months: int = Field(default=13, ge=1, le=60)
+    main_project_months: int = Field(default=12, ge=1, le=60)
+    rehearsal_days: int = Field(default=42, ge=2, le=365)
+    freeze_days: int = Field(default=3, ge=1, le=60)
+
+    @model_validator(mode="after")
+    def _in_order(self) -> ScheduleSpec:
+        self.offsets()
+        return self
+
+    def offsets(self, hypercare_days: int = DEFAULT_HYPERCARE_DAYS) -> Offsets:
+        """The core's :class:`Offsets` (raises ValueError when the milestones would be out of order)."""
+        return Offsets(
+            pre_project_months=self.pre_project_months,
+            withdrawal_lock_months=self.withdrawal_lock_months,
+            main_project_months=self.main_project_months,
+            rehearsal_days=self.rehearsal_days,
+            freeze_days=self.freeze_days,
+            hypercare_days=hypercare_days,
+        )
+
+
 class Approval(CoreModel):
     """A recorded go/no-go decision: gate, ROLE (never a person's name), when, why, approve or reject.
 
@@ -111,6 +144,7 @@ class GoLiveSpec(CoreModel):
     depends_on: tuple[str, ...] = ()
     hypercare_days: int = Field(default=DEFAULT_HYPERCARE_DAYS, ge=1)
     soak_days: int = Field(default=0, ge=0)
+    schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
     gates: GateConfig = Field(default_factory=GateConfig)
     paused: bool = False
     aborted: bool = False

@@ -167,6 +167,40 @@ def _crd(kind: str, plural: str, short: list[str], spec: Schema, status: Schema,
 # --------------------------------------------------------------------------------------------------------------------
 
 
+def _schedule() -> Schema:
+    """The milestone offsets (one set for planner, operator, ICS and council report; see epj.golive.ScheduleSpec)."""
+
+    def field(minimum: int, maximum: int, default: int, text: str) -> Schema:
+        return {"type": "integer", "minimum": minimum, "maximum": maximum, "default": default, "description": text}
+
+    return {
+        "type": "object",
+        "description": "How far before go-live each time-driven milestone lies, copied from the planner's "
+        "scenario. Every date a person sees is computed from these in Europe/Oslo.",
+        "properties": {
+            "preProjectMonths": field(1, 60, 18, "Pre-project starts (Planned → Preparing), months before go-live."),
+            "withdrawalLockMonths": field(1, 60, 13, "The place locks (no withdrawal from here), months before."),
+            "mainProjectMonths": field(1, 60, 12, "Main project and training start, months before go-live."),
+            "rehearsalDays": field(2, 365, 42, "Rehearsal migration (Training → Rehearsal), days before go-live."),
+            "freezeDays": field(1, 60, 3, "Change freeze (Rehearsal → Freeze), days before go-live."),
+        },
+        "x-kubernetes-validations": [
+            {
+                "rule": "(has(self.preProjectMonths) ? self.preProjectMonths : 18)"
+                " > (has(self.withdrawalLockMonths) ? self.withdrawalLockMonths : 13)"
+                " && (has(self.withdrawalLockMonths) ? self.withdrawalLockMonths : 13)"
+                " > (has(self.mainProjectMonths) ? self.mainProjectMonths : 12)",
+                "message": "milestones out of order: preProjectMonths > withdrawalLockMonths > mainProjectMonths",
+            },
+            {
+                "rule": "(has(self.rehearsalDays) ? self.rehearsalDays : 42)"
+                " > (has(self.freezeDays) ? self.freezeDays : 3)",
+                "message": "milestones out of order: rehearsalDays > freezeDays",
+            },
+        ],
+    }
+
+
 def rollout_wave_crd() -> Schema:
     """The RolloutWave kind: declared by project leads (usually rendered by the wave planner)."""
     spec: Schema = {
@@ -236,6 +270,7 @@ def rollout_wave_crd() -> Schema:
                 "default": 0,
                 "description": "Days a dependency must have been live before a dependent may cut over.",
             },
+            "schedule": _schedule(),
             "paused": {
                 "type": "boolean",
                 "default": False,
@@ -392,6 +427,7 @@ def golive_crd() -> Schema:
             "dependsOn": {"type": "array", "maxItems": 50, "default": [], "items": KOMMUNENR},
             "hypercareDays": {"type": "integer", "minimum": 1, "maximum": 120, "default": DEFAULT_HYPERCARE_DAYS},
             "soakDays": {"type": "integer", "minimum": 0, "maximum": 120, "default": 0},
+            "schedule": _schedule(),
             "gates": _gates_config(),
             "paused": {
                 "type": "boolean",

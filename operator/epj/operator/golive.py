@@ -280,6 +280,12 @@ class Reconciler:
                 await self.ctx.client.ensure(JOBS, manifest["metadata"]["namespace"], manifest)
             elif isinstance(action, EmitEvent):
                 post_event(body, action.type, action.reason, action.message)
+        transition, record = decision.transition, decision.state.migration
+        if transition is not None and (transition.from_phase, transition.to_phase) == (Phase.CUTOVER, Phase.LIVE):
+            # Going live seals the tenant's store: from now on every migration run into it is refused.
+            job_name = record.job_name if record is not None else f"golive-{spec.kommunenummer}"
+            manifest = resources.seal_job(spec.kommunenummer, job_name, body["metadata"]["name"], self.ctx.image)
+            await self.ctx.client.ensure(JOBS, manifest["metadata"]["namespace"], manifest)
 
     async def stop_migration(self, body: Body, migration_job: str) -> None:
         """Delete the running batch Job of a cutover the night has ended (its pod dies before it publishes).

@@ -7,6 +7,7 @@ Object graph (one way, so a reader can follow a go-live from the wave to the Job
            ├─ MigrationJob golive-<k>-<purpose>-<n> ownerReference → GoLive
            │    └─ batch/v1 Job migrate-<purpose>-<k>-<n>  in the tenant namespace kommune-<k>
            ├─ batch/v1 Job smoke-<k>-<n>             ``epj golive smoke`` (tenant namespace)
+           ├─ batch/v1 Job seal-<k>-<n>              ``epj migrate seal`` at Cutover → Live (tenant namespace)
            └─ batch/v1 Job rollback-<k>-<n>          ``epj golive rollback``: traffic off (tenant namespace)
 
 The migration Job's manifest is :func:`epj.migration.job.migration_job_manifest` (the
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import json
+import shlex
 from typing import Any
 
 from epj.golive.model import Reconciliation
@@ -196,6 +198,35 @@ def smoke_job(kommunenummer: str, migration_job: str, golive: str, image: str) -
     job["spec"]["template"]["spec"]["volumes"] = [
         {"name": "db-credentials", "secret": {"secretName": DB_SECRET, "defaultMode": 0o440}}
     ]
+    return job
+
+
+def seal_job(kommunenummer: str, migration_job: str, golive: str, image: str) -> dict[str, Any]:
+    """Seal the tenant's store at Cutover → Live (``epj migrate seal``): later migration runs are refused.
+
+    Labelled as the migration component (the tenant's NetworkPolicies let exactly that reach its
+    PostgreSQL); credentials from the owner Secret as files, as in the smoke Job. Idempotent: a store
+    already sealed keeps its first record, so a repeated Job changes nothing.
+    """
+    job = smoke_job(kommunenummer, migration_job, golive, image)
+    name = f"seal-{migration_job.removeprefix('golive-')}"
+    job_labels = {**job["metadata"]["labels"], ROLE_LABEL: "seal", COMPONENT_LABEL: "migration"}
+    job["metadata"].update(name=name, labels=job_labels)
+    job["spec"]["template"]["metadata"]["labels"] = job_labels
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    from epj.infra.manifests import DB_CREDENTIALS_DIR as creds
+
+    seal = ["epj", "migrate", "seal", "--tenant", kommunenummer, "--by", f"operator: GoLive {golive} Cutover -> Live"]
+    container["command"] = [
+        "/bin/sh",
+        "-c",
+        f'PGUSER="$(cat {creds}/username)" && PGPASSWORD="$(cat {creds}/password)" && export PGUSER PGPASSWORD'
+        f" || exit 1; exec {shlex.join(seal)}",
+    ]
+    for env in container["env"]:
+        if env["name"] == "PGAPPNAME":
+            env["value"] = "epj-seal"
+    job["spec"]["backoffLimit"] = 3  # a database briefly away is worth a retry: the seal must happen
     return job
 
 

@@ -135,6 +135,8 @@ def rehearse(options: Options, display: Display | None = None) -> RehearsalResul
                 f"{scenario.until_at.isoformat()} (go-live {scenario.wave.go_live_date}); use --clock simulated, "
                 f"or a scenario with absolute dates ending within {REAL_CLOCK_HORIZON.total_seconds() / 3600:.0f} h"
             )
+    if options.target is not None and options.target.startswith(("postgresql://", "postgres://")):
+        check_postgres_target(options.target, [m.kommunenummer for m in scenario.wave.members])
     report_dir = options.report_dir
     report_dir.mkdir(parents=True, exist_ok=True)
     work_dir = report_dir / "work"
@@ -153,8 +155,6 @@ def rehearse(options: Options, display: Display | None = None) -> RehearsalResul
         display=display,
         several=several,
     )
-    if target.startswith(("postgresql://", "postgres://")):
-        check_postgres_target(target, [m.kommunenummer for m in scenario.wave.members])
     # Check every extract (and generate) before the wave starts: a missing folder is a usage error, not a hold.
     for member in scenario.wave.members:
         extracts.source(member.kommunenummer, several=several)
