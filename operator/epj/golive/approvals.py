@@ -102,7 +102,9 @@ def admit(
         raise ApprovalRefused(f"approval refused: {problems}") from None
     if request.gate not in APPROVAL_GATES:
         allowed = ", ".join(sorted(str(g) for g in APPROVAL_GATES))
-        raise ApprovalRefused(f"approval refused: gate {request.gate} is decided by evidence; approvals go to {allowed}")
+        raise ApprovalRefused(
+            f"approval refused: gate {request.gate} is decided by evidence; approvals go to {allowed}"
+        )
     if not user:
         raise ApprovalRefused("approval refused: the request carries no authenticated user")
     if request.by not in GATE_ROLES[request.gate]:
@@ -126,9 +128,7 @@ def approval_from_object(body: Mapping[str, Any]) -> Approval | None:
     if not spec.get("user") or not spec.get("at"):
         return None
     try:
-        return Approval.model_validate(
-            {k: spec.get(k) for k in ("gate", "by", "at", "reason", "decision", "user")}
-        )
+        return Approval.model_validate({k: spec.get(k) for k in ("gate", "by", "at", "reason", "decision", "user")})
     except ValidationError:
         return None
 

@@ -70,12 +70,11 @@ async def stamp(
                     stamped["decision"], stamped["by"])  # fmt: skip  # role only: no user name in a log line
 
 
-async def check(
-    spec: kopf.Spec, old: kopf.Body | None, userinfo: kopf.UserInfo, operation: str | None, memo: kopf.Memo, **_: Any
-) -> None:
+async def check(spec: kopf.Spec, userinfo: kopf.UserInfo, memo: kopf.Memo, **kwargs: Any) -> None:
     """Validating: what will be stored is a stamped decision by the requesting user, in a role they hold."""
-    if operation == "UPDATE":
-        before = dict((old or {}).get("spec") or {})
+    if kwargs.get("operation") == "UPDATE":
+        old: Mapping[str, Any] = kwargs.get("old") or {}
+        before = dict(old.get("spec") or {})
         if before != dict(spec):
             raise kopf.AdmissionError("a recorded decision is immutable: record a new decision instead", code=403)
         return
@@ -91,7 +90,7 @@ async def check(
 
 def register(registry: kopf.OperatorRegistry) -> None:
     """Add both webhooks to ``registry`` (served only when the operator's settings name a webhook server)."""
-    kopf.on.mutate(GROUP, VERSION, PLURAL, registry=registry, id=MUTATE_ID, operation="CREATE")(stamp)
+    kopf.on.mutate(GROUP, VERSION, PLURAL, registry=registry, id=MUTATE_ID, operations={"CREATE"})(stamp)
     kopf.on.validate(GROUP, VERSION, PLURAL, registry=registry, id=VALIDATE_ID)(check)
 
 

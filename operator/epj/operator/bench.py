@@ -22,9 +22,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from epj.golive.schedule import Schedule
 from epj.golive.model import Approval
 from epj.golive.phases import ApprovalDecision, ApproverRole, GateName
+from epj.golive.schedule import Schedule
 from epj.operator.kube import CONFIG_MAPS, JOBS, ROLLOUT_WAVES, KubeClient
 from epj.operator.resources import tenant_namespace
 from epj.operator.testing import NAMESPACE, PODS, OperatorThread, reconciliation_report, record_decision

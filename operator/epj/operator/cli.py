@@ -78,7 +78,8 @@ def approve_cmd(
     tenant: Annotated[str, typer.Argument(help="Kommunenummer, e.g. 5035.")],
     gate: Annotated[str, typer.Option("--gate", help="go-no-go or hypercare-exit.")],
     by: Annotated[
-        str, typer.Option("--by", help="Role of the decider (e.g. cutover-lead), never a name; your groups must grant it.")
+        str,
+        typer.Option("--by", help="Role of the decider (e.g. cutover-lead), never a name; your groups must grant it."),
     ],
     reason: Annotated[str, typer.Option("--reason", help="Why (3–500 characters; no personal data).")],
     reject: Annotated[

@@ -25,9 +25,17 @@ from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 from epj.golive.actions import CreateMigrationJob, Decision, EmitEvent, RollBack, RunSmokeChecks
-from epj.golive.machine import decide, set_condition
 from epj.golive.approvals import approval_from_object
-from epj.golive.model import Approval, GoLiveSpec, GoLiveState, MigrationObservation, Observations, Reconciliation, SmokeResult
+from epj.golive.machine import decide, set_condition
+from epj.golive.model import (
+    Approval,
+    GoLiveSpec,
+    GoLiveState,
+    MigrationObservation,
+    Observations,
+    Reconciliation,
+    SmokeResult,
+)
 from epj.golive.phases import ConditionType, JobState, Phase
 from epj.operator import resources
 from epj.operator.context import OperatorContext, TenantView

@@ -86,11 +86,11 @@ async def golive_daemon(
     body: kopf.Body,
     memo: kopf.Memo,
     logger: kopf.Logger,
-    approvals: kopf.Index[tuple[str, str], dict[str, Any]],
-    **_: Any,
+    **kwargs: Any,
 ) -> None:
     ctx = context_of(memo)
     namespace, name = str(body.metadata.namespace), str(body.metadata.name)
+    approvals: kopf.Index[tuple[str, str], dict[str, Any]] = kwargs["approvals"]  # the kopf index below
     reconciler = golive_adapter.Reconciler(ctx)
     waker = ctx.waker(namespace, name)
     try:

@@ -177,31 +177,18 @@ class LocalCluster:
             self.client, self.namespace, kommunenummer, gate=gate, by=by, reason=reason, reject=reject
         )
 
-    async def _admission(
-        self, operation: str, obj: dict[str, Any], old: dict[str, Any] | None
-    ) -> dict[str, Any]:
+    async def _admission(self, operation: str, obj: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
         """The API server's admission chain for a GoLiveApproval: the operator's webhooks when it serves them.
 
         Without a webhook server (most tests, the bench) the same rules run in-process on the
         simulated clock, so a decision is stamped exactly as the webhook would.
         """
-        import kmock
-
         if self.webhook_url is not None:
             return await run_admission(self.webhook_url, operation, obj, old, self.user)
-        if operation != "CREATE":
-            if old is not None and old.get("spec") != obj.get("spec"):
-                raise kmock.KubernetesError(status=403, reason="Forbidden", message="a recorded decision is immutable")
-            return obj
-        from epj.golive.approvals import ApprovalRefused, RoleMapping, admit
+        from epj.golive.approvals import RoleMapping
 
         mapping = self.ctx.approver_roles if self.ctx is not None else RoleMapping()
-        try:
-            obj["spec"] = admit(obj.get("spec") or {}, user=self.user["username"], groups=self.user["groups"],
-                                now=self.clock.now(), mapping=mapping)  # fmt: skip
-        except ApprovalRefused as refused:
-            raise kmock.KubernetesError(status=403, reason="Forbidden", message=str(refused)) from None
-        return obj
+        return await admit_in_process(operation, obj, old, user=self.user, now=self.clock.now(), mapping=mapping)
 
     async def resume(self, kommunenummer: str, by: str, reason: str) -> Body:
         return await commands.resume(
@@ -378,6 +365,27 @@ async def record_decision(
         "spec": spec,
     }
     return await client.create(APPROVALS, namespace, body)
+
+
+async def admit_in_process(
+    operation: str, obj: dict[str, Any], old: dict[str, Any] | None, *, user: dict[str, Any], now: dt.datetime,
+    mapping: Any = None,
+) -> dict[str, Any]:  # fmt: skip
+    """The webhooks' rules without the webhook server: stamp a new decision, refuse any change of one."""
+    import kmock
+
+    from epj.golive.approvals import ApprovalRefused, RoleMapping, admit
+
+    if operation != "CREATE":
+        if old is not None and old.get("spec") != obj.get("spec"):
+            raise kmock.KubernetesError(status=403, reason="Forbidden", message="a recorded decision is immutable")
+        return obj
+    try:
+        obj["spec"] = admit(obj.get("spec") or {}, user=user["username"], groups=user["groups"], now=now,
+                            mapping=mapping or RoleMapping())  # fmt: skip
+    except ApprovalRefused as refused:
+        raise kmock.KubernetesError(status=403, reason="Forbidden", message=str(refused)) from None
+    return obj
 
 
 def default_user() -> dict[str, Any]:
