@@ -431,8 +431,8 @@ def golive_crd() -> Schema:
                 "type": "string",
                 "minLength": 1,
                 "maxLength": 63,
-                "description": "Name of the RolloutWave this go-live belongs to.",
-                "x-kubernetes-validations": _immutable("wave"),
+                "description": "Name of the RolloutWave this go-live belongs to. Changed by the operator only, "
+                "when a member moves to another wave before Freeze; the move is kept in the status history.",
             },
             "goLiveDate": {"type": "string", "format": "date", "description": "Copied from the wave."},
             "dependsOn": {"type": "array", "maxItems": 50, "default": [], "items": KOMMUNENR},
@@ -477,6 +477,7 @@ def golive_crd() -> Schema:
             "observedGeneration": {"type": "integer"},
             "phase": _enum(Phase, "Current go-live phase."),
             "phaseReason": {"type": "string", "description": "Why the tenant is in this phase."},
+            "wave": {"type": "string", "description": "The wave last decided in (moves are in the history)."},
             "phaseSince": _timestamp("When the current phase was entered."),
             "windowStart": _timestamp("From when gate timeouts count in this phase (entry, resume or unpause)."),
             "heldFrom": _enum(Phase, "The phase a hold started from (OnHold resumes there)."),
