@@ -569,7 +569,7 @@ def set_condition(
 
 
 def _cli_resume(kommunenummer: str) -> str:
-    return f"`epj golive resume {kommunenummer} --by ROLE --reason ...`"
+    return f"`epj golive resume --tenant {kommunenummer} --by ROLE --reason ...`"
 
 
 def _next_action(spec: GoLiveSpec, state: GoLiveState, schedule: Schedule, now: dt.datetime) -> str:
@@ -588,7 +588,7 @@ def _next_action(spec: GoLiveSpec, state: GoLiveState, schedule: Schedule, now: 
         for gate in pending:
             hint = ""
             if gate.name in (GateName.GO_NO_GO, GateName.HYPERCARE_EXIT) and "no " in gate.reason:
-                hint = f" (`epj golive approve {tenant} --gate {gate.name} --by ROLE --reason ...`)"
+                hint = f" (`epj golive approve --tenant {tenant} --gate {gate.name} --by ROLE --reason ...`)"
             deadline = f" by {gate.deadline.isoformat()}" if gate.deadline else ""
             parts.append(f"{gate.name}: {gate.reason}{hint}{deadline}")
         return "Waiting for " + "; ".join(parts)

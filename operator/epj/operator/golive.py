@@ -25,8 +25,17 @@ from typing import Any, cast
 
 from epj.golive.actions import CreateMigrationJob, Decision, EmitEvent, RollBack, RunSmokeChecks
 from epj.golive.machine import decide, set_condition
-from epj.golive.model import GoLiveSpec, GoLiveState, MigrationObservation, Observations, Reconciliation, SmokeResult
+from epj.golive.model import (
+    DependencyStatus,
+    GoLiveSpec,
+    GoLiveState,
+    MigrationObservation,
+    Observations,
+    Reconciliation,
+    SmokeResult,
+)
 from epj.golive.phases import ConditionType, JobState, Phase
+from epj.golive.wave import GpOfficeMember
 from epj.operator import resources
 from epj.operator.context import OperatorContext, TenantView
 from epj.operator.kube import GOLIVES, JOBS, MIGRATION_JOBS, ROLLOUT_WAVES, Body
@@ -119,7 +128,10 @@ class Reconciler:
             if state.smoke_requested_for == record.job_name:
                 smoke = await self.observe_smoke(body, spec, record.job_name)
         alert_url = self.wave.get("alertmanagerUrl")
-        dependencies = {}
+        dependencies: dict[str, DependencyStatus] = {}
+        for office in self.wave.get("gpOffices") or ():
+            if office.get("municipality") == spec.kommunenummer:
+                dependencies[office["id"]] = GpOfficeMember.model_validate(office).status()
         for dep in spec.depends_on:
             view = ctx.tenants.get((namespace, dep))
             if view is not None:

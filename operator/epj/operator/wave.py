@@ -33,7 +33,7 @@ def member_spec_fields(wave: WaveSpec, kommunenummer: str) -> dict[str, Any]:
     return {
         "wave": wave.name,
         "goLiveDate": wave.go_live_date.isoformat(),
-        "dependsOn": list(member.depends_on),
+        "dependsOn": list(member.depends_on) + [g.id for g in wave.gp_offices_of(kommunenummer)],
         "hypercareDays": wave.hypercare_days,
         "soakDays": wave.soak_days,
         "schedule": wave.schedule.to_dict(),

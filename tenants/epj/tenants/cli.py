@@ -8,7 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from epj.tenants.loader import validate_tenant_dir
+from epj.clikit import check_dir, fmt_int
+from epj.tenants.loader import TenantSet, validate_tenant_dir
 
 tenants_app = typer.Typer(
     help="The municipalities (tenants) as code: validate and list tenants/*.yaml.", no_args_is_help=True
@@ -19,20 +20,40 @@ _DIR_OPTION = typer.Option(None, "--dir", help="Folder of tenant files (default:
 
 @tenants_app.command("validate")
 def validate(directory: Path | None = _DIR_OPTION) -> None:
-    """Validate every tenant file; print each error as file, field and reason; exit 1 on any error."""
+    """Validate every tenant file; print each error as file, field and reason; exit 1 on any error.
+
+    Example: [bold]epj tenants validate[/bold]
+    """
     console = Console(stderr=True)
+    if directory is not None:
+        check_dir(directory, "--dir", "folder of tenant files")
     tenant_set, errors = validate_tenant_dir(directory)
     if errors:
         for error in errors:
             console.print(f"[red]error[/red] {error.file}: [bold]{error.field}[/bold]: {error.reason}", highlight=False)
         console.print(f"[red]{len(errors)} error(s)[/red]; nothing may be deployed from this set.")
         raise typer.Exit(1)
-    Console().print(f"[green]ok[/green] {len(tenant_set)} tenant files valid ({len(tenant_set.active())} active).")
+    Console().print(f"[green]ok[/green] {len(tenant_set)} tenant files valid: {_states(tenant_set)}.")
+
+
+def _states(tenant_set: TenantSet) -> str:
+    """The words both commands use for a tenant's state: provisioned, or option not called."""
+    provisioned = len(tenant_set.active())
+    uncalled = len(tenant_set) - provisioned
+    return f"{provisioned} provisioned, {uncalled} not provisioned ({_PROVISIONED_NO.removeprefix('no: ')})"
+
+
+_PROVISIONED_NO = "no: option not called"
 
 
 @tenants_app.command("list")
 def list_tenants(directory: Path | None = _DIR_OPTION) -> None:
-    """Show the municipalities as a table: role, whether provisioned, population, users, legacy systems."""
+    """Show the municipalities as a table: role, whether provisioned, population, users, legacy systems.
+
+    Example: [bold]epj tenants list[/bold]
+    """
+    if directory is not None:
+        check_dir(directory, "--dir", "folder of tenant files")
     tenant_set, errors = validate_tenant_dir(directory)
     if errors:
         validate(directory)
@@ -57,25 +78,23 @@ def list_tenants(directory: Path | None = _DIR_OPTION) -> None:
             t.name,
             t.county,
             t.role.value,
-            "yes" if t.active else "no: option not called",
+            "yes" if t.active else _PROVISIONED_NO,
             population,
-            str(t.expected_end_users),
+            fmt_int(t.expected_end_users),
             ", ".join(s.value for s in t.legacy_systems),
             str(len(t.services)),
         )
         total_pop += t.population.inhabitants
         total_users += t.expected_end_users
     table.caption = (
-        f"{len(tenant_set)} municipalities, {len(tenant_set.active())} provisioned; "
+        f"{len(tenant_set)} municipalities: {_states(tenant_set)}; "
         f"{_thousands(total_pop)} inhabitants, {_thousands(total_users)} end users. "
         "* = estimate (see the file's population.note)"
     )
     Console().print(table)
 
 
-def _thousands(number: int) -> str:
-    """Norwegian digit grouping with a space: 24 800."""
-    return f"{number:,}".replace(",", " ")
+_thousands = fmt_int  # Norwegian digit grouping with a space: 24 800
 
 
 def register(app: typer.Typer) -> None:
