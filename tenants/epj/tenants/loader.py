@@ -155,8 +155,15 @@ def validate_tenant_dir(directory: Path | None = None) -> tuple[TenantSet, list[
                 )
     tenants.sort(key=lambda t: t.kommunenummer)
     offices, office_errors = _gp_offices(folder / GP_OFFICE_DIR, seen)
+    tenant_set = TenantSet(tuple(tenants), offices)
+    if not errors:
+        # What each environment has provisioned may not be lost by an edit (issue 12). Checked once
+        # the municipality files themselves are sound, so a typo is not reported as a deleted tenant.
+        from epj.tenants.provisioned import check_tenant_dir
+
+        errors.extend(check_tenant_dir(folder, tenant_set))
     errors.extend(office_errors)
-    return TenantSet(tuple(tenants), offices), errors
+    return tenant_set, errors
 
 
 def _gp_offices(folder: Path, municipalities: dict[str, str]) -> tuple[tuple[GpOffice, ...], list[TenantError]]:
