@@ -142,7 +142,7 @@ def test_the_command_line_names_file_and_remedy_and_exits_2(tmp_path: Path) -> N
     extract = _extract(tmp_path / "x")
     path = extract / "profil" / "BRUKER.csv"
     path.write_bytes(path.read_bytes().decode("cp1252").encode("utf-8"))
-    result = runner.invoke(app, ["migrate", "run", str(extract), "--dry-run", "--report", str(tmp_path / "r")])
+    result = runner.invoke(app, ["migrate", "run", str(extract), "--dry-run", "--out", str(tmp_path / "r")])
     assert result.exit_code == 2
     assert "ENCODING_MISMATCH" in result.output and "profil/BRUKER.csv" in result.output
     assert "Export it again as Windows-1252" in result.output

@@ -44,7 +44,7 @@ def test_generated_extract_reconciles_as_its_generator_expects(
 
 def _start(extract: Path, target: str, report: Path) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "epj.cli", "migrate", "run", str(extract), "--target", target]
-    cmd += ["--report", str(report), "--synthetic-ids"]
+    cmd += ["--out", str(report), "--synthetic-ids"]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

@@ -78,7 +78,7 @@ def test_go_live_seal_refuses_every_later_run_and_the_store_stays_byte_identical
         run_migration(_extract(tmp_path / "y", 5), pg_dsn, synthetic_ids=True, report_dir=tmp_path / "r3")
     # the command line (what the operator's Job runs, and what shell history repeats)
     result = runner.invoke(
-        app, ["migrate", "run", str(extract), "--target", pg_dsn, "--report", str(tmp_path / "r4"), "--synthetic-ids"]
+        app, ["migrate", "run", str(extract), "--target", pg_dsn, "--out", str(tmp_path / "r4"), "--synthetic-ids"]
     )
     assert result.exit_code == 2
     assert "TENANT_LIVE" in result.output and "Traceback" not in result.output
@@ -188,15 +188,29 @@ def test_connection_problems_are_one_plain_message_and_leave_no_report_folder(tm
     extract = _extract(tmp_path / "x", 1)
     base = pg_dsn.rsplit("/", 1)[0]
     missing_db = f"{base}/epj_no_such_db_mig"
-    result = runner.invoke(
-        app, ["migrate", "run", str(extract), "--target", missing_db, "--report", str(tmp_path / "r")]
-    )
+    result = runner.invoke(app, ["migrate", "run", str(extract), "--target", missing_db, "--out", str(tmp_path / "r")])
     assert result.exit_code == 2
     assert "does not exist" in result.output and "Nothing was written" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "r").exists()
     with_at = "postgresql://epj:p@ss@127.0.0.1:5432/x"
-    result = runner.invoke(app, ["migrate", "run", str(extract), "--target", with_at, "--report", str(tmp_path / "r")])
+    result = runner.invoke(app, ["migrate", "run", str(extract), "--target", with_at, "--out", str(tmp_path / "r")])
     assert result.exit_code == 2
     assert "%40" in result.output and "p@ss" not in result.output
     assert not (tmp_path / "r").exists()
+
+
+def test_smoke_checks_count_what_the_migration_wrote_not_rows_of_others(tmp_path: Path, pg_dsn: str) -> None:
+    from epj.operator.smoke import smoke_check
+    from epj.rehearsal.local import smoke_check_target
+
+    report = run_migration(_extract(tmp_path / "x", 2), pg_dsn, synthetic_ids=True, report_dir=tmp_path / "r")
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(f"INSERT INTO {SCHEMA}.fhir_resource VALUES ('by-others', 'Patient', NULL, '{{}}'::jsonb, 'ops')")
+    assert smoke_check(pg_dsn, "5035").passed is True
+    assert smoke_check_target(pg_dsn, "5035", report["resources"])[0] is True
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:  # a migrated row lost: both checks notice
+        conn.execute(f"DELETE FROM {SCHEMA}.fhir_resource WHERE migrated AND resource_type = 'EpisodeOfCare'")
+    outcome = smoke_check(pg_dsn, "5035")
+    assert outcome.passed is False and "EpisodeOfCare 0≠2" in outcome.message
+    assert smoke_check_target(pg_dsn, "5035", report["resources"])[0] is False

@@ -2,7 +2,8 @@
 
 The tally is the run's book-keeping; :meth:`Tally.report` turns it into the exact ``reconciliation.json``
 shape and :func:`render_markdown` into the human summary. Quarantine entries name a record by source
-file and source id/key (and record number) only — never by national id, name or text.
+file and source id/key (and record number), the reason, the field that failed and the rule it broke —
+never a value, national id, name or text.
 """
 
 from __future__ import annotations
@@ -46,13 +47,15 @@ class Tally:
             tally = self.sources[name] = SourceTally()
         return tally
 
-    def quarantined(self, source: str, reason: str, *, record: int, key: str) -> None:
-        """Count one quarantined record and hand its report entry on."""
+    def quarantined(self, source: str, reason: str, *, record: int, key: str, field: str = "", rule: str = "") -> None:
+        """Count one quarantined record and hand its report entry on (``field``/``rule``: what failed)."""
         self.source(source).quarantined += 1
         self.quarantine[reason] += 1
         self.by_source_reason[source, reason] += 1
         if self.on_quarantine is not None:
-            self.on_quarantine({"source": source, "record": record, "key": key, "reason": reason})
+            self.on_quarantine(
+                {"source": source, "record": record, "key": key, "reason": reason, "field": field, "rule": rule}
+            )
 
     def report(self, *, complete: bool | None = None) -> Reconciliation:
         """The SPEC §6 shape. ``complete`` defaults to "every source balances"."""

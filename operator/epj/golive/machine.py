@@ -289,7 +289,19 @@ class _Step:
             }
             self.updates["migration"] = job.model_copy(update=update)
 
+    def record_wave(self) -> None:
+        """The first decision notes the wave; a later change is a move, kept in the audit trail."""
+        old = self.state.wave
+        if old == self.spec.wave:
+            return
+        self.updates["wave"] = self.spec.wave
+        if old is not None:
+            message = f"moved from wave {old} to wave {self.spec.wave}"
+            self.history.append(HistoryEntry(at=self.now, kind="Event", reason=message))
+            self.event(Reason.WAVE_CHANGED, message)
+
     def run(self) -> None:
+        self.record_wave()
         self.record_approvals()
         self.record_migration()
         if self.phase in TERMINAL:
@@ -557,7 +569,7 @@ def set_condition(
 
 
 def _cli_resume(kommunenummer: str) -> str:
-    return f"`epj golive resume {kommunenummer} --by ROLE --reason ...`"
+    return f"`epj golive resume --tenant {kommunenummer} --by ROLE --reason ...`"
 
 
 def _next_action(spec: GoLiveSpec, state: GoLiveState, schedule: Schedule, now: dt.datetime) -> str:
@@ -576,7 +588,7 @@ def _next_action(spec: GoLiveSpec, state: GoLiveState, schedule: Schedule, now: 
         for gate in pending:
             hint = ""
             if gate.name in (GateName.GO_NO_GO, GateName.HYPERCARE_EXIT) and "no " in gate.reason:
-                hint = f" (`epj golive approve {tenant} --gate {gate.name} --by ROLE --reason ...`)"
+                hint = f" (`epj golive approve --tenant {tenant} --gate {gate.name} --by ROLE --reason ...`)"
             deadline = f" by {gate.deadline.isoformat()}" if gate.deadline else ""
             parts.append(f"{gate.name}: {gate.reason}{hint}{deadline}")
         return "Waiting for " + "; ".join(parts)

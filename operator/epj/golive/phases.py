@@ -96,7 +96,7 @@ class GateName(StrEnum):
     HYPERCARE_EXIT = "hypercare-exit"
 
 
-#: Gates a person decides with an approval record (`epj golive approve TENANT --gate G ...`).
+#: Gates a person decides with an approval record (`epj golive approve --tenant TENANT --gate G ...`).
 APPROVAL_GATES: frozenset[GateName] = frozenset({GateName.GO_NO_GO, GateName.HYPERCARE_EXIT})
 
 
@@ -198,3 +198,4 @@ class Reason(StrEnum):
     APPROVAL_RECORDED = "ApprovalRecorded"
     APPROVAL_NOT_COUNTED = "ApprovalNotCounted"
     INVALID_STATUS = "InvalidStatus"
+    WAVE_CHANGED = "WaveChanged"

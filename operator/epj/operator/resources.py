@@ -161,7 +161,7 @@ def migration_batch_job(migration_job: dict[str, Any]) -> dict[str, Any]:
         batch_job_name(spec),
         kommunenummer,
         spec["image"],
-        ["epj", "migrate", "run", "/extract", "--report", "/report", "--tenant", kommunenummer],
+        ["epj", "migrate", "run", "/extract", "--out", "/report", "--tenant", kommunenummer],
         extra,
     )
 
@@ -180,7 +180,7 @@ def smoke_job(kommunenummer: str, migration_job: str, golive: str, image: str) -
     creds = DB_CREDENTIALS_DIR
     script = (
         f'PGUSER="$(cat {creds}/username)" && PGPASSWORD="$(cat {creds}/password)" && export PGUSER PGPASSWORD'
-        f" || exit 1; exec epj golive smoke {kommunenummer}"
+        f" || exit 1; exec epj golive smoke --tenant {kommunenummer}"
     )
     job = _minimal_job(name, kommunenummer, image, ["/bin/sh", "-c", script], extra)
     job["spec"]["ttlSecondsAfterFinished"] = FINISHED_JOB_TTL_SECONDS
@@ -245,7 +245,15 @@ def rollback_job(kommunenummer: str, migration_job: str, golive: str, image: str
         ROLE_LABEL: "rollback",
         COMPONENT_LABEL: "rollback",
     }
-    args = ["epj", "golive", "rollback", kommunenummer, "--tenant-namespace", tenant_namespace(kommunenummer)]
+    args = [
+        "epj",
+        "golive",
+        "rollback",
+        "--tenant",
+        kommunenummer,
+        "--tenant-namespace",
+        tenant_namespace(kommunenummer),
+    ]
     job = _minimal_job(name, kommunenummer, image, args, extra)
     job["spec"]["ttlSecondsAfterFinished"] = FINISHED_JOB_TTL_SECONDS
     pod = job["spec"]["template"]["spec"]
