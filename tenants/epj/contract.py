@@ -75,6 +75,9 @@ ENV_TENANT: Final = "EPJ_TENANT"
 ENV_GOLIVE_NAMESPACE: Final = "EPJ_GOLIVE_NAMESPACE"
 ENV_ALERTMANAGER_URL: Final = "EPJ_ALERTMANAGER_URL"
 ENV_MIGRATION_IMAGE: Final = "EPJ_MIGRATION_IMAGE"
+#: The migration run's name in the tenant store's ledger (``migration_run``): the migration Job sets it
+#: to its own name, ``epj migrate run`` reads it (``--run-id`` overrides).
+ENV_MIGRATION_RUN: Final = "EPJ_MIGRATION_RUN"
 ENV_METRICS_PORT: Final = "EPJ_METRICS_PORT"
 ENV_OPERATOR_HEALTH_PORT: Final = "EPJ_OPERATOR_HEALTH_PORT"
 ENV_RUNBOOK_BASE_URL: Final = "EPJ_RUNBOOK_BASE_URL"

@@ -111,6 +111,11 @@ def build_briefing(
     ytd_months = months_of_year_to(period, tenant.option_called_on)
     ytd = report.showback.allocated[kommunenr].total * len(ytd_months)
     extra = list(notes)
+    if any(t.population_estimate for t in report.tenants):
+        extra.append(
+            "Innbyggertallene er anslag, ikke SSBs eksakte tall; kostnadsfordelingen etter innbyggertall er "
+            "derfor også et anslag."
+        )
     if report.prometheus_note:
         extra.append("Målt ressursbruk var ikke tilgjengelig; kostnadene bygger på tildelte ressurser.")
     incidents: tuple[Incident, ...] = ()

@@ -180,6 +180,11 @@ def cost(
         "shared_total_nok": _money(sb.shared_total),
         "method": sb.method.value,
         "cost_model_version": sb.cost_model_version,
+        "private_actors": {
+            a.id: {"name": a.name, "municipality": a.municipality, "item": a.item, "nok": _money(a.total)}
+            for a in sb.private_actors.values()
+            if chosen is None or a.municipality == chosen.kommunenummer
+        },
         "notes": notes,
     }
     if as_json:
@@ -197,6 +202,14 @@ def cost(
         )  # fmt: skip
     table.caption = f"Platform total {fmt_decimal(sb.platform_total)} NOK (cost model {sb.cost_model_version})"
     console.print(table)
+    actors = [a for a in sb.private_actors.values() if chosen is None or a.municipality == chosen.kommunenummer]
+    if actors:
+        private = Table(title="Private actors (GP offices): billed to the office, not to the municipality, NOK")
+        for column in ("GP office", "Name", "Municipality", "What", "Monthly"):
+            private.add_column(column, justify="right" if column == "Monthly" else "left")
+        for a in actors:
+            private.add_row(a.id, a.name, a.municipality, a.item, fmt_decimal(a.total))
+        console.print(private)
     for note in notes:
         console.print(f"[yellow]note[/yellow] {note}")
 

@@ -166,6 +166,38 @@ def _crd(kind: str, plural: str, short: list[str], spec: Schema, status: Schema,
 # --------------------------------------------------------------------------------------------------------------------
 
 
+def _gp_offices() -> Schema:
+    """GP offices that gate their municipality's cutover (they go live before or with it)."""
+    return {
+        "type": "array",
+        "maxItems": 200,
+        "default": [],
+        "description": "GP offices (private actors with their own record systems) that must be ready to exchange "
+        "e-messages with the new EPJ before their municipality cuts over. The municipality's dependencies-live "
+        "gate waits for each one's readyAt.",
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["id"],
+        "items": {
+            "type": "object",
+            "required": ["id", "name", "municipality"],
+            "properties": {
+                "id": {"type": "string", "pattern": "^[0-9]{4}-[a-z0-9][a-z0-9-]*$", "maxLength": 63},
+                "name": {"type": "string", "minLength": 1, "maxLength": 120},
+                "municipality": KOMMUNENR,
+                "readyAt": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "When the office confirmed it is ready (test e-messages exchanged, switch-over "
+                    "no later than the cutover night). Set by the project lead.",
+                },
+            },
+            "x-kubernetes-validations": [
+                {"rule": "self.id.startsWith(self.municipality + '-')", "message": "id must start with municipality-"}
+            ],
+        },
+    }
+
+
 def _schedule() -> Schema:
     """The milestone offsets (one set for planner, operator, ICS and council report; see epj.golive.ScheduleSpec)."""
 
@@ -248,8 +280,9 @@ def rollout_wave_crd() -> Schema:
                             "type": "array",
                             "maxItems": 50,
                             "default": [],
-                            "description": "Tenants that must be live (and soaked) before this one cuts over, "
-                            "e.g. a GP office on its municipality. A failed dependency holds this tenant.",
+                            "description": "Municipalities that must be live (and soaked) before this one cuts "
+                            "over, e.g. the host of a shared service. A failed dependency holds this tenant. "
+                            "GP offices are not listed here: see gpOffices.",
                             "items": KOMMUNENR,
                         },
                     },
@@ -269,6 +302,7 @@ def rollout_wave_crd() -> Schema:
                 "default": 0,
                 "description": "Days a dependency must have been live before a dependent may cut over.",
             },
+            "gpOffices": _gp_offices(),
             "schedule": _schedule(),
             "paused": {
                 "type": "boolean",
@@ -431,11 +465,18 @@ def golive_crd() -> Schema:
                 "type": "string",
                 "minLength": 1,
                 "maxLength": 63,
-                "description": "Name of the RolloutWave this go-live belongs to.",
-                "x-kubernetes-validations": _immutable("wave"),
+                "description": "Name of the RolloutWave this go-live belongs to. Changed by the operator only, "
+                "when a member moves to another wave before Freeze; the move is kept in the status history.",
             },
             "goLiveDate": {"type": "string", "format": "date", "description": "Copied from the wave."},
-            "dependsOn": {"type": "array", "maxItems": 50, "default": [], "items": KOMMUNENR},
+            "dependsOn": {
+                "type": "array",
+                "maxItems": 80,
+                "default": [],
+                "description": "What must be live (or, for a GP office, ready) before this tenant cuts over: "
+                "municipalities by kommunenummer and its GP offices by id. Copied from the wave.",
+                "items": {"type": "string", "pattern": "^[0-9]{4}(-[a-z0-9][a-z0-9-]*)?$", "maxLength": 63},
+            },
             "hypercareDays": {"type": "integer", "minimum": 1, "maximum": 120, "default": DEFAULT_HYPERCARE_DAYS},
             "soakDays": {"type": "integer", "minimum": 0, "maximum": 120, "default": 0},
             "schedule": _schedule(),
@@ -477,6 +518,7 @@ def golive_crd() -> Schema:
             "observedGeneration": {"type": "integer"},
             "phase": _enum(Phase, "Current go-live phase."),
             "phaseReason": {"type": "string", "description": "Why the tenant is in this phase."},
+            "wave": {"type": "string", "description": "The wave last decided in (moves are in the history)."},
             "phaseSince": _timestamp("When the current phase was entered."),
             "windowStart": _timestamp("From when gate timeouts count in this phase (entry, resume or unpause)."),
             "heldFrom": _enum(Phase, "The phase a hold started from (OnHold resumes there)."),

@@ -25,11 +25,21 @@ from typing import Any, cast
 
 from epj.golive.actions import CreateMigrationJob, Decision, EmitEvent, RollBack, RunSmokeChecks
 from epj.golive.machine import decide, set_condition
-from epj.golive.model import GoLiveSpec, GoLiveState, MigrationObservation, Observations, Reconciliation, SmokeResult
+from epj.golive.model import (
+    DependencyStatus,
+    GoLiveSpec,
+    GoLiveState,
+    MigrationObservation,
+    Observations,
+    Reconciliation,
+    SmokeResult,
+)
 from epj.golive.phases import ConditionType, JobState, Phase
+from epj.golive.wave import GpOfficeMember
 from epj.operator import resources
 from epj.operator.context import OperatorContext, TenantView
 from epj.operator.kube import GOLIVES, JOBS, MIGRATION_JOBS, ROLLOUT_WAVES, Body
+from epj.operator.wave import KEPT_PHASES, without_owner
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +58,8 @@ class Reconciler:
         self.counted = False
         #: True while a smoke-check Job runs: nobody else wakes us when it ends, so poll it.
         self.polling = False
+        #: The wave's ownerReference was removed (Cutover reached); see :meth:`release_from_wave`.
+        self.released = False
         #: The wave's spec as read at the start of the current reconcile (levers, Alertmanager URL).
         self.wave: dict[str, Any] = {}
 
@@ -116,7 +128,10 @@ class Reconciler:
             if state.smoke_requested_for == record.job_name:
                 smoke = await self.observe_smoke(body, spec, record.job_name)
         alert_url = self.wave.get("alertmanagerUrl")
-        dependencies = {}
+        dependencies: dict[str, DependencyStatus] = {}
+        for office in self.wave.get("gpOffices") or ():
+            if office.get("municipality") == spec.kommunenummer:
+                dependencies[office["id"]] = GpOfficeMember.model_validate(office).status()
         for dep in spec.depends_on:
             view = ctx.tenants.get((namespace, dep))
             if view is not None:
@@ -170,6 +185,7 @@ class Reconciler:
                 new_state = self.clear_stalled(new_state, now, spec.kommunenummer)
             await self.persist(body, spec, state, new_state, decision)
             state = new_state
+            await self.release_from_wave(body, new_state)
             detail = {"golive": body["metadata"]["name"], "phase": str(new_state.phase),
                       "actions": [a.kind for a in decision.actions]}  # fmt: skip
             await self.ctx.fault_point("golive.saved", **detail)
@@ -276,6 +292,19 @@ class Reconciler:
             job_name = record.job_name if record is not None else f"golive-{spec.kommunenummer}"
             manifest = resources.seal_job(spec.kommunenummer, job_name, body["metadata"]["name"], self.ctx.image)
             await self.ctx.client.ensure(JOBS, manifest["metadata"]["namespace"], manifest)
+
+    async def release_from_wave(self, body: Body, state: GoLiveState) -> None:
+        """From Cutover on, the GoLive no longer belongs to its wave for garbage collection (deleting the
+        wave must not delete a tenant's go-live record once the night has started)."""
+        if self.released or state.phase not in KEPT_PHASES:
+            return
+        refs = without_owner(body)
+        if refs is not None:
+            meta = body["metadata"]
+            await self.ctx.client.patch(
+                GOLIVES, meta["namespace"], meta["name"], {"metadata": {"ownerReferences": refs}}
+            )
+        self.released = True
 
     async def stop_migration(self, body: Body, migration_job: str) -> None:
         """Delete the running batch Job of a cutover the night has ended (its pod dies before it publishes).

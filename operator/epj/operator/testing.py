@@ -193,6 +193,26 @@ class LocalCluster:
         status = {"succeeded": 1} if succeeded else {"failed": 1}
         await self.client.patch_status(JOBS, namespace, name, {**status, "conditions": [condition], "startTime": now})
 
+    async def collect_garbage(self) -> list[str]:
+        """Play Kubernetes' garbage collector once: delete our objects whose owner no longer exists.
+
+        Deletion respects finalizers as the emulator does (the object gets a ``deletionTimestamp``).
+        Returns the names deleted.
+        """
+        owners = {
+            o["metadata"].get("uid")
+            for resource in (ROLLOUT_WAVES, GOLIVES)
+            for o in await self.client.list(resource, self.namespace)
+        }
+        deleted: list[str] = []
+        for resource in (GOLIVES, MIGRATION_JOBS):
+            for item in await self.client.list(resource, self.namespace):
+                refs = item["metadata"].get("ownerReferences") or []
+                if refs and not any(r.get("uid") in owners for r in refs):
+                    await self.client.delete(resource, self.namespace, item["metadata"]["name"])
+                    deleted.append(item["metadata"]["name"])
+        return deleted
+
     async def job_state(self, namespace: str, name: str) -> JobState | None:
         from epj.operator.resources import job_state
 
@@ -285,6 +305,19 @@ class CrashAt:
         """Until the operator reached the point; returns the details it passed."""
         await eventually(lambda: _now(self.reached.is_set()), timeout=timeout, what=f"fault point {self.point}")
         return self.detail
+
+
+class Reached:
+    """A fault hook that only records which points were reached (and how often); never interferes."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    async def __call__(self, point: str, detail: dict[str, Any]) -> None:
+        self.counts[point] = self.counts.get(point, 0) + 1
+
+    async def seen(self, point: str) -> bool:
+        return self.counts.get(point, 0) > 0
 
 
 class Blocked:
