@@ -256,6 +256,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("runbook-generate-out-file", ["runbook", "generate", "--out", "FILE"], "is an existing file"),
     ("tenants-validate-dir", ["tenants", "validate", "--dir", "/nope"], "no such folder of tenant files"),
     ("tenants-list-dir", ["tenants", "list", "--dir", "FILE"], "is a file"),
+    ("population-missing", ["tenants", "population", "--from", "/nope.csv"], "no such SSB table export"),
+    ("population-not-csv", ["tenants", "population", "--from", "BROKEN", "--dry-run"], "no header row"),
     # usage mistakes
     ("unknown-command", ["waves", "plam"], "No such command 'plam'"),
     ("unknown-option", ["report", "cost", "--kommune", "5035"], "No such option"),
