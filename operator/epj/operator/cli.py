@@ -246,7 +246,10 @@ def bench_cmd(
     waves: Annotated[int | None, typer.Option("--waves", min=1, max=16, help="Spread over this many waves.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="End with one JSON line (for scripts).")] = False,
 ) -> None:
-    """Reconcile N tenants across waves with the real operator against the kmock emulator; print latency and memory."""
+    """Reconcile N tenants across waves with the real operator against the kmock emulator; print latency and memory.
+
+    Example: [bold]epj golive bench --json --tenants 400[/bold]
+    """
     try:
         from epj.operator.bench import bench
     except ImportError as error:
@@ -280,7 +283,10 @@ def run_cmd(
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Run the operator (what ``kopf run -m epj.operator.app`` does), with peering unless --standalone."""
+    """Run the operator (what ``kopf run -m epj.operator.app`` does), with peering unless --standalone.
+
+    Example: [bold]epj operator run --namespace epj-system[/bold]
+    """
     if bool(namespace) == all_namespaces:
         _fail("give --namespace NS (repeatable) or --all-namespaces")
     import logging
