@@ -401,8 +401,11 @@ def tidy_help(command: Any) -> None:
             continue
         if param.param_type_name == "option" and param.metavar is None:
             param.metavar = _readable_type(param)
-        elif param.param_type_name == "argument" and param.metavar is None:
-            param.metavar = (param.name or "").upper()
+        elif param.param_type_name == "argument" and not getattr(param, "_epj_tidy", False):
+            # Arguments show their type from display_type_rich (metavar is their name in messages).
+            word = _readable_type(param)
+            setattr(param, "display_type_rich", lambda ctx, word=word: word)  # noqa: B010
+            param._epj_tidy = True
         help_text = getattr(param, "help", None)
         if help_text and param.param_type_name == "option":
             match = _INLINE_DEFAULT.search(help_text)

@@ -20,6 +20,7 @@ from epj.clikit import (
     check_file,
     check_out_dir,
     check_period,
+    check_positive,
     check_tenant,
     check_url,
     fail,
@@ -328,11 +329,20 @@ def council(
 def exporter(
     port: int = typer.Option(9464, "--port", help="Port for /metrics."),
     address: str = typer.Option("0.0.0.0", "--address", help="Address to listen on."),
-    env: str = typer.Option("prod", "--env"),
+    env: str = typer.Option("prod", "--env", help="Environment (Pulumi stack) whose allocations are charged."),
     prometheus: str = typer.Option(None, "--prometheus", envvar="EPJ_PROMETHEUS_URL", help="Prometheus base URL."),
     refresh_s: int = typer.Option(3600, "--refresh", help="Seconds between recomputations of the showback."),
 ) -> None:
-    """Serve this month's cost per tenant as Prometheus gauges (epj_tenant_cost_nok)."""
+    """Serve this month's cost per tenant as Prometheus gauges (epj_tenant_cost_nok).
+
+    Example: [bold]epj report exporter --env prod --prometheus http://prometheus:9090 --port 9466[/bold]
+    """
+    env = check_env(env)
+    if prometheus:
+        check_url(prometheus, "--prometheus")
+    if not 0 <= port <= 65535:
+        fail(f"--port {port} is not a port", "give a number from 1 to 65535")
+    check_positive(refresh_s, "--refresh")
     import threading
 
     from prometheus_client import REGISTRY, start_http_server

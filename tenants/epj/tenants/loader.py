@@ -155,14 +155,14 @@ def validate_tenant_dir(directory: Path | None = None) -> tuple[TenantSet, list[
                 )
     tenants.sort(key=lambda t: t.kommunenummer)
     offices, office_errors = _gp_offices(folder / GP_OFFICE_DIR, seen)
-    errors.extend(office_errors)
     tenant_set = TenantSet(tuple(tenants), offices)
     if not errors:
         # What each environment has provisioned may not be lost by an edit (issue 12). Checked once
-        # the files themselves are sound, so a typo is not reported as a deleted tenant.
+        # the municipality files themselves are sound, so a typo is not reported as a deleted tenant.
         from epj.tenants.provisioned import check_tenant_dir
 
         errors.extend(check_tenant_dir(folder, tenant_set))
+    errors.extend(office_errors)
     return tenant_set, errors
 
 
