@@ -100,7 +100,7 @@ def test_summary_states_objective_and_binding_rules(planned: Path) -> None:
     text = (planned / "summary.md").read_text(encoding="utf-8")
     assert "## Objective (minimised)" in text
     assert "## Binding rules" in text
-    assert "at most 1,200 end users go live in one window (without it" in text  # capacity binds by default
+    assert "at most 1 200 end users go live in one window (without it" in text  # capacity binds by default
     assert "| Stjørdal (5035) |" in text
 
 

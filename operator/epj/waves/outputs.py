@@ -12,6 +12,7 @@ from collections import defaultdict
 from typing import Any
 
 from epj import contract
+from epj.numbers import fmt_int
 from epj.waves.model import Plan, TenantKind, TenantPlan
 from epj.waves.scenario import Problem
 
@@ -178,7 +179,7 @@ def summary_markdown(problem: Problem, plan: Plan) -> str:
         capacity = s.training.courses_per_day_effective * problem.training_days(w.label)
         names = ", ".join(f"{m.name} ({m.tenant})" for m in sorted(members, key=lambda m: m.tenant))
         users = sum(m.end_users for m in members)
-        lines.append(f"| {w.label} | {w.go_live} | {names} | {users:,} | {sessions} / {capacity} |")
+        lines.append(f"| {w.label} | {w.go_live} | {names} | {fmt_int(users)} | {sessions} / {capacity} |")
     lines += ["", "## Binding rules", ""]
     if plan.binding:
         lines.append("Relaxing one of these rules would make the plan better (each tested by re-solving without it):")
@@ -192,7 +193,7 @@ def summary_markdown(problem: Problem, plan: Plan) -> str:
             tight.append(f"{label} is full: {len(members)} of {cap.max_tenants_per_window} municipalities")
         users = sum(m.end_users for m in members)
         if users > 0.95 * cap.max_end_users_per_window:
-            tight.append(f"{label} uses {users:,} of {cap.max_end_users_per_window:,} end users")
+            tight.append(f"{label} uses {fmt_int(users)} of {fmt_int(cap.max_end_users_per_window)} end users")
     if tight:
         lines += ["", "Limits at (or near) capacity:", ""]
         lines += [f"- {text}" for text in tight]
