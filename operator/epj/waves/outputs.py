@@ -197,6 +197,7 @@ def summary_markdown(problem: Problem, plan: Plan) -> str:
     if tight:
         lines += ["", "Limits at (or near) capacity:", ""]
         lines += [f"- {text}" for text in tight]
+    lines += ["", "## Blackouts", "", *_blackout_lines(problem, plan)]
     lines += [
         "",
         "## Milestones",
@@ -212,3 +213,21 @@ def summary_markdown(problem: Problem, plan: Plan) -> str:
             f"| {ms.freeze} | {ms.go_live} | {ms.hypercare_end} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _blackout_lines(problem: Problem, plan: Plan) -> list[str]:
+    """The periods closed to go-lives, each by the name it has in the scenario (custom ones as written)."""
+    if not plan.tenants:
+        return ["No tenant planned."]
+    first = min(t.milestones.main_project for t in plan.tenants)
+    last = max(t.milestones.hypercare_end for t in plan.tenants)
+    custom = {b.name for b in problem.scenario.calendar.blackouts.extra}
+    lines = ["No go-live or command-centre period falls in these periods; no cutover night or go-live day falls on a "
+             "public holiday:", ""]  # fmt: skip
+    for b in problem.blackouts:
+        if b.end < first or b.start > last:
+            continue
+        what = "public holiday" if b.kind == "public-holiday" else ("from the scenario" if b.name in custom else "")
+        when = str(b.start) if b.start == b.end else f"{b.start} – {b.end}"
+        lines.append(f"- {b.name}: {when}" + (f" ({what})" if what else ""))
+    return lines
