@@ -30,6 +30,7 @@ PROCESS = [
     "migration-failure",
     "tenant-onboarding",
     "downtime-procedure",
+    "tenant-leaving",
 ]
 
 
