@@ -227,7 +227,7 @@ def gains_command(
     """
     import psycopg
 
-    from epj.monitoring.kpi.sql import install
+    from epj.monitoring.kpi.sql import KpiFunctionsMissing, require_installed
     from epj.report.gains import gains
     from epj.report.usage import month_bounds
 
@@ -235,7 +235,10 @@ def gains_command(
     start, end = month_bounds(check_period(period) if period else _this_month())
     check_database(dsn)
     with psycopg.connect(dsn) as conn:
-        install(conn)
+        try:
+            require_installed(conn)  # reports read only: no DDL with a read-only role
+        except KpiFunctionsMissing as exc:
+            fail(str(exc))
         rows = gains(conn, number, start, end)
     if as_json:
         print(json.dumps({"tenant": number, "gains": [row.__dict__ | {"change": row.change} for row in rows]}))
@@ -301,12 +304,15 @@ def council(
     if dsn:
         import psycopg
 
-        from epj.monitoring.kpi.sql import install
+        from epj.monitoring.kpi.sql import KpiFunctionsMissing, require_installed
         from epj.report.gains import gains
 
         start, end = month_bounds(period)
         with psycopg.connect(dsn) as conn:
-            install(conn)
+            try:
+                require_installed(conn)  # no DDL: the council report runs with a read-only role
+            except KpiFunctionsMissing as exc:
+                fail(str(exc), "or leave out --dsn to render the report without gains")
             rows = gains(conn, number, start, end)
     else:
         notes.append("Gevinster er ikke målt: rapporten ble laget uten tilgang til kommunens database.")
