@@ -16,6 +16,7 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from epj import contract
 from epj.infra.config import InfraConfig
 from epj.tenants.model import Tenant
 from epj.tenants.sizing import (
@@ -706,13 +707,18 @@ def platform_manifests(config: InfraConfig, crds: Sequence[Manifest]) -> list[Ma
         # kopf peering: one active operator even if a second one starts (Deployment: 1 replica, Recreate).
         *deploy.peering_manifests(ons),
         _operator_deployment(config, labels),
+        # Admission webhooks stamping every go/no-go decision (certificate: cert-manager, see deploy.py).
+        *deploy.webhook_manifests(ons, {NAME_LABEL: OPERATOR_NAME}),
         *_operator_network_policies(config),
     ]
     return objs
 
 
 def _operator_deployment(config: InfraConfig, labels: Mapping[str, str]) -> Manifest:
+    from epj.operator import deploy
     from epj.operator.runner import HEALTH_PATH, HEALTH_PORT_ENV
+
+    webhook_volume, webhook_mount = deploy.webhook_volume()
 
     selector = {NAME_LABEL: OPERATOR_NAME}
     probe = {
@@ -759,8 +765,12 @@ def _operator_deployment(config: InfraConfig, labels: Mapping[str, str]) -> Mani
                             "env": [
                                 {"name": "EPJ_ENVIRONMENT", "value": config.environment},
                                 {"name": HEALTH_PORT_ENV, "value": str(OPERATOR_HEALTH_PORT)},
+                                *deploy.webhook_env(),
                             ],
-                            "ports": [{"name": "health", "containerPort": OPERATOR_HEALTH_PORT, "protocol": "TCP"}],
+                            "ports": [
+                                {"name": "health", "containerPort": OPERATOR_HEALTH_PORT, "protocol": "TCP"},
+                                {"name": "webhook", "containerPort": contract.OPERATOR_WEBHOOK_PORT, "protocol": "TCP"},
+                            ],
                             "resources": {
                                 "requests": {"cpu": "100m", "memory": "256Mi"},
                                 "limits": {"cpu": "500m", "memory": "512Mi"},
@@ -768,10 +778,10 @@ def _operator_deployment(config: InfraConfig, labels: Mapping[str, str]) -> Mani
                             "livenessProbe": {**probe, "initialDelaySeconds": 15},
                             "readinessProbe": {**probe, "initialDelaySeconds": 5},
                             "securityContext": restricted_container_security(),
-                            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, webhook_mount],
                         }
                     ],
-                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}, webhook_volume],
                 },
             },
         },
@@ -813,6 +823,20 @@ def _operator_network_policies(config: InfraConfig) -> list[Manifest]:
                     },
                     # Alertmanager (no-critical-alerts gate) in the monitoring namespace.
                     {"to": [{"namespaceSelector": _ns_selector(config.monitoring_namespace)}], "ports": _tcp(9093)},
+                ],
+            },
+        ),
+        policy(
+            # The API server calls the admission webhooks (GoLiveApproval) on the webhook port.
+            "allow-apiserver-to-operator-webhook",
+            {
+                "podSelector": {"matchLabels": {COMPONENT: "operator"}},
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {
+                        "from": [{"ipBlock": {"cidr": cidr}} for cidr in config.api_server_cidrs],
+                        "ports": _tcp(contract.OPERATOR_WEBHOOK_PORT),
+                    }
                 ],
             },
         ),
