@@ -19,6 +19,8 @@ import re
 from collections.abc import Mapping
 from functools import lru_cache
 
+from epj import contract
+
 GOLIVE_PHASES = frozenset(
     {
         "Planned", "Preparing", "Training", "Rehearsal", "Freeze", "Cutover", "Live", "Hypercare", "Stable",
@@ -68,6 +70,9 @@ _ALLOWED: dict[str, frozenset[str] | re.Pattern[str] | str] = {
     "resource_type": FHIR_RESOURCE_TYPES,
     "source": frozenset({"profil", "cgm", "epj"}),
     "stage": frozenset({"extract", "map", "validate", "load", "reconcile"}),
+    "purpose": frozenset(contract.MIGRATION_PURPOSES),
+    "category": frozenset(contract.MIGRATION_CATEGORIES),
+    contract.CERTIFICATE_LABEL: frozenset(contract.CERTIFICATES),
 }
 
 

@@ -47,6 +47,9 @@ async def sync_migration_job(ctx: OperatorContext, body: Body) -> JobState:
             if reconciliation is not None:
                 update["reconciliation"] = reconciliation.to_dict()
     key = (meta["namespace"], meta["name"])
+    ctx.metrics.migration(
+        meta["name"], str(spec.get("kommunenummer", "")), str(spec.get("purpose", "")), {**status, **update}
+    )
     if update:
         await ctx.client.patch_status(MIGRATION_JOBS, meta["namespace"], meta["name"], update)
     if update or key not in ctx.migration_status:

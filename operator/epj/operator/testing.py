@@ -20,6 +20,7 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
+from epj import contract
 from epj.golive.clock import SimulatedClock
 from epj.golive.phases import JobState
 from epj.operator import commands
@@ -43,7 +44,7 @@ from epj.operator.runner import run_operator
 
 T = TypeVar("T")
 PODS = Resource("", "v1", "pods", "Pod")
-NAMESPACE = "epj-golive"
+NAMESPACE = contract.GOLIVE_NAMESPACE  # where the CLI defaults to, as in a cluster
 
 
 class LocalCluster:
