@@ -142,7 +142,7 @@ def test_rejected_go_no_go_holds_with_the_reason(wave_run: Play) -> None:
     assert outcome == OUT.FAILED and "rejected by municipality-director" in reason and "not ready" in reason
     approvals = [e for e in state.history if e.kind == "Approval"]
     assert [(e.gate, e.by, str(e.decision)) for e in approvals] == [(G.GO_NO_GO, "municipality-director", "reject")]
-    assert "epj golive resume 5035" in state.next_action
+    assert "epj golive resume --tenant 5035" in state.next_action
 
 
 def test_missing_go_no_go_times_out(wave_run: Play) -> None:

@@ -153,7 +153,7 @@ def test_rollback_holds_and_nothing_advances_without_resume(scenario: Build) -> 
     assert state.phase == Phase.ROLLED_BACK and state.next_wake_at is None
     assert [a for _, _, a in executor.performed if isinstance(a, RollBack)]
     assert _condition(run, ConditionType.BLOCKED) == ("True", "RolledBack")
-    assert "epj golive resume 5035" in state.next_action
+    assert "epj golive resume --tenant 5035" in state.next_action
     jobs = [a for _, _, a in executor.performed if isinstance(a, CreateMigrationJob)]
     assert [j.job_name for j in jobs] == ["golive-5035-rehearsal-1", "golive-5035-cutover-1"]
 

@@ -40,13 +40,12 @@ def test_render_one_tenant_and_preview_an_option(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["kommune-5031.yaml"]
 
     refused = runner.invoke(app, ["render", "--tenant", UNCALLED_OPTION, "--out", str(tmp_path / "x")])
-    assert refused.exit_code == 1
+    assert refused.exit_code == 2
     assert "option is not called" in refused.output
+    assert "Traceback" not in refused.output
     assert not (tmp_path / "x").exists()
 
-    preview = runner.invoke(
-        app, ["render", "--tenant", UNCALLED_OPTION, "--call-option", UNCALLED_OPTION, "--out", str(tmp_path / "p")]
-    )
+    preview = runner.invoke(app, ["render", "--tenant", UNCALLED_OPTION, "--what-if", "--out", str(tmp_path / "p")])
     assert preview.exit_code == 0, preview.output
     assert [p.name for p in (tmp_path / "p").iterdir()] == [f"kommune-{UNCALLED_OPTION}.yaml"]
 

@@ -40,12 +40,24 @@ def server() -> Iterator[str]:
 def test_approve_records_role_and_reason_then_status_shows_it(server: str) -> None:
     result = runner.invoke(
         app,
-        ["golive", "approve", "5035", "--gate", "go-no-go", "--by", "project-lead", "--reason", "Rehearsal clean",
-         "--server", server],
-    )  # fmt: skip
+        [
+            "golive",
+            "approve",
+            "--tenant",
+            "5035",
+            "--gate",
+            "go-no-go",
+            "--by",
+            "project-lead",
+            "--reason",
+            "Rehearsal clean",
+            "--server",
+            server,
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "go-no-go approved by project-lead" in result.output
-    status = runner.invoke(app, ["golive", "status", "5035", "--json", "--server", server])
+    status = runner.invoke(app, ["golive", "status", "--tenant", "5035", "--json", "--server", server])
     assert status.exit_code == 0, status.output
     rows = json.loads(status.output)
     assert rows[0]["phase"] == "Freeze"
@@ -56,18 +68,44 @@ def test_approve_records_role_and_reason_then_status_shows_it(server: str) -> No
 
 def test_user_errors_name_the_field_and_exit_non_zero(server: str) -> None:
     by_name = runner.invoke(
-        app, ["golive", "approve", "5035", "--gate", "go-no-go", "--by", "Kari Nordmann", "--reason", "ok go",
-              "--server", server],
-    )  # fmt: skip
+        app,
+        [
+            "golive",
+            "approve",
+            "--tenant",
+            "5035",
+            "--gate",
+            "go-no-go",
+            "--by",
+            "Kari Nordmann",
+            "--reason",
+            "ok go",
+            "--server",
+            server,
+        ],
+    )
     assert by_name.exit_code == 1
     assert "--by" in by_name.output and "never a person's name" in by_name.output
     wrong_gate = runner.invoke(
-        app, ["golive", "approve", "5035", "--gate", "smoke-checks", "--by", "project-lead", "--reason", "ok go",
-              "--server", server],
-    )  # fmt: skip
+        app,
+        [
+            "golive",
+            "approve",
+            "--tenant",
+            "5035",
+            "--gate",
+            "smoke-checks",
+            "--by",
+            "project-lead",
+            "--reason",
+            "ok go",
+            "--server",
+            server,
+        ],
+    )
     assert wrong_gate.exit_code == 1 and "decided by evidence" in wrong_gate.output
     missing = runner.invoke(
-        app, ["golive", "resume", "5999", "--by", "project-lead", "--reason", "fixed", "--server", server]
+        app, ["golive", "resume", "--tenant", "5999", "--by", "project-lead", "--reason", "fixed", "--server", server]
     )
     assert missing.exit_code == 1 and "no GoLive for tenant 5999" in missing.output
 
@@ -75,7 +113,18 @@ def test_user_errors_name_the_field_and_exit_non_zero(server: str) -> None:
 def test_resume_writes_the_request_into_the_spec(server: str) -> None:
     result = runner.invoke(
         app,
-        ["golive", "resume", "5035", "--by", "project-lead", "--reason", "Extract re-delivered", "--server", server],
+        [
+            "golive",
+            "resume",
+            "--tenant",
+            "5035",
+            "--by",
+            "project-lead",
+            "--reason",
+            "Extract re-delivered",
+            "--server",
+            server,
+        ],
     )
     assert result.exit_code == 0, result.output
     with urllib.request.urlopen(f"{server}/apis/epj.no/v1alpha1/namespaces/{NAMESPACE}/golives/golive-5035") as answer:

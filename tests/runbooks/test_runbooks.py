@@ -85,7 +85,7 @@ def test_clinical_runbooks_say_who_cannot_do_what() -> None:
     text = (RUNBOOKS / "alerts" / "EpjMedicationAdministrationErrorBudgetBurn.md").read_text(encoding="utf-8")
     impact = text.split("## Impact", 1)[1].split("## Diagnosis", 1)[0]
     assert "night nurses" in impact and "cannot" in impact and "sign medication administrations" in impact
-    assert "epj golive status 5035" in text and "kubectl -n kommune-5035" in text
+    assert "epj golive status --tenant 5035" in text and "kubectl -n kommune-5035" in text
     assert "-e tenant=5035" in text and "playbooks/restore-tenant-db.yml" in text
 
 

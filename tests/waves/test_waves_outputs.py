@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -77,10 +78,13 @@ def test_manifests_validate_against_the_rolloutwave_crd(planned: Path) -> None:
 def test_ics_has_every_milestone_of_every_tenant(planned: Path) -> None:
     calendar = Calendar.from_ical((planned / "plan.ics").read_bytes())
     events = calendar.walk("VEVENT")
-    assert len(events) == 22 * 8
-    summaries = {str(e.get("summary")) for e in events}
-    assert "Stjørdal (5035): GO-LIVE" in summaries
-    assert "Stjørdal (5035): withdrawal lock (last day to withdraw)" in summaries
+    assert len(events) == 22 * 11
+    by_summary = {str(e.get("summary")): e.decoded("dtstart") for e in events}
+    assert "Stjørdal (5035): GO-LIVE" in by_summary
+    # The lock day is the first day a place is locked (replan refuses a withdrawal on it); the day before
+    # is the last day to withdraw.
+    lock = by_summary["Stjørdal (5035): place locked (no withdrawal from this day)"]
+    assert by_summary["Stjørdal (5035): last day to withdraw"] == lock - dt.timedelta(days=1)
     assert len({str(e.get("uid")) for e in events}) == len(events)
 
 
@@ -96,7 +100,7 @@ def test_summary_states_objective_and_binding_rules(planned: Path) -> None:
     text = (planned / "summary.md").read_text(encoding="utf-8")
     assert "## Objective (minimised)" in text
     assert "## Binding rules" in text
-    assert "go live together" in text  # a cooperation group binds in the default plan
+    assert "at most 1,200 end users go live in one window (without it" in text  # capacity binds by default
     assert "| Stjørdal (5035) |" in text
 
 

@@ -204,7 +204,17 @@ def read_stack_values(environment: str, directory: Path | None = None) -> dict[s
     path = stack_file(environment, directory)
     if not path.is_file():
         raise InfraConfigError(f"{path}: no stack file for environment {environment!r}")
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "unreadable"
+        raise InfraConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    except ValueError as exc:  # a value YAML cannot build, e.g. the date 2030-02-30
+        raise InfraConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise InfraConfigError(f"{path}: expected a mapping with a 'config:' key at the top level")
     config = raw.get("config") or {}
     if not isinstance(config, dict):
         raise InfraConfigError(f"{path}: config: must be a mapping")

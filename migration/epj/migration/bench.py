@@ -59,7 +59,7 @@ def run_bench(
         try:
             report = tmp / "report"
             cmd = [sys.executable, "-m", "epj.cli", "migrate", "run", str(extract), "--target", dsn]
-            cmd += ["--report", str(report), "--synthetic-ids", "--tenant", kommunenr]
+            cmd += ["--out", str(report), "--synthetic-ids", "--tenant", kommunenr]
             t0 = time.perf_counter()
             proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
             seconds = time.perf_counter() - t0

@@ -90,7 +90,7 @@ def target_url(tenant: Tenant) -> str:
 
 def migrate_args(tenant: Tenant, purpose: Purpose) -> list[str]:
     """The ``epj migrate run`` command line of the Job (synthetic ids only in a rehearsal)."""
-    args = ["epj", "migrate", "run", EXTRACT_MOUNT, "--target", target_url(tenant), "--report", REPORT_MOUNT]
+    args = ["epj", "migrate", "run", EXTRACT_MOUNT, "--target", target_url(tenant), "--out", REPORT_MOUNT]
     args += ["--tenant", tenant.kommunenummer]
     if purpose == "rehearsal":
         args.append("--synthetic-ids")

@@ -36,9 +36,10 @@ from epj.golive.actions import (
     Transition,
 )
 from epj.golive.clock import ensure_utc
-from epj.golive.gates import Check, check, check_approval, check_dependencies, settle
+from epj.golive.gates import Check, check, check_approval, check_dependencies, decision_window, settle
 from epj.golive.model import (
     HISTORY_LIMIT,
+    Approval,
     Condition,
     GateRecord,
     GoLiveSpec,
@@ -49,10 +50,13 @@ from epj.golive.model import (
     Pending,
 )
 from epj.golive.phases import (
+    GATE_PHASE,
+    GATE_ROLES,
     HELD,
     MAIN_LINE,
     PRE_LIVE,
     TERMINAL,
+    ApprovalDecision,
     ConditionType,
     GateName,
     GateOutcome,
@@ -73,6 +77,10 @@ EXIT_GATES: dict[Phase, tuple[GateName, ...]] = {
 }
 
 
+#: Prefix of the audit-trail reason of a decision that did not count (a role not allowed, or outside its round).
+NOT_COUNTED = "not counted ("
+
+
 class InvalidTransition(RuntimeError):
     """The machine tried a transition outside ALLOWED_TRANSITIONS (a bug, or a tampered status)."""
 
@@ -91,7 +99,7 @@ class _Step:
 
     def __init__(self, spec: GoLiveSpec, state: GoLiveState, observations: Observations, now: dt.datetime) -> None:
         self.spec, self.obs, self.now = spec, observations, now
-        self.schedule = Schedule.for_date(spec.go_live_date)
+        self.schedule = Schedule.for_date(spec.go_live_date, spec.schedule.offsets(spec.hypercare_days))
         self.state = state
         self.updates: dict[str, Any] = {}
         self.history: list[HistoryEntry] = []
@@ -135,6 +143,11 @@ class _Step:
             HistoryEntry(at=self.now, kind="Transition", from_phase=source, to_phase=target, reason=message)
         )
         self.event(reason, f"{source} → {target}: {message}", warning=warning)
+        # A gate's round opens when the main line reaches the phase it decides; a resume from a hold keeps the
+        # round (decisions recorded during the hold, after it began, count: ``approvals_since``).
+        opened = [gate for gate, phase in GATE_PHASE.items() if phase == target and source not in HELD]
+        if opened:
+            self.updates["decision_windows"] = {**self.get("decision_windows"), **dict.fromkeys(opened, self.now)}
         for gate in EXIT_GATES.get(target, ()):
             self.gate_records[gate] = GateRecord(name=gate, outcome=GateOutcome.PENDING, at=self.now, reason="")
 
@@ -216,25 +229,58 @@ class _Step:
     # ---------------------------------------------------------------- the step
 
     def record_approvals(self) -> None:
-        seen = {(e.gate, e.at, e.by) for e in self.state.history if e.kind == "Approval"}
+        """Add each new decision to the audit trail once; a repeat of the standing decision is a no-op.
+
+        A decision that cannot count (a role that does not decide this gate, or given before the gate's
+        round opened) is recorded too, marked as not counted, with a Warning event.
+        """
+        history = self.state.history
+        seen = {(e.gate, e.at, e.by) for e in history if e.kind == "Approval"}
+        standing: dict[GateName, tuple[str | None, ApprovalDecision | None]] = {}
+        for entry in history:
+            if entry.kind == "Approval" and entry.gate is not None and not entry.reason.startswith(NOT_COUNTED):
+                standing[entry.gate] = (entry.by, entry.decision)
+        state = self.state.model_copy(update=self.updates)
         for approval in sorted(self.spec.approvals, key=lambda a: a.at):
-            if approval.at <= self.now and (approval.gate, approval.at, str(approval.by)) not in seen:
-                self.history.append(
-                    HistoryEntry(
-                        at=approval.at,
-                        kind="Approval",
-                        gate=approval.gate,
-                        by=str(approval.by),
-                        decision=approval.decision,
-                        reason=approval.reason,
-                    )
+            key = (approval.gate, approval.at, str(approval.by))
+            if approval.at > self.now or key in seen:
+                continue
+            seen.add(key)
+            why_not = self._not_counted(approval, state)
+            if why_not is None and standing.get(approval.gate) == (str(approval.by), approval.decision):
+                continue  # the same decision again: nothing new to record
+            reason = approval.reason if why_not is None else f"{NOT_COUNTED}{why_not}): {approval.reason}"
+            self.history.append(
+                HistoryEntry(
+                    at=approval.at, kind="Approval", gate=approval.gate, by=str(approval.by),
+                    decision=approval.decision, reason=reason,
                 )
+            )  # fmt: skip
+            if why_not is None:
+                standing[approval.gate] = (str(approval.by), approval.decision)
                 self.event(Reason.APPROVAL_RECORDED, f"{approval.gate} {approval.decision} by {approval.by}")
+            else:
+                message = f"{approval.gate} {approval.decision} by {approval.by} does not count: {why_not}"
+                self.event(Reason.APPROVAL_NOT_COUNTED, message, warning=True)
+
+    def _not_counted(self, approval: Approval, state: GoLiveState) -> str | None:
+        """Why ``approval`` can never count for its gate, or None (a later hold may still void it)."""
+        if approval.by not in GATE_ROLES[approval.gate]:
+            return f"{approval.by} does not decide {approval.gate}"
+        opened = decision_window(state, approval.gate)
+        if opened is None or approval.at < opened:
+            return f"given before {GATE_PHASE[approval.gate]} began for this round"
+        return None
 
     def record_migration(self) -> None:
         job, seen = self.get("migration"), self.obs.migration
         if job is None or seen is None or seen.job_name != job.job_name:
             return
+        recorded = self.get("results")
+        if job.job_name in recorded:
+            return  # a result is recorded once: nothing seen later (a re-created job) changes it
+        if seen.state in (JobState.SUCCEEDED, JobState.FAILED):
+            self.updates["results"] = {**recorded, job.job_name: seen.state}
         if seen.state != job.state or seen.reconciliation != job.reconciliation or seen.message != job.message:
             update = {
                 "state": seen.state,
@@ -511,7 +557,7 @@ def set_condition(
 
 
 def _cli_resume(kommunenummer: str) -> str:
-    return f"`epj golive resume {kommunenummer} --by ROLE --reason ...`"
+    return f"`epj golive resume --tenant {kommunenummer} --by ROLE --reason ...`"
 
 
 def _next_action(spec: GoLiveSpec, state: GoLiveState, schedule: Schedule, now: dt.datetime) -> str:
@@ -530,7 +576,7 @@ def _next_action(spec: GoLiveSpec, state: GoLiveState, schedule: Schedule, now: 
         for gate in pending:
             hint = ""
             if gate.name in (GateName.GO_NO_GO, GateName.HYPERCARE_EXIT) and "no " in gate.reason:
-                hint = f" (`epj golive approve {tenant} --gate {gate.name} --by ROLE --reason ...`)"
+                hint = f" (`epj golive approve --tenant {tenant} --gate {gate.name} --by ROLE --reason ...`)"
             deadline = f" by {gate.deadline.isoformat()}" if gate.deadline else ""
             parts.append(f"{gate.name}: {gate.reason}{hint}{deadline}")
         return "Waiting for " + "; ".join(parts)

@@ -96,7 +96,7 @@ class GateName(StrEnum):
     HYPERCARE_EXIT = "hypercare-exit"
 
 
-#: Gates a person decides with an approval record (`epj golive approve TENANT --gate G ...`).
+#: Gates a person decides with an approval record (`epj golive approve --tenant TENANT --gate G ...`).
 APPROVAL_GATES: frozenset[GateName] = frozenset({GateName.GO_NO_GO, GateName.HYPERCARE_EXIT})
 
 
@@ -126,6 +126,24 @@ class ApproverRole(StrEnum):
     IT_OPERATIONS_LEAD = "it-operations-lead"
     COMMAND_CENTRE_LEAD = "command-centre-lead"
     SERVICE_OWNER = "service-owner"
+    #: Owns every go/no-go of the cutover night (runbooks/process/cutover-night.md).
+    CUTOVER_LEAD = "cutover-lead"
+
+
+#: Who may decide each approval gate. ``service-owner`` takes over ordinary operations after hypercare: it may
+#: close hypercare, never say go for a cutover night.
+GATE_ROLES: dict[GateName, frozenset[ApproverRole]] = {
+    GateName.GO_NO_GO: frozenset(ApproverRole) - {ApproverRole.SERVICE_OWNER},
+    GateName.HYPERCARE_EXIT: frozenset(ApproverRole) - {ApproverRole.CUTOVER_LEAD},
+}
+
+#: The phase whose exit each approval gate decides: a decision counts only when recorded in the current round of
+#: that phase (go-no-go: from entering Freeze, through the cutover night; hypercare-exit: from entering Hypercare).
+#: A decision given earlier — a hypercare-exit before the cutover, a go-no-go of a rolled-back night — never counts.
+GATE_PHASE: dict[GateName, Phase] = {
+    GateName.GO_NO_GO: Phase.FREEZE,
+    GateName.HYPERCARE_EXIT: Phase.HYPERCARE,
+}
 
 
 class MigrationPurpose(StrEnum):
@@ -178,4 +196,5 @@ class Reason(StrEnum):
     NOT_SERVING = "NotServing"
     COMPLETED = "Completed"
     APPROVAL_RECORDED = "ApprovalRecorded"
+    APPROVAL_NOT_COUNTED = "ApprovalNotCounted"
     INVALID_STATUS = "InvalidStatus"

@@ -25,6 +25,7 @@ from epj.golive.model import (
     GoLiveSpec,
     GoLiveState,
     ResumeRequest,
+    ScheduleSpec,
 )
 from epj.golive.phases import Phase
 
@@ -55,6 +56,7 @@ class WaveSpec(CoreModel):
     members: tuple[Member, ...] = Field(min_length=1)
     hypercare_days: int = Field(default=21, ge=1)
     soak_days: int = Field(default=0, ge=0)
+    schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
     paused: bool = False
     aborted: bool = False
     gates: GateConfig = Field(default_factory=GateConfig)
@@ -107,6 +109,7 @@ class WaveSpec(CoreModel):
             depends_on=member.depends_on,
             hypercare_days=self.hypercare_days,
             soak_days=self.soak_days,
+            schedule=self.schedule,
             gates=self.gates,
             paused=paused or self.paused,
             aborted=aborted or self.aborted,

@@ -14,6 +14,7 @@ from typing import Any
 
 from epj.golive.model import DEFAULT_HYPERCARE_DAYS, DEFAULT_TIMEOUT_HOURS, DEFAULT_TRAINING_THRESHOLD
 from epj.golive.phases import (
+    GATE_PHASE,
     ApprovalDecision,
     ApproverRole,
     ConditionType,
@@ -165,6 +166,40 @@ def _crd(kind: str, plural: str, short: list[str], spec: Schema, status: Schema,
 # --------------------------------------------------------------------------------------------------------------------
 
 
+def _schedule() -> Schema:
+    """The milestone offsets (one set for planner, operator, ICS and council report; see epj.golive.ScheduleSpec)."""
+
+    def field(minimum: int, maximum: int, default: int, text: str) -> Schema:
+        return {"type": "integer", "minimum": minimum, "maximum": maximum, "default": default, "description": text}
+
+    return {
+        "type": "object",
+        "description": "How far before go-live each time-driven milestone lies, copied from the planner's "
+        "scenario. Every date a person sees is computed from these in Europe/Oslo.",
+        "properties": {
+            "preProjectMonths": field(1, 60, 18, "Pre-project starts (Planned → Preparing), months before go-live."),
+            "withdrawalLockMonths": field(1, 60, 13, "The place locks (no withdrawal from here), months before."),
+            "mainProjectMonths": field(1, 60, 12, "Main project and training start, months before go-live."),
+            "rehearsalDays": field(2, 365, 42, "Rehearsal migration (Training → Rehearsal), days before go-live."),
+            "freezeDays": field(1, 60, 3, "Change freeze (Rehearsal → Freeze), days before go-live."),
+        },
+        "x-kubernetes-validations": [
+            {
+                "rule": "(has(self.preProjectMonths) ? self.preProjectMonths : 18)"
+                " > (has(self.withdrawalLockMonths) ? self.withdrawalLockMonths : 13)"
+                " && (has(self.withdrawalLockMonths) ? self.withdrawalLockMonths : 13)"
+                " > (has(self.mainProjectMonths) ? self.mainProjectMonths : 12)",
+                "message": "milestones out of order: preProjectMonths > withdrawalLockMonths > mainProjectMonths",
+            },
+            {
+                "rule": "(has(self.rehearsalDays) ? self.rehearsalDays : 42)"
+                " > (has(self.freezeDays) ? self.freezeDays : 3)",
+                "message": "milestones out of order: rehearsalDays > freezeDays",
+            },
+        ],
+    }
+
+
 def rollout_wave_crd() -> Schema:
     """The RolloutWave kind: declared by project leads (usually rendered by the wave planner)."""
     spec: Schema = {
@@ -234,6 +269,7 @@ def rollout_wave_crd() -> Schema:
                 "default": 0,
                 "description": "Days a dependency must have been live before a dependent may cut over.",
             },
+            "schedule": _schedule(),
             "paused": {
                 "type": "boolean",
                 "default": False,
@@ -402,6 +438,7 @@ def golive_crd() -> Schema:
             "dependsOn": {"type": "array", "maxItems": 50, "default": [], "items": KOMMUNENR},
             "hypercareDays": {"type": "integer", "minimum": 1, "maximum": 120, "default": DEFAULT_HYPERCARE_DAYS},
             "soakDays": {"type": "integer", "minimum": 0, "maximum": 120, "default": 0},
+            "schedule": _schedule(),
             "gates": _gates_config(),
             "paused": {
                 "type": "boolean",
@@ -445,6 +482,12 @@ def golive_crd() -> Schema:
             "heldFrom": _enum(Phase, "The phase a hold started from (OnHold resumes there)."),
             "heldAt": _timestamp("When the current hold or rollback started."),
             "approvalsSince": _timestamp("Approvals recorded before this (the last hold) no longer count."),
+            "decisionWindows": {
+                "type": "object",
+                "description": "When the current round of each approval gate opened (entry into the phase it "
+                "decides: go-no-go at Freeze, hypercare-exit at Hypercare); earlier decisions do not count.",
+                "properties": {str(gate): _timestamp(f"Round of {gate} opened.") for gate in GATE_PHASE},
+            },
             "paused": {"type": "boolean", "description": "Paused at a safe point."},
             "hypercareStartedAt": _timestamp("When the command-centre (hypercare) period started."),
             "servingSince": _timestamp("Since when the tenant works on the new EPJ (cleared by a rollback)."),
@@ -458,6 +501,12 @@ def golive_crd() -> Schema:
                 "type": "object",
                 "additionalProperties": {"type": "integer"},
                 "description": "Migration attempts by purpose.",
+            },
+            "results": {
+                "type": "object",
+                "additionalProperties": _enum(JobState, "Final state."),
+                "description": "Final result of every migration job by MigrationJob name (purpose and attempt), "
+                "recorded once: a job with a recorded result is never run again.",
             },
             "pending": {
                 "type": "object",

@@ -89,14 +89,21 @@ class Reconciler:
                 if cached is not None
                 else await ctx.client.get(MIGRATION_JOBS, namespace, record.job_name)
             )
-            if mj is None:
-                # Persisted but not yet created (a crash between the two): create it now, same name.
+            if mj is None and record.state == JobState.PENDING and record.job_name not in state.results:
+                # Persisted but never created (a crash between the two): create it now, same name.
                 await self.create_migration_job(
                     body, CreateMigrationJob(
                         kommunenummer=spec.kommunenummer, job_name=record.job_name,
                         purpose=record.purpose, attempt=record.attempt,
                     ),
                 )  # fmt: skip
+            elif mj is None and record.state == JobState.RUNNING and record.job_name not in state.results:
+                # Deleted while its Job ran (the finalizer was forced): report it, never re-create it.
+                message = f"MigrationJob {record.job_name} vanished while running; a resume starts a new attempt"
+                post_event(body, "Warning", "MigrationJobVanished", message)
+                migration = MigrationObservation(job_name=record.job_name, state=JobState.FAILED, message=message)
+            elif mj is None:
+                pass  # its result is recorded in the status: nothing to observe, nothing to run again
             else:
                 mj_status = mj.get("status") or {}
                 rec = mj_status.get("reconciliation")
@@ -264,6 +271,12 @@ class Reconciler:
                 await self.ctx.client.ensure(JOBS, manifest["metadata"]["namespace"], manifest)
             elif isinstance(action, EmitEvent):
                 post_event(body, action.type, action.reason, action.message)
+        transition, record = decision.transition, decision.state.migration
+        if transition is not None and (transition.from_phase, transition.to_phase) == (Phase.CUTOVER, Phase.LIVE):
+            # Going live seals the tenant's store: from now on every migration run into it is refused.
+            job_name = record.job_name if record is not None else f"golive-{spec.kommunenummer}"
+            manifest = resources.seal_job(spec.kommunenummer, job_name, body["metadata"]["name"], self.ctx.image)
+            await self.ctx.client.ensure(JOBS, manifest["metadata"]["namespace"], manifest)
 
     async def stop_migration(self, body: Body, migration_job: str) -> None:
         """Delete the running batch Job of a cutover the night has ended (its pod dies before it publishes).

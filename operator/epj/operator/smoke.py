@@ -1,4 +1,4 @@
-"""Post-cutover smoke check in the tenant's namespace (``epj golive smoke TENANT``, the smoke Job).
+"""Post-cutover smoke check in the tenant's namespace (``epj golive smoke --tenant TENANT``, the smoke Job).
 
 The same check the rehearsal runs (:func:`epj.rehearsal.local.smoke_check_target`): the tenant's
 PostgreSQL answers and holds, per FHIR resource type, exactly the rows the migration's own

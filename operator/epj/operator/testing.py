@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from epj import contract
 from epj.golive.clock import SimulatedClock
 from epj.golive.phases import JobState
+from epj.migration.codes import PATIENT_UNIDENTIFIABLE, UNKNOWN_PARENT, profil_source
 from epj.operator import commands
 from epj.operator.context import TRAINING_CONFIGMAP, OperatorContext
 from epj.operator.crds import API_VERSION
@@ -44,7 +45,7 @@ from epj.operator.runner import run_operator
 
 T = TypeVar("T")
 PODS = Resource("", "v1", "pods", "Pod")
-NAMESPACE = contract.GOLIVE_NAMESPACE  # where the CLI defaults to, as in a cluster
+NAMESPACE = contract.GOLIVE_NAMESPACE
 
 
 class LocalCluster:
@@ -167,11 +168,18 @@ class LocalCluster:
         succeeded: bool,
         reconciliation: dict[str, Any] | None = None,
         message: str = "",
+        termination_message: str | None = None,
     ) -> None:
-        """Play the Job controller and kubelet: a pod that terminated (with the report), then the Job status."""
+        """Play the Job controller and kubelet: a pod that terminated (with the report), then the Job status.
+
+        ``termination_message`` is the container's message as the kubelet read it (e.g. the first 4 KiB of a
+        real ``reconciliation.json``, as the Job's entry script writes it); otherwise ``reconciliation`` as JSON.
+        """
         now = self.clock.now().isoformat().replace("+00:00", "Z")
         terminated: dict[str, Any] = {"exitCode": 0 if succeeded else 1, "finishedAt": now}
-        if reconciliation is not None:
+        if termination_message is not None:
+            terminated["message"] = termination_message
+        elif reconciliation is not None:
             terminated["message"] = json.dumps(reconciliation)
         pod = {
             "metadata": {"name": f"{name}-pod", "labels": {"job-name": name}},
@@ -297,14 +305,21 @@ async def _now(value: T) -> T:
 
 
 def reconciliation_report(kommunenummer: str, *, complete: bool = True, unaccounted: int = 0) -> dict[str, Any]:
-    """A ``reconciliation.json`` (SPEC §6 shape) as the migration Job reports it."""
-    read = 1000
+    """A ``reconciliation.json`` (SPEC §6 shape, SPEC file names and reason codes) as the migration Job reports it.
+
+    Stjørdal-like figures: 1000 BRUKER rows of which 10 quarantined as PATIENT_UNIDENTIFIABLE, 4000
+    LEGEMIDDEL rows of which 3 quarantined as UNKNOWN_PARENT; ``unaccounted`` BRUKER rows missing.
+    """
+    bruker, legemiddel = profil_source("BRUKER"), profil_source("LEGEMIDDEL")
     report: dict[str, Any] = {
         "kommunenr": kommunenummer,
         "complete": complete,
-        "sources": {"profil/pasient.csv": {"read": read, "migrated": read - 10 - unaccounted, "quarantined": 10}},
-        "resources": {"Patient": read - 10 - unaccounted},
-        "quarantine": {"INVALID_FNR": 10},
+        "sources": {
+            bruker: {"read": 1000, "migrated": 990 - unaccounted, "quarantined": 10},
+            legemiddel: {"read": 4000, "migrated": 3997, "quarantined": 3},
+        },
+        "resources": {"Patient": 990 - unaccounted, "MedicationRequest": 3997},
+        "quarantine": {PATIENT_UNIDENTIFIABLE: 10, UNKNOWN_PARENT: 3},
         "warnings": {},
         "patients_merged": 0,
     }

@@ -36,6 +36,7 @@ def member_spec_fields(wave: WaveSpec, kommunenummer: str) -> dict[str, Any]:
         "dependsOn": list(member.depends_on),
         "hypercareDays": wave.hypercare_days,
         "soakDays": wave.soak_days,
+        "schedule": wave.schedule.to_dict(),
         "gates": wave.gates.to_dict(),
     }
 

@@ -86,6 +86,7 @@ def rollout_waves(problem: Problem, plan: Plan, namespace: str = DEFAULT_NAMESPA
                         for m in ordered
                     ],
                     "hypercareDays": problem.scenario.preparation.hypercare_days,
+                    "schedule": problem.scenario.preparation.schedule_spec().to_dict(),
                 },
             }
         )
@@ -95,10 +96,13 @@ def rollout_waves(problem: Problem, plan: Plan, namespace: str = DEFAULT_NAMESPA
 MILESTONE_TITLES = {
     "pre_project": "pre-project starts",
     "main_project": "main project starts",
-    "withdrawal_lock": "withdrawal lock (last day to withdraw)",
+    "last_day_to_withdraw": "last day to withdraw",
+    "withdrawal_lock": "place locked (no withdrawal from this day)",
     "training_start": "training starts",
     "training_end": "training ends",
-    "freeze": "legacy freeze",
+    "rehearsal": "rehearsal migration",
+    "freeze": "change freeze",
+    "cutover": "cutover night (legacy read-only from 16:00)",
     "go_live": "GO-LIVE",
     "hypercare_end": "command-centre period ends",
 }

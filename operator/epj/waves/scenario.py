@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from epj.waves.calendar import add_months, default_blackouts, overlapping, resolve_windows, working_days
+from epj.waves.calendar import add_months, default_blackouts, go_live_blockers, resolve_windows, working_days
 from epj.waves.model import Blackout, Group, Precedence, Scenario, TenantKind, WindowSpec
 
 SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
@@ -106,10 +106,8 @@ class Problem:
         return self.superuser_sessions(tenant) + self.enduser_sessions(tenant)
 
     def window_blackouts(self, label: str) -> list[Blackout]:
-        """Holidays that the go-live day or the hypercare period of this window would fall in."""
-        go_live = self.go_live(label)
-        end = go_live + dt.timedelta(days=self.scenario.preparation.hypercare_days - 1)
-        return overlapping(go_live, end, self.blackouts)
+        """Holidays this window's go-live would break (see :func:`epj.waves.calendar.go_live_blockers`)."""
+        return go_live_blockers(self.go_live(label), self.scenario.preparation.hypercare_days, self.blackouts)
 
     def training_weeks(self, label: str) -> list[tuple[dt.date, int]]:
         """(week start, working days) of the weeks a wave in this window may train.
@@ -175,6 +173,8 @@ def load_scenario(path: Path) -> Scenario:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "(file)"
         raise ScenarioInvalid([ScenarioError(str(path), where, f"not valid YAML: {exc}")]) from None
+    except ValueError as exc:  # a date YAML cannot build, e.g. 2030-02-30
+        raise ScenarioInvalid([ScenarioError(str(path), "(file)", f"not a valid date: {exc}")]) from None
     return parse_scenario(data, str(path))
 
 

@@ -111,12 +111,13 @@ class _Model:
         tenants = p.tenants
         names = {t.id: t.name for t in tenants}
 
-        blocked = [w.label for w in p.windows if p.window_blackouts(w.label)]
+        blocked = {w.label: p.window_blackouts(w.label) for w in p.windows if p.window_blackouts(w.label)}
         if blocked:
+            closes = "; ".join(f"{label} ({', '.join(b.name for b in hits)})" for label, hits in blocked.items())
             lit = self._lit(
                 "holidays",
-                "no go-live or command-centre period during holidays (summer, Christmas/New Year, Easter): "
-                f"closes {', '.join(blocked)}",
+                "no go-live or command-centre period in a blackout, and no cutover night or go-live day on a "
+                f"public holiday: closes {closes}",
             )
             for label in blocked:
                 for t in tenants:
