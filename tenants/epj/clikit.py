@@ -285,11 +285,12 @@ def namespace_callback(value: str) -> str:
 
 
 @contextlib.contextmanager
-def staged_dir(out: Path) -> Iterator[Path]:
+def staged_dir(out: Path, owned: Sequence[str] = ()) -> Iterator[Path]:
     """Yield a scratch folder beside ``out``; on success move its files into ``out``, on failure drop it.
 
-    ``out`` may already hold files (they are replaced one by one by the new ones); when the command
-    fails, ``out`` is exactly as before (and not created when it did not exist).
+    ``out`` may already hold files (they are replaced one by one by the new ones); the sub-folders
+    named in ``owned`` belong to the command and are replaced whole (stale generated files go).
+    When the command fails, ``out`` is exactly as before (and not created when it did not exist).
     """
     check_out_dir(out)
     parent = out.absolute().parent
@@ -304,6 +305,9 @@ def staged_dir(out: Path) -> Iterator[Path]:
         if not out.exists():
             scratch.rename(out)
             return
+        for name in owned:
+            if (scratch / name).is_dir() and (out / name).is_dir():
+                shutil.rmtree(out / name)
         for item in sorted(scratch.rglob("*")):
             target = out / item.relative_to(scratch)
             if item.is_dir():
@@ -354,6 +358,64 @@ def _explain(exc: BaseException) -> tuple[str, int]:
     return f"unexpected {type(exc).__name__}: {_first_line(exc)}", EXIT_INTERNAL
 
 
+_INLINE_DEFAULT = re.compile(r"\s*\((?:default|Default): ([^()]*(?:\([^()]*\)[^()]*)*)\)\.?|\s*Default: ([^.]*)\.")
+_TYPE_WORDS = {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "bool": "", "datetime": "DATE[THH:MM]"}
+
+
+def _readable_type(param: Any) -> str:
+    """What to type for a parameter, in the words click uses (TEXT, PATH, INTEGER), never ``<bool>``."""
+    desc = param.type_descriptor
+    if getattr(param, "is_flag", False):
+        return ""
+    if desc.is_path:
+        word = "PATH"
+    elif desc.is_choice:
+        word = "|".join(str(c) for c in desc.choices or ())
+    elif desc.is_datetime:
+        word = _TYPE_WORDS["datetime"]
+    else:
+        inner = desc.annotation
+        if getattr(inner, "__origin__", None) is list:
+            inner = inner.__args__[0]
+        word = _TYPE_WORDS.get(getattr(inner, "__name__", ""), "TEXT")
+    return f"{word}..." if desc.is_list and word else word
+
+
+def tidy_help(command: Any) -> None:
+    """Make every command's help read the same way (one pass over the tree, before parsing).
+
+    * the type column shows TEXT / PATH / INTEGER / NUMBER (``...`` when repeatable) and nothing
+      for a flag, instead of typer's ``<str>``, ``<bool>``, ``<list[str]>``;
+    * a default written into the help text ("(default: now)") moves to the ``[default: now]``
+      column every other option uses, so defaults are shown one way.
+    """
+    for sub in getattr(command, "commands", {}).values():
+        tidy_help(sub)
+    from typer._click import Context
+
+    help_option = command.get_help_option(Context(command))
+    if help_option is not None and help_option.metavar is None:
+        help_option.metavar = ""
+    for param in getattr(command, "params", []):
+        if not hasattr(param, "type_descriptor"):
+            continue
+        if param.param_type_name == "option" and param.metavar is None:
+            param.metavar = _readable_type(param)
+        elif param.param_type_name == "argument" and not getattr(param, "_epj_tidy", False):
+            # Arguments show their type from display_type_rich (metavar is their name in messages).
+            word = _readable_type(param)
+            setattr(param, "display_type_rich", lambda ctx, word=word: word)  # noqa: B010
+            param._epj_tidy = True
+        help_text = getattr(param, "help", None)
+        if help_text and param.param_type_name == "option":
+            match = _INLINE_DEFAULT.search(help_text)
+            if match and not isinstance(param.show_default, str):
+                param.show_default = (match.group(1) or match.group(2)).strip()
+                param.help = (help_text[: match.start()] + help_text[match.end() :]).strip()
+                if param.help and not param.help.endswith((".", ")", "?")):
+                    param.help += "."
+
+
 class SafeGroup(TyperGroup):
     """The ``epj`` group: every error — a usage error, bad input, or an exception nobody expected — is one plain line.
 
@@ -370,6 +432,7 @@ class SafeGroup(TyperGroup):
         windows_expand_args: bool = True,
         **extra: Any,
     ) -> Any:
+        tidy_help(self)
         try:
             rv = super().main(
                 args, prog_name, complete_var, standalone_mode=False, windows_expand_args=windows_expand_args, **extra

@@ -63,6 +63,9 @@ OPERATOR_METRICS_PORT: Final = 9464
 KPI_EXPORTER_PORT: Final = 9464
 PROBE_EXPORTER_PORT: Final = 9465
 ALERTMANAGER_PORT: Final = 9093
+#: The operator's admission webhooks (HTTPS; the API server reaches them through the webhook Service on 443).
+OPERATOR_WEBHOOK_PORT: Final = 9443
+OPERATOR_WEBHOOK_SERVICE: Final = "epj-golive-webhook"
 METRICS_PORT_NAME: Final = "metrics"
 METRICS_PATH: Final = "/metrics"
 
@@ -73,12 +76,19 @@ ENV_TENANT: Final = "EPJ_TENANT"
 ENV_GOLIVE_NAMESPACE: Final = "EPJ_GOLIVE_NAMESPACE"
 ENV_ALERTMANAGER_URL: Final = "EPJ_ALERTMANAGER_URL"
 ENV_MIGRATION_IMAGE: Final = "EPJ_MIGRATION_IMAGE"
+#: The migration run's name in the tenant store's ledger (``migration_run``): the migration Job sets it
+#: to its own name, ``epj migrate run`` reads it (``--run-id`` overrides).
+ENV_MIGRATION_RUN: Final = "EPJ_MIGRATION_RUN"
 ENV_METRICS_PORT: Final = "EPJ_METRICS_PORT"
 ENV_OPERATOR_HEALTH_PORT: Final = "EPJ_OPERATOR_HEALTH_PORT"
 ENV_RUNBOOK_BASE_URL: Final = "EPJ_RUNBOOK_BASE_URL"
 ENV_KPI_DSN: Final = "EPJ_KPI_DSN"
 ENV_DB_CREDENTIALS_DIR: Final = "EPJ_DB_CREDENTIALS_DIR"
 ENV_PROMETHEUS_URL: Final = "EPJ_PROMETHEUS_URL"
+#: Directory with ``tls.crt``/``tls.key`` of the operator's webhook server (the mounted cert-manager Secret).
+ENV_WEBHOOK_CERT_DIR: Final = "EPJ_WEBHOOK_CERT_DIR"
+#: JSON group → approver-role mapping (``epj.golive.approvals.RoleMapping``); empty: groups ``epj-approver:<role>``.
+ENV_APPROVER_ROLES: Final = "EPJ_APPROVER_ROLES"
 
 # --------------------------------------------------------------------------------------------- images & URLs
 

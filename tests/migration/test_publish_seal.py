@@ -198,3 +198,19 @@ def test_connection_problems_are_one_plain_message_and_leave_no_report_folder(tm
     assert result.exit_code == 2
     assert "%40" in result.output and "p@ss" not in result.output
     assert not (tmp_path / "r").exists()
+
+
+def test_smoke_checks_count_what_the_migration_wrote_not_rows_of_others(tmp_path: Path, pg_dsn: str) -> None:
+    from epj.operator.smoke import smoke_check
+    from epj.rehearsal.local import smoke_check_target
+
+    report = run_migration(_extract(tmp_path / "x", 2), pg_dsn, synthetic_ids=True, report_dir=tmp_path / "r")
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(f"INSERT INTO {SCHEMA}.fhir_resource VALUES ('by-others', 'Patient', NULL, '{{}}'::jsonb, 'ops')")
+    assert smoke_check(pg_dsn, "5035").passed is True
+    assert smoke_check_target(pg_dsn, "5035", report["resources"])[0] is True
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:  # a migrated row lost: both checks notice
+        conn.execute(f"DELETE FROM {SCHEMA}.fhir_resource WHERE migrated AND resource_type = 'EpisodeOfCare'")
+    outcome = smoke_check(pg_dsn, "5035")
+    assert outcome.passed is False and "EpisodeOfCare 0≠2" in outcome.message
+    assert smoke_check_target(pg_dsn, "5035", report["resources"])[0] is False

@@ -248,8 +248,10 @@ async def test_restart_mid_cutover_resumes_without_a_second_migration_job(
     body = await phase_is(cluster, "5035", "Live")
     cutover_jobs = [m["metadata"]["name"] for m in await cluster.migration_jobs() if "cutover" in m["metadata"]["name"]]
     assert cutover_jobs == ["golive-5035-cutover-1"]
+    # Going live seals the store (a Job started right after the Live status is saved).
+    await eventually(lambda: cluster.job_state("kommune-5035", "seal-5035-cutover-1"), what="seal Job")
     batch = [j["metadata"]["name"] for j in await cluster.jobs("kommune-5035") if "cutover" in j["metadata"]["name"]]
-    assert sorted(batch) == ["migrate-cutover-5035-1", "smoke-5035-cutover-1"]
+    assert sorted(batch) == ["migrate-cutover-5035-1", "seal-5035-cutover-1", "smoke-5035-cutover-1"]
     assert body["status"]["attempts"] == {"rehearsal": 1, "cutover": 1}
     registry = restarted.metrics.registry
 

@@ -59,6 +59,7 @@ def test_council_command_writes_pdf_without_database(tmp_path: Path) -> None:
     html = (tmp_path / "rapport-5031-2027-05.html").read_text(encoding="utf-8")
     assert "Malvik" in html and "mai 2027" in html
     assert "Gevinster er ikke målt" in html
+    assert "Innbyggertallene er anslag" in html  # estimated populations are marked
     assert (
         "Siste dag med kommandosentral" in html
     )  # the hypercare end (3 May) is after the period start? no: listed if ahead

@@ -115,3 +115,16 @@ def test_infeasible_plan_exits_3_naming_the_rules(tmp_path: Path) -> None:
     assert result.exit_code == 3
     assert "Lierne, Røyrvik, Namsskogan, Grong, Høylandet go live together (indre-namdal)" in result.output
     assert "at most 4 municipalities go live in one window" in result.output
+
+
+def test_gp_offices_from_the_tenant_files_gate_their_municipality_in_its_wave(planned: Path) -> None:
+    waves = [w for w in yaml.safe_load_all((planned / "rollout-waves.yaml").read_text(encoding="utf-8")) if w]
+    where: dict[str, tuple[str, list[str]]] = {}
+    for wave in waves:
+        members = [m["kommunenummer"] for m in wave["spec"]["members"]]
+        for office in wave["spec"].get("gpOffices", []):
+            where[office["id"]] = (office["municipality"], members)
+            assert "readyAt" not in office  # a person records readiness; the planner never claims it
+    assert set(where) == {"5006-legesenter", "5031-legesenter", "5035-sentrum-legesenter", "5059-orkanger-legesenter"}
+    for office, (municipality, members) in where.items():
+        assert municipality in members, f"{office} is listed in a wave without its municipality"

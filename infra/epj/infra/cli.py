@@ -85,7 +85,7 @@ def render(
             err.print(f"  {error}", markup=False, highlight=False)
         raise typer.Exit(1) from None
     except InfraConfigError as exc:
-        err.print(f"[red]stack config is invalid; nothing rendered:[/red] {exc}", highlight=False)
+        typer.echo(f"error: stack config is invalid: {exc}; fix the stack file (nothing was rendered)", err=True)
         raise typer.Exit(1) from None
     except KeyError as exc:
         fail(str(exc.args[0]), "see: epj tenants list")

@@ -30,6 +30,7 @@ import re
 import shlex
 from typing import Any, Final, Literal
 
+from epj.contract import ENV_MIGRATION_RUN
 from epj.infra.manifests import (
     COMPONENT,
     DB_CLUSTER,
@@ -199,7 +200,7 @@ def migration_job_manifest(
         "env": [
             {"name": "EPJ_TENANT", "value": tenant.kommunenummer},
             {"name": "EPJ_MIGRATION_PURPOSE", "value": purpose},
-            {"name": "EPJ_MIGRATION_RUN", "value": run_id},
+            {"name": ENV_MIGRATION_RUN, "value": name},  # the run's name in the store's ledger
             {"name": "EPJ_DB_CREDENTIALS_DIR", "value": DB_CREDENTIALS_DIR},
             {"name": "PGAPPNAME", "value": "epj-migration"},
             {"name": "PGCONNECT_TIMEOUT", "value": "10"},

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from epj.contract import ENV_MIGRATION_RUN
 from epj.migration.readers import ExtractError
 
 SEAL_TABLE: Final = "migration_seal"
@@ -35,7 +36,7 @@ RUN_TABLE: Final = "migration_run"
 #: Reason code of a run refused because its tenant has gone live (exit 2, nothing written).
 TENANT_LIVE: Final = "TENANT_LIVE"
 #: Environment variable naming the run (the operator's Job sets it to the Job's name).
-RUN_ENV: Final = "EPJ_MIGRATION_RUN"
+RUN_ENV: Final = ENV_MIGRATION_RUN
 
 Notice = Callable[[str], None]
 
@@ -154,6 +155,22 @@ def last_published(conn: Any, schema: str) -> RunRecord | None:
         "WHERE state = 'published' ORDER BY finished_at DESC LIMIT 1"
     ).fetchone()
     return RunRecord(*row) if row is not None else None
+
+
+def migrated_counts(conn: Any, schema: str) -> dict[str, int]:
+    """Resources per type that migration runs wrote into ``fhir_resource`` (what a reconciliation counts).
+
+    Rows others wrote (``migrated = false``) are not the migration's and are left out, so a smoke check
+    compares like with like; a store loaded before rows were marked counts every row.
+    """
+    marked = conn.execute(
+        "SELECT 1 FROM information_schema.columns WHERE table_schema = %s AND table_name = 'fhir_resource' "
+        "AND column_name = 'migrated'",
+        (schema,),
+    ).fetchone()
+    where = " WHERE migrated" if marked else ""
+    rows = conn.execute(f"SELECT resource_type, count(*) FROM {schema}.fhir_resource{where} GROUP BY 1").fetchall()
+    return {str(kind): int(n) for kind, n in rows}
 
 
 def acquire(conn: Any, schema: str, notice: Notice | None, *, who: str) -> None:

@@ -289,7 +289,19 @@ class _Step:
             }
             self.updates["migration"] = job.model_copy(update=update)
 
+    def record_wave(self) -> None:
+        """The first decision notes the wave; a later change is a move, kept in the audit trail."""
+        old = self.state.wave
+        if old == self.spec.wave:
+            return
+        self.updates["wave"] = self.spec.wave
+        if old is not None:
+            message = f"moved from wave {old} to wave {self.spec.wave}"
+            self.history.append(HistoryEntry(at=self.now, kind="Event", reason=message))
+            self.event(Reason.WAVE_CHANGED, message)
+
     def run(self) -> None:
+        self.record_wave()
         self.record_approvals()
         self.record_migration()
         if self.phase in TERMINAL:

@@ -271,6 +271,8 @@ class GoLiveState(CoreModel):
 
     phase: Phase = Phase.PLANNED
     phase_reason: str = ""
+    #: The wave this go-live was last decided in (a move to another wave is recorded in the history).
+    wave: str | None = None
     phase_since: UtcDatetime
     #: From when gate timeouts count in this phase: phase entry, resume or unpause.
     window_start: UtcDatetime

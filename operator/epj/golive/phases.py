@@ -198,3 +198,4 @@ class Reason(StrEnum):
     APPROVAL_RECORDED = "ApprovalRecorded"
     APPROVAL_NOT_COUNTED = "ApprovalNotCounted"
     INVALID_STATUS = "InvalidStatus"
+    WAVE_CHANGED = "WaveChanged"

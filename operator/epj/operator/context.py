@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 
 from epj import contract
+from epj.golive.approvals import RoleMapping
 from epj.golive.clock import Clock, SimulatedClock, SystemClock
 from epj.golive.model import Alert, DependencyStatus
 from epj.golive.phases import Phase
@@ -61,8 +62,9 @@ FaultHook = Callable[[str, dict[str, Any]], Awaitable[None]]
 #: ``wave.changed`` (wave) — a RolloutWave handler starts, before anything is remembered or written;
 #: ``golive.saved`` (golive, phase, actions) — a decision's status is persisted, its actions not yet performed;
 #: ``golive.acted`` (golive, phase, actions) — its actions are performed, the next status not yet persisted;
-#: ``migration.created`` (migration_job, job) — a MigrationJob's batch Job exists, its status not yet written.
-FAULT_POINTS = ("wave.changed", "golive.saved", "golive.acted", "migration.created")
+#: ``migration.created`` (migration_job, job) — a MigrationJob's batch Job exists, its status not yet written;
+#: ``golive.deletion_held`` (golive) — a GoLive's deletion was refused because its cutover night still runs.
+FAULT_POINTS = ("wave.changed", "golive.saved", "golive.acted", "migration.created", "golive.deletion_held")
 
 
 @dataclass
@@ -110,6 +112,8 @@ class OperatorContext:
     #: Fault injection for tests (None in production): awaited at each named point in :data:`FAULT_POINTS`
     #: with details; it may block (the test then stops the operator: a crash at exactly that point) or raise.
     fault: FaultHook | None = None
+    #: Which Kubernetes groups grant which approver roles (checked by the admission webhook).
+    approver_roles: RoleMapping = field(default_factory=RoleMapping)
 
     async def fault_point(self, point: str, **detail: Any) -> None:
         """A deterministic place where a test may crash the operator (see :data:`FAULT_POINTS`)."""

@@ -24,7 +24,7 @@ import queue
 import secrets
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -60,7 +60,32 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]  # kmock ships n
 
     _counter = itertools.count(1)
 
+    #: The API server's admission chain for GoLiveApprovals (set by :class:`epj.operator.testing.LocalCluster`):
+    #: ``await admission(operation, new_object, old_object)`` returns the object to store, or raises
+    #: ``kmock.KubernetesError`` (403) to refuse it. None: objects are stored as sent.
+    admission: Callable[[str, dict[str, Any], dict[str, Any] | None], Awaitable[dict[str, Any]]] | None = None
+
+    async def _admit(self, request: rendering.Request) -> None:
+        """Run the admission chain on a create or merge-patch of a GoLiveApproval (as the API server does)."""
+        data = request.data
+        if self.admission is None or getattr(request.resource, "plural", None) != "goliveapprovals":
+            return
+        if not isinstance(data, dict) or request.subresource is not None:
+            return
+        if request.action == kmock.action.CREATE:
+            admitted = await self.admission("CREATE", copy.deepcopy(data), None)
+        elif request.action == kmock.action.UPDATE and request.name is not None:
+            current = self._current(request)
+            if current is None:
+                return
+            admitted = await self.admission("UPDATE", _merged(current, data), copy.deepcopy(current))
+        else:
+            return
+        data.clear()
+        data.update(admitted)
+
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
+        await self._admit(request)
         action, data = request.action, request.data
         if request.resource is not None and isinstance(data, dict):
             now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")

@@ -21,15 +21,28 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 from epj.golive.actions import CreateMigrationJob, Decision, EmitEvent, RollBack, RunSmokeChecks
+from epj.golive.approvals import approval_from_object
 from epj.golive.machine import decide, set_condition
-from epj.golive.model import GoLiveSpec, GoLiveState, MigrationObservation, Observations, Reconciliation, SmokeResult
+from epj.golive.model import (
+    Approval,
+    DependencyStatus,
+    GoLiveSpec,
+    GoLiveState,
+    MigrationObservation,
+    Observations,
+    Reconciliation,
+    SmokeResult,
+)
 from epj.golive.phases import ConditionType, JobState, Phase
+from epj.golive.wave import GpOfficeMember
 from epj.operator import resources
 from epj.operator.context import OperatorContext, TenantView
 from epj.operator.kube import GOLIVES, JOBS, MIGRATION_JOBS, ROLLOUT_WAVES, Body
+from epj.operator.wave import KEPT_PHASES, without_owner
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +61,10 @@ class Reconciler:
         self.counted = False
         #: True while a smoke-check Job runs: nobody else wakes us when it ends, so poll it.
         self.polling = False
+        #: The stamped decisions of the current reconcile (from the GoLiveApproval objects).
+        self.approvals: tuple[Approval, ...] = ()
+        #: The wave's ownerReference was removed (Cutover reached); see :meth:`release_from_wave`.
+        self.released = False
         #: The wave's spec as read at the start of the current reconcile (levers, Alertmanager URL).
         self.wave: dict[str, Any] = {}
 
@@ -60,7 +77,8 @@ class Reconciler:
         before (or without) that handler running, and a lever missed once un-pauses the tenant.
         A wave that is gone (or names no levers) adds none.
         """
-        spec = GoLiveSpec.model_validate(dict(body.get("spec") or {}))
+        raw = {k: v for k, v in dict(body.get("spec") or {}).items() if k != "approvals"}
+        spec = GoLiveSpec.model_validate({**raw, "approvals": [a.to_dict() for a in self.approvals]})
         wave = await self.ctx.client.get(ROLLOUT_WAVES, body["metadata"]["namespace"], spec.wave)
         self.wave = dict((wave or {}).get("spec") or {})
         paused, aborted = bool(self.wave.get("paused")), bool(self.wave.get("aborted"))
@@ -116,7 +134,10 @@ class Reconciler:
             if state.smoke_requested_for == record.job_name:
                 smoke = await self.observe_smoke(body, spec, record.job_name)
         alert_url = self.wave.get("alertmanagerUrl")
-        dependencies = {}
+        dependencies: dict[str, DependencyStatus] = {}
+        for office in self.wave.get("gpOffices") or ():
+            if office.get("municipality") == spec.kommunenummer:
+                dependencies[office["id"]] = GpOfficeMember.model_validate(office).status()
         for dep in spec.depends_on:
             view = ctx.tenants.get((namespace, dep))
             if view is not None:
@@ -142,8 +163,13 @@ class Reconciler:
 
     # ---------------------------------------------------------------- the loop
 
-    async def reconcile(self, body: Body) -> dt.datetime | None:
-        """One reconcile (see the module docstring). Returns when to look again at the latest (clock time)."""
+    async def reconcile(self, body: Body, approvals: Iterable[Mapping[str, Any]] = ()) -> dt.datetime | None:
+        """One reconcile (see the module docstring). Returns when to look again at the latest (clock time).
+
+        ``approvals``: the tenant's GoLiveApproval objects (kopf's index over the API server's objects);
+        only decisions the admission webhook stamped count.
+        """
+        self.approvals = tuple(a for a in map(approval_from_object, approvals) if a is not None)
         return await self._reconcile(body)
 
     def _timed(self, started: float) -> None:
@@ -170,6 +196,7 @@ class Reconciler:
                 new_state = self.clear_stalled(new_state, now, spec.kommunenummer)
             await self.persist(body, spec, state, new_state, decision)
             state = new_state
+            await self.release_from_wave(body, new_state)
             detail = {"golive": body["metadata"]["name"], "phase": str(new_state.phase),
                       "actions": [a.kind for a in decision.actions]}  # fmt: skip
             await self.ctx.fault_point("golive.saved", **detail)
@@ -277,6 +304,19 @@ class Reconciler:
             job_name = record.job_name if record is not None else f"golive-{spec.kommunenummer}"
             manifest = resources.seal_job(spec.kommunenummer, job_name, body["metadata"]["name"], self.ctx.image)
             await self.ctx.client.ensure(JOBS, manifest["metadata"]["namespace"], manifest)
+
+    async def release_from_wave(self, body: Body, state: GoLiveState) -> None:
+        """From Cutover on, the GoLive no longer belongs to its wave for garbage collection (deleting the
+        wave must not delete a tenant's go-live record once the night has started)."""
+        if self.released or state.phase not in KEPT_PHASES:
+            return
+        refs = without_owner(body)
+        if refs is not None:
+            meta = body["metadata"]
+            await self.ctx.client.patch(
+                GOLIVES, meta["namespace"], meta["name"], {"metadata": {"ownerReferences": refs}}
+            )
+        self.released = True
 
     async def stop_migration(self, body: Body, migration_job: str) -> None:
         """Delete the running batch Job of a cutover the night has ended (its pod dies before it publishes).

@@ -229,14 +229,13 @@ def smoke_check_target(target: str, kommunenummer: str, expected: dict[str, int]
         from epj.migration.targets import tenant_schema
 
         schema = tenant_schema(kommunenummer)
+        from epj.migration.store import migrated_counts
+
         try:
             with psycopg.connect(target, connect_timeout=10) as conn:
-                rows = conn.execute(
-                    f"SELECT resource_type, count(*) FROM {schema}.fhir_resource GROUP BY resource_type"
-                ).fetchall()
+                found = migrated_counts(conn, schema)
         except psycopg.Error as error:
             return False, f"database check failed: {type(error).__name__}"
-        found = {str(kind): int(n) for kind, n in rows}
     wrong = sorted(k for k in set(found) | set(expected) if found.get(k, 0) != expected.get(k, 0))
     if wrong:
         detail = ", ".join(f"{k} {found.get(k, 0)}≠{expected.get(k, 0)}" for k in wrong)

@@ -30,9 +30,18 @@ def _members_by_window(plan: Plan) -> dict[str, list[TenantPlan]]:
 def rollout_waves(problem: Problem, plan: Plan, namespace: str = DEFAULT_NAMESPACE) -> list[dict[str, Any]]:
     """One RolloutWave per used window; members in processing order, dependencies from the scenario.
 
-    GP offices are not tenants of the operator (no kommunenummer of their own); they are
-    listed in an annotation so the wave still tells the whole story.
+    GP offices have no GoLive of their own (they keep their record systems): each one is listed
+    in ``spec.gpOffices`` of its municipality's wave, whose dependencies-live gate waits for the
+    office to be ready — before or with the municipality, as the seeds require.
     """
+    offices: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for office in problem.gp_offices:
+        offices[office.municipality].append({"id": office.id, "name": office.name, "municipality": office.municipality})
+    for entry in plan.tenants:
+        if entry.kind is TenantKind.gp_office:
+            municipality = problem.tenant(entry.tenant).municipality
+            if municipality is not None:
+                offices[municipality].append({"id": entry.tenant, "name": entry.name, "municipality": municipality})
     depends: dict[str, set[str]] = defaultdict(set)
     for rule in problem.precedence:
         first = problem.tenant(rule.first)
@@ -43,7 +52,6 @@ def rollout_waves(problem: Problem, plan: Plan, namespace: str = DEFAULT_NAMESPA
     for label, members in sorted(_members_by_window(plan).items(), key=lambda kv: windows[kv[0]].go_live):
         window = windows[label]
         municipalities = sorted((m for m in members if m.kind is TenantKind.municipality), key=lambda m: m.tenant)
-        gp_offices = sorted(m.tenant for m in members if m.kind is TenantKind.gp_office)
         in_wave = {m.tenant for m in municipalities}
         ordered: list[TenantPlan] = []
         remaining = list(municipalities)
@@ -58,8 +66,6 @@ def rollout_waves(problem: Problem, plan: Plan, namespace: str = DEFAULT_NAMESPA
             "epj.no/planned-by": f"epj waves plan ({plan.scenario})",
             "epj.no/planned-on": str(plan.planned_on),
         }
-        if gp_offices:
-            annotations["epj.no/gp-offices"] = ",".join(gp_offices)
         waves.append(
             {
                 "apiVersion": API_VERSION,
@@ -85,6 +91,7 @@ def rollout_waves(problem: Problem, plan: Plan, namespace: str = DEFAULT_NAMESPA
                         {"kommunenummer": m.tenant, "dependsOn": sorted(d for d in depends[m.tenant] if len(d) == 4)}
                         for m in ordered
                     ],
+                    "gpOffices": sorted((o for m in ordered for o in offices[m.tenant]), key=lambda o: o["id"]),
                     "hypercareDays": problem.scenario.preparation.hypercare_days,
                     "schedule": problem.scenario.preparation.schedule_spec().to_dict(),
                 },

@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from epj.tenants.gp_office import GpOffice
 from epj.waves.calendar import add_months, default_blackouts, go_live_blockers, resolve_windows, working_days
 from epj.waves.model import Blackout, Group, Precedence, Scenario, TenantKind, WindowSpec
 
@@ -75,6 +76,8 @@ class Problem:
     precedence: tuple[Precedence, ...]
     fixed: dict[str, tuple[str, str]]  # tenant -> (window label, reason)
     locked: frozenset[str] = frozenset()
+    #: GP offices from the tenant files, listed in their municipality's RolloutWave (not planned on their own).
+    gp_offices: tuple[GpOffice, ...] = ()
     previous: dict[str, str] = field(default_factory=dict)  # tenant -> window label of the plan being revised
 
     # -- derived facts (pure functions of the scenario, shared by solver and outputs) --------------------------------
@@ -176,6 +179,15 @@ def load_scenario(path: Path) -> Scenario:
     except ValueError as exc:  # a date YAML cannot build, e.g. 2030-02-30
         raise ScenarioInvalid([ScenarioError(str(path), "(file)", f"not a valid date: {exc}")]) from None
     return parse_scenario(data, str(path))
+
+
+def _file_gp_offices(scenario: Scenario, municipalities: set[str]) -> tuple[GpOffice, ...]:
+    """GP offices from ``tenants/gp-offices/`` whose municipality is planned: they gate its cutover."""
+    from epj.tenants import load_tenants
+
+    if not scenario.tenants.from_files:
+        return ()
+    return tuple(g for g in load_tenants().gp_offices if g.municipality in municipalities)
 
 
 def _file_tenants(scenario: Scenario) -> list[PlanTenant]:
@@ -314,6 +326,7 @@ def resolve(scenario: Scenario, source: str = "(scenario)") -> Problem:
         groups=tuple(groups),
         precedence=tuple(precedence),
         fixed=fixed,
+        gp_offices=_file_gp_offices(scenario, {t.id for t in ordered if t.kind is TenantKind.municipality}),
     )
 
 

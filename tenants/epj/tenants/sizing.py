@@ -166,10 +166,17 @@ class DatabaseSizing:
     cpu_request_millicores: int
     cpu_limit_millicores: int
     memory_mib: int
+    #: What the rules alone give; smaller than ``storage_gib`` when a provisioned volume is kept (never shrinks).
+    computed_storage_gib: int | None = None
 
     @property
     def total_storage_gib(self) -> int:
         return self.instances * self.storage_gib
+
+    @property
+    def storage_kept(self) -> bool:
+        """Whether the volume size is the provisioned one, above what the sizing rules compute today."""
+        return self.computed_storage_gib is not None and self.computed_storage_gib < self.storage_gib
 
 
 @dataclass(frozen=True)
@@ -256,8 +263,13 @@ def service_replicas(service: Service, expected_end_users: int) -> int:
     return max(MIN_REPLICAS[service.criticality], min(MAX_REPLICAS, wanted))
 
 
-def database_sizing(tenant: Tenant) -> DatabaseSizing:
-    """The PostgreSQL cluster size for one tenant (see the module docstring for the rules)."""
+def database_sizing(tenant: Tenant, min_storage_gib: int | None = None) -> DatabaseSizing:
+    """The PostgreSQL cluster size for one tenant (see the module docstring for the rules).
+
+    ``min_storage_gib``: the volume size already provisioned (``tenants/provisioned/<env>.yaml``).
+    Volumes never shrink: when the computed size is smaller (fewer inhabitants), the provisioned
+    size is kept and ``computed_storage_gib`` records what the rules alone would give.
+    """
     users = tenant.expected_end_users
     hundreds = math.ceil(users / 100)
     storage = DB_BASE_STORAGE_GIB + DB_STORAGE_GIB_PER_1000_INHABITANTS * math.ceil(
@@ -266,7 +278,8 @@ def database_sizing(tenant: Tenant) -> DatabaseSizing:
     cpu = min(DB_MAX_CPU_MILLICORES, DB_BASE_CPU_MILLICORES + DB_CPU_MILLICORES_PER_100_USERS * hundreds)
     return DatabaseSizing(
         instances=3 if users >= DB_THREE_INSTANCES_FROM_USERS else 2,
-        storage_gib=_round_up(storage, DB_STORAGE_STEP_GIB),
+        storage_gib=max(_round_up(storage, DB_STORAGE_STEP_GIB), min_storage_gib or 0),
+        computed_storage_gib=_round_up(storage, DB_STORAGE_STEP_GIB),
         cpu_request_millicores=cpu,
         cpu_limit_millicores=2 * cpu,
         memory_mib=min(DB_MAX_MEMORY_MIB, DB_BASE_MEMORY_MIB + DB_MEMORY_MIB_PER_100_USERS * hundreds),
@@ -306,10 +319,10 @@ def deployed_services(tenant: Tenant, catalog: ServiceCatalog) -> tuple[Service,
     return tuple(deployed[name] for name in sorted(set(tenant.services) & set(deployed)))
 
 
-def tenant_sizing(tenant: Tenant, catalog: ServiceCatalog) -> TenantSizing:
-    """Size one tenant: services, database, ResourceQuota and LimitRange."""
+def tenant_sizing(tenant: Tenant, catalog: ServiceCatalog, min_storage_gib: int | None = None) -> TenantSizing:
+    """Size one tenant: services, database, ResourceQuota and LimitRange (``min_storage_gib``: see database_sizing)."""
     services = tuple(_service_sizing(svc, tenant.expected_end_users) for svc in deployed_services(tenant, catalog))
-    db = database_sizing(tenant)
+    db = database_sizing(tenant, min_storage_gib)
 
     # Services at full replicas plus one surge pod each (rolling update), database, migration Jobs.
     cpu_req = sum((s.replicas + 1) * s.cpu_request_millicores for s in services)

@@ -166,6 +166,25 @@ def install(conn: Any) -> None:
     conn.commit()
 
 
+class KpiFunctionsMissing(RuntimeError):
+    """The KPI functions are not in this database; reports never create them (they may run read-only)."""
+
+
+def require_installed(conn: Any) -> None:
+    """Check (without DDL) that :func:`install` has run in this database, so a read-only role can report."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT to_regprocedure('epj_kpi_medication(text,timestamptz,timestamptz,interval)') IS NOT NULL"
+            " AND to_regclass('epj_kpi_baseline') IS NOT NULL"
+        )
+        row = cur.fetchone()
+    if not row or not row[0]:
+        raise KpiFunctionsMissing(
+            "the KPI functions are not installed in this database; the database owner runs "
+            "`epj monitoring kpi baseline` or starts the KPI exporter once (reports only read)"
+        )
+
+
 def _ensure_tenant_table(conn: Any, kommunenr: str, ddl: str) -> None:
     if not (len(kommunenr) == 4 and kommunenr.isdigit()):
         raise ValueError("kommunenr must be 4 digits")
