@@ -35,8 +35,12 @@ import typer
 from typer._click.exceptions import ClickException, UsageError  # typer vendors click: these are raised
 from typer.core import TyperGroup
 
+from epj.numbers import fmt_decimal, fmt_int
+
 if TYPE_CHECKING:
     from epj.tenants import Tenant
+
+__all__ = ["BadInput", "SafeGroup", "fail", "fmt_decimal", "fmt_int", "staged_dir"]
 
 DEBUG_ENV = "EPJ_DEBUG"
 """Set to 1 to see the Python traceback of an unexpected error instead of the one-line message."""
@@ -61,21 +65,6 @@ class BadInput(ClickException):
 def fail(what: str, todo: str | None = None) -> NoReturn:
     """Refuse bad input: ``fail("--period 2027-13 is not a month", "give YYYY-MM, e.g. 2027-03")``."""
     raise BadInput(what, todo)
-
-
-# ----------------------------------------------------------------------------------------------
-# Numbers, one way: Norwegian grouping (thin space-free: a plain space) and a decimal comma.
-
-
-def fmt_int(number: int) -> str:
-    """``144431`` → ``144 431`` (Norwegian digit grouping)."""
-    return f"{number:,}".replace(",", " ")
-
-
-def fmt_decimal(number: float | Any, decimals: int = 2, *, sign: bool = False) -> str:
-    """``613091.5`` → ``613 091,50`` (Norwegian grouping and decimal comma); ``sign`` adds ``+``/``-``."""
-    text = f"{number:{'+' if sign else ''},.{decimals}f}"
-    return text.replace(",", " ").replace(".", ",")
 
 
 # ----------------------------------------------------------------------------------------------

@@ -715,6 +715,8 @@ def platform_manifests(config: InfraConfig, crds: Sequence[Manifest]) -> list[Ma
         # kopf peering: one active operator even if a second one starts (Deployment: 1 replica, Recreate).
         *deploy.peering_manifests(ons),
         _operator_deployment(config, labels),
+        # Admission webhooks stamping every go/no-go decision (certificate: cert-manager, see deploy.py).
+        *deploy.webhook_manifests(ons, {NAME_LABEL: OPERATOR_NAME}),
         *_operator_network_policies(config),
         observability.operator_pod_monitor(config),
         *observability.probe_exporter(
@@ -728,7 +730,10 @@ def platform_manifests(config: InfraConfig, crds: Sequence[Manifest]) -> list[Ma
 
 
 def _operator_deployment(config: InfraConfig, labels: Mapping[str, str]) -> Manifest:
+    from epj.operator import deploy
     from epj.operator.runner import HEALTH_PATH, HEALTH_PORT_ENV
+
+    webhook_volume, webhook_mount = deploy.webhook_volume()
 
     selector = {NAME_LABEL: OPERATOR_NAME}
     probe = {
@@ -775,6 +780,7 @@ def _operator_deployment(config: InfraConfig, labels: Mapping[str, str]) -> Mani
                             "env": [
                                 {"name": contract.ENV_ENVIRONMENT, "value": config.environment},
                                 {"name": HEALTH_PORT_ENV, "value": str(OPERATOR_HEALTH_PORT)},
+                                *deploy.webhook_env(),
                                 # /metrics, scraped by the epj-operator PodMonitor (job="epj-operator").
                                 {"name": contract.ENV_METRICS_PORT, "value": str(OPERATOR_METRICS_PORT)},
                                 # The no-critical-alerts gate asks this Alertmanager.
@@ -784,6 +790,7 @@ def _operator_deployment(config: InfraConfig, labels: Mapping[str, str]) -> Mani
                             ],
                             "ports": [
                                 {"name": "health", "containerPort": OPERATOR_HEALTH_PORT, "protocol": "TCP"},
+                                {"name": "webhook", "containerPort": contract.OPERATOR_WEBHOOK_PORT, "protocol": "TCP"},
                                 {
                                     "name": contract.METRICS_PORT_NAME,
                                     "containerPort": OPERATOR_METRICS_PORT,
@@ -797,10 +804,10 @@ def _operator_deployment(config: InfraConfig, labels: Mapping[str, str]) -> Mani
                             "livenessProbe": {**probe, "initialDelaySeconds": 15},
                             "readinessProbe": {**probe, "initialDelaySeconds": 5},
                             "securityContext": restricted_container_security(),
-                            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, webhook_mount],
                         }
                     ],
-                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}, webhook_volume],
                 },
             },
         },
@@ -845,6 +852,20 @@ def _operator_network_policies(config: InfraConfig) -> list[Manifest]:
                         "to": [{"namespaceSelector": _ns_selector(config.monitoring_namespace)}],
                         "ports": _tcp(contract.ALERTMANAGER_PORT),
                     },
+                ],
+            },
+        ),
+        policy(
+            # The API server calls the admission webhooks (GoLiveApproval) on the webhook port.
+            "allow-apiserver-to-operator-webhook",
+            {
+                "podSelector": {"matchLabels": {COMPONENT: "operator"}},
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {
+                        "from": [{"ipBlock": {"cidr": cidr}} for cidr in config.api_server_cidrs],
+                        "ports": _tcp(contract.OPERATOR_WEBHOOK_PORT),
+                    }
                 ],
             },
         ),
