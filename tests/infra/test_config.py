@@ -17,6 +17,7 @@ BASE = {
     "backupEndpointUrl": "https://s3.example.no",
     "backupBucket": "epj-backup-test",
     "backupEndpointCidrs": ["10.41.8.0/24"],
+    "runbookBaseUrl": "https://git.example.no/epj-platform/-/blob/main",
 }
 
 

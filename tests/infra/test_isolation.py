@@ -72,6 +72,21 @@ def test_the_analysis_would_catch_a_leaky_policy(test_objects: list[Obj]) -> Non
     assert not ingress_allowed(test_objects, "kommune-5006", "kommune-5035", _pg_labels("5035"), 5432)
 
 
+def test_optional_secrets_are_only_the_platform_certificates_in_monitoring(test_objects: list[Obj]) -> None:
+    """Secrets the render mounts but does not create: only epj-cert-* in the monitoring namespace, never a tenant's."""
+    optional = [
+        (o["metadata"].get("namespace"), v["secret"]["secretName"])
+        for o in test_objects
+        if o["kind"] == "Deployment"
+        for v in o["spec"]["template"]["spec"].get("volumes", [])
+        if "secret" in v and v["secret"].get("optional")
+    ]
+    assert sorted(optional) == [
+        ("epj-monitoring", "epj-cert-health-network"),
+        ("epj-monitoring", "epj-cert-helseid"),
+    ]
+
+
 def _secret_refs(obj: Obj) -> list[str]:
     """Names of Secrets an object refers to (pod volumes, env, envFrom, pull secrets, CNPG bootstrap, backup)."""
     refs: list[str] = []
@@ -80,7 +95,9 @@ def _secret_refs(obj: Obj) -> list[str]:
         if isinstance(node, dict):
             for key, value in node.items():
                 if key == "secret" and isinstance(value, dict):
-                    refs.append(value.get("secretName") or value.get("name"))
+                    # optional: a Secret provisioned outside Pulumi (the platform's certificates), checked below.
+                    if not value.get("optional"):
+                        refs.append(value.get("secretName") or value.get("name"))
                 elif key in ("secretKeyRef", "secretRef") and isinstance(value, dict):
                     refs.append(value["name"])
                 elif key == "s3Credentials" and isinstance(value, dict):  # the Barman Cloud ObjectStore

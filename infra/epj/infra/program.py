@@ -87,7 +87,7 @@ def default_platform_rules(catalog: ServiceCatalog, config: InfraConfig) -> list
     """
     from epj.monitoring.rules import prometheus_rule_objects
 
-    return prometheus_rule_objects(catalog, namespace=config.monitoring_namespace)
+    return prometheus_rule_objects(catalog, namespace=config.monitoring_namespace, base_url=config.runbook_base_url)
 
 
 def load_registry(environment: str, tenants: TenantSet | None) -> tuple[Registry, str]:
