@@ -134,7 +134,7 @@ def check_dir(path: Path, option: str, what: str = "folder") -> Path:
     if not path.exists():
         fail(f"{option} {path}: no such {what}", "check the path")
     if not path.is_dir():
-        fail(f"{option} {path} is a file, not a {what}", f"give the {what}")
+        fail(f"{option} {path} is a file", f"give the {what}")
     return path
 
 

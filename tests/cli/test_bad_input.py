@@ -38,6 +38,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     (tmp_path / "a-file").write_text("I am a file, not a folder\n", encoding="utf-8")
     (tmp_path / "broken.yaml").write_text("config: [unclosed\n", encoding="utf-8")
     (tmp_path / "not-a-mapping.yaml").write_text("- just\n- a list\n", encoding="utf-8")
+    (tmp_path / "empty-extract").mkdir()
     scenario = (Path(__file__).resolve().parents[2] / "operator/epj/waves/scenarios/region-default.yaml").read_text(
         encoding="utf-8"
     )
@@ -120,6 +121,9 @@ CASES: list[tuple[str, list[str], str]] = [
     ("rehearse-scale", ["rehearse", "--scale", "-1", "--out", "OUT"], "--scale -1"),
     ("rehearse-clock", ["rehearse", "--clock", "fast", "--out", "OUT"], "not one of simulated, real"),
     ("rehearse-extract", ["rehearse", "--extract", "/nope", "--out", "OUT"], "no such extract folder"),
+    ("rehearse-empty-extract", ["rehearse", "--extract", "EMPTY", "--out", "OUT"], "no UTTREKK.txt"),
+    ("rehearse-extract-is-file", ["rehearse", "--extract", "FILE", "--out", "OUT"], "is a file"),
+    ("rehearse-out-under-file", ["rehearse", "--out", "FILE/sub"], "is a file"),
     ("rehearse-target-kind", ["rehearse", "--target", "mysql://x", "--out", "OUT"], "ndjson:DIR or postgresql"),
     # waves
     ("plan-bad-date", ["waves", "plan", "BADDATE", "--out", "OUT"], "not a valid date"),
@@ -272,9 +276,10 @@ def _expand(args: list[str], root: Path, plan: Path | None) -> list[str]:
         "BROKEN": str(root / "broken.yaml"),
         "NOTMAPPING": str(root / "not-a-mapping.yaml"),
         "BADDATE": str(root / "bad-date.yaml"),
+        "EMPTY": str(root / "empty-extract"),
         "PLAN": str(plan / "plan.json") if plan else "PLAN",
     }
-    return [names.get(a, a) for a in args]
+    return [names.get(a, a).replace("FILE/", names["FILE"] + "/") for a in args]
 
 
 @pytest.mark.parametrize(("args", "words"), [(a, w) for _, a, w in CASES], ids=[c[0] for c in CASES])
