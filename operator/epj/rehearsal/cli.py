@@ -51,7 +51,7 @@ def rehearse_cmd(
     target: Annotated[
         str | None,
         typer.Option(
-            help="ndjson:DIR (one folder per tenant below it) or postgresql://…. Default: ndjson:REPORT/target."
+            help="ndjson:DIR (one folder per tenant below it) or postgresql://…. Default: ndjson:OUT/target."
         ),
     ] = None,
     clock: Annotated[
