@@ -19,6 +19,7 @@ import re
 from collections.abc import Mapping
 from functools import lru_cache
 
+from epj import contract
 from epj.monitoring.kpi.model import KPI_NAMES as _KPI_NAMES
 
 GOLIVE_PHASES = frozenset(
@@ -61,6 +62,9 @@ _ALLOWED: dict[str, frozenset[str] | re.Pattern[str] | str] = {
     "resource_type": FHIR_RESOURCE_TYPES,
     "source": frozenset({"profil", "cgm", "epj"}),
     "stage": frozenset({"extract", "map", "validate", "load", "reconcile"}),
+    "purpose": frozenset(contract.MIGRATION_PURPOSES),
+    "category": frozenset(contract.MIGRATION_CATEGORIES),
+    contract.CERTIFICATE_LABEL: frozenset(contract.CERTIFICATES),
 }
 
 

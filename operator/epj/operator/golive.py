@@ -236,6 +236,7 @@ class Reconciler:
         old_phase = old.phase if old is not None and self.counted else None
         self.counted = True
         ctx.metrics.set_phase(tenant, old_phase, new.phase)
+        ctx.metrics.wave(tenant, spec.wave)
         seen = set(old.history) if old is not None else set()
         for entry in new.history:
             if entry.kind == "Gate" and entry not in seen and entry.gate and entry.outcome:
