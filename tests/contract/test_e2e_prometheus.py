@@ -232,6 +232,7 @@ def test_a_stopped_clinical_endpoint_fires_its_alert_with_tenant_and_a_resolving
     # The rendered rules load in a real Prometheus (no group failed to parse or evaluate).
     groups = _get(f"{prometheus}/api/v1/rules")["data"]["groups"]
     assert {g["name"] for g in groups} >= {"epj-probes", "epj-platform", "epj-migration", "epj-workloads"}
+
     # Both exporters are scraped under the job names the rules use, and every endpoint answers.
     def scraped_up() -> list[dict[str, Any]]:
         result = _get(f"{prometheus}/api/v1/query?query=up")["data"]["result"]
