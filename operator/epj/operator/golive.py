@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from typing import Any, cast
+from typing import Any
 
 from epj.golive.actions import CreateMigrationJob, Decision, EmitEvent, RollBack, RunSmokeChecks
 from epj.golive.machine import decide, set_condition
@@ -38,6 +38,7 @@ from epj.golive.phases import ConditionType, JobState, Phase
 from epj.golive.wave import GpOfficeMember
 from epj.operator import resources
 from epj.operator.context import OperatorContext, TenantView
+from epj.operator.events import post_event
 from epj.operator.kube import GOLIVES, JOBS, MIGRATION_JOBS, ROLLOUT_WAVES, Body
 from epj.operator.wave import KEPT_PHASES, without_owner
 
@@ -370,10 +371,3 @@ class Reconciler:
         )
         self.ctx.metrics.stalled(tenant, False)
         return state.model_copy(update={"conditions": conditions})
-
-
-def post_event(body: Body, type_: str, reason: str, message: str) -> None:
-    """A Kubernetes Event on the object (kopf posts it in the background)."""
-    import kopf
-
-    kopf.event(kopf.Body(cast(Any, body)), type=type_, reason=reason, message=message)  # RawBody is a TypedDict
