@@ -14,6 +14,7 @@ BASE = {
     "operatorImage": "r.example/epj:1",
     "healthNetworkCidrs": ["100.64.0.0/16"],
     "apiServerCidrs": ["10.0.0.1/32"],
+    "runbookBaseUrl": "https://git.example.no/epj-platform/-/blob/main",
 }
 
 

@@ -94,8 +94,11 @@ def test_deployments_run_restricted_pods_with_configured_images(test_objects: li
         if dep["metadata"]["namespace"].startswith("kommune-"):
             assert pod["automountServiceAccountToken"] is False
             image = pod["containers"][0]["image"]
-            assert image.startswith("registry.test.epj.example.no/vendor/epj/")
-            assert image.endswith(":2026.11.1")
+            if dep["metadata"]["name"] == "epj-kpi-exporter":  # this repository's image, like the operator
+                assert image == "registry.test.epj.example.no/epj-platform/epj:0.1.0"
+            else:
+                assert image.startswith("registry.test.epj.example.no/vendor/epj/")
+                assert image.endswith(":2026.11.1")
 
 
 def test_platform_has_operator_crds_rbac_and_monitoring_namespace(test_objects: list[Obj]) -> None:

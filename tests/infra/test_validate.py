@@ -67,7 +67,12 @@ def test_third_party_kinds_get_a_structural_check(test_objects: list[Obj]) -> No
         ("monitoring.coreos.com/v1", "ServiceMonitor"),
         ("monitoring.coreos.com/v1", "PodMonitor"),
         ("monitoring.coreos.com/v1", "PrometheusRule"),
+        ("cert-manager.io/v1", "Issuer"),
+        ("cert-manager.io/v1", "Certificate"),
     }
+    certificate = _first(test_objects, "Certificate")
+    certificate["spec"]["dnsNames"] = []
+    assert any("dnsNames" in p for p in validate_objects([certificate]))
     cluster = _first(test_objects, "Cluster")
     cluster["spec"]["instances"] = 0
     cluster["spec"]["storage"]["size"] = "lots"

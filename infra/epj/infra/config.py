@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -50,6 +51,19 @@ class InfraConfig:
     postgres_image: str = "ghcr.io/cloudnative-pg/postgresql:16.4"
     storage_class: str | None = None
     image_digests: Mapping[str, str] = field(default_factory=dict)
+    #: Where on-call staff open runbooks: every alert's ``runbook_url`` is ``<this>/runbooks/alerts/<Alert>.md``.
+    runbook_base_url: str = contract.DEFAULT_RUNBOOK_BASE_URL
+    #: Alertmanager as the operator's no-critical-alerts gate reaches it.
+    alertmanager_url: str = contract.DEFAULT_ALERTMANAGER_URL
+    #: Image of the migration Jobs (``epj migrate``); empty: the operator image (one repository builds both).
+    migration_image: str = ""
+    #: ``{integration service: URL}`` the probe exporter checks over the health network.
+    integration_probe_urls: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def effective_migration_image(self) -> str:
+        """The image the operator starts migration Jobs with."""
+        return self.migration_image or self.operator_image
 
     def image(self, name: str) -> str:
         """A vendor image reference ``<registry>/<image>:<tag>``, plus ``@sha256:…`` when its digest is configured."""
@@ -86,8 +100,14 @@ _KEYS: dict[str, str] = {
     "postgresImage": "postgres_image",
     "storageClass": "storage_class",
     "imageDigests": "image_digests",
+    "runbookBaseUrl": "runbook_base_url",
+    "alertmanagerUrl": "alertmanager_url",
+    "migrationImage": "migration_image",
+    "integrationProbeUrls": "integration_probe_urls",
 }
-_REQUIRED = ("imageRegistry", "imageTag", "operatorImage", "healthNetworkCidrs", "apiServerCidrs")
+_REQUIRED = ("imageRegistry", "imageTag", "operatorImage", "healthNetworkCidrs", "apiServerCidrs", "runbookBaseUrl")
+#: Environments whose URLs must be real: a reserved ``.invalid`` host there would send on-call staff nowhere.
+_REAL_ENVIRONMENTS = frozenset({"prod"})
 _LISTS = {"healthNetworkCidrs", "healthNetworkPorts", "apiServerCidrs"}
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
@@ -120,6 +140,18 @@ def _decode(key: str, value: Any, source: str) -> Any:
             if not isinstance(digest, str) or not _DIGEST.match(digest):
                 raise InfraConfigError(f"{source}: {PROJECT}:{key}.{image}: {digest!r} is not a sha256:<64 hex> digest")
         return dict(sorted(value.items()))
+    if key == "integrationProbeUrls":
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise InfraConfigError(f"{source}: {PROJECT}:{key}: must be a mapping service → URL ({exc})") from exc
+        if not isinstance(value, dict):
+            raise InfraConfigError(f"{source}: {PROJECT}:{key}: must be a mapping service → URL")
+        for service, url in value.items():
+            if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+                raise InfraConfigError(f"{source}: {PROJECT}:{key}.{service}: {url!r} is not an http(s) URL")
+        return dict(sorted(value.items()))
     if key == "apiServerPort":
         try:
             return int(value)
@@ -147,6 +179,18 @@ def infra_config_from_mapping(environment: str, values: Mapping[str, Any], sourc
                 raise InfraConfigError(f"{source}: {PROJECT}:{key}: {cidr!r} is not a CIDR ({exc})") from exc
     if "{kommunenummer}" not in kwargs.get("admin_group_pattern", "{kommunenummer}"):
         raise InfraConfigError(f"{source}: {PROJECT}:adminGroupPattern: must contain {{kommunenummer}}")
+    for key in ("runbookBaseUrl", "alertmanagerUrl"):
+        url = kwargs.get(_KEYS[key])
+        if url is None:
+            continue
+        if not url.startswith(("https://", "http://")):
+            raise InfraConfigError(f"{source}: {PROJECT}:{key}: {url!r} is not an http(s) URL")
+        host = urlsplit(url).hostname or ""
+        if environment in _REAL_ENVIRONMENTS and (host == "invalid" or host.endswith(".invalid")):
+            raise InfraConfigError(
+                f"{source}: {PROJECT}:{key}: {url!r} is a placeholder host; {environment} needs the real URL"
+            )
+    kwargs["runbook_base_url"] = kwargs["runbook_base_url"].rstrip("/")
     return InfraConfig(environment=environment, **kwargs)
 
 

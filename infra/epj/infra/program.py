@@ -54,13 +54,13 @@ def default_platform_rules(catalog: ServiceCatalog, config: InfraConfig) -> list
     """
     from epj.monitoring.rules import prometheus_rule_objects
 
-    return prometheus_rule_objects(catalog, namespace=config.monitoring_namespace)
+    return prometheus_rule_objects(catalog, namespace=config.monitoring_namespace, base_url=config.runbook_base_url)
 
 
 def load_registry(environment: str, tenants: TenantSet | None) -> tuple[Registry, str]:
     """The environment's provisioned record (``tenants/provisioned/<env>.yaml``).
 
-    When the caller hands in its own tenant set (a preview such as ``--call-option`` or
+    When the caller hands in its own tenant set (a preview such as ``--tenant N --what-if`` or
     ``--tenant``, a what-if report), only the record's lines for tenants in that set apply:
     the files were validated against the whole record when they were loaded.
     """

@@ -162,6 +162,39 @@ MINIMAL_SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
             }
         },
     },
+    # cert-manager: the operator's webhook certificate (epj.operator.deploy.webhook_manifests).
+    ("cert-manager.io/v1", "Issuer"): {
+        "type": "object",
+        "required": ["spec"],
+        "properties": {
+            "spec": {
+                "type": "object",
+                "minProperties": 1,
+                "properties": {"selfSigned": {"type": "object"}, "ca": {"type": "object"}},
+            }
+        },
+    },
+    ("cert-manager.io/v1", "Certificate"): {
+        "type": "object",
+        "required": ["spec"],
+        "properties": {
+            "spec": {
+                "type": "object",
+                "required": ["secretName", "issuerRef", "dnsNames"],
+                "properties": {
+                    "secretName": {"type": "string", "minLength": 1},
+                    "dnsNames": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+                    "duration": _DURATION,
+                    "renewBefore": _DURATION,
+                    "issuerRef": {
+                        "type": "object",
+                        "required": ["name"],
+                        "properties": {"name": {"type": "string"}, "kind": {"enum": ["Issuer", "ClusterIssuer"]}},
+                    },
+                },
+            }
+        },
+    },
     ("monitoring.coreos.com/v1", "ServiceMonitor"): {
         "type": "object",
         "required": ["spec"],
