@@ -166,7 +166,7 @@ def check_namespace(value: str, option: str = "--namespace") -> str:
     if len(value) > 63 or not _DNS1123_LABEL.match(value):
         fail(
             f"{option} {value!r} is not a valid Kubernetes namespace",
-            "use lower-case letters, digits and '-', at most 63 characters, e.g. epj-rollout",
+            "use lower-case letters, digits and '-', at most 63 characters, e.g. kommune-5035",
         )
     return value
 

@@ -14,6 +14,9 @@ BASE = {
     "operatorImage": "r.example/epj:1",
     "healthNetworkCidrs": ["100.64.0.0/16"],
     "apiServerCidrs": ["10.0.0.1/32"],
+    "backupEndpointUrl": "https://s3.example.no",
+    "backupBucket": "epj-backup-test",
+    "backupEndpointCidrs": ["10.41.8.0/24"],
     "runbookBaseUrl": "https://git.example.no/epj-platform/-/blob/main",
 }
 
@@ -43,6 +46,13 @@ def test_pulumi_style_json_strings_are_decoded() -> None:
         ({"adminGroupPattern": "admins"}, "adminGroupPattern: must contain"),
         ({"imagetag": "x"}, "unknown key.*epj-platform:imagetag"),
         ({"apiServerPort": "https"}, "apiServerPort: must be a port number"),
+        ({"backupBucket": None}, "missing required key.*epj-platform:backupBucket"),
+        ({"backupEndpointUrl": "s3.example.no"}, "backupEndpointUrl: 's3.example.no' is not an http"),
+        ({"backupBucket": "Epj_Backups"}, "backupBucket: not an S3 bucket name"),
+        ({"backupEndpointCidrs": ["s3.example.no"]}, "backupEndpointCidrs: 's3.example.no' is not a CIDR"),
+        ({"backupEncryption": "none"}, "backupEncryption: must be one of AES256, aws:kms"),
+        ({"backupRetention": "30 days"}, "backupRetention: must look like 30d"),
+        ({"backupSchedule": "0 1 * * *"}, "backupSchedule: CloudNativePG schedules have six fields"),
     ],
 )
 def test_bad_values_are_named(change: dict[str, object], message: str) -> None:

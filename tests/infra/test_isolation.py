@@ -88,7 +88,7 @@ def test_optional_secrets_are_only_the_platform_certificates_in_monitoring(test_
 
 
 def _secret_refs(obj: Obj) -> list[str]:
-    """Names of Secrets an object refers to (pod volumes, env, envFrom, pull secrets, CNPG bootstrap)."""
+    """Names of Secrets an object refers to (pod volumes, env, envFrom, pull secrets, CNPG bootstrap, backup)."""
     refs: list[str] = []
 
     def walk(node: Any) -> None:
@@ -100,6 +100,8 @@ def _secret_refs(obj: Obj) -> list[str]:
                         refs.append(value.get("secretName") or value.get("name"))
                 elif key in ("secretKeyRef", "secretRef") and isinstance(value, dict):
                     refs.append(value["name"])
+                elif key == "s3Credentials" and isinstance(value, dict):  # the Barman Cloud ObjectStore
+                    refs.extend(v["name"] for v in value.values())
                 elif key == "imagePullSecrets":
                     refs.extend(v["name"] for v in value)
                 walk(value)
@@ -113,7 +115,9 @@ def _secret_refs(obj: Obj) -> list[str]:
 
 def test_secrets_are_referenced_only_inside_their_own_namespace(test_objects: list[Obj], tenant_set: TenantSet) -> None:
     secrets = {(o["metadata"]["namespace"], o["metadata"]["name"]) for o in test_objects if o["kind"] == "Secret"}
-    assert secrets == {(t.namespace, "epj-db-owner") for t in tenant_set.active("test")}
+    assert secrets == {
+        (t.namespace, name) for t in tenant_set.active("test") for name in ("epj-db-owner", "epj-db-backup-s3")
+    }
     # Secrets cert-manager issues from a rendered Certificate (the operator's webhook certificate) exist too.
     issued = {(o["metadata"]["namespace"], o["spec"]["secretName"]) for o in test_objects if o["kind"] == "Certificate"}
     assert issued == {("epj-system", "epj-golive-webhook-tls")}

@@ -126,7 +126,13 @@ def test_generated_password_never_reaches_the_output(test_registrations: list[Re
     passwords = [r for r in test_registrations if r.type == "random:index/randomPassword:RandomPassword"]
     assert len(passwords) == 4
     secrets = [r.inputs for r in test_registrations if r.type == "kubernetes:core/v1:Secret"]
-    assert {s["stringData"]["password"] for s in secrets} == {PASSWORD_PLACEHOLDER}
+    owners = [s for s in secrets if s["metadata"]["name"] == "epj-db-owner"]
+    assert len(owners) == 4
+    assert {s["stringData"]["password"] for s in owners} == {PASSWORD_PLACEHOLDER}
+    # The object-store keys are Pulumi secrets too: a render shows only their placeholder.
+    backup_keys = [s for s in secrets if s["metadata"]["name"] == "epj-db-backup-s3"]
+    assert len(backup_keys) == 4
+    assert {v for s in backup_keys for v in s["stringData"].values()} == {"pulumi-secret-backupCredentials"}
 
 
 def test_uncalled_options_get_nothing(test_registrations: list[Registration], tenant_set: TenantSet) -> None:

@@ -64,6 +64,8 @@ def test_custom_objects_are_checked_against_their_crd(test_objects: list[Obj]) -
 def test_third_party_kinds_get_a_structural_check(test_objects: list[Obj]) -> None:
     assert set(MINIMAL_SCHEMAS) == {
         ("postgresql.cnpg.io/v1", "Cluster"),
+        ("postgresql.cnpg.io/v1", "ScheduledBackup"),
+        ("barmancloud.cnpg.io/v1", "ObjectStore"),
         ("monitoring.coreos.com/v1", "ServiceMonitor"),
         ("monitoring.coreos.com/v1", "PodMonitor"),
         ("monitoring.coreos.com/v1", "PrometheusRule"),

@@ -115,6 +115,8 @@ class MunicipalityTenantArgs:
     config: InfraConfig
     prometheus_rules: Sequence[Manifest] = field(default_factory=tuple)
     protect: bool = True
+    #: The tenant's object-store key (access key id, secret key): Pulumi secret Outputs.
+    backup_credentials: tuple[object, object] = ("", "")
 
 
 class MunicipalityTenant(pulumi.ComponentResource):
@@ -134,7 +136,7 @@ class MunicipalityTenant(pulumi.ComponentResource):
             special=False,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        objs = manifests.tenant_manifests(tenant, args.sizing, args.config, password.result)
+        objs = manifests.tenant_manifests(tenant, args.sizing, args.config, password.result, args.backup_credentials)
         objs += [dict(rule) for rule in args.prometheus_rules]
         ns_obj, rest = objs[0], objs[1:]
         ns = register_object(ns_obj, data_options(self, [], protect=args.protect))

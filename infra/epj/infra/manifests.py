@@ -423,6 +423,8 @@ def database_secret(tenant: Tenant, password: object) -> Manifest:
 
 def database_cluster(tenant: Tenant, sizing: TenantSizing, config: InfraConfig) -> Manifest:
     """The tenant's own PostgreSQL (CloudNativePG), bootstrapped with the owner secret above."""
+    from epj.infra import backup
+
     db = sizing.database
     storage: dict[str, Any] = {"size": storage_quantity(db.storage_gib)}
     if config.storage_class:
@@ -454,6 +456,8 @@ def database_cluster(tenant: Tenant, sizing: TenantSizing, config: InfraConfig) 
                 "podAntiAffinityType": "preferred",
             },
             "inheritedMetadata": {"labels": {TENANT_LABEL: tenant.kommunenummer, COMPONENT: "database"}},
+            # Continuous backup: WAL archived through the Barman Cloud plugin (epj.infra.backup).
+            "plugins": backup.cluster_plugins(),
         },
     }
 
@@ -606,8 +610,20 @@ def monitors(tenant: Tenant, sizing: TenantSizing) -> list[Manifest]:
     return objs
 
 
-def tenant_manifests(tenant: Tenant, sizing: TenantSizing, config: InfraConfig, password: object) -> list[Manifest]:
-    """The whole baseline of one tenant, namespace first (the order the component creates them)."""
+def tenant_manifests(
+    tenant: Tenant,
+    sizing: TenantSizing,
+    config: InfraConfig,
+    password: object,
+    backup_credentials: tuple[object, object] = ("", ""),
+) -> list[Manifest]:
+    """The whole baseline of one tenant, namespace first (the order the component creates them).
+
+    ``backup_credentials``: the tenant's object-store key (access key id, secret key), Pulumi
+    secrets at deploy time (see :mod:`epj.infra.backup`).
+    """
+    from epj.infra import backup
+
     objs = [
         namespace(tenant, config),
         resource_quota(tenant, sizing),
@@ -615,6 +631,14 @@ def tenant_manifests(tenant: Tenant, sizing: TenantSizing, config: InfraConfig, 
         *network_policies(tenant, sizing, config),
         *admin_rbac(tenant, config),
         database_secret(tenant, password),
+        *backup.backup_manifests(
+            tenant,
+            config,
+            cluster=DB_CLUSTER,
+            db_pods={"matchLabels": {"cnpg.io/cluster": DB_CLUSTER}},
+            labels=tenant_labels(tenant),
+            credentials=backup_credentials,
+        ),
         database_cluster(tenant, sizing, config),
     ]
     for svc in sizing.services:
