@@ -35,8 +35,12 @@ import typer
 from typer._click.exceptions import ClickException, UsageError  # typer vendors click: these are raised
 from typer.core import TyperGroup
 
+from epj.numbers import fmt_decimal, fmt_int
+
 if TYPE_CHECKING:
     from epj.tenants import Tenant
+
+__all__ = ["BadInput", "SafeGroup", "fail", "fmt_decimal", "fmt_int", "staged_dir"]
 
 DEBUG_ENV = "EPJ_DEBUG"
 """Set to 1 to see the Python traceback of an unexpected error instead of the one-line message."""
@@ -61,21 +65,6 @@ class BadInput(ClickException):
 def fail(what: str, todo: str | None = None) -> NoReturn:
     """Refuse bad input: ``fail("--period 2027-13 is not a month", "give YYYY-MM, e.g. 2027-03")``."""
     raise BadInput(what, todo)
-
-
-# ----------------------------------------------------------------------------------------------
-# Numbers, one way: Norwegian grouping (thin space-free: a plain space) and a decimal comma.
-
-
-def fmt_int(number: int) -> str:
-    """``144431`` → ``144 431`` (Norwegian digit grouping)."""
-    return f"{number:,}".replace(",", " ")
-
-
-def fmt_decimal(number: float | Any, decimals: int = 2, *, sign: bool = False) -> str:
-    """``613091.5`` → ``613 091,50`` (Norwegian grouping and decimal comma); ``sign`` adds ``+``/``-``."""
-    text = f"{number:{'+' if sign else ''},.{decimals}f}"
-    return text.replace(",", " ").replace(".", ",")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -145,7 +134,7 @@ def check_dir(path: Path, option: str, what: str = "folder") -> Path:
     if not path.exists():
         fail(f"{option} {path}: no such {what}", "check the path")
     if not path.is_dir():
-        fail(f"{option} {path} is a file, not a {what}", f"give the {what}")
+        fail(f"{option} {path} is a file", f"give the {what}")
     return path
 
 
@@ -401,8 +390,11 @@ def tidy_help(command: Any) -> None:
             continue
         if param.param_type_name == "option" and param.metavar is None:
             param.metavar = _readable_type(param)
-        elif param.param_type_name == "argument" and param.metavar is None:
-            param.metavar = (param.name or "").upper()
+        elif param.param_type_name == "argument" and not getattr(param, "_epj_tidy", False):
+            # Arguments show their type from display_type_rich (metavar is their name in messages).
+            word = _readable_type(param)
+            setattr(param, "display_type_rich", lambda ctx, word=word: word)  # noqa: B010
+            param._epj_tidy = True
         help_text = getattr(param, "help", None)
         if help_text and param.param_type_name == "option":
             match = _INLINE_DEFAULT.search(help_text)

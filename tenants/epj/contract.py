@@ -44,12 +44,10 @@ OPERATOR_NAME: Final = "epj-operator"
 PROBE_EXPORTER_NAME: Final = "epj-probe-exporter"
 #: The per-tenant KPI exporter (tenant namespace): reads that tenant's own database.
 KPI_EXPORTER_NAME: Final = "epj-kpi-exporter"
-#: Scrape ``job`` label of the tenant clinical services (ServiceMonitor ``jobLabel`` target).
-SERVICES_JOB: Final = "epj-services"
-#: Scrape ``job`` label of the tenants' PostgreSQL (CloudNativePG) instances.
-DATABASE_JOB: Final = "epj-db"
-#: Scrape ``job`` label of each component: the rendered monitors set ``job`` to these values.
-JOBS: Final = (OPERATOR_NAME, PROBE_EXPORTER_NAME, KPI_EXPORTER_NAME, SERVICES_JOB, DATABASE_JOB)
+#: The ``job`` label of the platform's own components: the rendered PodMonitors take it from the pods'
+#: ``app.kubernetes.io/name`` label (``jobLabel``), which is the component name.
+EXPORTER_JOBS: Final = (PROBE_EXPORTER_NAME, KPI_EXPORTER_NAME)
+PLATFORM_JOBS: Final = (OPERATOR_NAME, *EXPORTER_JOBS)
 
 #: Pod label saying which part a pod is (NetworkPolicy and monitor selectors use it).
 COMPONENT_LABEL: Final = "epj.no/component"
@@ -65,6 +63,9 @@ OPERATOR_METRICS_PORT: Final = 9464
 KPI_EXPORTER_PORT: Final = 9464
 PROBE_EXPORTER_PORT: Final = 9465
 ALERTMANAGER_PORT: Final = 9093
+#: The operator's admission webhooks (HTTPS; the API server reaches them through the webhook Service on 443).
+OPERATOR_WEBHOOK_PORT: Final = 9443
+OPERATOR_WEBHOOK_SERVICE: Final = "epj-golive-webhook"
 METRICS_PORT_NAME: Final = "metrics"
 METRICS_PATH: Final = "/metrics"
 
@@ -84,6 +85,10 @@ ENV_RUNBOOK_BASE_URL: Final = "EPJ_RUNBOOK_BASE_URL"
 ENV_KPI_DSN: Final = "EPJ_KPI_DSN"
 ENV_DB_CREDENTIALS_DIR: Final = "EPJ_DB_CREDENTIALS_DIR"
 ENV_PROMETHEUS_URL: Final = "EPJ_PROMETHEUS_URL"
+#: Directory with ``tls.crt``/``tls.key`` of the operator's webhook server (the mounted cert-manager Secret).
+ENV_WEBHOOK_CERT_DIR: Final = "EPJ_WEBHOOK_CERT_DIR"
+#: JSON group → approver-role mapping (``epj.golive.approvals.RoleMapping``); empty: groups ``epj-approver:<role>``.
+ENV_APPROVER_ROLES: Final = "EPJ_APPROVER_ROLES"
 
 # --------------------------------------------------------------------------------------------- images & URLs
 
@@ -127,7 +132,9 @@ MIGRATION_LAST_RUN_SUCCESS: Final = "epj_migration_last_run_success"
 MIGRATION_LAST_RUN_RECORDS: Final = "epj_migration_last_run_records"
 MIGRATION_STARTED: Final = "epj_migration_started_timestamp_seconds"
 #: Values of the ``category`` label of :data:`MIGRATION_LAST_RUN_RECORDS` (the reconciliation counts).
-MIGRATION_CATEGORIES: Final = ("source", "loaded", "quarantined", "unaccounted")
+MIGRATION_CATEGORIES: Final = ("read", "migrated", "quarantined", "unaccounted")
+#: Values of the ``purpose`` label of the migration metrics.
+MIGRATION_PURPOSES: Final = ("rehearsal", "cutover")
 
 # Probes (central probe exporter).
 PROBE_SUCCESS: Final = "epj_probe_success"
@@ -138,6 +145,18 @@ PROBE_LAST_SUCCESS: Final = "epj_probe_last_success_timestamp_seconds"
 KPI_VALUE: Final = "epj_kpi_value"
 KPI_SAMPLE_SIZE: Final = "epj_kpi_sample_size"
 KPI_BASELINE: Final = "epj_kpi_baseline_value"
+
+# Certificates (probe exporter reads them from Secrets): the platform's health-network (virksomhets-)
+# certificate and its HelseID client certificate. Label ``certificate`` holds one of these names.
+CERTIFICATES: Final = ("health-network", "helseid")
+CERTIFICATE_LABEL: Final = "certificate"
+CERTIFICATE_EXPIRY: Final = "epj_certificate_expiry_timestamp_seconds"
+
+# Prerequisite exporters (kube-prometheus): the rules also query these, documented in infra/README.md.
+KUBE_STATE_METRICS_JOB: Final = "kube-state-metrics"
+KUBE_POD_WAITING_REASON: Final = "kube_pod_container_status_waiting_reason"
+KUBE_POD_LAST_TERMINATED_REASON: Final = "kube_pod_container_status_last_terminated_reason"
+KUBE_POD_RESTARTS: Final = "kube_pod_container_status_restarts_total"
 
 # --------------------------------------------------------------------------------------------- CLI
 

@@ -20,6 +20,10 @@ BASE = {
     "kubeContext": "ctx",
     "ingressDomain": "epj.example",
     "certIssuer": "ca",
+    "backupEndpointUrl": "https://s3.example.no",
+    "backupBucket": "epj-backup-test",
+    "backupEndpointCidrs": ["10.41.8.0/24"],
+    "runbookBaseUrl": "https://git.example.no/epj-platform/-/blob/main",
 }
 
 
@@ -56,6 +60,13 @@ def test_pulumi_style_json_strings_are_decoded() -> None:
         ({"operatorImage": "r.example/epj:1"}, "operatorImage: .* is not pinned by digest"),
         ({"apiServerServiceCidrs": ["10.96.0.1"]}, None),
         ({"certIssuerKind": "Vault"}, "certIssuerKind: must be ClusterIssuer or Issuer"),
+        ({"backupBucket": None}, "missing required key.*epj-platform:backupBucket"),
+        ({"backupEndpointUrl": "s3.example.no"}, "backupEndpointUrl: 's3.example.no' is not an http"),
+        ({"backupBucket": "Epj_Backups"}, "backupBucket: not an S3 bucket name"),
+        ({"backupEndpointCidrs": ["s3.example.no"]}, "backupEndpointCidrs: 's3.example.no' is not a CIDR"),
+        ({"backupEncryption": "none"}, "backupEncryption: must be one of AES256, aws:kms"),
+        ({"backupRetention": "30 days"}, "backupRetention: must look like 30d"),
+        ({"backupSchedule": "0 1 * * *"}, "backupSchedule: CloudNativePG schedules have six fields"),
     ],
 )
 def test_bad_values_are_named(change: dict[str, object], message: str | None) -> None:

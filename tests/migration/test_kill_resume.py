@@ -87,7 +87,13 @@ def test_postgres_kill_minus_nine_then_rerun(medium_extract: Path, tmp_path: Pat
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'kommune_5035'")}
         states = [r[0] for r in conn.execute("SELECT state FROM kommune_5035.migration_run ORDER BY started_at")]
     # the dead run's staging table is gone; the ledger knows it died
-    assert tables == {"fhir_resource", "migration_reconciliation", "migration_run"}
+    assert tables == {
+        "fhir_resource",
+        "fhir_resource_migrated",
+        "fhir_resource_others",
+        "migration_reconciliation",
+        "migration_run",
+    }
     assert states == ["published", "interrupted", "published"]
 
 

@@ -214,3 +214,24 @@ def test_smoke_checks_count_what_the_migration_wrote_not_rows_of_others(tmp_path
     outcome = smoke_check(pg_dsn, "5035")
     assert outcome.passed is False and "EpisodeOfCare 0≠2" in outcome.message
     assert smoke_check_target(pg_dsn, "5035", report["resources"])[0] is False
+
+
+def test_a_store_from_before_partitions_is_published_row_by_row_and_keeps_others_rows(
+    tmp_path: Path, pg_dsn: str
+) -> None:
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:  # the old layout: a plain table, no migrated column
+        conn.execute(f"CREATE SCHEMA {SCHEMA}")
+        conn.execute(
+            f"CREATE TABLE {SCHEMA}.fhir_resource (id text NOT NULL, resource_type text NOT NULL, patient_id text, "
+            "resource jsonb NOT NULL, source text NOT NULL, PRIMARY KEY (resource_type, id))"
+        )
+        conn.execute(f"INSERT INTO {SCHEMA}.fhir_resource VALUES ('old', 'Patient', NULL, '{{}}', 'profil/BRUKER.csv')")
+        conn.execute(f"INSERT INTO {SCHEMA}.fhir_resource VALUES ('mine', 'Flag', NULL, '{{}}', 'ops')")
+    run_migration(_extract(tmp_path / "x", 2), pg_dsn, synthetic_ids=True, report_dir=tmp_path / "r")
+    with psycopg.connect(pg_dsn) as conn:
+        rows = conn.execute(
+            f"SELECT resource_type, migrated, count(*) FROM {SCHEMA}.fhir_resource GROUP BY 1, 2 ORDER BY 1, 2"
+        ).fetchall()
+        ids = {r[0] for r in conn.execute(f"SELECT id FROM {SCHEMA}.fhir_resource")}
+    assert rows == [("EpisodeOfCare", True, 2), ("Flag", False, 1), ("Patient", True, 2)]
+    assert "mine" in ids and "old" not in ids

@@ -80,12 +80,12 @@ def render(
         console.print(f"rendering {environment}: platform + {len(active)} tenant(s) …")
         objs = render_objects(environment, tenants)
     except TenantSetInvalid as exc:
-        err.print(f"[red]tenant files are invalid; nothing rendered ({len(exc.errors)} error(s)):")
+        typer.echo(f"error: tenant files are invalid; nothing rendered ({len(exc.errors)} error(s)):", err=True)
         for error in exc.errors:
             err.print(f"  {error}", markup=False, highlight=False)
         raise typer.Exit(1) from None
     except InfraConfigError as exc:
-        err.print(f"[red]stack config is invalid; nothing rendered:[/red] {exc}", highlight=False)
+        typer.echo(f"error: stack config is invalid: {exc}; fix the stack file (nothing was rendered)", err=True)
         raise typer.Exit(1) from None
     except KeyError as exc:
         fail(str(exc.args[0]), "see: epj tenants list")

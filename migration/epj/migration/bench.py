@@ -89,7 +89,7 @@ def run_bench(
             with (
                 psycopg.connect(dsn) as conn,
                 dump.open("wb") as out,
-                conn.cursor().copy(f"COPY {schema}.fhir_resource ({cols}) TO STDOUT") as cp,
+                conn.cursor().copy(f"COPY (SELECT {cols} FROM {schema}.fhir_resource) TO STDOUT") as cp,
             ):
                 for chunk in cp:
                     out.write(chunk)

@@ -31,6 +31,7 @@ from epj.clikit import (
     fail,
     staged_dir,
 )
+from epj.numbers import fmt_int
 
 migrate_app = typer.Typer(
     name="migrate",
@@ -70,7 +71,7 @@ def _progress_reporter(label: str) -> tuple[Any, Any]:
 
         def update(done: int, total: int | None) -> None:
             elapsed = time.perf_counter() - start
-            bar.update(task, completed=done, total=total, rate=f"{done / elapsed:,.0f}" if elapsed else "-")
+            bar.update(task, completed=done, total=total, rate=fmt_int(round(done / elapsed)) if elapsed else "-")
 
         return update, bar.stop
 
@@ -85,7 +86,7 @@ def _progress_reporter(label: str) -> tuple[Any, Any]:
         rate = done / elapsed if elapsed else 0.0
         eta = f", ETA {max(total - done, 0) / rate:.0f} s" if total and rate else ""
         of = f"/{total}" if total else ""
-        print(f"{label}: {done}{of} records, {rate:,.0f} rec/s{eta}", file=sys.stderr, flush=True)
+        print(f"{label}: {done}{of} records, {fmt_int(round(rate))} rec/s{eta}", file=sys.stderr, flush=True)
 
     return plain, lambda: None
 

@@ -8,14 +8,15 @@ Both targets are all-or-nothing. Rows are *staged* while the extract is read; on
   older versions. A kill -9 at any moment leaves ``DIR`` pointing at either the old or the new set.
   (An NDJSON folder is an export, not a tenant's store: it has no go-live seal.)
 - ``postgresql://…`` — the tenant's store, schema ``kommune_<nr>``. Rows are COPYed into a staging
-  table (two sessions, both cores); at commit one transaction *publishes* them into
-  ``fhir_resource``: it deletes the rows earlier migration runs wrote (``migrated = true``) and inserts
-  the staged ones. Rows others wrote (``migrated = false``, the column's default) and every other
-  table are never touched; ``fhir_resource`` itself is never dropped. On the very first load (no
-  ``fhir_resource`` yet) the staging table, indexed, simply becomes it. A store whose tenant has gone
-  live is sealed (:mod:`epj.migration.store`): the run is refused at :meth:`open`, before it writes
-  anything. A kill -9 at any moment leaves the store as it was; the next run drops the stale staging
-  table first.
+  table (two sessions, both cores) and indexed. ``fhir_resource`` is partitioned by ``migrated``:
+  ``fhir_resource_migrated`` (rows migration runs wrote) and ``fhir_resource_others`` (rows anyone else
+  writes: the column defaults to false). At commit one transaction *publishes*: it detaches and drops the
+  migrated partition and attaches the staging table in its place — metadata only, so a re-run costs no
+  more than a first load. Rows others wrote and every other table are never touched; ``fhir_resource``
+  itself is never dropped. (A plain ``fhir_resource`` from before partitions is published row by row:
+  delete what migrations wrote, insert the staged rows.) A store whose tenant has gone live is sealed
+  (:mod:`epj.migration.store`): the run is refused at :meth:`open`, before it writes anything. A kill -9
+  at any moment leaves the store as it was; the next run drops the stale staging table first.
 
 Ids are stable and rows come in a deterministic order, so a rerun of the same extract produces the
 identical store.
@@ -50,6 +51,8 @@ COLUMNS_DDL = (
 #: Marks the rows a migration run wrote: a re-run before go-live replaces exactly these. Others' rows
 #: get the column's default (false) and are never touched.
 MIGRATED = "migrated"
+MIGRATED_PART = f"{TABLE}_migrated"  # the partition of rows migration runs wrote (migrated = true)
+OTHERS = f"{TABLE}_others"  # the partition of rows others wrote (migrated = false); never changed here
 
 
 class Target(Protocol):
@@ -246,7 +249,9 @@ class PostgresTarget:
                 f"{store.stamp(prev.finished_at)}; rows written by others stay"
             )
         self._main.execute(f"DROP TABLE IF EXISTS {s}.{STAGING}")  # leftovers of a killed run
-        self._main.execute(f"CREATE TABLE {s}.{STAGING} ({COLUMNS_DDL}, {MIGRATED} boolean NOT NULL DEFAULT true)")
+        self._main.execute(
+            f"CREATE TABLE {s}.{STAGING} ({COLUMNS_DDL}, {MIGRATED} boolean NOT NULL DEFAULT true CHECK ({MIGRATED}))"
+        )
         self._loader = subprocess.Popen(
             [sys.executable, "-m", "epj.migration.copy_loader"],
             stdin=subprocess.PIPE,
@@ -326,7 +331,7 @@ class PostgresTarget:
 
         s = self.schema
         statements = [
-            f"CREATE UNIQUE INDEX {STAGING}_pk ON {s}.{STAGING} (resource_type, id)",
+            f"CREATE UNIQUE INDEX {STAGING}_pk ON {s}.{STAGING} (resource_type, id, {MIGRATED})",
             f"CREATE INDEX {STAGING}_patient ON {s}.{STAGING} (patient_id)",
         ]
         errors: list[BaseException] = []
@@ -357,23 +362,20 @@ class PostgresTarget:
 
         self._finish_load()
         s, main = self.schema, self._main
-        first_load = not self._exists(TABLE)
-        if first_load:
-            self._build_indexes()  # only the first load keeps the staging table (and its indexes)
+        layout = self._layout()
+        if layout != "plain":
+            self._build_indexes()  # the staging table becomes the migrated partition, indexed
         try:
             with main.transaction():
                 seal = store.read_seal(main, s)
                 if seal is not None:  # sealed by hand despite the lock: still refuse
                     raise store.refused(seal)
-                if first_load:
-                    main.execute(f"ALTER TABLE {s}.{STAGING} RENAME TO {TABLE}")
-                    main.execute(
-                        f"ALTER TABLE {s}.{TABLE} ADD CONSTRAINT {TABLE}_pkey PRIMARY KEY USING INDEX {STAGING}_pk"
-                    )
-                    main.execute(f"ALTER INDEX {s}.{STAGING}_patient RENAME TO {TABLE}_patient_idx")
-                    main.execute(f"ALTER TABLE {s}.{TABLE} ALTER COLUMN {MIGRATED} SET DEFAULT false")
+                if layout == "none":
+                    self._create_store()
+                if layout == "plain":
+                    self._replace_migrated_rows()  # a store from before partitions: row by row
                 else:
-                    self._replace_migrated_rows()
+                    self._swap_migrated_partition()
                 main.execute(
                     f"CREATE TABLE IF NOT EXISTS {s}.migration_reconciliation "
                     "(kommunenr text PRIMARY KEY, reconciliation jsonb NOT NULL)"
@@ -388,12 +390,7 @@ class PostgresTarget:
                     main, s, self.run_id, "published", resources=self.rows, replaced=prev.run_id if prev else None
                 )
         except psycopg.errors.UniqueViolation:
-            raise ExtractError(
-                "ID_CONFLICT",
-                f"{s}.{TABLE} holds a row written by someone else (not by a migration) with the id of a migrated "
-                "resource; nothing was published. Find it with: SELECT resource_type, id FROM "
-                f"{s}.{TABLE} WHERE NOT {MIGRATED}",
-            ) from None
+            raise self._conflict() from None
         if self._previous is not None:
             prev = self._previous
             self.replaced = (
@@ -402,6 +399,61 @@ class PostgresTarget:
             )
         main.close()  # also releases the advisory lock
         self._main = None
+
+    def _conflict(self) -> ExtractError:
+        return ExtractError(
+            "ID_CONFLICT",
+            f"{self.schema}.{TABLE} holds a row written by someone else (not by a migration) with the id of a "
+            "migrated resource; nothing was published. Find it with: SELECT resource_type, id FROM "
+            f"{self.schema}.{TABLE} WHERE NOT {MIGRATED}",
+        )
+
+    def _layout(self) -> str:
+        """``none`` (no store yet), ``partitioned`` (this module's layout) or ``plain`` (an older store)."""
+        row = self._main.execute(
+            "SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relname = %s",
+            (self.schema, TABLE),
+        ).fetchone()
+        if row is None:
+            return "none"
+        return "partitioned" if row[0] in ("p", b"p") else "plain"
+
+    def _create_store(self) -> None:
+        """First load: ``fhir_resource`` partitioned by ``migrated``; others' rows get a partition of their own.
+
+        Why partitions: a re-run then publishes by exchanging the migrated partition (metadata, in one
+        transaction) instead of deleting and inserting a million rows, and rows others write (default
+        ``migrated = false``) live in a partition the migration never changes.
+        """
+        s = self.schema
+        self._main.execute(
+            f"CREATE TABLE {s}.{TABLE} ({COLUMNS_DDL}, {MIGRATED} boolean NOT NULL DEFAULT false, "
+            f"CONSTRAINT {TABLE}_pkey PRIMARY KEY (resource_type, id, {MIGRATED})) PARTITION BY LIST ({MIGRATED})"
+        )
+        self._main.execute(f"CREATE INDEX {TABLE}_patient_idx ON {s}.{TABLE} (patient_id)")
+        self._main.execute(f"CREATE TABLE {s}.{OTHERS} PARTITION OF {s}.{TABLE} FOR VALUES IN (false)")
+
+    def _swap_migrated_partition(self) -> None:
+        """Detach and drop the partition earlier migration runs wrote; attach the staged rows in its place."""
+        s, main = self.schema, self._main
+        clash = main.execute(
+            f"SELECT 1 FROM {s}.{TABLE} o JOIN {s}.{STAGING} n USING (resource_type, id) WHERE NOT o.{MIGRATED} LIMIT 1"
+        ).fetchone()
+        if clash is not None:
+            raise self._conflict()
+        attached = main.execute(
+            "SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n "
+            "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s",
+            (s, MIGRATED_PART),
+        ).fetchone()
+        if attached is not None:
+            main.execute(f"ALTER TABLE {s}.{TABLE} DETACH PARTITION {s}.{MIGRATED_PART}")
+        main.execute(f"DROP TABLE IF EXISTS {s}.{MIGRATED_PART}")  # only rows migrations wrote
+        main.execute(f"ALTER TABLE {s}.{STAGING} RENAME TO {MIGRATED_PART}")
+        main.execute(f"ALTER INDEX {s}.{STAGING}_pk RENAME TO {MIGRATED_PART}_pkey")
+        main.execute(f"ALTER INDEX {s}.{STAGING}_patient RENAME TO {MIGRATED_PART}_patient_id_idx")
+        main.execute(f"ALTER TABLE {s}.{TABLE} ATTACH PARTITION {s}.{MIGRATED_PART} FOR VALUES IN (true)")
 
     def _replace_migrated_rows(self) -> None:
         """Delete what earlier migration runs wrote, insert what this run staged; others' rows stay."""

@@ -73,6 +73,7 @@ def phase_from_status(golive: Mapping[str, Any]) -> tuple[Phase, dt.date | None]
 
 
 def months_of_year_to(period: str, since: dt.date | None) -> list[str]:
+    """The months of ``period``'s year up to it that the tenant paid for: from its go-live month on."""
     year, month = (int(part) for part in period.split("-"))
     first = 1
     if since is not None and since.year == year:
@@ -107,10 +108,12 @@ def build_briefing(
         raise ValueError(f"{kommunenr} ({tenant.name}) is not provisioned in {env}; there is no cost to report")
     month_cost = bills[kommunenr].total
     # The allocation does not change within a year unless the tenant files change, so each month
-    # since the tenant joined costs the same; measured months would need one query per month.
-    ytd_months = months_of_year_to(period, tenant.option_called_on)
-    ytd = report.showback.allocated[kommunenr].total * len(ytd_months)
+    # since the tenant went live costs the same; measured months would need one query per month.
     extra = list(notes)
+    ytd_months = months_of_year_to(period, go_live_date)
+    if go_live_date is None:
+        extra.append("Go-live-dato er ikke oppgitt; kostnad hittil i år er regnet fra årets begynnelse.")
+    ytd = report.showback.allocated[kommunenr].total * len(ytd_months)
     if any(t.population_estimate for t in report.tenants):
         extra.append(
             "Innbyggertallene er anslag, ikke SSBs eksakte tall; kostnadsfordelingen etter innbyggertall er "
@@ -123,17 +126,18 @@ def build_briefing(
     if prometheus_url:
         try:
             episodes = critical_episodes(prometheus_url, kommunenr, period)
-            incidents = tuple(Incident(e.alert, e.severity, e.started, e.minutes) for e in episodes)
+            incidents = tuple(Incident(e.alert, e.severity, e.started, e.minutes, e.service) for e in episodes)
             downtime = downtime_minutes(episodes)
         except PrometheusUnavailable:
             extra.append("Overvåkingen svarte ikke; hendelser og nedetid mangler for perioden.")
-    current_phase = phase or Phase.PLANNED
+    else:
+        extra.append("Overvåkingen ble ikke spurt (ingen Prometheus-adresse); hendelser og nedetid er ukjent.")
     return CouncilData(
         kommunenr=kommunenr,
         name=tenant.name,
         period=period,
-        phase=current_phase.value,
-        phase_text=PHASE_TEXT_NB[current_phase],
+        phase=phase.value if phase is not None else "Unknown",
+        phase_text=PHASE_TEXT_NB[phase] if phase is not None else "Ukjent (GoLive-status ikke oppgitt)",
         milestones=milestones(
             go_live_date,
             (end - dt.timedelta(days=1)).date(),

@@ -20,6 +20,7 @@ from epj.clikit import (
     check_file,
     check_out_dir,
     check_period,
+    check_positive,
     check_tenant,
     check_url,
     fail,
@@ -226,7 +227,7 @@ def gains_command(
     """
     import psycopg
 
-    from epj.monitoring.kpi.sql import install
+    from epj.monitoring.kpi.sql import KpiFunctionsMissing, require_installed
     from epj.report.gains import gains
     from epj.report.usage import month_bounds
 
@@ -234,7 +235,10 @@ def gains_command(
     start, end = month_bounds(check_period(period) if period else _this_month())
     check_database(dsn)
     with psycopg.connect(dsn) as conn:
-        install(conn)
+        try:
+            require_installed(conn)  # reports read only: no DDL with a read-only role
+        except KpiFunctionsMissing as exc:
+            fail(str(exc))
         rows = gains(conn, number, start, end)
     if as_json:
         print(json.dumps({"tenant": number, "gains": [row.__dict__ | {"change": row.change} for row in rows]}))
@@ -300,12 +304,15 @@ def council(
     if dsn:
         import psycopg
 
-        from epj.monitoring.kpi.sql import install
+        from epj.monitoring.kpi.sql import KpiFunctionsMissing, require_installed
         from epj.report.gains import gains
 
         start, end = month_bounds(period)
         with psycopg.connect(dsn) as conn:
-            install(conn)
+            try:
+                require_installed(conn)  # no DDL: the council report runs with a read-only role
+            except KpiFunctionsMissing as exc:
+                fail(str(exc), "or leave out --dsn to render the report without gains")
             rows = gains(conn, number, start, end)
     else:
         notes.append("Gevinster er ikke målt: rapporten ble laget uten tilgang til kommunens database.")
@@ -322,11 +329,20 @@ def council(
 def exporter(
     port: int = typer.Option(9464, "--port", help="Port for /metrics."),
     address: str = typer.Option("0.0.0.0", "--address", help="Address to listen on."),
-    env: str = typer.Option("prod", "--env"),
+    env: str = typer.Option("prod", "--env", help="Environment (Pulumi stack) whose allocations are charged."),
     prometheus: str = typer.Option(None, "--prometheus", envvar="EPJ_PROMETHEUS_URL", help="Prometheus base URL."),
     refresh_s: int = typer.Option(3600, "--refresh", help="Seconds between recomputations of the showback."),
 ) -> None:
-    """Serve this month's cost per tenant as Prometheus gauges (epj_tenant_cost_nok)."""
+    """Serve this month's cost per tenant as Prometheus gauges (epj_tenant_cost_nok).
+
+    Example: [bold]epj report exporter --env prod --prometheus http://prometheus:9090 --port 9466[/bold]
+    """
+    env = check_env(env)
+    if prometheus:
+        check_url(prometheus, "--prometheus")
+    if not 0 <= port <= 65535:
+        fail(f"--port {port} is not a port", "give a number from 1 to 65535")
+    check_positive(refresh_s, "--refresh")
     import threading
 
     from prometheus_client import REGISTRY, start_http_server

@@ -13,12 +13,15 @@ from typing import Any
 import kopf
 
 from epj import contract
-from epj.operator import handlers
+from epj.operator import admission, handlers
 from epj.operator.context import DEFAULT_IMAGE, OperatorContext
 from epj.operator.kube import connect
 from epj.operator.runner import operator_settings
 
 handlers.register(kopf.get_default_registry())
+_CERTS = os.environ.get(contract.ENV_WEBHOOK_CERT_DIR) or None
+if _CERTS:
+    admission.register(kopf.get_default_registry())
 
 
 @kopf.on.startup()
@@ -29,6 +32,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.persistence.progress_storage = ours.persistence.progress_storage
     settings.persistence.diffbase_storage = ours.persistence.diffbase_storage
     settings.posting.reporting_component = ours.posting.reporting_component
+    if _CERTS:
+        settings.admission.server = admission.webhook_server(certs=_CERTS)
     client = await connect()
     await client.__aenter__()
     memo.ctx = context_from_environment(client)
@@ -38,6 +43,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
 def context_from_environment(client: Any) -> OperatorContext:
     return OperatorContext(
         client=client,
+        approver_roles=admission.role_mapping(),
         alertmanager_url=os.environ.get(contract.ENV_ALERTMANAGER_URL) or None,
         image=os.environ.get(contract.ENV_MIGRATION_IMAGE) or DEFAULT_IMAGE,
     )

@@ -22,11 +22,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from epj.golive.model import Approval
+from epj.golive.phases import ApprovalDecision, ApproverRole, GateName
 from epj.golive.schedule import Schedule
-from epj.operator.commands import approve
 from epj.operator.kube import CONFIG_MAPS, JOBS, ROLLOUT_WAVES, KubeClient
 from epj.operator.resources import tenant_namespace
-from epj.operator.testing import NAMESPACE, PODS, OperatorThread, reconciliation_report
+from epj.operator.testing import NAMESPACE, PODS, OperatorThread, reconciliation_report, record_decision
 
 WAVES_PER_YEAR = 4
 
@@ -188,8 +189,10 @@ async def _walk_wave(
     await asyncio.sleep(1.0)
     advance(schedule.freeze_at + minute)
     await all_in("Freeze")
+    go = Approval(gate=GateName.GO_NO_GO, by=ApproverRole.CUTOVER_LEAD, at=ctx.clock.now(), reason="bench go",
+                  decision=ApprovalDecision.APPROVE)  # fmt: skip
     for k in members:
-        await approve(client, NAMESPACE, k, gate="go-no-go", by="project-lead", reason="bench go", at=ctx.clock.now())
+        await record_decision(client, NAMESPACE, go, kommunenummer=k)
     advance(schedule.cutover_at + minute)
     await all_in("Cutover")
     await finish("cutover")

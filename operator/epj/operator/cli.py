@@ -91,7 +91,10 @@ def _with_client(server: str | None, action: Callable[[Any], Awaitable[T]]) -> T
 @golive_app.command("approve")
 def approve_cmd(
     gate: Annotated[str, typer.Option("--gate", help="go-no-go or hypercare-exit.")],
-    by: Annotated[str, typer.Option("--by", help="Role of the decider (e.g. project-lead), never a name.")],
+    by: Annotated[
+        str,
+        typer.Option("--by", help="Role of the decider (e.g. cutover-lead), never a name; your groups must grant it."),
+    ],
     reason: Annotated[str, typer.Option("--reason", help="Why (3–500 characters; no personal data).")],
     positional: TenantArg = None,
     tenant_opt: TenantOpt = None,
@@ -101,7 +104,7 @@ def approve_cmd(
     namespace: NamespaceOpt = DEFAULT_NAMESPACE,
     server: ServerOpt = None,
 ) -> None:
-    """Record a go/no-go decision in the tenant's GoLive (appended to its audit trail).
+    """Record a go/no-go decision: a GoLiveApproval object the API server stamps with your user and its time.
 
     Example:
     [bold]epj golive approve --tenant 5035 --gate go-no-go --by project-lead --reason "Rehearsal reconciled"[/bold]
@@ -112,7 +115,8 @@ def approve_cmd(
 
     body = _with_client(server, lambda c: approve(c, namespace, tenant, gate=gate, by=by, reason=reason, reject=reject))
     decision = "rejected" if reject else "approved"
-    typer.echo(f"{tenant}: {gate} {decision} by {by} ({len(body['spec']['approvals'])} decisions on record)")
+    spec = body["spec"]
+    typer.echo(f"{tenant}: {gate} {decision} by {by} at {spec['at']} (recorded as {body['metadata']['name']})")
 
 
 @golive_app.command("resume")
@@ -242,7 +246,10 @@ def bench_cmd(
     waves: Annotated[int | None, typer.Option("--waves", min=1, max=16, help="Spread over this many waves.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="End with one JSON line (for scripts).")] = False,
 ) -> None:
-    """Reconcile N tenants across waves with the real operator against the kmock emulator; print latency and memory."""
+    """Reconcile N tenants across waves with the real operator against the kmock emulator; print latency and memory.
+
+    Example: [bold]epj golive bench --json --tenants 400[/bold]
+    """
     try:
         from epj.operator.bench import bench
     except ImportError as error:
@@ -276,7 +283,10 @@ def run_cmd(
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Run the operator (what ``kopf run -m epj.operator.app`` does), with peering unless --standalone."""
+    """Run the operator (what ``kopf run -m epj.operator.app`` does), with peering unless --standalone.
+
+    Example: [bold]epj operator run --namespace epj-system[/bold]
+    """
     if bool(namespace) == all_namespaces:
         _fail("give --namespace NS (repeatable) or --all-namespaces")
     import logging
@@ -296,11 +306,24 @@ def run_cmd(
         os.environ[contract.ENV_METRICS_PORT] = str(metrics_port)
     start_telemetry()
 
+    from epj.operator.admission import role_mapping, webhook_server
+
+    certs = os.environ.get(contract.ENV_WEBHOOK_CERT_DIR) or None
+    try:
+        role_mapping()  # a bad mapping stops the start with one plain message, not at the first approval
+    except ValueError as error:
+        _fail(f"{contract.ENV_APPROVER_ROLES}: {error}")
+    webhook = webhook_server(certs=certs) if certs else None
+    if webhook is None:
+        logging.getLogger(__name__).warning(
+            "%s is not set: no admission webhook; go/no-go decisions cannot be recorded", contract.ENV_WEBHOOK_CERT_DIR
+        )
+
     async def main() -> None:
         ctx = context_from_environment(await connect())
         await run_operator(
             ctx, namespaces=namespace or (), clusterwide=all_namespaces, standalone=standalone, liveness=liveness,
-            verbose=verbose,
+            verbose=verbose, webhook=webhook,
         )  # fmt: skip
 
     asyncio.run(main())

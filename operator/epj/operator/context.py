@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 
 from epj import contract
+from epj.golive.approvals import RoleMapping
 from epj.golive.clock import Clock, SimulatedClock, SystemClock
 from epj.golive.model import Alert, DependencyStatus
 from epj.golive.phases import Phase
@@ -111,6 +112,8 @@ class OperatorContext:
     #: Fault injection for tests (None in production): awaited at each named point in :data:`FAULT_POINTS`
     #: with details; it may block (the test then stops the operator: a crash at exactly that point) or raise.
     fault: FaultHook | None = None
+    #: Which Kubernetes groups grant which approver roles (checked by the admission webhook).
+    approver_roles: RoleMapping = field(default_factory=RoleMapping)
 
     async def fault_point(self, point: str, **detail: Any) -> None:
         """A deterministic place where a test may crash the operator (see :data:`FAULT_POINTS`)."""

@@ -14,6 +14,7 @@ from typing import Any
 
 from epj.golive.model import DEFAULT_HYPERCARE_DAYS, DEFAULT_TIMEOUT_HOURS, DEFAULT_TRAINING_THRESHOLD
 from epj.golive.phases import (
+    APPROVAL_GATES,
     GATE_PHASE,
     ApprovalDecision,
     ApproverRole,
@@ -365,21 +366,6 @@ def rollout_wave_crd() -> Schema:
 # --------------------------------------------------------------------------------------------------------------------
 
 
-def _approval() -> Schema:
-    return {
-        "type": "object",
-        "description": "A recorded go/no-go decision: which gate, by which ROLE (never a person's name), when, why.",
-        "required": ["gate", "by", "at", "reason", "decision"],
-        "properties": {
-            "gate": {"type": "string", "enum": [str(GateName.GO_NO_GO), str(GateName.HYPERCARE_EXIT)]},
-            "by": _enum(ApproverRole, "Role of the person who decided."),
-            "at": _timestamp("When the decision was made."),
-            "reason": {"type": "string", "minLength": 3, "maxLength": 500, "description": "Why."},
-            "decision": _enum(ApprovalDecision, "approve lets the gate pass; reject fails it and holds the tenant."),
-        },
-    }
-
-
 def _resume() -> Schema:
     return {
         "type": "object",
@@ -454,7 +440,10 @@ def _migration_status() -> Schema:
 
 
 def golive_crd() -> Schema:
-    """The GoLive kind: one per tenant and wave; people write approvals, pause/abort and resume into its spec."""
+    """The GoLive kind: one per tenant and wave; people write pause/abort and resume into its spec.
+
+    Go/no-go decisions are GoLiveApproval objects (:func:`golive_approval_crd`), not part of this spec.
+    """
     spec: Schema = {
         "type": "object",
         "description": "One tenant's go-live. Created by the operator from a RolloutWave, or by hand.",
@@ -496,17 +485,6 @@ def golive_crd() -> Schema:
                 "default": False,
                 "description": "The municipality leaves the wave. Honoured only before the withdrawal lock "
                 "(13 months before go-live); refused, with an event, after it.",
-            },
-            "approvals": {
-                "type": "array",
-                "maxItems": 100,
-                "default": [],
-                "description": "Go/no-go approvals, append-only (an audit trail). The latest decision per gate "
-                "after the last hold counts.",
-                "items": _approval(),
-                "x-kubernetes-validations": [
-                    {"rule": "oldSelf.all(a, a in self)", "message": "approvals are append-only"}
-                ],
             },
             "resume": _resume(),
         },
@@ -641,9 +619,60 @@ def migration_job_crd() -> Schema:
     return _crd("MigrationJob", "migrationjobs", ["mj"], spec, status, columns)
 
 
+# --------------------------------------------------------------------------------------------------------------------
+# GoLiveApproval: one go/no-go decision, stamped by the API server's admission webhook.
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def golive_approval_crd() -> Schema:
+    """The GoLiveApproval kind: one object per decision (``epj golive approve``), the audit trail of go/no-go.
+
+    The client writes tenant, gate, role, decision and reason; the operator's mutating webhook writes
+    ``user`` (the authenticated Kubernetes user) and ``at`` (server time) and its validating webhook
+    checks the role against the user's groups (:mod:`epj.golive.approvals`). Immutable once created.
+    """
+    spec: Schema = {
+        "type": "object",
+        "description": "A go/no-go decision. Immutable: a new decision is a new object.",
+        "required": ["kommunenummer", "gate", "by", "decision", "reason"],
+        "x-kubernetes-validations": [{"rule": "self == oldSelf", "message": "a recorded decision is immutable"}],
+        "properties": {
+            "kommunenummer": KOMMUNENR,
+            "gate": {
+                "type": "string",
+                "enum": sorted(str(g) for g in APPROVAL_GATES),
+                "description": "The gate decided: go-no-go (the cutover night) or hypercare-exit.",
+            },
+            "by": _enum(ApproverRole, "Role of the person who decided (checked against their groups), never a name."),
+            "decision": _enum(ApprovalDecision, "approve lets the gate pass; reject fails it (a NO-GO)."),
+            "reason": {"type": "string", "minLength": 3, "maxLength": 500, "description": "Why (no personal data)."},
+            "at": _timestamp("Server time of admission, written by the webhook (never the client)."),
+            "user": {
+                "type": "string",
+                "description": "The authenticated Kubernetes user who decided, written by the webhook.",
+            },
+        },
+    }
+    status: Schema = {
+        "type": "object",
+        "description": "Unused: a decision has no state of its own (the GoLive records what it did with it).",
+        "properties": {"observedGeneration": {"type": "integer"}},
+    }
+    columns: list[Schema] = [
+        {"name": "Tenant", "type": "string", "jsonPath": ".spec.kommunenummer"},
+        {"name": "Gate", "type": "string", "jsonPath": ".spec.gate"},
+        {"name": "Decision", "type": "string", "jsonPath": ".spec.decision"},
+        {"name": "By", "type": "string", "jsonPath": ".spec.by"},
+        {"name": "At", "type": "date", "jsonPath": ".spec.at"},
+        {"name": "User", "type": "string", "jsonPath": ".spec.user", "priority": 1},
+    ]
+    return _crd("GoLiveApproval", "goliveapprovals", ["gla"], spec, status, columns)
+
+
 def crd_manifests() -> list[dict[str, Any]]:
     """All CRDs of the go-live operator, as plain dicts ready to render or apply (fresh copies each call)."""
-    return [copy.deepcopy(crd) for crd in (rollout_wave_crd(), golive_crd(), migration_job_crd())]
+    kinds = (rollout_wave_crd(), golive_crd(), migration_job_crd(), golive_approval_crd())
+    return [copy.deepcopy(crd) for crd in kinds]
 
 
 def status_schema(kind: str) -> Schema:

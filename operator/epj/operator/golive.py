@@ -21,11 +21,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 from epj.golive.actions import CreateMigrationJob, Decision, EmitEvent, RollBack, RunSmokeChecks
+from epj.golive.approvals import approval_from_object
 from epj.golive.machine import decide, set_condition
 from epj.golive.model import (
+    Approval,
     DependencyStatus,
     GoLiveSpec,
     GoLiveState,
@@ -58,6 +61,8 @@ class Reconciler:
         self.counted = False
         #: True while a smoke-check Job runs: nobody else wakes us when it ends, so poll it.
         self.polling = False
+        #: The stamped decisions of the current reconcile (from the GoLiveApproval objects).
+        self.approvals: tuple[Approval, ...] = ()
         #: The wave's ownerReference was removed (Cutover reached); see :meth:`release_from_wave`.
         self.released = False
         #: The wave's spec as read at the start of the current reconcile (levers, Alertmanager URL).
@@ -72,7 +77,8 @@ class Reconciler:
         before (or without) that handler running, and a lever missed once un-pauses the tenant.
         A wave that is gone (or names no levers) adds none.
         """
-        spec = GoLiveSpec.model_validate(dict(body.get("spec") or {}))
+        raw = {k: v for k, v in dict(body.get("spec") or {}).items() if k != "approvals"}
+        spec = GoLiveSpec.model_validate({**raw, "approvals": [a.to_dict() for a in self.approvals]})
         wave = await self.ctx.client.get(ROLLOUT_WAVES, body["metadata"]["namespace"], spec.wave)
         self.wave = dict((wave or {}).get("spec") or {})
         paused, aborted = bool(self.wave.get("paused")), bool(self.wave.get("aborted"))
@@ -157,8 +163,13 @@ class Reconciler:
 
     # ---------------------------------------------------------------- the loop
 
-    async def reconcile(self, body: Body) -> dt.datetime | None:
-        """One reconcile (see the module docstring). Returns when to look again at the latest (clock time)."""
+    async def reconcile(self, body: Body, approvals: Iterable[Mapping[str, Any]] = ()) -> dt.datetime | None:
+        """One reconcile (see the module docstring). Returns when to look again at the latest (clock time).
+
+        ``approvals``: the tenant's GoLiveApproval objects (kopf's index over the API server's objects);
+        only decisions the admission webhook stamped count.
+        """
+        self.approvals = tuple(a for a in map(approval_from_object, approvals) if a is not None)
         return await self._reconcile(body)
 
     def _timed(self, started: float) -> None:
@@ -223,6 +234,7 @@ class Reconciler:
         old_phase = old.phase if old is not None and self.counted else None
         self.counted = True
         ctx.metrics.set_phase(tenant, old_phase, new.phase)
+        ctx.metrics.wave(tenant, spec.wave)
         seen = set(old.history) if old is not None else set()
         for entry in new.history:
             if entry.kind == "Gate" and entry not in seen and entry.gate and entry.outcome:

@@ -91,10 +91,15 @@ async def wave_deleted(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 
 
 async def golive_daemon(
-    stopped: kopf.DaemonStopped, body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any
+    stopped: kopf.DaemonStopped,
+    body: kopf.Body,
+    memo: kopf.Memo,
+    logger: kopf.Logger,
+    **kwargs: Any,
 ) -> None:
     ctx = context_of(memo)
     namespace, name = str(body.metadata.namespace), str(body.metadata.name)
+    approvals: kopf.Index[tuple[str, str], dict[str, Any]] = kwargs["approvals"]  # the kopf index below
     reconciler = golive_adapter.Reconciler(ctx)
     waker = ctx.waker(namespace, name)
     try:
@@ -105,7 +110,8 @@ async def golive_daemon(
                 async with ctx.slots():
                     if ctx.record_latencies:
                         ctx.queue_waits.append(time.perf_counter() - queued)
-                    wake_at = await reconciler.reconcile(dict(body))
+                    key = (namespace, str((body.get("spec") or {}).get("kommunenummer", "")))
+                    wake_at = await reconciler.reconcile(dict(body), approvals=list(approvals.get(key, ())))
                 delay = _delay(ctx, wake_at)
                 if reconciler.polling:
                     delay = min(delay, ctx.job_poll_seconds)
@@ -173,6 +179,24 @@ async def golive_deleted(body: kopf.Body, status: kopf.Status, memo: kopf.Memo, 
             )
     key = (str(body.metadata.namespace), str(body.get("spec", {}).get("kommunenummer", "")))
     ctx.tenants.pop(key, None)
+
+
+# -------------------------------------------------------------------- GoLiveApproval
+
+
+def index_approval(body: kopf.Body, **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    """kopf index (namespace, kommunenummer) → the tenant's GoLiveApproval objects.
+
+    An informer over the API server's objects, not a handler's memory: kopf fills every index
+    completely before it starts any handler, also after a restart.
+    """
+    key = (str(body.metadata.namespace), str(body.spec.get("kommunenummer", "")))
+    return {key: {"metadata": {"name": body.metadata.name}, "spec": dict(body.spec)}}
+
+
+async def approval_seen(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """A decision was recorded (or removed): the tenant's GoLive looks at once."""
+    context_of(memo).wake_tenant(str(body.metadata.namespace), str(body.spec.get("kommunenummer", "")))
 
 
 # -------------------------------------------------------------------- MigrationJob
@@ -264,6 +288,9 @@ def register(registry: kopf.OperatorRegistry) -> kopf.OperatorRegistry:
     kopf.on.update(*waves, registry=registry, id="wave", field="spec")(wave_changed)
     kopf.on.resume(*waves, registry=registry, id="wave")(wave_changed)
     kopf.on.delete(*waves, registry=registry, id="release", optional=True)(wave_deleted)
+    approvals = (GROUP, VERSION, "goliveapprovals")
+    kopf.index(*approvals, registry=registry, id="approvals")(index_approval)
+    kopf.on.event(*approvals, registry=registry, id="approval-seen")(approval_seen)
     kopf.daemon(*golives, registry=registry, id="reconcile", cancellation_timeout=1.0)(golive_daemon)
     kopf.on.update(*golives, registry=registry, id="spec", field="spec")(golive_spec_changed)
     kopf.on.delete(*golives, registry=registry, id="guard")(golive_deleted)

@@ -52,6 +52,7 @@ class Resource:
 
 ROLLOUT_WAVES = Resource(GROUP, VERSION, "rolloutwaves", "RolloutWave")
 GOLIVES = Resource(GROUP, VERSION, "golives", "GoLive")
+APPROVALS = Resource(GROUP, VERSION, "goliveapprovals", "GoLiveApproval")
 MIGRATION_JOBS = Resource(GROUP, VERSION, "migrationjobs", "MigrationJob")
 JOBS = Resource("batch", "v1", "jobs", "Job")
 CONFIG_MAPS = Resource("", "v1", "configmaps", "ConfigMap")

@@ -14,6 +14,7 @@ Heavy imports happen inside the command so ``epj --help`` stays fast.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -109,9 +110,12 @@ def rehearse_cmd(
         synthetic_ids=synthetic_ids,
     )
     display = ConsoleDisplay(clock_label="sim" if clock == "simulated" else "real")
+    existed = report.exists()
     try:
         result = rehearse(options, display)
     except (ValueError, FileNotFoundError) as error:
+        if not existed:  # a usage error found while setting up: leave nothing half-written behind
+            shutil.rmtree(report, ignore_errors=True)
         fail(str(error))
     data = result.report
     display.note("")

@@ -261,7 +261,10 @@ def bench_command(
     as_json: Annotated[bool, typer.Option("--json", help="End with one JSON line of figures.")] = False,
     national_time_limit: Annotated[float, typer.Option(help="Time limit for the national solve (s).")] = 50.0,
 ) -> None:
-    """Solve the regional (22) and a synthetic national (357) scenario, and compare with a greedy baseline."""
+    """Solve the regional (22) and a synthetic national (357) scenario, and compare with a greedy baseline.
+
+    Example: [bold]epj waves bench --json[/bold]
+    """
     from epj.waves.bench import run_bench
 
     figures = run_bench(national_time_limit, progress=_progress)

@@ -12,6 +12,7 @@ from collections import defaultdict
 from typing import Any
 
 from epj import contract
+from epj.numbers import fmt_int
 from epj.waves.model import Plan, TenantKind, TenantPlan
 from epj.waves.scenario import Problem
 
@@ -178,7 +179,7 @@ def summary_markdown(problem: Problem, plan: Plan) -> str:
         capacity = s.training.courses_per_day_effective * problem.training_days(w.label)
         names = ", ".join(f"{m.name} ({m.tenant})" for m in sorted(members, key=lambda m: m.tenant))
         users = sum(m.end_users for m in members)
-        lines.append(f"| {w.label} | {w.go_live} | {names} | {users:,} | {sessions} / {capacity} |")
+        lines.append(f"| {w.label} | {w.go_live} | {names} | {fmt_int(users)} | {sessions} / {capacity} |")
     lines += ["", "## Binding rules", ""]
     if plan.binding:
         lines.append("Relaxing one of these rules would make the plan better (each tested by re-solving without it):")
@@ -192,10 +193,11 @@ def summary_markdown(problem: Problem, plan: Plan) -> str:
             tight.append(f"{label} is full: {len(members)} of {cap.max_tenants_per_window} municipalities")
         users = sum(m.end_users for m in members)
         if users > 0.95 * cap.max_end_users_per_window:
-            tight.append(f"{label} uses {users:,} of {cap.max_end_users_per_window:,} end users")
+            tight.append(f"{label} uses {fmt_int(users)} of {fmt_int(cap.max_end_users_per_window)} end users")
     if tight:
         lines += ["", "Limits at (or near) capacity:", ""]
         lines += [f"- {text}" for text in tight]
+    lines += ["", "## Blackouts", "", *_blackout_lines(problem, plan)]
     lines += [
         "",
         "## Milestones",
@@ -211,3 +213,21 @@ def summary_markdown(problem: Problem, plan: Plan) -> str:
             f"| {ms.freeze} | {ms.go_live} | {ms.hypercare_end} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _blackout_lines(problem: Problem, plan: Plan) -> list[str]:
+    """The periods closed to go-lives, each by the name it has in the scenario (custom ones as written)."""
+    if not plan.tenants:
+        return ["No tenant planned."]
+    first = min(t.milestones.main_project for t in plan.tenants)
+    last = max(t.milestones.hypercare_end for t in plan.tenants)
+    custom = {b.name for b in problem.scenario.calendar.blackouts.extra}
+    lines = ["No go-live or command-centre period falls in these periods; no cutover night or go-live day falls on a "
+             "public holiday:", ""]  # fmt: skip
+    for b in problem.blackouts:
+        if b.end < first or b.start > last:
+            continue
+        what = "public holiday" if b.kind == "public-holiday" else ("from the scenario" if b.name in custom else "")
+        when = str(b.start) if b.start == b.end else f"{b.start} – {b.end}"
+        lines.append(f"- {b.name}: {when}" + (f" ({what})" if what else ""))
+    return lines

@@ -30,6 +30,7 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
+from epj.numbers import fmt_int
 from epj.waves.objective import months_after_first, waiting_weight
 from epj.waves.scenario import Problem
 
@@ -192,7 +193,9 @@ class _Model:
         lit = self._lit("window-tenants", f"at most {cap.max_tenants_per_window} municipalities go live in one window")
         for label in self.labels:
             m.add(sum(x[t.id, label] for t in tenants) <= cap.max_tenants_per_window).only_enforce_if(lit)
-        lit = self._lit("window-end-users", f"at most {cap.max_end_users_per_window:,} end users go live in one window")
+        lit = self._lit(
+            "window-end-users", f"at most {fmt_int(cap.max_end_users_per_window)} end users go live in one window"
+        )
         for label in self.labels:
             m.add(sum(t.end_users * x[t.id, label] for t in tenants) <= cap.max_end_users_per_window).only_enforce_if(
                 lit
