@@ -39,6 +39,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "migration": Endpoint(NS, {"epj.no/component": "migration"}),
     "smoke": Endpoint(NS, {"epj.no/component": "smoke"}),
     "rollback": Endpoint(NS, {"epj.no/component": "rollback"}),
+    "kpi-exporter": Endpoint(NS, {"app.kubernetes.io/name": "epj-kpi-exporter", "epj.no/component": "exporter"}),
     "debug": Endpoint(NS, {"run": "debug"}),
     "other:journal": _app(OTHER, "journal"),
     "other:db": _db(OTHER),
@@ -53,11 +54,12 @@ ENDPOINTS: dict[str, Endpoint] = {
     "api-endpoint": Endpoint(ip="192.168.10.12"),
     "api-service": Endpoint(ip="10.96.0.1"),
     "health": Endpoint(ip="100.64.20.5"),
+    "object-store": Endpoint(ip="10.41.8.20"),  # backupEndpointCidrs
     "internet": Endpoint(ip="8.8.8.8"),
 }
-PORTS = (53, 443, 5432, 5671, 6443, 8000, 8080, 9093, 9187)
+PORTS = (53, 443, 5432, 5671, 6443, 8000, 8080, 9093, 9187, 9443, 9464)
 IN_TENANT = ("journal", "medication-administration", "e-messaging", "secure-chat", "citizen-portal",
-             "db", "migration", "smoke", "rollback", "debug")  # fmt: skip
+             "db", "migration", "smoke", "rollback", "kpi-exporter", "debug")  # fmt: skip
 
 #: (source, target, port) -> why. Written by hand from the service catalog and DESIGN §5.
 REQUIRED: dict[tuple[str, str, int], str] = {
@@ -65,6 +67,9 @@ REQUIRED: dict[tuple[str, str, int], str] = {
     **{(src, "db", 5432): "catalog depends_on: database" for src in APPS},
     ("migration", "db", 5432): "migration Job writes the tenant store",
     ("smoke", "db", 5432): "post-cutover smoke check reads the tenant store",
+    ("kpi-exporter", "db", 5432): "KPI exporter reads the tenant's own database",
+    ("monitoring", "kpi-exporter", 9464): "PodMonitor of the KPI exporter",
+    ("db", "object-store", 443): "CloudNativePG archives WAL and base backups (Barman Cloud)",
     ("db", "db", 5432): "CloudNativePG streaming replication",
     ("db", "db", 8000): "CloudNativePG instance manager between instances",
     ("cnpg", "db", 5432): "CloudNativePG operator connects to PostgreSQL",
@@ -88,10 +93,14 @@ REQUIRED: dict[tuple[str, str, int], str] = {
     ("operator", "api-endpoint", 6443): "kopf watches and patches (after DNAT)",
     ("operator", "api-service", 443): "kopf watches and patches (Service address)",
     ("operator", "monitoring", 9093): "no-critical-alerts gate asks Alertmanager",
-    ("monitoring", "operator", 8080): "operator health/metrics scrape",
+    ("monitoring", "operator", 8080): "operator health scrape",
+    ("monitoring", "operator", 9464): "operator metrics scrape",
+    ("api-endpoint", "operator", 9443): "API server calls the operator's admission webhook",
 }
 #: Flows the matrix cannot judge: both ends outside the namespaces the platform polices.
-UNPOLICED = {"ingress", "monitoring", "cnpg", "dns", "default", "api-endpoint", "api-service", "health", "internet"}
+UNPOLICED = {"ingress", "monitoring", "cnpg", "dns", "default"} | {
+    "api-endpoint", "api-service", "health", "object-store", "internet"
+}  # fmt: skip
 
 
 def _matrix() -> list[tuple[str, str, int]]:
@@ -166,8 +175,10 @@ def test_each_tenant_policy_is_justified_and_the_set_is_pinned(test_objects: lis
         "allow-medication-administration-egress-to-journal",
         "allow-medication-administration-health-network-egress",
         "allow-monitoring-scrape-apps",
+        "allow-monitoring-scrape-exporters",
         "allow-monitoring-scrape-postgres",
         "allow-postgres-cluster",
+        "allow-postgres-egress-to-object-store",
         "allow-rollback-egress-to-api-server",
         "allow-smoke-checks-egress-to-apps",
         "allow-smoke-checks-to-apps",

@@ -13,8 +13,9 @@ The analysis is conservative (it errs towards "reachable"):
 :func:`flow_allowed` answers for a whole connection, as a CNI decides it: the source's
 egress policies *and* the target's ingress policies must admit it. Endpoints outside the
 cluster (the API server's addresses, the health network, the internet) are given by IP.
-One assumption, stated: egress ``ipBlock`` peers are matched against IP endpoints only,
-i.e. the stack's CIDRs (health network, API server) do not overlap the pod network.
+One assumption, stated: in a flow, ``ipBlock`` peers are matched against IP endpoints only,
+i.e. the stack's CIDRs (health network, API server, object store) do not overlap the pod
+network. :func:`ingress_allowed` on its own stays conservative (an ipBlock admits any pod).
 """
 
 from __future__ import annotations
@@ -84,9 +85,10 @@ def _peer_admits(
     source_ns: str,
     source_ns_labels: Mapping[str, str],
     source_pod_labels: Mapping[str, str] | None,
+    ip_blocks_hold_pods: bool = True,
 ) -> bool:
     if "ipBlock" in peer:
-        return True
+        return ip_blocks_hold_pods
     pod_ok = source_pod_labels is None or selector_matches(peer.get("podSelector"), source_pod_labels)
     if "namespaceSelector" in peer:
         return selector_matches(peer["namespaceSelector"], source_ns_labels) and pod_ok
@@ -118,6 +120,7 @@ def ingress_allowed(
     port: int,
     source_pod_labels: Mapping[str, str] | None = None,
     named_ports: Mapping[str, int] | None = None,
+    ip_blocks_hold_pods: bool = True,
 ) -> bool:
     """Whether TCP ``port`` on a pod with ``target_pod_labels`` in ``target_namespace`` admits the source.
 
@@ -139,7 +142,8 @@ def ingress_allowed(
         for rule in spec.get("ingress") or []:
             peers = rule.get("from")
             admits = not peers or any(
-                _peer_admits(p, target_namespace, source_namespace, ns_labels, source_pod_labels) for p in peers
+                _peer_admits(p, target_namespace, source_namespace, ns_labels, source_pod_labels, ip_blocks_hold_pods)
+                for p in peers
             )
             if admits and _port_matches(rule.get("ports"), port, named):
                 return True
@@ -190,8 +194,8 @@ def egress_allowed(objs: Sequence[Manifest], source: Endpoint, target: Endpoint,
     return not isolated
 
 
-def _ingress_from_ip(objs: Sequence[Manifest], target: Endpoint, port: int) -> bool:
-    """Ingress to a pod from an address outside the cluster: only ``ipBlock`` peers (or no peers) admit it."""
+def _ingress_from_ip(objs: Sequence[Manifest], source_ip: str, target: Endpoint, port: int) -> bool:
+    """Ingress to a pod from an address outside the cluster: only ``ipBlock`` peers holding it (or no peers)."""
     isolated = False
     for obj in objs:
         if obj.get("kind") != "NetworkPolicy" or obj["metadata"].get("namespace") != target.namespace:
@@ -202,7 +206,7 @@ def _ingress_from_ip(objs: Sequence[Manifest], target: Endpoint, port: int) -> b
         isolated = True
         for rule in spec.get("ingress") or []:
             peers = rule.get("from")
-            admits = not peers or any("ipBlock" in p for p in peers)
+            admits = not peers or any("ipBlock" in p and _ip_in_block(source_ip, p["ipBlock"]) for p in peers)
             if admits and _port_matches(rule.get("ports"), port, {}):
                 return True
     return not isolated
@@ -215,7 +219,13 @@ def flow_allowed(objs: Sequence[Manifest], source: Endpoint, target: Endpoint, p
     if not target.is_pod:
         return True  # an address outside the cluster: no NetworkPolicy applies on its side
     if not source.is_pod:
-        return _ingress_from_ip(objs, target, port)
+        return _ingress_from_ip(objs, str(source.ip), target, port)
     return ingress_allowed(
-        objs, str(source.namespace), str(target.namespace), target.labels, port, source_pod_labels=source.labels
+        objs,
+        str(source.namespace),
+        str(target.namespace),
+        target.labels,
+        port,
+        source_pod_labels=source.labels,
+        ip_blocks_hold_pods=False,
     )
