@@ -44,12 +44,10 @@ OPERATOR_NAME: Final = "epj-operator"
 PROBE_EXPORTER_NAME: Final = "epj-probe-exporter"
 #: The per-tenant KPI exporter (tenant namespace): reads that tenant's own database.
 KPI_EXPORTER_NAME: Final = "epj-kpi-exporter"
-#: Scrape ``job`` label of the tenant clinical services (ServiceMonitor ``jobLabel`` target).
-SERVICES_JOB: Final = "epj-services"
-#: Scrape ``job`` label of the tenants' PostgreSQL (CloudNativePG) instances.
-DATABASE_JOB: Final = "epj-db"
-#: Scrape ``job`` label of each component: the rendered monitors set ``job`` to these values.
-JOBS: Final = (OPERATOR_NAME, PROBE_EXPORTER_NAME, KPI_EXPORTER_NAME, SERVICES_JOB, DATABASE_JOB)
+#: The ``job`` label of the platform's own components: the rendered PodMonitors take it from the pods'
+#: ``app.kubernetes.io/name`` label (``jobLabel``), which is the component name.
+EXPORTER_JOBS: Final = (PROBE_EXPORTER_NAME, KPI_EXPORTER_NAME)
+PLATFORM_JOBS: Final = (OPERATOR_NAME, *EXPORTER_JOBS)
 
 #: Pod label saying which part a pod is (NetworkPolicy and monitor selectors use it).
 COMPONENT_LABEL: Final = "epj.no/component"
@@ -134,7 +132,20 @@ MIGRATION_LAST_RUN_SUCCESS: Final = "epj_migration_last_run_success"
 MIGRATION_LAST_RUN_RECORDS: Final = "epj_migration_last_run_records"
 MIGRATION_STARTED: Final = "epj_migration_started_timestamp_seconds"
 #: Values of the ``category`` label of :data:`MIGRATION_LAST_RUN_RECORDS` (the reconciliation counts).
-MIGRATION_CATEGORIES: Final = ("source", "loaded", "quarantined", "unaccounted")
+MIGRATION_CATEGORIES: Final = ("read", "migrated", "quarantined", "unaccounted")
+#: Values of the ``purpose`` label of the migration metrics.
+MIGRATION_PURPOSES: Final = ("rehearsal", "cutover")
+
+# The migration process's own instruments (``epj migrate``, ``epj rehearse``): a laptop rehearsal or a bench
+# reads them in-process. In the cluster the Job is short-lived and not scraped; its result reaches Prometheus
+# through the MigrationJob status (the names above), so no rule or dashboard queries these.
+MIGRATION_PROCESS_RECORDS_READ: Final = "epj_migration_records_read"
+MIGRATION_PROCESS_RECORDS_MIGRATED: Final = "epj_migration_records_migrated"
+MIGRATION_PROCESS_RECORDS_QUARANTINED: Final = "epj_migration_records_quarantined"
+MIGRATION_PROCESS_RESOURCES_STAGED: Final = "epj_migration_resources_staged"
+MIGRATION_PROCESS_ROWS_PER_SECOND: Final = "epj_migration_rows_per_second"
+MIGRATION_PROCESS_PHASE_SECONDS: Final = "epj_migration_phase_duration_seconds"
+MIGRATION_PROCESS_RUN_COMPLETE: Final = "epj_migration_last_run_complete"
 
 # Probes (central probe exporter).
 PROBE_SUCCESS: Final = "epj_probe_success"
@@ -145,6 +156,18 @@ PROBE_LAST_SUCCESS: Final = "epj_probe_last_success_timestamp_seconds"
 KPI_VALUE: Final = "epj_kpi_value"
 KPI_SAMPLE_SIZE: Final = "epj_kpi_sample_size"
 KPI_BASELINE: Final = "epj_kpi_baseline_value"
+
+# Certificates (probe exporter reads them from Secrets): the platform's health-network (virksomhets-)
+# certificate and its HelseID client certificate. Label ``certificate`` holds one of these names.
+CERTIFICATES: Final = ("health-network", "helseid")
+CERTIFICATE_LABEL: Final = "certificate"
+CERTIFICATE_EXPIRY: Final = "epj_certificate_expiry_timestamp_seconds"
+
+# Prerequisite exporters (kube-prometheus): the rules also query these, documented in infra/README.md.
+KUBE_STATE_METRICS_JOB: Final = "kube-state-metrics"
+KUBE_POD_WAITING_REASON: Final = "kube_pod_container_status_waiting_reason"
+KUBE_POD_LAST_TERMINATED_REASON: Final = "kube_pod_container_status_last_terminated_reason"
+KUBE_POD_RESTARTS: Final = "kube_pod_container_status_restarts_total"
 
 # --------------------------------------------------------------------------------------------- CLI
 

@@ -165,3 +165,25 @@ async def test_unstamped_decisions_never_count(cluster: LocalCluster, schedule: 
         what="waiting for go-no-go",
     )
     assert body is not None and body["status"]["phase"] == "Freeze"
+
+
+def test_rendered_webhook_configurations_call_the_paths_kopf_serves() -> None:
+    import kubernetes_validate
+
+    from epj.operator.deploy import WEBHOOK_TLS_SECRET, webhook_manifests
+
+    objs = {o["kind"]: o for o in webhook_manifests("epj-system", {"app.kubernetes.io/name": "epj-operator"})}
+    mutating, validating = objs["MutatingWebhookConfiguration"], objs["ValidatingWebhookConfiguration"]
+    for obj in (mutating, validating, objs["Service"]):
+        kubernetes_validate.validate(obj, "1.30", strict=True)
+    (stamp,) = mutating["webhooks"]
+    (check,) = validating["webhooks"]
+    assert stamp["clientConfig"]["service"]["path"] == "/approval-stamp" == f"/{MUTATE_ID}"
+    assert check["clientConfig"]["service"]["path"] == "/approval-check" == f"/{VALIDATE_ID}"
+    assert stamp["rules"][0]["operations"] == ["CREATE"]
+    assert check["rules"][0]["operations"] == ["CREATE", "UPDATE"]
+    assert stamp["rules"][0]["resources"] == check["rules"][0]["resources"] == ["goliveapprovals"]
+    assert stamp["failurePolicy"] == check["failurePolicy"] == "Fail"
+    assert objs["Service"]["spec"]["ports"][0]["targetPort"] == 9443
+    assert objs["Certificate"]["spec"]["secretName"] == WEBHOOK_TLS_SECRET
+    assert mutating["metadata"]["annotations"]["cert-manager.io/inject-ca-from"] == "epj-system/epj-golive-webhook"

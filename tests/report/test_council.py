@@ -149,6 +149,11 @@ def test_gains_directions_are_pinned() -> None:
         "patient_contacts_per_day": None,
         "no_show_rate": False,
         "emessage_turnaround_hours": False,
+        "emessage_unanswered": False,
+        "emessage_oldest_unanswered_hours": False,
+        "wrong_medication_warnings_per_day": None,
+        "secure_chat_messages_per_day": None,
+        "citizen_portal_logins_per_day": None,
     }
 
 

@@ -174,3 +174,29 @@ def test_generator_refuses_an_alert_family_without_template(tmp_path: Path) -> N
 def test_generated_mark_names_the_template() -> None:
     text = (RUNBOOKS / "alerts" / "EpjOperatorDown.md").read_text(encoding="utf-8")
     assert GENERATED_MARK.format(template="OperatorDown.md.j2") in text
+
+
+def test_the_ops_extra_has_what_the_checks_import() -> None:
+    """An operations host installs `.[ops]` (infra/README.md) and can run runbooks/checks with it."""
+    import ast
+    import sys
+    import tomllib
+
+    project = tomllib.loads((RUNBOOKS.parent / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    ops = {re.split(r"[<>=\[ ;]", req, maxsplit=1)[0].lower() for req in project["optional-dependencies"]["ops"]}
+    core = {re.split(r"[<>=\[ ;]", req, maxsplit=1)[0].lower() for req in project["dependencies"]}
+    assert {"pytest", "pytest-testinfra"} <= ops
+    imported: set[str] = set()
+    for path in (RUNBOOKS / "checks").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                imported.add(node.module.split(".")[0])
+    third_party = {name for name in imported if name not in sys.stdlib_module_names and name != "epj"}
+    provided = {"pytest": "pytest", "testinfra": "pytest-testinfra", "yaml": "pyyaml", "psycopg": "psycopg"}
+    for name in third_party:
+        assert provided.get(name, name) in ops | core, f"runbooks/checks imports {name}: add it to the ops extra"
+    conftest = (RUNBOOKS / "checks" / "conftest.py").read_text(encoding="utf-8")
+    assert "host" in conftest  # the checks use testinfra's host fixture: pytest-testinfra must be installed
+    assert "pip install -e '.[ops]'" in (RUNBOOKS.parent / "infra" / "README.md").read_text(encoding="utf-8")

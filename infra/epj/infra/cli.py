@@ -80,7 +80,7 @@ def render(
         console.print(f"rendering {environment}: platform + {len(active)} tenant(s) …")
         objs = render_objects(environment, tenants)
     except TenantSetInvalid as exc:
-        err.print(f"[red]tenant files are invalid; nothing rendered ({len(exc.errors)} error(s)):")
+        typer.echo(f"error: tenant files are invalid; nothing rendered ({len(exc.errors)} error(s)):", err=True)
         for error in exc.errors:
             err.print(f"  {error}", markup=False, highlight=False)
         raise typer.Exit(1) from None

@@ -40,6 +40,12 @@ _TYPED: dict[tuple[str, str], Any] = {
     ("rbac.authorization.k8s.io/v1", "ClusterRole"): k8s.rbac.v1.ClusterRole,
     ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): k8s.rbac.v1.ClusterRoleBinding,
     ("apiextensions.k8s.io/v1", "CustomResourceDefinition"): k8s.apiextensions.v1.CustomResourceDefinition,
+    ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration"): (
+        k8s.admissionregistration.v1.MutatingWebhookConfiguration
+    ),
+    ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration"): (
+        k8s.admissionregistration.v1.ValidatingWebhookConfiguration
+    ),
 }
 
 
@@ -109,6 +115,8 @@ class MunicipalityTenantArgs:
     config: InfraConfig
     prometheus_rules: Sequence[Manifest] = field(default_factory=tuple)
     protect: bool = True
+    #: The tenant's object-store key (access key id, secret key): Pulumi secret Outputs.
+    backup_credentials: tuple[object, object] = ("", "")
 
 
 class MunicipalityTenant(pulumi.ComponentResource):
@@ -128,7 +136,7 @@ class MunicipalityTenant(pulumi.ComponentResource):
             special=False,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        objs = manifests.tenant_manifests(tenant, args.sizing, args.config, password.result)
+        objs = manifests.tenant_manifests(tenant, args.sizing, args.config, password.result, args.backup_credentials)
         objs += [dict(rule) for rule in args.prometheus_rules]
         ns_obj, rest = objs[0], objs[1:]
         ns = register_object(ns_obj, data_options(self, [], protect=args.protect))

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -50,6 +51,27 @@ class InfraConfig:
     postgres_image: str = "ghcr.io/cloudnative-pg/postgresql:16.4"
     storage_class: str | None = None
     image_digests: Mapping[str, str] = field(default_factory=dict)
+    # Continuous backup (issue 13, epj.infra.backup): the S3-compatible object store and the policy.
+    backup_endpoint_url: str = ""
+    backup_bucket: str = ""
+    backup_endpoint_cidrs: tuple[str, ...] = ()
+    backup_endpoint_port: int = 443
+    backup_encryption: str = "AES256"
+    backup_retention: str = "30d"
+    backup_schedule: str = "0 0 1 * * *"
+    #: Where on-call staff open runbooks: every alert's ``runbook_url`` is ``<this>/runbooks/alerts/<Alert>.md``.
+    runbook_base_url: str = contract.DEFAULT_RUNBOOK_BASE_URL
+    #: Alertmanager as the operator's no-critical-alerts gate reaches it.
+    alertmanager_url: str = contract.DEFAULT_ALERTMANAGER_URL
+    #: Image of the migration Jobs (``epj migrate``); empty: the operator image (one repository builds both).
+    migration_image: str = ""
+    #: ``{integration service: URL}`` the probe exporter checks over the health network.
+    integration_probe_urls: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def effective_migration_image(self) -> str:
+        """The image the operator starts migration Jobs with."""
+        return self.migration_image or self.operator_image
 
     def image(self, name: str) -> str:
         """A vendor image reference ``<registry>/<image>:<tag>``, plus ``@sha256:…`` when its digest is configured."""
@@ -86,9 +108,38 @@ _KEYS: dict[str, str] = {
     "postgresImage": "postgres_image",
     "storageClass": "storage_class",
     "imageDigests": "image_digests",
+    "backupEndpointUrl": "backup_endpoint_url",
+    "backupBucket": "backup_bucket",
+    "backupEndpointCidrs": "backup_endpoint_cidrs",
+    "backupEndpointPort": "backup_endpoint_port",
+    "backupEncryption": "backup_encryption",
+    "backupRetention": "backup_retention",
+    "backupSchedule": "backup_schedule",
+    "runbookBaseUrl": "runbook_base_url",
+    "alertmanagerUrl": "alertmanager_url",
+    "migrationImage": "migration_image",
+    "integrationProbeUrls": "integration_probe_urls",
 }
-_REQUIRED = ("imageRegistry", "imageTag", "operatorImage", "healthNetworkCidrs", "apiServerCidrs")
-_LISTS = {"healthNetworkCidrs", "healthNetworkPorts", "apiServerCidrs"}
+#: Pulumi secret (``pulumi config set --secret --path``): ``{kommunenummer: {accessKeyId, secretAccessKey}}``.
+BACKUP_CREDENTIALS_KEY = "backupCredentials"
+_BACKUP_ENCRYPTIONS = ("AES256", "aws:kms")
+_RETENTION = re.compile(r"^[1-9][0-9]*[dwm]$")
+# CloudNativePG schedules have six fields, seconds first.
+_SCHEDULE = re.compile(r"^\S+( \S+){5}$")
+_REQUIRED = (
+    "imageRegistry",
+    "imageTag",
+    "operatorImage",
+    "healthNetworkCidrs",
+    "apiServerCidrs",
+    "backupEndpointUrl",
+    "backupBucket",
+    "backupEndpointCidrs",
+    "runbookBaseUrl",
+)
+_LISTS = {"healthNetworkCidrs", "healthNetworkPorts", "apiServerCidrs", "backupEndpointCidrs"}
+#: Environments whose URLs must be real: a reserved ``.invalid`` host there would send on-call staff nowhere.
+_REAL_ENVIRONMENTS = frozenset({"prod"})
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
@@ -120,7 +171,19 @@ def _decode(key: str, value: Any, source: str) -> Any:
             if not isinstance(digest, str) or not _DIGEST.match(digest):
                 raise InfraConfigError(f"{source}: {PROJECT}:{key}.{image}: {digest!r} is not a sha256:<64 hex> digest")
         return dict(sorted(value.items()))
-    if key == "apiServerPort":
+    if key == "integrationProbeUrls":
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise InfraConfigError(f"{source}: {PROJECT}:{key}: must be a mapping service → URL ({exc})") from exc
+        if not isinstance(value, dict):
+            raise InfraConfigError(f"{source}: {PROJECT}:{key}: must be a mapping service → URL")
+        for service, url in value.items():
+            if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+                raise InfraConfigError(f"{source}: {PROJECT}:{key}.{service}: {url!r} is not an http(s) URL")
+        return dict(sorted(value.items()))
+    if key in ("apiServerPort", "backupEndpointPort"):
         try:
             return int(value)
         except (TypeError, ValueError) as exc:
@@ -139,15 +202,49 @@ def infra_config_from_mapping(environment: str, values: Mapping[str, Any], sourc
     if missing:
         raise InfraConfigError(f"{source}: missing required key(s) {', '.join(f'{PROJECT}:{k}' for k in missing)}")
     kwargs = {_KEYS[k]: _decode(k, v, source) for k, v in values.items()}
-    for key in ("healthNetworkCidrs", "apiServerCidrs"):
+    for key in ("healthNetworkCidrs", "apiServerCidrs", "backupEndpointCidrs"):
         for cidr in kwargs[_KEYS[key]]:
             try:
                 ipaddress.ip_network(str(cidr))
             except ValueError as exc:
                 raise InfraConfigError(f"{source}: {PROJECT}:{key}: {cidr!r} is not a CIDR ({exc})") from exc
+    _check_backup(kwargs, source)
     if "{kommunenummer}" not in kwargs.get("admin_group_pattern", "{kommunenummer}"):
         raise InfraConfigError(f"{source}: {PROJECT}:adminGroupPattern: must contain {{kommunenummer}}")
+    for key in ("runbookBaseUrl", "alertmanagerUrl"):
+        url = kwargs.get(_KEYS[key])
+        if url is None:
+            continue
+        if not url.startswith(("https://", "http://")):
+            raise InfraConfigError(f"{source}: {PROJECT}:{key}: {url!r} is not an http(s) URL")
+        host = urlsplit(url).hostname or ""
+        if environment in _REAL_ENVIRONMENTS and (host == "invalid" or host.endswith(".invalid")):
+            raise InfraConfigError(
+                f"{source}: {PROJECT}:{key}: {url!r} is a placeholder host; {environment} needs the real URL"
+            )
+    kwargs["runbook_base_url"] = kwargs["runbook_base_url"].rstrip("/")
     return InfraConfig(environment=environment, **kwargs)
+
+
+def _check_backup(kwargs: Mapping[str, Any], source: str) -> None:
+    """The backup settings a wrong value of would only show when the first backup fails."""
+    url = kwargs.get("backup_endpoint_url", "")
+    if not re.match(r"^https?://[^/\s]+", url):
+        raise InfraConfigError(f"{source}: {PROJECT}:backupEndpointUrl: {url!r} is not an http(s) URL")
+    if not re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", kwargs.get("backup_bucket", "")):
+        raise InfraConfigError(f"{source}: {PROJECT}:backupBucket: not an S3 bucket name (lower case, 3-63 chars)")
+    if kwargs.get("backup_encryption", "AES256") not in _BACKUP_ENCRYPTIONS:
+        raise InfraConfigError(
+            f"{source}: {PROJECT}:backupEncryption: must be one of {', '.join(_BACKUP_ENCRYPTIONS)} "
+            "(encryption at rest)"
+        )
+    if not _RETENTION.match(kwargs.get("backup_retention", "30d")):
+        raise InfraConfigError(f"{source}: {PROJECT}:backupRetention: must look like 30d, 6w or 3m (the PITR window)")
+    if not _SCHEDULE.match(kwargs.get("backup_schedule", "0 0 1 * * *")):
+        raise InfraConfigError(
+            f"{source}: {PROJECT}:backupSchedule: CloudNativePG schedules have six fields (seconds first), "
+            "e.g. '0 0 1 * * *'"
+        )
 
 
 def stack_file(environment: str, directory: Path | None = None) -> Path:
@@ -175,7 +272,12 @@ def read_stack_values(environment: str, directory: Path | None = None) -> dict[s
     if not isinstance(config, dict):
         raise InfraConfigError(f"{path}: config: must be a mapping")
     prefix = f"{PROJECT}:"
-    return {key[len(prefix) :]: value for key, value in config.items() if key.startswith(prefix)}
+    # Secrets (``secure:`` values) are the Pulumi engine's to decrypt; the program reads them itself.
+    return {
+        key[len(prefix) :]: value
+        for key, value in config.items()
+        if key.startswith(prefix) and key[len(prefix) :] != BACKUP_CREDENTIALS_KEY
+    }
 
 
 def load_stack_config(environment: str, directory: Path | None = None) -> InfraConfig:

@@ -16,6 +16,8 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from epj import contract
+from epj.infra import observability
 from epj.infra.config import InfraConfig
 from epj.tenants.model import Tenant
 from epj.tenants.sizing import (
@@ -47,10 +49,11 @@ NAME_LABEL = "app.kubernetes.io/name"
 PART_OF = {"app.kubernetes.io/part-of": "epj-platform"}
 
 APP_UID = 10001
-OPERATOR_NAME = "epj-operator"
+OPERATOR_NAME = contract.OPERATOR_NAME
 OPERATOR_TENANT_ROLE = "epj-operator-tenant"
 ADMIN_ROLE = "kommune-admin"
-OPERATOR_HEALTH_PORT = 8080
+OPERATOR_HEALTH_PORT = contract.OPERATOR_HEALTH_PORT
+OPERATOR_METRICS_PORT = contract.OPERATOR_METRICS_PORT
 
 HEALTH_NETWORK = "health-network"
 
@@ -152,8 +155,12 @@ def network_policies(tenant: Tenant, sizing: TenantSizing, config: InfraConfig) 
     """Default deny in and out, then one policy per allowed flow (each readable on its own)."""
     ns, labels = tenant.namespace, tenant_labels(tenant)
     db_pods = {"matchLabels": {"cnpg.io/cluster": DB_CLUSTER}}
-    # The migration and smoke-check Jobs (started by the operator) are database clients too.
-    db_clients = {"matchExpressions": [{"key": COMPONENT, "operator": "In", "values": ["app", "migration", "smoke"]}]}
+    # The migration and smoke-check Jobs (started by the operator) and the KPI exporter are database clients too.
+    db_clients = {
+        "matchExpressions": [
+            {"key": COMPONENT, "operator": "In", "values": ["app", "migration", "smoke", contract.COMPONENT_EXPORTER]}
+        ]
+    }
     apps = {"matchLabels": {COMPONENT: "app"}}
     app_ports = [s.port for s in sizing.services]
 
@@ -416,6 +423,8 @@ def database_secret(tenant: Tenant, password: object) -> Manifest:
 
 def database_cluster(tenant: Tenant, sizing: TenantSizing, config: InfraConfig) -> Manifest:
     """The tenant's own PostgreSQL (CloudNativePG), bootstrapped with the owner secret above."""
+    from epj.infra import backup
+
     db = sizing.database
     storage: dict[str, Any] = {"size": storage_quantity(db.storage_gib)}
     if config.storage_class:
@@ -447,6 +456,8 @@ def database_cluster(tenant: Tenant, sizing: TenantSizing, config: InfraConfig) 
                 "podAntiAffinityType": "preferred",
             },
             "inheritedMetadata": {"labels": {TENANT_LABEL: tenant.kommunenummer, COMPONENT: "database"}},
+            # Continuous backup: WAL archived through the Barman Cloud plugin (epj.infra.backup).
+            "plugins": backup.cluster_plugins(),
         },
     }
 
@@ -599,8 +610,20 @@ def monitors(tenant: Tenant, sizing: TenantSizing) -> list[Manifest]:
     return objs
 
 
-def tenant_manifests(tenant: Tenant, sizing: TenantSizing, config: InfraConfig, password: object) -> list[Manifest]:
-    """The whole baseline of one tenant, namespace first (the order the component creates them)."""
+def tenant_manifests(
+    tenant: Tenant,
+    sizing: TenantSizing,
+    config: InfraConfig,
+    password: object,
+    backup_credentials: tuple[object, object] = ("", ""),
+) -> list[Manifest]:
+    """The whole baseline of one tenant, namespace first (the order the component creates them).
+
+    ``backup_credentials``: the tenant's object-store key (access key id, secret key), Pulumi
+    secrets at deploy time (see :mod:`epj.infra.backup`).
+    """
+    from epj.infra import backup
+
     objs = [
         namespace(tenant, config),
         resource_quota(tenant, sizing),
@@ -608,6 +631,14 @@ def tenant_manifests(tenant: Tenant, sizing: TenantSizing, config: InfraConfig, 
         *network_policies(tenant, sizing, config),
         *admin_rbac(tenant, config),
         database_secret(tenant, password),
+        *backup.backup_manifests(
+            tenant,
+            config,
+            cluster=DB_CLUSTER,
+            db_pods={"matchLabels": {"cnpg.io/cluster": DB_CLUSTER}},
+            labels=tenant_labels(tenant),
+            credentials=backup_credentials,
+        ),
         database_cluster(tenant, sizing, config),
     ]
     for svc in sizing.services:
@@ -615,7 +646,33 @@ def tenant_manifests(tenant: Tenant, sizing: TenantSizing, config: InfraConfig, 
         if svc.replicas > 1:
             objs.append(pod_disruption_budget(tenant, svc))
     objs += monitors(tenant, sizing)
+    objs += _kpi_exporter(tenant, config)
     return objs
+
+
+def _kpi_exporter(tenant: Tenant, config: InfraConfig) -> list[Manifest]:
+    """The tenant's KPI exporter, its PodMonitor and the policy letting monitoring scrape it."""
+    db = {
+        "host": f"{DB_CLUSTER}-ro",
+        "port": DB_PORT,
+        "name": DB_NAME,
+        "user": DB_OWNER,
+        "secret": DB_SECRET,
+        "credentials_dir": DB_CREDENTIALS_DIR,
+    }
+    labels = tenant_labels(tenant)
+    return [
+        *observability.kpi_exporter(
+            tenant,
+            config,
+            labels,
+            db,
+            restricted_container_security(),
+            restricted_pod_security(),
+            _digest_skip(config.operator_image_pinned).get("annotations", {}),
+        ),
+        *observability.kpi_exporter_network_policies(tenant, config, labels),
+    ]
 
 
 # --------------------------------------------------------------------------------------------- platform
@@ -682,13 +739,25 @@ def platform_manifests(config: InfraConfig, crds: Sequence[Manifest]) -> list[Ma
         # kopf peering: one active operator even if a second one starts (Deployment: 1 replica, Recreate).
         *deploy.peering_manifests(ons),
         _operator_deployment(config, labels),
+        # Admission webhooks stamping every go/no-go decision (certificate: cert-manager, see deploy.py).
+        *deploy.webhook_manifests(ons, {NAME_LABEL: OPERATOR_NAME}),
         *_operator_network_policies(config),
+        observability.operator_pod_monitor(config),
+        *observability.probe_exporter(
+            config,
+            restricted_container_security(),
+            restricted_pod_security(),
+            _digest_skip(config.operator_image_pinned).get("annotations", {}),
+        ),
     ]
     return objs
 
 
 def _operator_deployment(config: InfraConfig, labels: Mapping[str, str]) -> Manifest:
+    from epj.operator import deploy
     from epj.operator.runner import HEALTH_PATH, HEALTH_PORT_ENV
+
+    webhook_volume, webhook_mount = deploy.webhook_volume()
 
     selector = {NAME_LABEL: OPERATOR_NAME}
     probe = {
@@ -733,10 +802,25 @@ def _operator_deployment(config: InfraConfig, labels: Mapping[str, str]) -> Mani
                             # Peering (no --standalone); the GoLive objects live in the operator namespace.
                             "args": ["operator", "run", "--namespace", config.operator_namespace],
                             "env": [
-                                {"name": "EPJ_ENVIRONMENT", "value": config.environment},
+                                {"name": contract.ENV_ENVIRONMENT, "value": config.environment},
                                 {"name": HEALTH_PORT_ENV, "value": str(OPERATOR_HEALTH_PORT)},
+                                *deploy.webhook_env(),
+                                # /metrics, scraped by the epj-operator PodMonitor (job="epj-operator").
+                                {"name": contract.ENV_METRICS_PORT, "value": str(OPERATOR_METRICS_PORT)},
+                                # The no-critical-alerts gate asks this Alertmanager.
+                                {"name": contract.ENV_ALERTMANAGER_URL, "value": config.alertmanager_url},
+                                # The image of the migration Jobs the operator starts.
+                                {"name": contract.ENV_MIGRATION_IMAGE, "value": config.effective_migration_image},
                             ],
-                            "ports": [{"name": "health", "containerPort": OPERATOR_HEALTH_PORT, "protocol": "TCP"}],
+                            "ports": [
+                                {"name": "health", "containerPort": OPERATOR_HEALTH_PORT, "protocol": "TCP"},
+                                {"name": "webhook", "containerPort": contract.OPERATOR_WEBHOOK_PORT, "protocol": "TCP"},
+                                {
+                                    "name": contract.METRICS_PORT_NAME,
+                                    "containerPort": OPERATOR_METRICS_PORT,
+                                    "protocol": "TCP",
+                                },
+                            ],
                             "resources": {
                                 "requests": {"cpu": "100m", "memory": "256Mi"},
                                 "limits": {"cpu": "500m", "memory": "512Mi"},
@@ -744,10 +828,10 @@ def _operator_deployment(config: InfraConfig, labels: Mapping[str, str]) -> Mani
                             "livenessProbe": {**probe, "initialDelaySeconds": 15},
                             "readinessProbe": {**probe, "initialDelaySeconds": 5},
                             "securityContext": restricted_container_security(),
-                            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, webhook_mount],
                         }
                     ],
-                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}, webhook_volume],
                 },
             },
         },
@@ -788,7 +872,24 @@ def _operator_network_policies(config: InfraConfig) -> list[Manifest]:
                         "ports": _tcp(config.api_server_port),
                     },
                     # Alertmanager (no-critical-alerts gate) in the monitoring namespace.
-                    {"to": [{"namespaceSelector": _ns_selector(config.monitoring_namespace)}], "ports": _tcp(9093)},
+                    {
+                        "to": [{"namespaceSelector": _ns_selector(config.monitoring_namespace)}],
+                        "ports": _tcp(contract.ALERTMANAGER_PORT),
+                    },
+                ],
+            },
+        ),
+        policy(
+            # The API server calls the admission webhooks (GoLiveApproval) on the webhook port.
+            "allow-apiserver-to-operator-webhook",
+            {
+                "podSelector": {"matchLabels": {COMPONENT: "operator"}},
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {
+                        "from": [{"ipBlock": {"cidr": cidr}} for cidr in config.api_server_cidrs],
+                        "ports": _tcp(contract.OPERATOR_WEBHOOK_PORT),
+                    }
                 ],
             },
         ),
@@ -800,7 +901,7 @@ def _operator_network_policies(config: InfraConfig) -> list[Manifest]:
                 "ingress": [
                     {
                         "from": [{"namespaceSelector": _ns_selector(config.monitoring_namespace)}],
-                        "ports": _tcp(OPERATOR_HEALTH_PORT),
+                        "ports": _tcp(OPERATOR_HEALTH_PORT, OPERATOR_METRICS_PORT),
                     }
                 ],
             },

@@ -15,7 +15,14 @@ import pulumi
 
 from epj.catalog import ServiceCatalog, load_catalog
 from epj.infra.components import MunicipalityTenant, MunicipalityTenantArgs, PlatformBase, PlatformBaseArgs
-from epj.infra.config import InfraConfig, config_keys, infra_config_from_mapping
+from epj.infra.config import (
+    BACKUP_CREDENTIALS_KEY,
+    PROJECT,
+    InfraConfig,
+    InfraConfigError,
+    config_keys,
+    infra_config_from_mapping,
+)
 from epj.paths import tenants_dir
 from epj.tenants import TenantSet, TenantSetInvalid, load_tenants
 from epj.tenants.model import Tenant
@@ -39,6 +46,32 @@ def config_from_pulumi() -> InfraConfig:
     return infra_config_from_mapping(stack, values, source=f"Pulumi.{stack}.yaml")
 
 
+def backup_credentials(kommunenummer: str) -> tuple[pulumi.Output[Any], pulumi.Output[Any]]:
+    """One tenant's object-store key from the Pulumi secret ``backupCredentials`` (values stay secret).
+
+    Per tenant, so that a key found in one namespace opens only that tenant's prefix of the bucket.
+    """
+    stack = pulumi.get_stack()
+    secret = pulumi.Config().get_secret_object(BACKUP_CREDENTIALS_KEY)
+    how = (
+        f"pulumi config set --secret --path '{PROJECT}:{BACKUP_CREDENTIALS_KEY}.{kommunenummer}.accessKeyId' <id> "
+        f"(and .secretAccessKey)"
+    )
+    if secret is None:
+        raise InfraConfigError(f"Pulumi.{stack}.yaml: missing secret {PROJECT}:{BACKUP_CREDENTIALS_KEY}: {how}")
+
+    def pick(value: Any, field: str) -> Any:
+        entry = value.get(kommunenummer) if isinstance(value, dict) else None
+        if not isinstance(entry, dict) or not entry.get(field):
+            raise InfraConfigError(
+                f"Pulumi.{stack}.yaml: secret {PROJECT}:{BACKUP_CREDENTIALS_KEY} has no {field} for "
+                f"{kommunenummer}: {how}"
+            )
+        return entry[field]
+
+    return secret.apply(lambda v: pick(v, "accessKeyId")), secret.apply(lambda v: pick(v, "secretAccessKey"))
+
+
 def default_crds() -> list[Manifest]:
     """The go-live operator's CRDs, owned by ``epj.operator.crds`` (imported here so epj.infra loads fast)."""
     from epj.operator.crds import crd_manifests
@@ -54,7 +87,7 @@ def default_platform_rules(catalog: ServiceCatalog, config: InfraConfig) -> list
     """
     from epj.monitoring.rules import prometheus_rule_objects
 
-    return prometheus_rule_objects(catalog, namespace=config.monitoring_namespace)
+    return prometheus_rule_objects(catalog, namespace=config.monitoring_namespace, base_url=config.runbook_base_url)
 
 
 def load_registry(environment: str, tenants: TenantSet | None) -> tuple[Registry, str]:
@@ -132,7 +165,12 @@ def main(
         components[tenant.kommunenummer] = MunicipalityTenant(
             tenant.namespace,
             MunicipalityTenantArgs(
-                tenant=tenant, sizing=sizing, config=config, prometheus_rules=rules, protect=entry.protect
+                tenant=tenant,
+                sizing=sizing,
+                config=config,
+                prometheus_rules=rules,
+                protect=entry.protect,
+                backup_credentials=backup_credentials(tenant.kommunenummer),
             ),
         )
     pulumi.export("environment", config.environment)

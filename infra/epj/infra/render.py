@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from epj.infra.config import PROJECT, load_stack_config, read_stack_values
+from epj.infra.config import BACKUP_CREDENTIALS_KEY, PROJECT, load_stack_config, read_stack_values
 from epj.tenants import TenantSet, load_tenants
 from epj.tenants.provisioned import Registry
 
@@ -81,9 +81,19 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _stack_config_strings(environment: str) -> dict[str, str]:
-    """The stack file's config as the Pulumi engine would hand it to the program (JSON for lists)."""
-    out: dict[str, str] = {}
+#: What a render shows instead of a tenant's object-store key (the real ones are Pulumi secrets).
+BACKUP_KEY_PLACEHOLDER = "pulumi-secret-backupCredentials"
+
+
+def _stack_config_strings(environment: str, tenants: TenantSet) -> dict[str, str]:
+    """The stack file's config as the Pulumi engine would hand it to the program (JSON for lists).
+
+    The secret ``backupCredentials`` is never in a render: every tenant gets a placeholder key.
+    """
+    placeholder = {"accessKeyId": BACKUP_KEY_PLACEHOLDER, "secretAccessKey": BACKUP_KEY_PLACEHOLDER}
+    out: dict[str, str] = {
+        f"{PROJECT}:{BACKUP_CREDENTIALS_KEY}": json.dumps({t.kommunenummer: placeholder for t in tenants.tenants})
+    }
     for key, value in read_stack_values(environment).items():
         if isinstance(value, str):
             out[f"{PROJECT}:{key}"] = value
@@ -167,7 +177,7 @@ def _run_program(
 
     mocks = EchoMocks()
     set_mocks(mocks, project=PROJECT, stack=environment, preview=False, monitor=OptionsMonitor(mocks))
-    set_all_config(_stack_config_strings(environment))
+    set_all_config(_stack_config_strings(environment, tenant_set), [f"{PROJECT}:{BACKUP_CREDENTIALS_KEY}"])
     # pulumi.runtime.test runs the program and waits for every registration to finish.
     pulumi.runtime.test(lambda: main(tenants=tenant_set, registry=registry, today=today))()  # type: ignore[no-untyped-call]  # unannotated
     with_options = [

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from epj import contract
 from epj.clikit import (
     check_database,
     check_dsn,
@@ -99,7 +100,7 @@ def _period(start: datetime | None, end: datetime | None) -> tuple[datetime, dat
 @kpi_app.command("baseline")
 def kpi_baseline_command(
     tenant: str = typer.Option(..., "--tenant", help="Kommunenummer, e.g. 5035.", callback=_kommunenr),
-    dsn: str = typer.Option(..., "--dsn", envvar="EPJ_KPI_DSN", help="PostgreSQL DSN of the tenant's database."),
+    dsn: str = typer.Option(..., "--dsn", envvar=contract.ENV_KPI_DSN, help="PostgreSQL DSN of the tenant's database."),
     start: datetime | None = typer.Option(None, "--from", help="Period start (Europe/Oslo; default: 30 days ago)."),
     end: datetime | None = typer.Option(None, "--to", help="Period end, exclusive (default: now)."),
 ) -> None:
@@ -129,7 +130,7 @@ def kpi_baseline_command(
 @kpi_app.command("show")
 def kpi_show_command(
     tenant: str = typer.Option(..., "--tenant", help="Kommunenummer, e.g. 5035.", callback=_kommunenr),
-    dsn: str = typer.Option(..., "--dsn", envvar="EPJ_KPI_DSN", help="PostgreSQL DSN of the tenant's database."),
+    dsn: str = typer.Option(..., "--dsn", envvar=contract.ENV_KPI_DSN, help="PostgreSQL DSN of the tenant's database."),
     start: datetime | None = typer.Option(None, "--from", help="Period start (default: 30 days ago)."),
     end: datetime | None = typer.Option(None, "--to", help="Period end, exclusive (default: now)."),
 ) -> None:
@@ -171,12 +172,20 @@ def _wait_forever() -> None:
 
 @monitoring_app.command("kpi-exporter")
 def kpi_exporter_command(
-    dsn: str = typer.Option(..., "--dsn", envvar="EPJ_KPI_DSN", help="PostgreSQL DSN with the kommune_<nr> schemas."),
-    port: int = typer.Option(9464, "--port", help="Port for /metrics."),
+    dsn: str = typer.Option(
+        ..., "--dsn", envvar=contract.ENV_KPI_DSN, help="PostgreSQL DSN with the kommune_<nr> schemas."
+    ),
+    port: int = typer.Option(contract.KPI_EXPORTER_PORT, "--port", help="Port for /metrics."),
     addr: str = typer.Option("0.0.0.0", "--addr", help="Address to listen on."),
     tenant: list[str] = typer.Option([], "--tenant", help="Only these tenants (default: every kommune_<nr> schema)."),
     as_of: datetime | None = typer.Option(None, "--as-of", help="Fixed end of the KPI periods (default: now)."),
     ttl: float = typer.Option(30.0, "--ttl", help="Seconds to reuse a computation between scrapes."),
+    credentials_dir: str | None = typer.Option(
+        None,
+        "--db-credentials-dir",
+        envvar=contract.ENV_DB_CREDENTIALS_DIR,
+        help="Folder with the database Secret's files (password); read at each connect.",
+    ),
 ) -> None:
     """Serve the clinical KPIs as Prometheus metrics with tenant labels.
 
@@ -192,7 +201,9 @@ def kpi_exporter_command(
     check_positive(ttl, "--ttl", allow_zero=True)
     setup_tracing("epj-kpi-exporter")
     fixed = _aware(as_of, datetime.now(ZoneInfo("Europe/Oslo"))) if as_of else None
-    server, _ = serve(dsn, port, addr=addr, tenants=list(tenant) or None, as_of=fixed, ttl=ttl)
+    server, _ = serve(
+        dsn, port, addr=addr, tenants=list(tenant) or None, as_of=fixed, ttl=ttl, credentials_dir=credentials_dir
+    )
     typer.echo(f"epj KPI exporter on {addr}:{server.server_port}/metrics")
     _wait_forever()
     server.shutdown()
@@ -200,7 +211,7 @@ def kpi_exporter_command(
 
 @monitoring_app.command("probe-exporter")
 def probe_exporter_command(
-    port: int = typer.Option(9465, "--port", help="Port for /metrics."),
+    port: int = typer.Option(contract.PROBE_EXPORTER_PORT, "--port", help="Port for /metrics."),
     addr: str = typer.Option("0.0.0.0", "--addr", help="Address to listen on."),
     env: str = typer.Option("prod", "--env", help="Environment whose active tenants are probed."),
     url_pattern: str | None = typer.Option(
@@ -210,6 +221,9 @@ def probe_exporter_command(
     ),
     integration: list[str] = typer.Option(
         [], "--integration", help="SERVICE=URL of a national integration to probe (repeatable)."
+    ),
+    certificate: list[str] = typer.Option(
+        [], "--certificate", help="NAME=PEM file of a platform certificate whose expiry to export (repeatable)."
     ),
     interval: float = typer.Option(30.0, "--interval", help="Seconds between probe rounds."),
     timeout: float = typer.Option(5.0, "--timeout", help="Seconds before a probe counts as failed."),
@@ -236,10 +250,16 @@ def probe_exporter_command(
     try:
         targets = clinical_targets(load_tenants().active(env), catalog, url_pattern or DEFAULT_URL_PATTERN)
         targets += integration_targets(catalog, urls)
+        certificates: dict[str, str] = {}
+        for item in certificate:
+            name, sep, path = item.partition("=")
+            if not sep or not path:
+                raise ValueError(f"--certificate {item!r}: expected NAME=PATH")
+            certificates[name] = path
+        server, _, stop = serve(targets, port, addr=addr, interval=interval, timeout=timeout, certificates=certificates)
     except (ValueError, KeyError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    server, _, stop = serve(targets, port, addr=addr, interval=interval, timeout=timeout)
     typer.echo(f"epj probe exporter: {len(targets)} targets, {addr}:{server.server_port}/metrics")
     _wait_forever()
     stop.set()

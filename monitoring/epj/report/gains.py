@@ -22,6 +22,11 @@ KPI_LABELS: dict[str, tuple[str, str, bool | None, float]] = {
     "patient_contacts_per_day": ("Dokumenterte pasientkontakter per dag", "", None, 1.0),
     "no_show_rate": ("Uteblitte avtaler", "%", False, 100.0),
     "emessage_turnaround_hours": ("Svartid på e-meldinger fra sykehus og fastlege", "timer", False, 1.0),
+    "emessage_unanswered": ("Ubesvarte e-meldinger ved periodens slutt", "", False, 1.0),
+    "emessage_oldest_unanswered_hours": ("Alder på eldste ubesvarte e-melding", "timer", False, 1.0),
+    "wrong_medication_warnings_per_day": ("Varsler om feil legemiddel per dag", "", None, 1.0),
+    "secure_chat_messages_per_day": ("Meldinger i sikker chat per dag", "", None, 1.0),
+    "citizen_portal_logins_per_day": ("Innlogginger i HelsaMi per dag", "", None, 1.0),
 }
 
 

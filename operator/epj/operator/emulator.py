@@ -33,6 +33,7 @@ import jsonpatch  # kmock's own dependency for JSON patches
 import kmock
 from kmock._internal import parsing, rendering  # the request type of the overridden hook; see _fix_paths
 
+from epj import contract
 from epj.operator.crds import GROUP, VERSION, crd_manifests
 
 #: How many versions of each object the emulator keeps (kmock keeps all by default).
@@ -231,7 +232,7 @@ def declare_resources(emulator: kmock.KubernetesEmulator) -> None:
 
 
 @contextmanager
-def emulator_thread(namespace: str = "epj-golive") -> Iterator[tuple[Emulator, str]]:
+def emulator_thread(namespace: str = contract.GOLIVE_NAMESPACE) -> Iterator[tuple[Emulator, str]]:
     """Serve the emulator from its own thread and event loop; yields ``(emulator, base_url)``.
 
     kopf, when it stops, waits for (and then cancels) every task created in its event loop
@@ -265,7 +266,7 @@ def emulator_thread(namespace: str = "epj-golive") -> Iterator[tuple[Emulator, s
 
 
 @asynccontextmanager
-async def start_emulator(namespace: str = "epj-golive") -> AsyncIterator[tuple[Emulator, str]]:
+async def start_emulator(namespace: str = contract.GOLIVE_NAMESPACE) -> AsyncIterator[tuple[Emulator, str]]:
     """Serve an emulator with the CRDs and ``namespace`` on loopback; yields ``(emulator, base_url)``."""
     async with Emulator() as emulator, kmock.Server(emulator) as server:
         declare_resources(emulator)

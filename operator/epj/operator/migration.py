@@ -80,8 +80,10 @@ async def sync_migration_job(ctx: OperatorContext, body: Body) -> JobState:
 
 def _remember(ctx: OperatorContext, body: Body, status: dict[str, Any], *, changed: bool) -> None:
     """Keep what was persisted (saves the GoLive a GET) and wake the GoLive when it changed."""
-    meta = body["metadata"]
+    meta, spec = body["metadata"], body.get("spec") or {}
     ctx.migration_status[(meta["namespace"], meta["name"])] = status
+    # Prometheus sees the migration through this persisted status (the Job is short-lived, never scraped).
+    ctx.metrics.migration(meta["name"], str(spec.get("kommunenummer", "")), str(spec.get("purpose", "")), status)
     golive = (body.get("spec") or {}).get("goLive")
     if changed and golive:
         ctx.wake(meta["namespace"], golive)

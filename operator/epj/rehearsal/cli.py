@@ -14,6 +14,7 @@ Heavy imports happen inside the command so ``epj --help`` stays fast.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -49,9 +50,7 @@ def rehearse_cmd(
     ] = False,
     target: Annotated[
         str | None,
-        typer.Option(
-            help="ndjson:DIR (one folder per tenant below it) or postgresql://…. Default: ndjson:REPORT/target."
-        ),
+        typer.Option(help="ndjson:DIR (one folder per tenant below it) or postgresql://…. Default: ndjson:OUT/target."),
     ] = None,
     clock: Annotated[
         str, typer.Option(help="simulated (months in seconds) or real (waits in real time; for near dates).")
@@ -109,9 +108,12 @@ def rehearse_cmd(
         synthetic_ids=synthetic_ids,
     )
     display = ConsoleDisplay(clock_label="sim" if clock == "simulated" else "real")
+    existed = report.exists()
     try:
         result = rehearse(options, display)
     except (ValueError, FileNotFoundError) as error:
+        if not existed:  # a usage error found while setting up: leave nothing half-written behind
+            shutil.rmtree(report, ignore_errors=True)
         fail(str(error))
     data = result.report
     display.note("")
