@@ -105,3 +105,35 @@ def test_every_image_is_pinned_by_digest_and_no_checkov_skip_remains() -> None:
 def test_a_malformed_digest_is_named() -> None:
     with pytest.raises(InfraConfigError, match=r"imageDigests\.epj/journal: 'sha256:xyz' is not"):
         infra_config_from_mapping("test", {**BASE, "imageDigests": {"epj/journal": "sha256:xyz"}})
+
+
+def test_prod_refuses_a_placeholder_runbook_host_and_test_accepts_it() -> None:
+    values = {**BASE, "runbookBaseUrl": "https://epj-platform.invalid/blob/main"}
+    with pytest.raises(InfraConfigError, match=r"runbookBaseUrl: .*placeholder host; prod needs the real URL"):
+        infra_config_from_mapping("prod", values, source="Pulumi.prod.yaml")
+    assert infra_config_from_mapping("test", values).runbook_base_url == "https://epj-platform.invalid/blob/main"
+
+
+def test_runbook_base_url_is_required_and_trailing_slash_is_dropped() -> None:
+    without = {k: v for k, v in BASE.items() if k != "runbookBaseUrl"}
+    with pytest.raises(InfraConfigError, match=r"missing required key.*epj-platform:runbookBaseUrl"):
+        infra_config_from_mapping("test", without)
+    config = infra_config_from_mapping("test", {**BASE, "runbookBaseUrl": "https://git.example.no/x/-/blob/main/"})
+    assert config.runbook_base_url == "https://git.example.no/x/-/blob/main"
+
+
+def test_migration_image_defaults_to_the_operator_image_and_urls_are_checked() -> None:
+    assert infra_config_from_mapping("test", BASE).effective_migration_image == "r.example/epj:1"
+    other = infra_config_from_mapping("test", {**BASE, "migrationImage": "r.example/migrate:2"})
+    assert other.effective_migration_image == "r.example/migrate:2"
+    with pytest.raises(InfraConfigError, match=r"integrationProbeUrls\.kjernejournal: 'ftp://x' is not an http"):
+        infra_config_from_mapping("test", {**BASE, "integrationProbeUrls": {"kjernejournal": "ftp://x"}})
+    with pytest.raises(InfraConfigError, match=r"alertmanagerUrl: 'alertmanager:9093' is not an http"):
+        infra_config_from_mapping("test", {**BASE, "alertmanagerUrl": "alertmanager:9093"})
+
+
+def test_the_prod_stack_file_points_runbooks_and_alertmanager_somewhere_real() -> None:
+    config = load_stack_config("prod")
+    assert ".invalid" not in config.runbook_base_url
+    assert config.alertmanager_url.startswith("http://alertmanager-operated.epj-monitoring.svc:")
+    assert config.effective_migration_image.startswith("registry.epj.example.no/")

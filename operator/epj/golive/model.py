@@ -255,6 +255,8 @@ class Condition(CoreModel):
     reason: str
     message: str = ""
     last_transition_time: UtcDatetime
+    #: The object's ``metadata.generation`` this condition was computed for (set by the adapter).
+    observed_generation: int | None = None
 
 
 class Pending(CoreModel):

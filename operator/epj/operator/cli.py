@@ -39,7 +39,13 @@ operator_app = typer.Typer(help="The go-live operator (kopf).")
 
 NamespaceOpt = Annotated[
     str,
-    typer.Option("--namespace", "-n", help="Namespace of the GoLive objects.", envvar=contract.ENV_GOLIVE_NAMESPACE),
+    typer.Option(
+        "--namespace",
+        "-n",
+        help="Namespace of the GoLive objects.",
+        envvar=contract.ENV_GOLIVE_NAMESPACE,
+        callback=lambda value: check_namespace(value),
+    ),
 ]
 ServerOpt = Annotated[
     str | None, typer.Option("--server", help="API server URL (default: kubeconfig or service account).")
@@ -289,6 +295,8 @@ def run_cmd(
     """
     if bool(namespace) == all_namespaces:
         _fail("give --namespace NS (repeatable) or --all-namespaces")
+    for name in namespace or []:
+        check_namespace(name)
     import logging
 
     from epj.operator.app import context_from_environment, start_telemetry

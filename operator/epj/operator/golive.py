@@ -190,8 +190,8 @@ class Reconciler:
             now = self.ctx.now()
             decision = decide(spec, state, observations, now)
             new_state = decision.state
-            if generation is not None and new_state.observed_generation != generation:
-                new_state = new_state.model_copy(update={"observed_generation": generation})
+            if generation is not None:
+                new_state = with_generation(new_state, int(generation))
             if self.errors:
                 new_state = self.clear_stalled(new_state, now, spec.kommunenummer)
             await self.persist(body, spec, state, new_state, decision)
@@ -222,6 +222,8 @@ class Reconciler:
             meta = body["metadata"]
             await self.ctx.client.patch_status(GOLIVES, meta["namespace"], meta["name"], patch)
             self.persisted = status
+            if self.ctx.record_latencies:
+                self.ctx.persisted(meta["namespace"], spec.kommunenummer, new)
         self.state = new
         self.record(body, spec, old, new, decision)
 
@@ -382,6 +384,17 @@ class Reconciler:
         )
         self.ctx.metrics.stalled(tenant, False)
         return state.model_copy(update={"conditions": conditions})
+
+
+def with_generation(state: GoLiveState, generation: int) -> GoLiveState:
+    """The state with ``observedGeneration`` on the status and on every condition (what ``kubectl wait`` reads)."""
+    conditions = tuple(
+        c if c.observed_generation == generation else c.model_copy(update={"observed_generation": generation})
+        for c in state.conditions
+    )
+    if state.observed_generation == generation and conditions == state.conditions:
+        return state
+    return state.model_copy(update={"observed_generation": generation, "conditions": conditions})
 
 
 def post_event(body: Body, type_: str, reason: str, message: str) -> None:
