@@ -166,7 +166,7 @@ def check_namespace(value: str, option: str = "--namespace") -> str:
     if len(value) > 63 or not _DNS1123_LABEL.match(value):
         fail(
             f"{option} {value!r} is not a valid Kubernetes namespace",
-            "use lower-case letters, digits and '-', at most 63 characters, e.g. epj-rollout",
+            "use lower-case letters, digits and '-', at most 63 characters, e.g. kommune-5035",
         )
     return value
 
@@ -209,6 +209,9 @@ def check_dsn(dsn: str, option: str = "--dsn") -> str:
 
     if not dsn.startswith(("postgresql://", "postgres://")) and "=" not in dsn:
         fail(f"{option} {mask_dsn(dsn)!r} is not a PostgreSQL address", "give postgresql://USER@HOST:PORT/DATABASE")
+    netloc = dsn.split("://", 1)[-1].split("/", 1)[0] if "://" in dsn else ""
+    if netloc.count("@") > 1:
+        fail(f"{option} {mask_dsn(dsn)!r}: the address has two '@'", _dsn_hint(dsn))
     try:
         conninfo_to_dict(dsn)
     except Exception as exc:  # psycopg.ProgrammingError: its message names the bad part
@@ -390,6 +393,8 @@ def tidy_help(command: Any) -> None:
             continue
         if param.param_type_name == "option" and param.metavar is None:
             param.metavar = _readable_type(param)
+        elif param.param_type_name == "argument" and getattr(param, "hidden", False):
+            setattr(param, "get_usage_pieces", lambda ctx: [])  # noqa: B010  (a deprecated spelling, not offered)
         elif param.param_type_name == "argument" and not getattr(param, "_epj_tidy", False):
             # Arguments show their type from display_type_rich (metavar is their name in messages).
             word = _readable_type(param)

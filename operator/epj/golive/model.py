@@ -39,6 +39,7 @@ DEFAULT_TIMEOUT_HOURS: dict[GateName, int] = {
     GateName.NO_CRITICAL_ALERTS: 6,
     GateName.DEPENDENCIES: 24,
     GateName.GO_NO_GO: 12,
+    GateName.CUTOVER_WINDOW: 4,
     GateName.CUTOVER_RECONCILED: 10,
     GateName.SMOKE_CHECKS: 2,
     GateName.HYPERCARE_EXIT: 168,
@@ -255,6 +256,8 @@ class Condition(CoreModel):
     reason: str
     message: str = ""
     last_transition_time: UtcDatetime
+    #: The object's ``metadata.generation`` this condition was computed for (set by the adapter).
+    observed_generation: int | None = None
 
 
 class Pending(CoreModel):
@@ -264,6 +267,7 @@ class Pending(CoreModel):
     abort: bool = False
     abort_ignored: bool = False
     withdrawal_refused: bool = False
+    timing_deferred: bool = False
 
 
 class GoLiveState(CoreModel):
@@ -273,6 +277,10 @@ class GoLiveState(CoreModel):
     phase_reason: str = ""
     #: The wave this go-live was last decided in (a move to another wave is recorded in the history).
     wave: str | None = None
+    #: From Freeze until Hypercare the night's timing is pinned: edits of goLiveDate or the schedule offsets
+    #: are deferred (with an event) and apply once the tenant is past the night or held.
+    pinned_go_live_date: dt.date | None = None
+    pinned_schedule: ScheduleSpec | None = None
     phase_since: UtcDatetime
     #: From when gate timeouts count in this phase: phase entry, resume or unpause.
     window_start: UtcDatetime

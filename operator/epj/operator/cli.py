@@ -30,7 +30,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from epj import contract
-from epj.clikit import check_dsn, check_kommunenr, check_namespace, fail
+from epj.clikit import check_dsn, check_kommunenr, check_namespace, check_tenant, fail
 
 T = TypeVar("T")
 
@@ -39,7 +39,13 @@ operator_app = typer.Typer(help="The go-live operator (kopf).")
 
 NamespaceOpt = Annotated[
     str,
-    typer.Option("--namespace", "-n", help="Namespace of the GoLive objects.", envvar=contract.ENV_GOLIVE_NAMESPACE),
+    typer.Option(
+        "--namespace",
+        "-n",
+        help="Namespace of the GoLive objects.",
+        envvar=contract.ENV_GOLIVE_NAMESPACE,
+        callback=lambda value: check_namespace(value),
+    ),
 ]
 ServerOpt = Annotated[
     str | None, typer.Option("--server", help="API server URL (default: kubeconfig or service account).")
@@ -197,6 +203,7 @@ def smoke_cmd(
     from epj.operator.smoke import smoke_check
 
     tenant = _tenant(tenant_opt, positional)
+    check_tenant(tenant)  # the smoke check compares a known tenant's store with its reconciliation
     target = dsn or target
     if target:
         check_dsn(target)
@@ -289,6 +296,8 @@ def run_cmd(
     """
     if bool(namespace) == all_namespaces:
         _fail("give --namespace NS (repeatable) or --all-namespaces")
+    for name in namespace or []:
+        check_namespace(name)
     import logging
 
     from epj.operator.app import context_from_environment, start_telemetry

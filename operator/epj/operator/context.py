@@ -95,6 +95,10 @@ class OperatorContext:
     latencies: list[float] = field(default_factory=list)
     #: Time reconciles waited for a free slot (seconds; recorded with the latencies).
     queue_waits: list[float] = field(default_factory=list)
+    #: Bench: changes made observable but not yet seen persisted, by tenant: (since, what the status must show).
+    awaiting: dict[TenantKey, tuple[float, Callable[[Any], bool]]] = field(default_factory=dict)
+    #: Bench: seconds from a change being observable to the status showing it persisted (queueing included).
+    e2e: list[float] = field(default_factory=list)
     #: At most this many GoLive reconciles talk to the API server at once (like kopf's worker limit):
     #: a clock jump that wakes a whole wave queues it instead of flooding the API server.
     max_concurrent_reconciles: int = 16
@@ -119,6 +123,19 @@ class OperatorContext:
         """A deterministic place where a test may crash the operator (see :data:`FAULT_POINTS`)."""
         if self.fault is not None:
             await self.fault(point, detail)
+
+    # ---------------------------------------------------------------- end-to-end latency (bench)
+
+    def expect(self, namespace: str, kommunenummer: str, shows: Callable[[Any], bool]) -> None:
+        """Bench: from now, a change is observable; time it until a persisted status ``shows`` it."""
+        self.awaiting[(namespace, kommunenummer)] = (time.perf_counter(), shows)
+
+    def persisted(self, namespace: str, kommunenummer: str, state: Any) -> None:
+        """Called after each status write: close the tenant's pending measurement when the status shows it."""
+        pending = self.awaiting.get((namespace, kommunenummer))
+        if pending is not None and pending[1](state):
+            self.e2e.append(time.perf_counter() - pending[0])
+            self.awaiting.pop((namespace, kommunenummer), None)
 
     # ---------------------------------------------------------------- time
 

@@ -22,7 +22,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any, cast
+from typing import Any
 
 from epj.golive.actions import CreateMigrationJob, Decision, EmitEvent, RollBack, RunSmokeChecks
 from epj.golive.approvals import approval_from_object
@@ -41,6 +41,7 @@ from epj.golive.phases import ConditionType, JobState, Phase
 from epj.golive.wave import GpOfficeMember
 from epj.operator import resources
 from epj.operator.context import OperatorContext, TenantView
+from epj.operator.events import post_event
 from epj.operator.kube import GOLIVES, JOBS, MIGRATION_JOBS, ROLLOUT_WAVES, Body
 from epj.operator.wave import KEPT_PHASES, without_owner
 
@@ -190,8 +191,8 @@ class Reconciler:
             now = self.ctx.now()
             decision = decide(spec, state, observations, now)
             new_state = decision.state
-            if generation is not None and new_state.observed_generation != generation:
-                new_state = new_state.model_copy(update={"observed_generation": generation})
+            if generation is not None:
+                new_state = with_generation(new_state, int(generation))
             if self.errors:
                 new_state = self.clear_stalled(new_state, now, spec.kommunenummer)
             await self.persist(body, spec, state, new_state, decision)
@@ -222,6 +223,8 @@ class Reconciler:
             meta = body["metadata"]
             await self.ctx.client.patch_status(GOLIVES, meta["namespace"], meta["name"], patch)
             self.persisted = status
+            if self.ctx.record_latencies:
+                self.ctx.persisted(meta["namespace"], spec.kommunenummer, new)
         self.state = new
         self.record(body, spec, old, new, decision)
 
@@ -384,8 +387,12 @@ class Reconciler:
         return state.model_copy(update={"conditions": conditions})
 
 
-def post_event(body: Body, type_: str, reason: str, message: str) -> None:
-    """A Kubernetes Event on the object (kopf posts it in the background)."""
-    import kopf
-
-    kopf.event(kopf.Body(cast(Any, body)), type=type_, reason=reason, message=message)  # RawBody is a TypedDict
+def with_generation(state: GoLiveState, generation: int) -> GoLiveState:
+    """The state with ``observedGeneration`` on the status and on every condition (what ``kubectl wait`` reads)."""
+    conditions = tuple(
+        c if c.observed_generation == generation else c.model_copy(update={"observed_generation": generation})
+        for c in state.conditions
+    )
+    if state.observed_generation == generation and conditions == state.conditions:
+        return state
+    return state.model_copy(update={"observed_generation": generation, "conditions": conditions})

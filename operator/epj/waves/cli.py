@@ -267,6 +267,7 @@ def bench_command(
     """
     from epj.waves.bench import run_bench
 
+    check_positive(national_time_limit, "--national-time-limit")
     figures = run_bench(national_time_limit, progress=_progress)
     if as_json:
         sys.stdout.write(json.dumps(figures) + "\n")
