@@ -13,8 +13,11 @@ import importlib
 
 import typer
 
+from epj.clikit import SafeGroup
+
 app = typer.Typer(
     name="epj",
+    cls=SafeGroup,
     help="epj-platform: roll out and run the nursing-and-care patient record (EPJ) for the region's municipalities.",
     no_args_is_help=True,
     rich_markup_mode="rich",

@@ -10,7 +10,7 @@ import pytest
 
 from epj.operator.crds import API_VERSION, crd_manifests, status_schema
 
-KINDS = {"RolloutWave", "GoLive", "MigrationJob"}
+KINDS = {"RolloutWave", "GoLive", "MigrationJob", "GoLiveApproval"}
 
 
 def _walk(schema: dict[str, Any], path: str = "$") -> list[str]:
@@ -54,7 +54,7 @@ def test_crd_schema_is_structural_with_status_and_columns(crd: dict[str, Any]) -
     assert crd["metadata"]["name"] == f"{crd['spec']['names']['plural']}.epj.no"
 
 
-def test_all_three_kinds_in_one_group() -> None:
+def test_all_kinds_in_one_group() -> None:
     assert {crd["spec"]["names"]["kind"] for crd in crd_manifests()} == KINDS
     assert API_VERSION == "epj.no/v1alpha1"
 
@@ -67,11 +67,13 @@ def _spec_properties(kind: str) -> dict[str, Any]:
 
 def test_immutable_fields_carry_cel_rules() -> None:
     golive = _spec_properties("GoLive")["properties"]
-    for field in ("kommunenummer", "wave"):
-        assert golive[field]["x-kubernetes-validations"][0]["rule"] == "self == oldSelf"
+    assert golive["kommunenummer"]["x-kubernetes-validations"][0]["rule"] == "self == oldSelf"
+    # A member moves between waves (same object, audit trail kept): the operator changes spec.wave then.
+    assert "x-kubernetes-validations" not in golive["wave"]
     job = _spec_properties("MigrationJob")["properties"]
     assert job["purpose"]["x-kubernetes-validations"][0]["rule"] == "self == oldSelf"
-    assert "oldSelf" in golive["approvals"]["x-kubernetes-validations"][0]["rule"]
+    assert "approvals" not in golive  # decisions are GoLiveApproval objects, not a list in the spec
+    assert _spec_properties("GoLiveApproval")["x-kubernetes-validations"][0]["rule"] == "self == oldSelf"
 
 
 def test_wave_defaults_and_window_rule() -> None:
@@ -84,9 +86,10 @@ def test_wave_defaults_and_window_rule() -> None:
 
 
 def test_approval_by_is_a_role_not_a_name() -> None:
-    approval = _spec_properties("GoLive")["properties"]["approvals"]["items"]
+    approval = _spec_properties("GoLiveApproval")
     validator = jsonschema.Draft4Validator(_strip_extensions(approval))
     good = {
+        "kommunenummer": "5035",
         "gate": "go-no-go",
         "by": "project-lead",
         "at": "2027-09-05T12:00:00Z",
@@ -95,6 +98,7 @@ def test_approval_by_is_a_role_not_a_name() -> None:
     }
     assert not list(validator.iter_errors({**good, "reason": "all gates green"}))
     assert list(validator.iter_errors({**good, "by": "Ola Nordmann"}))
+    assert list(validator.iter_errors({**good, "gate": "smoke-checks"}))
 
 
 def test_status_schema_lookup() -> None:
@@ -127,18 +131,16 @@ def _objects() -> list[dict[str, Any]]:
             "kommunenummer": "5036",
             "wave": "wave-2027-q3",
             "goLiveDate": "2027-09-06",
-            "approvals": [
-                {
-                    "gate": "go-no-go",
-                    "by": "project-lead",
-                    "at": "2027-09-04T05:00:00Z",
-                    "reason": "ok!",
-                    "decision": "approve",
-                }
-            ],
         },
         "status": state.to_status(),
     }
+    approval = {
+        "apiVersion": API_VERSION,
+        "kind": "GoLiveApproval",
+        "metadata": {"name": "golive-5036-go-no-go-x1", "namespace": "epj-operator"},
+        "spec": {"kommunenummer": "5036", "gate": "go-no-go", "by": "cutover-lead", "decision": "approve",
+                 "reason": "ok!", "at": "2027-09-04T05:00:00Z", "user": "lead@epj.test"},
+    }  # fmt: skip
     job = {
         "apiVersion": API_VERSION,
         "kind": "MigrationJob",
@@ -146,7 +148,7 @@ def _objects() -> list[dict[str, Any]]:
         "spec": {"kommunenummer": "5036", "purpose": "cutover", "extract": {"location": "/x"}, "image": "epj:1"},
         "status": {"state": "Succeeded", "reconciliation": {"complete": True, "counts": {"read": 3}}},
     }
-    return [wave, golive, job]
+    return [wave, golive, job, approval]
 
 
 def test_custom_objects_validate_against_the_crds() -> None:
@@ -158,11 +160,11 @@ def test_custom_objects_validate_against_the_crds() -> None:
 def test_invalid_custom_objects_are_reported() -> None:
     from epj.infra.validate import validate_objects
 
-    wave, golive, job = _objects()
-    golive["spec"]["approvals"][0]["by"] = "Ola Nordmann"
+    wave, golive, job, approval = _objects()
+    approval["spec"]["by"] = "Ola Nordmann"
     job["spec"]["purpose"] = "sometime"
     wave["spec"]["members"][0]["kommunenummer"] = "50350"
-    problems = "\n".join(validate_objects([wave, golive, job], crds=crd_manifests()))
+    problems = "\n".join(validate_objects([wave, golive, job, approval], crds=crd_manifests()))
     assert "Ola Nordmann" in problems and "sometime" in problems and "50350" in problems
 
 
@@ -202,11 +204,64 @@ def test_cel_rules_behave() -> None:
     assert _cel("self == oldSelf", self="5035", oldSelf="5035")
     assert not _cel("self == oldSelf", self="5036", oldSelf="5035")
     approval = {"gate": "go-no-go", "by": "project-lead", "at": "2027-09-04T05:00:00Z", "reason": "ok!"}
-    append_only = _spec_properties("GoLive")["properties"]["approvals"]["x-kubernetes-validations"][0]["rule"]
-    assert _cel(append_only, oldSelf=[approval], self=[approval, {**approval, "gate": "hypercare-exit"}])
-    assert not _cel(append_only, oldSelf=[approval], self=[{**approval, "reason": "rewritten history"}])
-    assert not _cel(append_only, oldSelf=[approval], self=[])
+    immutable = _spec_properties("GoLiveApproval")["x-kubernetes-validations"][0]["rule"]
+    assert _cel(immutable, oldSelf=approval, self=dict(approval))
+    assert not _cel(immutable, oldSelf=approval, self={**approval, "reason": "rewritten history"})
+    assert not _cel(immutable, oldSelf=approval, self={**approval, "at": "2027-09-05T05:00:00Z"})
     window_rule = _spec_properties("RolloutWave")["x-kubernetes-validations"][0]["rule"]
     wave = {"goLiveDate": "2027-09-06", "productionWindow": {"start": "2027-08-16", "end": "2027-10-29"}}
     assert _cel(window_rule, self=wave)
     assert not _cel(window_rule, self={**wave, "goLiveDate": "2027-11-01"})
+
+
+def _root_rule(kind: str) -> str:
+    crd = next(c for c in crd_manifests() if c["spec"]["names"]["kind"] == kind)
+    rules = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["x-kubernetes-validations"]
+    assert len(rules) == 1
+    rule: str = rules[0]["rule"]
+    return rule
+
+
+GOLIVE_SPEC = {
+    "kommunenummer": "5035",
+    "wave": "wave-2027-q3",
+    "goLiveDate": "2027-09-06",
+    "hypercareDays": 21,
+    "soakDays": 0,
+    "gates": {"trainingThreshold": 0.9, "timeoutHours": {}},
+    "paused": False,
+}
+
+
+def test_golive_timing_cannot_change_under_a_running_night() -> None:
+    rule = _root_rule("GoLive")
+    edits = {
+        "goLiveDate": "2027-09-13",
+        "gates": {"trainingThreshold": 0.9, "timeoutHours": {"cutover-reconciled": 1}},
+        "hypercareDays": 30,
+        "soakDays": 2,
+        "schedule": {"freezeDays": 5},
+    }
+    for phase in ("Freeze", "Cutover"):
+        old = {"spec": GOLIVE_SPEC, "status": {"phase": phase}}
+        for field, value in edits.items():
+            assert not _cel(rule, oldSelf=old, self={**old, "spec": {**GOLIVE_SPEC, field: value}}), (phase, field)
+        # Levers and approvals are not timing: a pause during the night is a NO-GO, and must be accepted.
+        assert _cel(rule, oldSelf=old, self={**old, "spec": {**GOLIVE_SPEC, "paused": True}})
+    for phase in ("Rehearsal", "OnHold", "RolledBack", "Live", "Hypercare"):
+        old = {"spec": GOLIVE_SPEC, "status": {"phase": phase}}
+        assert _cel(rule, oldSelf=old, self={**old, "spec": {**GOLIVE_SPEC, "goLiveDate": "2027-09-13"}}), phase
+    fresh = {"spec": GOLIVE_SPEC}
+    assert _cel(rule, oldSelf=fresh, self={"spec": {**GOLIVE_SPEC, "goLiveDate": "2027-09-13"}})
+
+
+def test_wave_timing_cannot_change_while_a_member_runs_its_night() -> None:
+    rule = _root_rule("RolloutWave")
+    spec = {"goLiveDate": "2027-09-06", "gates": {"timeoutHours": {}}, "hypercareDays": 21, "members": []}
+    locked = {"spec": spec, "status": {"timingLocked": ["5035"]}}
+    assert not _cel(rule, oldSelf=locked, self={**locked, "spec": {**spec, "goLiveDate": "2027-09-13"}})
+    assert not _cel(rule, oldSelf=locked, self={**locked, "spec": {**spec, "gates": {"timeoutHours": {"go-no-go": 1}}}})
+    assert _cel(rule, oldSelf=locked, self={**locked, "spec": {**spec, "paused": True}})
+    free = {"spec": spec, "status": {"timingLocked": []}}
+    assert _cel(rule, oldSelf=free, self={**free, "spec": {**spec, "goLiveDate": "2027-09-13"}})
+    assert _cel(rule, oldSelf={"spec": spec}, self={"spec": {**spec, "goLiveDate": "2027-09-13"}})

@@ -40,7 +40,8 @@ def test_all_gates_pass_on_the_happy_path(wave_run: Play) -> None:
     run = wave_run()
     state = run.states["5035"]
     assert state.phase == Phase.STABLE
-    assert {g for g, o in state.gate_trail() if o == OUT.PASSED} == set(GateName)
+    # cutover-window is a guard that records only a miss (the night could not start in its window).
+    assert {g for g, o in state.gate_trail() if o == OUT.PASSED} == set(GateName) - {GateName.CUTOVER_WINDOW}
     for record in state.gates:
         assert record.outcome == OUT.PASSED and record.reason and record.at is not None
 
@@ -142,7 +143,7 @@ def test_rejected_go_no_go_holds_with_the_reason(wave_run: Play) -> None:
     assert outcome == OUT.FAILED and "rejected by municipality-director" in reason and "not ready" in reason
     approvals = [e for e in state.history if e.kind == "Approval"]
     assert [(e.gate, e.by, str(e.decision)) for e in approvals] == [(G.GO_NO_GO, "municipality-director", "reject")]
-    assert "epj golive resume 5035" in state.next_action
+    assert "epj golive resume --tenant 5035" in state.next_action
 
 
 def test_missing_go_no_go_times_out(wave_run: Play) -> None:

@@ -129,3 +129,22 @@ def test_adapter_condition_is_kept_by_the_core() -> None:
     after = decide(spec, state, Observations(), t0 + dt.timedelta(hours=1))
     kept = after.state.condition(ConditionType.STALLED)
     assert kept is not None and kept.status == "True" and kept.reason == "ApiErrors"
+
+
+def test_a_recorded_result_is_never_overwritten_by_a_later_observation() -> None:
+    spec = GoLiveSpec(kommunenummer="5035", wave="w", go_live_date=dt.date(2027, 9, 6))
+    now = SCHEDULE.rehearsal_at + dt.timedelta(minutes=1)
+    state = decide(spec, None, Observations(), now).state
+    while state.phase != Phase.REHEARSAL:
+        state = decide(spec, state, Observations(), now).state
+    assert state.migration is not None and state.migration.job_name == "golive-5035-rehearsal-1"
+    done = MigrationObservation(job_name="golive-5035-rehearsal-1", state=JobState.SUCCEEDED)
+    state = decide(spec, state, Observations(migration=done), now).state
+    assert state.results == {"golive-5035-rehearsal-1": JobState.SUCCEEDED}
+    # The Job was garbage-collected and something re-created it: it reports Pending, then Failed.
+    for later in (JobState.PENDING, JobState.FAILED):
+        seen = MigrationObservation(job_name="golive-5035-rehearsal-1", state=later)
+        state = decide(spec, state, Observations(migration=seen), now + dt.timedelta(hours=1)).state
+        assert state.migration is not None and state.migration.state == JobState.SUCCEEDED
+        assert state.results == {"golive-5035-rehearsal-1": JobState.SUCCEEDED}
+    assert GoLiveState.from_status(state.to_status()).results == state.results

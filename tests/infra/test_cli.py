@@ -29,8 +29,10 @@ def test_render_writes_one_file_per_tenant_plus_platform(tmp_path: Path, tenant_
     docs = list(yaml.safe_load_all((out / "kommune-5035.yaml").read_text(encoding="utf-8")))
     assert docs[0]["kind"] == "Namespace" and docs[0]["metadata"]["name"] == "kommune-5035"
     assert {d["metadata"].get("namespace", d["metadata"]["name"]) for d in docs} == {"kommune-5035"}
-    secret = next(d for d in docs if d["kind"] == "Secret")
+    secret = next(d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == "epj-db-owner")
     assert secret["stringData"]["password"] == PASSWORD_PLACEHOLDER
+    backup_key = next(d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == "epj-db-backup-s3")
+    assert set(backup_key["stringData"].values()) == {"pulumi-secret-backupCredentials"}
     assert "validated" in result.output
 
 
@@ -40,13 +42,12 @@ def test_render_one_tenant_and_preview_an_option(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["kommune-5031.yaml"]
 
     refused = runner.invoke(app, ["render", "--tenant", UNCALLED_OPTION, "--out", str(tmp_path / "x")])
-    assert refused.exit_code == 1
+    assert refused.exit_code == 2
     assert "option is not called" in refused.output
+    assert "Traceback" not in refused.output
     assert not (tmp_path / "x").exists()
 
-    preview = runner.invoke(
-        app, ["render", "--tenant", UNCALLED_OPTION, "--call-option", UNCALLED_OPTION, "--out", str(tmp_path / "p")]
-    )
+    preview = runner.invoke(app, ["render", "--tenant", UNCALLED_OPTION, "--what-if", "--out", str(tmp_path / "p")])
     assert preview.exit_code == 0, preview.output
     assert [p.name for p in (tmp_path / "p").iterdir()] == [f"kommune-{UNCALLED_OPTION}.yaml"]
 

@@ -45,10 +45,13 @@ def test_platform_namespaces_reach_postgres_only_where_they_must(
 ) -> None:
     tenant = tenant_set.get("5035")
     pg = _pg_labels("5035")
-    for ns in ("ingress-nginx", "epj-monitoring", "epj-system", "cnpg-system", "default", "kube-system"):
+    for ns in ("ingress-nginx", "epj-monitoring", "epj-system", "default", "kube-system"):
         assert not ingress_allowed(test_objects, ns, tenant.namespace, pg, 5432), ns
     assert ingress_allowed(test_objects, "epj-monitoring", tenant.namespace, pg, 9187)
+    # CloudNativePG's operator talks to each instance's manager (8000) and to PostgreSQL itself (5432).
     assert ingress_allowed(test_objects, "cnpg-system", tenant.namespace, pg, 8000)
+    assert ingress_allowed(test_objects, "cnpg-system", tenant.namespace, pg, 5432)
+    assert not ingress_allowed(test_objects, "cnpg-system", tenant.namespace, pg, 9187)
     assert not ingress_allowed(test_objects, "epj-monitoring", tenant.namespace, pg, 8000)
 
 
@@ -72,17 +75,36 @@ def test_the_analysis_would_catch_a_leaky_policy(test_objects: list[Obj]) -> Non
     assert not ingress_allowed(test_objects, "kommune-5006", "kommune-5035", _pg_labels("5035"), 5432)
 
 
+def test_optional_secrets_are_only_the_platform_certificates_in_monitoring(test_objects: list[Obj]) -> None:
+    """Secrets the render mounts but does not create: only epj-cert-* in the monitoring namespace, never a tenant's."""
+    optional = [
+        (o["metadata"].get("namespace"), v["secret"]["secretName"])
+        for o in test_objects
+        if o["kind"] == "Deployment"
+        for v in o["spec"]["template"]["spec"].get("volumes", [])
+        if "secret" in v and v["secret"].get("optional")
+    ]
+    assert sorted(optional) == [
+        ("epj-monitoring", "epj-cert-health-network"),
+        ("epj-monitoring", "epj-cert-helseid"),
+    ]
+
+
 def _secret_refs(obj: Obj) -> list[str]:
-    """Names of Secrets an object refers to (pod volumes, env, envFrom, pull secrets, CNPG bootstrap)."""
+    """Names of Secrets an object refers to (pod volumes, env, envFrom, pull secrets, CNPG bootstrap, backup)."""
     refs: list[str] = []
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
             for key, value in node.items():
                 if key == "secret" and isinstance(value, dict):
-                    refs.append(value.get("secretName") or value.get("name"))
+                    # optional: a Secret provisioned outside Pulumi (the platform's certificates), checked below.
+                    if not value.get("optional"):
+                        refs.append(value.get("secretName") or value.get("name"))
                 elif key in ("secretKeyRef", "secretRef") and isinstance(value, dict):
                     refs.append(value["name"])
+                elif key == "s3Credentials" and isinstance(value, dict):  # the Barman Cloud ObjectStore
+                    refs.extend(v["name"] for v in value.values())
                 elif key == "imagePullSecrets":
                     refs.extend(v["name"] for v in value)
                 walk(value)
@@ -96,10 +118,21 @@ def _secret_refs(obj: Obj) -> list[str]:
 
 def test_secrets_are_referenced_only_inside_their_own_namespace(test_objects: list[Obj], tenant_set: TenantSet) -> None:
     secrets = {(o["metadata"]["namespace"], o["metadata"]["name"]) for o in test_objects if o["kind"] == "Secret"}
-    assert secrets == {(t.namespace, "epj-db-owner") for t in tenant_set.active("test")}
+    assert secrets == {
+        (t.namespace, name) for t in tenant_set.active("test") for name in ("epj-db-owner", "epj-db-backup-s3")
+    }
+    # Secrets cert-manager issues from a rendered Certificate (the operator's webhook certificate) exist too.
+    issued = {(o["metadata"]["namespace"], o["spec"]["secretName"]) for o in test_objects if o["kind"] == "Certificate"}
+    assert issued == {("epj-system", "epj-golive-webhook-tls")}
+    secrets |= issued
+    # CloudNativePG's CA of the Cluster epj-db (clients mount its ca.crt only) exists once the Cluster does.
+    clusters = {o["metadata"]["namespace"] for o in test_objects if o["kind"] == "Cluster"}
+    generated = {(ns, "epj-db-ca") for ns in clusters}
     referencing = 0
     for obj in test_objects:
         for name in _secret_refs(obj):
+            if (obj["metadata"].get("namespace"), name) in generated:
+                continue
             referencing += 1
             ns = obj["metadata"].get("namespace")
             assert (ns, name) in secrets, f"{obj['kind']} {ns}/{obj['metadata']['name']} refers to missing {name}"

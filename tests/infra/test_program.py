@@ -34,7 +34,7 @@ def test_one_component_per_active_tenant_and_one_platform(
     components = sorted(r.name for r in test_registrations if r.type == "epj:infra:MunicipalityTenant")
     assert components == [t.namespace for t in tenant_set.active("test")]
     assert [r.name for r in test_registrations if r.type == "epj:infra:PlatformBase"] == ["platform"]
-    assert len(components) == 9  # 4 principals + 5 called options
+    assert len(components) == 4  # the 4 principals; no option is called (the tender lists all 18 as options)
 
 
 def test_every_active_tenant_has_the_whole_baseline(test_objects: list[Obj], tenant_set: TenantSet) -> None:
@@ -54,7 +54,7 @@ def test_every_active_tenant_has_the_whole_baseline(test_objects: list[Obj], ten
         assert _one(objs, "LimitRange", "tenant-limits")["spec"]["limits"][0]["type"] == "Container"
         deny = _one(objs, "NetworkPolicy", "default-deny")["spec"]
         assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
-        for name in ("allow-dns-egress", "allow-db-clients-to-postgres", "allow-health-network-egress"):
+        for name in ("allow-dns-egress", "allow-db-clients-to-postgres", "allow-e-messaging-health-network-egress"):
             _one(objs, "NetworkPolicy", name)
         role = _one(objs, "Role", "kommune-admin")
         binding = _one(objs, "RoleBinding", "kommune-admin")
@@ -94,8 +94,11 @@ def test_deployments_run_restricted_pods_with_configured_images(test_objects: li
         if dep["metadata"]["namespace"].startswith("kommune-"):
             assert pod["automountServiceAccountToken"] is False
             image = pod["containers"][0]["image"]
-            assert image.startswith("registry.test.epj.example.no/vendor/epj/")
-            assert image.endswith(":2026.11.1")
+            if dep["metadata"]["name"] == "epj-kpi-exporter":  # this repository's image, like the operator
+                assert image.startswith("registry.test.epj.example.no/epj-platform/epj:0.1.0@sha256:")
+            else:
+                assert image.startswith("registry.test.epj.example.no/vendor/epj/")
+                assert ":2026.11.1@sha256:" in image
 
 
 def test_platform_has_operator_crds_rbac_and_monitoring_namespace(test_objects: list[Obj]) -> None:
@@ -121,14 +124,20 @@ def test_platform_has_operator_crds_rbac_and_monitoring_namespace(test_objects: 
 
 def test_generated_password_never_reaches_the_output(test_registrations: list[Registration]) -> None:
     passwords = [r for r in test_registrations if r.type == "random:index/randomPassword:RandomPassword"]
-    assert len(passwords) == 9
+    assert len(passwords) == 4
     secrets = [r.inputs for r in test_registrations if r.type == "kubernetes:core/v1:Secret"]
-    assert {s["stringData"]["password"] for s in secrets} == {PASSWORD_PLACEHOLDER}
+    owners = [s for s in secrets if s["metadata"]["name"] == "epj-db-owner"]
+    assert len(owners) == 4
+    assert {s["stringData"]["password"] for s in owners} == {PASSWORD_PLACEHOLDER}
+    # The object-store keys are Pulumi secrets too: a render shows only their placeholder.
+    backup_keys = [s for s in secrets if s["metadata"]["name"] == "epj-db-backup-s3"]
+    assert len(backup_keys) == 4
+    assert {v for s in backup_keys for v in s["stringData"].values()} == {"pulumi-secret-backupCredentials"}
 
 
 def test_uncalled_options_get_nothing(test_registrations: list[Registration], tenant_set: TenantSet) -> None:
     uncalled = [t for t in tenant_set if not t.active]
-    assert len(uncalled) == 13
+    assert len(uncalled) == 18
     text = json.dumps([(r.name, r.inputs) for r in test_registrations])
     for tenant in uncalled:
         assert f"kommune-{tenant.kommunenummer}" not in text

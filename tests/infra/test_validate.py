@@ -64,10 +64,17 @@ def test_custom_objects_are_checked_against_their_crd(test_objects: list[Obj]) -
 def test_third_party_kinds_get_a_structural_check(test_objects: list[Obj]) -> None:
     assert set(MINIMAL_SCHEMAS) == {
         ("postgresql.cnpg.io/v1", "Cluster"),
+        ("postgresql.cnpg.io/v1", "ScheduledBackup"),
+        ("barmancloud.cnpg.io/v1", "ObjectStore"),
         ("monitoring.coreos.com/v1", "ServiceMonitor"),
         ("monitoring.coreos.com/v1", "PodMonitor"),
         ("monitoring.coreos.com/v1", "PrometheusRule"),
+        ("cert-manager.io/v1", "Issuer"),
+        ("cert-manager.io/v1", "Certificate"),
     }
+    certificate = _first(test_objects, "Certificate")
+    certificate["spec"]["dnsNames"] = []
+    assert any("dnsNames" in p for p in validate_objects([certificate]))
     cluster = _first(test_objects, "Cluster")
     cluster["spec"]["instances"] = 0
     cluster["spec"]["storage"]["size"] = "lots"

@@ -16,7 +16,7 @@ def test_bench_json_last_line() -> None:
     result = CliRunner().invoke(app, ["migrate", "bench", "--json", "--scale", "0.005"])
     assert result.exit_code == 0, result.output
     figures = json.loads(result.output.strip().splitlines()[-1])
-    for key in ("records", "records_per_s", "copy_records_per_s", "ratio", "peak_rss_mb"):
+    for key in ("records", "records_per_s", "copy_records_per_s", "ratio", "peak_rss_mb", "rerun_records_per_s"):
         assert figures[key] > 0
     assert figures["complete"] is True
     assert figures["ratio"] == pytest.approx(figures["records_per_s"] / figures["copy_records_per_s"], rel=0.01)

@@ -25,7 +25,7 @@ def test_run_sample_exit_zero(reference_extract: tuple[Path, dict[str, Any]], tm
             str(sample_extract),
             "--target",
             f"ndjson:{tmp_path / 'out'}",
-            "--report",
+            "--out",
             str(tmp_path / "r"),
             "--synthetic-ids",
             "--tenant",
@@ -39,7 +39,7 @@ def test_run_sample_exit_zero(reference_extract: tuple[Path, dict[str, Any]], tm
 
 def test_run_incomplete_exits_one(tmp_path: Path) -> None:
     extract = write_extract(tmp_path / "x", profil={"BRUKER": [bruker()]}, count_override={"BRUKER": 2})
-    result = runner.invoke(app, ["migrate", "run", str(extract), "--dry-run", "--report", str(tmp_path / "r")])
+    result = runner.invoke(app, ["migrate", "run", str(extract), "--dry-run", "--out", str(tmp_path / "r")])
     assert result.exit_code == 1
     assert "EXTRACT_INCOMPLETE" in result.output
 
@@ -47,9 +47,9 @@ def test_run_incomplete_exits_one(tmp_path: Path) -> None:
 def test_run_refused_exits_two_with_a_clear_message(tmp_path: Path) -> None:
     extract = write_extract(tmp_path / "x", profil={"BRUKER": [bruker()]})
     result = runner.invoke(
-        app, ["migrate", "run", str(extract), "--dry-run", "--report", str(tmp_path / "r"), "--tenant", "5031"]
+        app, ["migrate", "run", str(extract), "--dry-run", "--out", str(tmp_path / "r"), "--tenant", "5031"]
     )
     assert result.exit_code == 2
     assert "KOMMUNENR_MISMATCH" in result.output
-    result = runner.invoke(app, ["migrate", "run", str(extract), "--report", str(tmp_path / "r")])
+    result = runner.invoke(app, ["migrate", "run", str(extract), "--out", str(tmp_path / "r")])
     assert result.exit_code == 2 and "--target" in result.output

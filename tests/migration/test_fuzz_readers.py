@@ -67,6 +67,7 @@ def _run(extract: Path, out: Path) -> None:
         refusals = {
             "CSV_ERROR",
             "ENCODING_ERROR",
+            "ENCODING_MISMATCH",
             "HEADER_MISMATCH",
             "XML_ERROR",
             "MANIFEST_INVALID",

@@ -80,7 +80,7 @@ def test_command_runs_the_migration_and_synthetic_ids_only_in_rehearsal(tenants:
             "epj migrate run /extract --target 'postgresql://epj-db-rw.kommune-5031.svc:5432/epj?sslmode=require'"
             in (script)
         )
-        assert "--report /report --tenant 5031" in script
+        assert "--out /report --tenant 5031" in script
         assert "> /dev/termination-log" in script and script.endswith("exit $rc")
     assert "--synthetic-ids" in rehearsal
     assert "--synthetic-ids" not in cutover

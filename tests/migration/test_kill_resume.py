@@ -44,7 +44,7 @@ def test_generated_extract_reconciles_as_its_generator_expects(
 
 def _start(extract: Path, target: str, report: Path) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "epj.cli", "migrate", "run", str(extract), "--target", target]
-    cmd += ["--report", str(report), "--synthetic-ids"]
+    cmd += ["--out", str(report), "--synthetic-ids"]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -85,7 +85,16 @@ def test_postgres_kill_minus_nine_then_rerun(medium_extract: Path, tmp_path: Pat
     assert (tmp_path / "killed" / "quarantine.ndjson").read_bytes() == ref_quarantine
     with psycopg.connect(pg_dsn) as conn:
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'kommune_5035'")}
-    assert tables == {"fhir_resource", "migration_reconciliation"}  # the dead run's staging table is gone
+        states = [r[0] for r in conn.execute("SELECT state FROM kommune_5035.migration_run ORDER BY started_at")]
+    # the dead run's staging table is gone; the ledger knows it died
+    assert tables == {
+        "fhir_resource",
+        "fhir_resource_migrated",
+        "fhir_resource_others",
+        "migration_reconciliation",
+        "migration_run",
+    }
+    assert states == ["published", "interrupted", "published"]
 
 
 def test_ndjson_kill_minus_nine_then_rerun(medium_extract: Path, tmp_path: Path) -> None:

@@ -38,7 +38,10 @@ def test_sample_dry_run_matches_expected(reference_extract: tuple[Path, dict[str
     assert "COMPLETE" in (tmp_path / "reconciliation.md").read_text()
     lines = (tmp_path / "quarantine.ndjson").read_text().splitlines()
     assert len(lines) == sum(expected_sample["quarantine"].values())
-    assert {tuple(sorted(json.loads(line))) for line in lines} == {("key", "reason", "record", "source")}
+    assert {tuple(sorted(json.loads(line))) for line in lines} == {
+        ("field", "key", "reason", "record", "rule", "source")
+    }
+    assert all(json.loads(line)["field"] and json.loads(line)["rule"] for line in lines)
 
 
 def test_sample_in_production_mode_rejects_synthetic_ids(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -93,9 +94,99 @@ def test_time_intervals_are_europe_oslo_and_used() -> None:
     assert "oslo-business-hours" in used and "oslo-daytime" in used
 
 
-def test_platform_wide_causes_inhibit_tenant_symptoms() -> None:
+def _matches(matcher: str, labels: dict[str, str]) -> bool:
+    name, op, value = re.fullmatch(r'(\w+)(=~|!=|=)"(.*)"', matcher).groups()  # type: ignore[union-attr]
+    have = labels.get(name, "")
+    if op == "=~":
+        return re.fullmatch(value, have) is not None
+    return (have == value) if op == "=" else (have != value)
+
+
+def _inhibited(cfg: dict, firing: list[dict[str, str]], target: dict[str, str]) -> bool:
+    """Alertmanager's inhibition semantics, written out independently of the generator."""
+    for rule in cfg["inhibit_rules"]:
+        if not all(_matches(m, target) for m in rule["target_matchers"]):
+            continue
+        for source in firing:
+            if source is target or not all(_matches(m, source) for m in rule["source_matchers"]):
+                continue
+            if all(source.get(label, "") == target.get(label, "") for label in rule["equal"]):
+                return True
+    return False
+
+
+def test_every_inhibit_rule_is_scoped_with_equal() -> None:
     cfg = alertmanager_config(load_tenants().active("prod"), load_catalog())
-    pll = next(r for r in cfg["inhibit_rules"] if 'service="medication-module"' in r["source_matchers"])
-    assert pll["source_matchers"][0] == 'alertname="EpjNationalIntegrationDown"'
-    # medication administration depends on the medication module (catalog depends_on)
-    assert 'service=~"medication-module|medication-administration"' in pll["target_matchers"]
+    assert cfg["inhibit_rules"]
+    assert all(rule["equal"] for rule in cfg["inhibit_rules"])
+
+
+def test_a_national_outage_silences_only_what_it_explains() -> None:
+    cfg = alertmanager_config(load_tenants().active("prod"), load_catalog())
+    national = {
+        "alertname": "EpjNationalIntegrationDown",
+        "service": "medication-module",
+        "severity": "critical",
+        "scope": "platform",
+    }
+    dependency = {
+        "alertname": "EpjDependencyDown",
+        "service": "medication-administration",
+        "dependency": "medication-module",
+        "severity": "info",
+        "scope": "inhibit",
+    }
+    burn_5035 = {
+        "alertname": "EpjMedicationAdministrationErrorBudgetBurn",
+        "service": "medication-administration",
+        "tenant": "5035",
+        "severity": "critical",
+        "scope": "clinical",
+    }
+    down_5031 = {
+        "alertname": "EpjClinicalEndpointDown",
+        "service": "medication-administration",
+        "tenant": "5031",
+        "severity": "critical",
+        "scope": "clinical",
+        "kind": "clinical",
+    }
+    own_5006 = {
+        "alertname": "EpjMedicationModuleNoRecentSuccess",
+        "service": "medication-module",
+        "tenant": "5006",
+        "severity": "warning",
+        "scope": "clinical",
+    }
+    journal = {
+        "alertname": "EpjJournalErrorBudgetBurn",
+        "service": "journal",
+        "tenant": "5035",
+        "severity": "critical",
+        "scope": "clinical",
+    }
+    firing = [national, dependency, burn_5035, down_5031, own_5006, journal]
+    assert _inhibited(cfg, firing, burn_5035)  # errors the national outage explains
+    assert _inhibited(cfg, firing, own_5006)  # the integration's own per-municipality symptom
+    assert not _inhibited(cfg, firing, down_5031)  # the app's own health check: a cause of its own
+    assert not _inhibited(cfg, firing, journal)  # does not depend on the medication module
+    assert not _inhibited(cfg, firing, national)
+    # Without the national outage nothing of medication administration is silenced.
+    assert not _inhibited(cfg, [burn_5035, own_5006], burn_5035)
+
+
+def test_operator_down_silences_only_its_own_jobs_symptoms() -> None:
+    cfg = alertmanager_config(load_tenants().active("prod"), load_catalog())
+    down = {"alertname": "EpjOperatorDown", "job": "epj-operator", "severity": "critical", "scope": "platform"}
+    stalled = {"alertname": "EpjGoLiveStalled", "job": "epj-operator", "tenant": "5035", "severity": "warning"}
+    other = {"alertname": "EpjGoLiveStalled", "job": "epj-operator-canary", "tenant": "5035", "severity": "warning"}
+    assert _inhibited(cfg, [down, stalled], stalled)
+    assert not _inhibited(cfg, [down, other], other)
+
+
+def test_inhibit_only_alert_reaches_no_receiver() -> None:
+    cfg = alertmanager_config(load_tenants().active("prod"), load_catalog())
+    first = cfg["route"]["routes"][0]
+    assert first["matchers"] == ['alertname="EpjDependencyDown"'] and not first.get("continue")
+    null = next(r for r in cfg["receivers"] if r["name"] == first["receiver"])
+    assert set(null) == {"name"}

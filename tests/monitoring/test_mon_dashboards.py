@@ -35,7 +35,7 @@ def test_tenant_dashboard_has_a_tenant_variable_used_by_every_query() -> None:
 
 
 def test_queries_use_only_platform_metric_names(rendered: Path) -> None:
-    known = re.compile(r"^(epj[:_]|ALERTS$|up$|vector$|count$|sum$|max$|rate$|increase$|label_values$)")
+    known = re.compile(r"^(epj[:_]|ALERTS$|up$|vector$|count$|sum$|max$|rate$|increase$|label_values$|time$)")
     for path in (rendered / "dashboards").glob("*.json"):
         board = json.loads(path.read_text())
         for expr in _exprs(board):

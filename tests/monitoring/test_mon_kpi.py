@@ -26,8 +26,8 @@ def test_kpis_match_the_constructed_tenant(pg_dsn: str, kpi_data: types.SimpleNa
     assert tuple(kpis) == KPI_NAMES
     med = kpis["medication_administrations_per_day"]
     assert (med.n, med.value) == (40, pytest.approx(40 / 28))
-    on_time = kpis["medication_on_time_share"]
-    assert (on_time.n, on_time.value, on_time.enough_data) == (40, pytest.approx(0.75), True)
+    on_time = kpis["medication_on_time_share"]  # 30 of 40 given doses on time, and 2 doses due were not given
+    assert (on_time.n, on_time.value, on_time.enough_data) == (42, pytest.approx(30 / 42), True)
     contacts = kpis["patient_contacts_per_day"]
     assert (contacts.n, contacts.value) == (56, pytest.approx(2.0))
     continuity = kpis["care_continuity_share"]
@@ -41,7 +41,7 @@ def test_a_wider_window_counts_late_doses_as_on_time(pg_dsn: str, kpi_data: type
         install(conn)
         kpi_data.load(conn, "5043")
         kpis = compute_kpis(conn, "5043", START, END, window=dt.timedelta(hours=3))
-    assert kpis["medication_on_time_share"].value == pytest.approx(1.0)
+    assert kpis["medication_on_time_share"].value == pytest.approx(40 / 42)  # omissions are never on time
 
 
 def test_a_tenant_without_data_has_no_values_and_says_so(pg_dsn: str, kpi_data: types.SimpleNamespace) -> None:
@@ -68,9 +68,9 @@ def test_baseline_is_stored_and_the_latest_is_read_back(pg_dsn: str, kpi_data: t
         take_baseline(conn, "5043", START, END)
         baseline = load_baseline(conn, "5043")
     assert set(baseline) == set(KPI_NAMES)
-    assert baseline["medication_on_time_share"].value == pytest.approx(0.75)
+    assert baseline["medication_on_time_share"].value == pytest.approx(30 / 42)
     assert baseline["medication_on_time_share"].period == "2026-02-01/2026-03-01"
-    assert baseline["medication_on_time_share"].n == 40
+    assert baseline["medication_on_time_share"].n == 42
 
 
 def test_cli_baseline(pg_dsn: str, kpi_data: types.SimpleNamespace) -> None:
@@ -94,7 +94,7 @@ def test_cli_baseline(pg_dsn: str, kpi_data: types.SimpleNamespace) -> None:
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "medication_on_time_share\t0.7500\tn=40" in result.output
+    assert "medication_on_time_share\t0.7143\tn=42" in result.output
     bad = CliRunner().invoke(app, ["monitoring", "kpi", "baseline", "--tenant", "50", "--dsn", pg_dsn])
     assert bad.exit_code != 0
 
@@ -113,11 +113,11 @@ def test_exporter_reports_kpis_with_tenant_labels_and_survives_a_lost_database(
     registry = CollectorRegistry()
     registry.register(KpiCollector(pg_dsn, as_of=lambda: END, ttl=0))
     labels = {"tenant": "5043", "kpi": "medication_on_time_share", "period": "30d"}
-    assert registry.get_sample_value("epj_kpi_value", labels) == pytest.approx(0.75)
-    assert registry.get_sample_value("epj_kpi_sample_size", labels) == 40
+    assert registry.get_sample_value("epj_kpi_value", labels) == pytest.approx(30 / 42)
+    assert registry.get_sample_value("epj_kpi_sample_size", labels) == 42
     assert registry.get_sample_value("epj_kpi_enough_data", labels) == 1
     baseline = {"tenant": "5043", "kpi": "medication_on_time_share"}
-    assert registry.get_sample_value("epj_kpi_baseline_value", baseline) == pytest.approx(0.75)
+    assert registry.get_sample_value("epj_kpi_baseline_value", baseline) == pytest.approx(30 / 42)
     assert registry.get_sample_value("epj_kpi_up") == 1
 
     lost = CollectorRegistry()

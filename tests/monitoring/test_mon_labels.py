@@ -55,9 +55,11 @@ def test_every_catalog_service_name_is_an_allowed_service_label() -> None:
 
 
 def test_generated_rules_only_set_labels_with_fixed_values() -> None:
-    fixed = {"severity", "scope", "long", "short", "hours", "service"}
+    fixed = {"severity", "scope", "long", "short", "hours", "service", "dependency", "job"}
     for alert in all_alerts():
         assert set(alert.all_labels()) <= fixed, alert.name
+        if "dependency" in alert.all_labels():  # a catalog service name, like ``service``
+            check_label("service", alert.all_labels()["dependency"])
         assert not re.search(r"[0-9]{11}", alert.expr + alert.summary + alert.description)
     for group in rule_groups():
         for rec in group.recordings:

@@ -39,13 +39,15 @@ EXT = "urn:epj:extension:planlagt-tidspunkt"
 # Independent of epj.monitoring.kpi: plain SQL over the migration's table.
 DIRECT_SQL = """
 WITH ma AS (
-    SELECT (resource->>'effectiveDateTime')::timestamptz AS given,
+    SELECT resource->>'status' AS status, (resource->>'effectiveDateTime')::timestamptz AS given,
            (SELECT (e->>'valueDateTime')::timestamptz FROM jsonb_array_elements(resource->'extension') e
              WHERE e->>'url' = %(ext)s) AS planned
     FROM kommune_5035.fhir_resource
-    WHERE resource_type = 'MedicationAdministration' AND resource->>'status' = 'completed'
+    WHERE resource_type = 'MedicationAdministration' AND resource->>'status' IN ('completed', 'not-done')
 )
-SELECT avg(CASE WHEN abs(extract(epoch FROM given - planned)) <= 3600 THEN 1.0 ELSE 0.0 END)::float8, count(*)
+-- Doses due (given or not given); only a dose given within the hour is on time.
+SELECT avg(CASE WHEN status = 'completed' AND abs(extract(epoch FROM given - planned)) <= 3600
+                THEN 1.0 ELSE 0.0 END)::float8, count(*)
 FROM ma WHERE planned >= %(start)s AND planned < %(end)s
 """
 

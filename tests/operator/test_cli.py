@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import urllib.request
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from epj.cli import app
 from epj.operator.emulator import emulator_thread
-from epj.operator.testing import NAMESPACE
+from epj.operator.testing import NAMESPACE, admit_in_process, default_user
+
+SERVER_TIME = dt.datetime(2027, 9, 4, 15, 0, tzinfo=dt.UTC)
 
 runner = CliRunner()
 
 
+async def _stamp(operation: str, obj: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
+    """The API server's admission chain (the webhooks' rules, in-process), at a fixed server time."""
+    return await admit_in_process(operation, obj, old, user=default_user(), now=SERVER_TIME)
+
+
 @pytest.fixture()
 def server() -> Iterator[str]:
-    with emulator_thread() as (_, url):
+    with emulator_thread(NAMESPACE) as (emulator, url):
+        emulator.admission = _stamp
         golive = {
             "apiVersion": "epj.no/v1alpha1",
             "kind": "GoLive",
@@ -40,34 +50,109 @@ def server() -> Iterator[str]:
 def test_approve_records_role_and_reason_then_status_shows_it(server: str) -> None:
     result = runner.invoke(
         app,
-        ["golive", "approve", "5035", "--gate", "go-no-go", "--by", "project-lead", "--reason", "Rehearsal clean",
-         "--server", server],
-    )  # fmt: skip
+        [
+            "golive",
+            "approve",
+            "--tenant",
+            "5035",
+            "--gate",
+            "go-no-go",
+            "--by",
+            "project-lead",
+            "--reason",
+            "Rehearsal clean",
+            "--server",
+            server,
+        ],
+    )
     assert result.exit_code == 0, result.output
-    assert "go-no-go approved by project-lead" in result.output
-    status = runner.invoke(app, ["golive", "status", "5035", "--json", "--server", server])
+    assert "go-no-go approved by project-lead at 2027-09-04T15:00:00Z" in result.output
+    status = runner.invoke(app, ["golive", "status", "--tenant", "5035", "--json", "--server", server])
     assert status.exit_code == 0, status.output
     rows = json.loads(status.output)
     assert rows[0]["phase"] == "Freeze"
-    assert [(a["gate"], a["decision"], a["by"], a["reason"]) for a in rows[0]["approvals"]] == [
-        ("go-no-go", "approve", "project-lead", "Rehearsal clean")
+    assert [(a["gate"], a["decision"], a["by"], a["reason"], a["at"]) for a in rows[0]["approvals"]] == [
+        ("go-no-go", "approve", "project-lead", "Rehearsal clean", "2027-09-04T15:00:00Z")
     ]
+
+
+def test_cutover_lead_as_the_runbook_names_it_is_accepted(server: str) -> None:
+    result = runner.invoke(
+        app,
+        ["golive", "approve", "5035", "--gate", "go-no-go", "--by", "cutover-lead", "--reason", "Reconciled",
+         "--server", server],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+
+def test_service_owner_is_refused_for_go_no_go_with_one_plain_message(server: str) -> None:
+    result = runner.invoke(
+        app,
+        ["golive", "approve", "5035", "--gate", "go-no-go", "--by", "service-owner", "--reason", "looks fine",
+         "--server", server],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "service-owner does not decide go-no-go" in result.output and "Traceback" not in result.output
+
+
+def test_a_decision_without_the_servers_stamp_is_reported_not_counted() -> None:
+    with emulator_thread(NAMESPACE) as (_, url):  # no admission chain: as if the webhook were bypassed
+        golive = {"apiVersion": "epj.no/v1alpha1", "kind": "GoLive", "metadata": {"name": "golive-5035"},
+                  "spec": {"kommunenummer": "5035", "wave": "w", "goLiveDate": "2027-09-06"}}  # fmt: skip
+        request = urllib.request.Request(
+            f"{url}/apis/epj.no/v1alpha1/namespaces/{NAMESPACE}/golives", data=json.dumps(golive).encode(),
+            headers={"Content-Type": "application/json"}, method="POST",
+        )  # fmt: skip
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+        result = runner.invoke(
+            app, ["golive", "approve", "5035", "--gate", "go-no-go", "--by", "cutover-lead", "--reason", "all go",
+                  "--server", url],
+        )  # fmt: skip
+    assert result.exit_code == 1
+    assert "will not count" in result.output and "webhook" in result.output
 
 
 def test_user_errors_name_the_field_and_exit_non_zero(server: str) -> None:
     by_name = runner.invoke(
-        app, ["golive", "approve", "5035", "--gate", "go-no-go", "--by", "Kari Nordmann", "--reason", "ok go",
-              "--server", server],
-    )  # fmt: skip
+        app,
+        [
+            "golive",
+            "approve",
+            "--tenant",
+            "5035",
+            "--gate",
+            "go-no-go",
+            "--by",
+            "Kari Nordmann",
+            "--reason",
+            "ok go",
+            "--server",
+            server,
+        ],
+    )
     assert by_name.exit_code == 1
     assert "--by" in by_name.output and "never a person's name" in by_name.output
     wrong_gate = runner.invoke(
-        app, ["golive", "approve", "5035", "--gate", "smoke-checks", "--by", "project-lead", "--reason", "ok go",
-              "--server", server],
-    )  # fmt: skip
+        app,
+        [
+            "golive",
+            "approve",
+            "--tenant",
+            "5035",
+            "--gate",
+            "smoke-checks",
+            "--by",
+            "project-lead",
+            "--reason",
+            "ok go",
+            "--server",
+            server,
+        ],
+    )
     assert wrong_gate.exit_code == 1 and "decided by evidence" in wrong_gate.output
     missing = runner.invoke(
-        app, ["golive", "resume", "5999", "--by", "project-lead", "--reason", "fixed", "--server", server]
+        app, ["golive", "resume", "--tenant", "5999", "--by", "project-lead", "--reason", "fixed", "--server", server]
     )
     assert missing.exit_code == 1 and "no GoLive for tenant 5999" in missing.output
 
@@ -75,7 +160,18 @@ def test_user_errors_name_the_field_and_exit_non_zero(server: str) -> None:
 def test_resume_writes_the_request_into_the_spec(server: str) -> None:
     result = runner.invoke(
         app,
-        ["golive", "resume", "5035", "--by", "project-lead", "--reason", "Extract re-delivered", "--server", server],
+        [
+            "golive",
+            "resume",
+            "--tenant",
+            "5035",
+            "--by",
+            "project-lead",
+            "--reason",
+            "Extract re-delivered",
+            "--server",
+            server,
+        ],
     )
     assert result.exit_code == 0, result.output
     with urllib.request.urlopen(f"{server}/apis/epj.no/v1alpha1/namespaces/{NAMESPACE}/golives/golive-5035") as answer:

@@ -28,10 +28,10 @@ def _last_json(output: str) -> dict[str, Any]:
 def test_job_manifests_call_commands_that_exist() -> None:
     smoke = resources.smoke_job("5035", "golive-5035-cutover-1", "golive-5035", "img:1")
     script = smoke["spec"]["template"]["spec"]["containers"][0]["command"][-1]
-    assert "exec epj golive smoke 5035" in script and "PGPASSWORD" in script
+    assert "exec epj golive smoke --tenant 5035" in script and "PGPASSWORD" in script
     rollback = resources.rollback_job("5035", "golive-5035-cutover-1", "golive-5035", "img:1")
     args = rollback["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert args[:4] == ["epj", "golive", "rollback", "5035"]
+    assert args[:5] == ["epj", "golive", "rollback", "--tenant", "5035"]
     for command in (["golive", "smoke", "--help"], ["golive", "rollback", "--help"]):
         assert runner.invoke(app, command).exit_code == 0
 
@@ -57,7 +57,7 @@ def test_smoke_check_passes_on_a_migrated_tenant_from_the_pg_environment(
         "PGUSER": url.username or "postgres",
     }.items():
         monkeypatch.setenv(key, str(value))
-    result = runner.invoke(app, ["golive", "smoke", "5035"])
+    result = runner.invoke(app, ["golive", "smoke", "--tenant", "5035"])
     assert result.exit_code == 0, result.output
     summary = _last_json(result.stdout)
     assert summary["passed"] is True and summary["tenant"] == "5035"
@@ -70,7 +70,7 @@ def test_smoke_check_fails_when_rows_are_missing(migrated: str) -> None:
             "DELETE FROM kommune_5035.fhir_resource WHERE ctid IN "
             "(SELECT ctid FROM kommune_5035.fhir_resource WHERE resource_type = 'Observation' LIMIT 3)"
         )
-    result = runner.invoke(app, ["golive", "smoke", "5035", "--target", migrated])
+    result = runner.invoke(app, ["golive", "smoke", "--tenant", "5035", "--dsn", migrated])
     assert result.exit_code == 1
     summary = _last_json(result.stdout)
     assert summary["passed"] is False and summary["expected"] - summary["resources"] == 3
@@ -78,7 +78,7 @@ def test_smoke_check_fails_when_rows_are_missing(migrated: str) -> None:
 
 
 def test_smoke_check_fails_clearly_without_a_migration(pg_dsn: str) -> None:
-    result = runner.invoke(app, ["golive", "smoke", "5035", "--target", pg_dsn])
+    result = runner.invoke(app, ["golive", "smoke", "--tenant", "5035", "--dsn", pg_dsn])
     assert result.exit_code == 1
     assert "no migrated data in schema kommune_5035" in _last_json(result.stdout)["message"]
 
@@ -117,12 +117,12 @@ def _replicas(url: str) -> dict[str, int]:
 
 
 def test_rollback_turns_tenant_traffic_off_idempotently_and_names_the_manual_step(tenant_cluster: str) -> None:
-    first = runner.invoke(app, ["golive", "rollback", "5035", "--server", tenant_cluster])
+    first = runner.invoke(app, ["golive", "rollback", "--tenant", "5035", "--server", tenant_cluster])
     assert first.exit_code == 0, first.output
     assert _last_json(first.stdout)["scaled_to_zero"] == ["journal", "medication"]
     assert "set the legacy record system of kommune 5035 back to read-write" in first.stderr
     assert _replicas(tenant_cluster) == {"journal": 0, "medication": 0, "ingress-helper": 1}
-    second = runner.invoke(app, ["golive", "rollback", "5035", "--server", tenant_cluster])
+    second = runner.invoke(app, ["golive", "rollback", "--tenant", "5035", "--server", tenant_cluster])
     assert second.exit_code == 0, second.output
     summary = _last_json(second.stdout)
     assert summary["scaled_to_zero"] == [] and summary["already_off"] == ["journal", "medication"]

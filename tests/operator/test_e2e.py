@@ -94,7 +94,7 @@ async def test_wave_of_three_goes_live_with_jobs_events_and_approval_trail(
         lambda: cluster.golive("5035"), lambda b: "golive approve" in b["status"]["nextAction"], what="next action"
     )
     assert body["status"]["phase"] == "Freeze"
-    assert "epj golive approve 5035 --gate go-no-go" in body["status"]["nextAction"]
+    assert "epj golive approve --tenant 5035 --gate go-no-go" in body["status"]["nextAction"]
     assert condition(body, "Blocked")["status"] == "True"
 
     for k in TENANTS:
@@ -191,7 +191,7 @@ async def test_failed_cutover_rolls_back_holds_and_blocks_only_its_dependent(
     assert gate(body, "cutover-reconciled")["outcome"] == "Failed"
     assert "7 records unaccounted for" in gate(body, "cutover-reconciled")["reason"]
     assert condition(body, "Blocked")["reason"] == "RolledBack"
-    assert "epj golive resume 5035" in body["status"]["nextAction"]
+    assert "epj golive resume --tenant 5035" in body["status"]["nextAction"]
     # The rollback Job (legacy read-write, traffic off) and a Warning event follow the persisted status.
     await eventually(lambda: cluster.job_state("kommune-5035", "rollback-5035-cutover-1"), what="rollback Job")
     await eventually(
@@ -248,8 +248,10 @@ async def test_restart_mid_cutover_resumes_without_a_second_migration_job(
     body = await phase_is(cluster, "5035", "Live")
     cutover_jobs = [m["metadata"]["name"] for m in await cluster.migration_jobs() if "cutover" in m["metadata"]["name"]]
     assert cutover_jobs == ["golive-5035-cutover-1"]
+    # Going live seals the store (a Job started right after the Live status is saved).
+    await eventually(lambda: cluster.job_state("kommune-5035", "seal-5035-cutover-1"), what="seal Job")
     batch = [j["metadata"]["name"] for j in await cluster.jobs("kommune-5035") if "cutover" in j["metadata"]["name"]]
-    assert sorted(batch) == ["migrate-cutover-5035-1", "smoke-5035-cutover-1"]
+    assert sorted(batch) == ["migrate-cutover-5035-1", "seal-5035-cutover-1", "smoke-5035-cutover-1"]
     assert body["status"]["attempts"] == {"rehearsal": 1, "cutover": 1}
     registry = restarted.metrics.registry
 

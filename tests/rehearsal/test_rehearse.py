@@ -75,7 +75,7 @@ def test_reference_extract_reports_exactly_its_expected_reconciliation(
     tmp_path: Path, reference_extract: tuple[Path, dict[str, Any]]
 ) -> None:
     sample_extract, expected = reference_extract
-    result = _invoke("--extract", str(sample_extract), "--synthetic-ids", "--report", str(tmp_path))
+    result = _invoke("--extract", str(sample_extract), "--synthetic-ids", "--out", str(tmp_path))
     assert result.exit_code == 0, result.output
     data = _load(tmp_path)
     assert data["reconciliation"]["5035"] == expected
@@ -95,7 +95,7 @@ def test_reference_extract_reports_exactly_its_expected_reconciliation(
 def test_injected_faults_roll_back_or_hold_with_the_reason(
     tmp_path: Path, scenario: str, outcome: str, final_phase: str, reason: str
 ) -> None:
-    result = _invoke("--scenario", scenario, "--scale", "0.01", "--report", str(tmp_path))
+    result = _invoke("--scenario", scenario, "--scale", "0.01", "--out", str(tmp_path))
     assert result.exit_code == 1, result.output
     data = _load(tmp_path)
     tenant = data["tenants"]["5035"]
@@ -106,7 +106,7 @@ def test_injected_faults_roll_back_or_hold_with_the_reason(
     if outcome == "rolled_back":
         assert tenant["rollbacks"] and reason in tenant["rollbacks"][0]["reason"]
         assert tenant["cutover_attempts"][0]["ended_in"] == "RolledBack"
-    assert "epj golive resume 5035" in tenant["next_action"]
+    assert "epj golive resume --tenant 5035" in tenant["next_action"]
 
 
 def test_truncated_extract_really_truncates_the_cutover_copy_only(tmp_path: Path) -> None:
@@ -143,7 +143,7 @@ def test_tenant_selection_and_ndjson_target_per_tenant(tmp_path: Path) -> None:
     target = tmp_path / "out"
     result = _invoke(
         "--tenant", "5036", "--tenant", "5034", "--scale", "0.01", "--target", f"ndjson:{target}",
-        "--report", str(tmp_path / "r"),
+        "--out", str(tmp_path / "r"),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     data = _load(tmp_path / "r")
@@ -155,7 +155,7 @@ def test_tenant_selection_and_ndjson_target_per_tenant(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 def test_rehearsal_into_postgresql(tmp_path: Path, pg_dsn: str) -> None:
-    result = _invoke("--scale", "0.01", "--target", pg_dsn, "--report", str(tmp_path))
+    result = _invoke("--scale", "0.01", "--target", pg_dsn, "--out", str(tmp_path))
     assert result.exit_code == 0, result.output
     data = _load(tmp_path)
     smoke = next(g for g in data["tenants"]["5035"]["gate_trail"] if g["gate"] == "smoke-checks")
@@ -167,17 +167,17 @@ def test_rehearsal_into_postgresql(tmp_path: Path, pg_dsn: str) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--extract", "/nonexistent/extract"], "not a folder"),
-        (["--tenant", "9999"], "9999: not a tenant"),
+        (["--extract", "/nonexistent/extract"], "no such extract folder"),
+        (["--tenant", "9999"], "--tenant 9999: no municipality"),
         (["--generate", "--extract", "."], "either --extract or --generate"),
-        (["--clock", "fast"], "simulated or real"),
+        (["--clock", "fast"], "not one of simulated, real"),
         (["--scenario", "nope"], "scenario 'nope' not found"),
         (["--target", "mysql://x"], "ndjson:DIR or postgresql"),
         (["--clock", "real"], "--clock real waits in real time"),
     ],
 )
 def test_usage_errors_exit_2_and_name_the_problem(tmp_path: Path, args: list[str], message: str) -> None:
-    result = _invoke(*args, "--report", str(tmp_path))
+    result = _invoke(*args, "--out", str(tmp_path))
     assert result.exit_code == 2
     assert message in result.output
 
@@ -188,7 +188,7 @@ def test_folder_of_extracts_needs_one_per_tenant(tmp_path: Path, sample_extract:
     extracts = tmp_path / "extracts"
     shutil.copytree(sample_extract, extracts / "5035-stjordal")
     result = _invoke(
-        "--extract", str(extracts), "--tenant", "5035", "--tenant", "5036", "--report", str(tmp_path / "r")
+        "--extract", str(extracts), "--tenant", "5035", "--tenant", "5036", "--out", str(tmp_path / "r")
     )  # fmt: skip
     assert result.exit_code == 2
     assert "no UTTREKK.txt there nor in a 5036-… subfolder" in result.output

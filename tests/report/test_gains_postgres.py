@@ -17,17 +17,18 @@ OSLO = dt.timezone(dt.timedelta(hours=1))
 BASELINE = (dt.datetime(2026, 2, 1, tzinfo=OSLO), dt.datetime(2026, 2, 22, tzinfo=OSLO))
 CURRENT = (dt.datetime(2026, 2, 22, tzinfo=OSLO), dt.datetime(2026, 3, 1, tzinfo=OSLO))
 
-# Written independently of epj.monitoring.kpi: completed administrations planned in the period, and
-# the share of them given within 60 minutes of the planned time (planned time in the migration's extension).
+# Written independently of epj.monitoring.kpi: doses due in the period (given or not given), and the
+# share of them given within 60 minutes of the planned time (planned time in the migration's extension).
 ON_TIME_SQL = """
 WITH ma AS (
-  SELECT (resource->>'effectiveDateTime')::timestamptz AS given,
+  SELECT resource->>'status' AS status, (resource->>'effectiveDateTime')::timestamptz AS given,
          (SELECT (e->>'valueDateTime')::timestamptz FROM jsonb_array_elements(resource->'extension') e
            WHERE e->>'url' = 'urn:epj:extension:planlagt-tidspunkt') AS planned
   FROM kommune_5035.fhir_resource
-  WHERE resource_type = 'MedicationAdministration' AND resource->>'status' = 'completed'
+  WHERE resource_type = 'MedicationAdministration' AND resource->>'status' IN ('completed', 'not-done')
 )
-SELECT count(*) FILTER (WHERE abs(extract(epoch FROM given - planned)) <= 3600)::float / nullif(count(*), 0)
+SELECT count(*) FILTER (WHERE status = 'completed' AND abs(extract(epoch FROM given - planned)) <= 3600)::float
+       / nullif(count(*), 0)
 FROM ma WHERE planned >= %s AND planned < %s
 """
 CONTINUITY_SQL = """

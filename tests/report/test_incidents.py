@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import threading
 from collections.abc import Iterator
@@ -76,5 +77,25 @@ def test_tenant_must_be_a_kommunenummer() -> None:
 
 def test_downtime_of_nothing_is_zero() -> None:
     assert downtime_minutes([]) == 0
-    one = FiringEpisode("EpjX", "critical", dt.datetime(2026, 10, 1, tzinfo=dt.UTC), 7)
+    one = FiringEpisode("EpjJournalClinicalEndpointDown", "critical", dt.datetime(2026, 10, 1, tzinfo=dt.UTC), 7)
     assert downtime_minutes([one, one]) == 7
+
+
+def test_latency_and_tooling_alerts_are_incidents_but_not_downtime() -> None:
+    at = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+    slow = FiringEpisode("EpjJournalLatencyBudgetBurn", "critical", at, 40)
+    stalled = FiringEpisode("EpjGoLiveStalled", "critical", at, 90)
+    down = FiringEpisode("EpjMedicationAdministrationErrorBudgetBurn", "critical", at + dt.timedelta(hours=2), 12)
+    assert downtime_minutes([slow, stalled, down]) == 12
+
+
+def test_a_whole_month_is_asked_for_in_chunks_prometheus_accepts(fake_prometheus: str) -> None:
+    _Handler.seen.clear()
+    episodes = critical_episodes(fake_prometheus, "5035", "2026-10", now=dt.datetime(2026, 11, 5, tzinfo=dt.UTC))
+    assert episodes  # not "unknown" because the month has 44,640 one-minute steps
+    spans = [(int(q["start"][0]), int(q["end"][0]), int(q["step"][0])) for q in _Handler.seen]
+    assert all((end - start) / step <= 11_000 for start, end, step in spans)
+    assert spans[0][0] == int(dt.datetime(2026, 10, 1, tzinfo=dt.UTC).timestamp())
+    assert spans[-1][1] == int(dt.datetime(2026, 11, 1, tzinfo=dt.UTC).timestamp())
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))  # no gap between chunks
+    assert len(spans) == 5  # 44,640 minutes in chunks of 10,000

@@ -95,3 +95,26 @@ def test_generate_check_passes_on_the_committed_runbooks_and_fails_when_stale(tm
 
 def test_check_playbooks_command() -> None:
     assert runner.invoke(app, ["runbook", "check-playbooks"]).exit_code == 0
+
+
+def test_show_with_tenant_fills_in_that_municipality() -> None:
+    result = runner.invoke(app, ["runbook", "EpjJournalLatencyBudgetBurn", "--tenant", "5031", "--plain"])
+    assert result.exit_code == 0, result.output
+    assert "Filled in for **Malvik (5031)**" in result.output
+    assert "kubectl -n kommune-5031 rollout undo deploy/journal" in result.output
+    assert "epj golive status --tenant 5031" in result.output
+    assert "<KOMMUNENR>" not in result.output and "5035" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["EpjJournalLatencyBudgetBurn", "--tenant", "9999"], "--tenant 9999: no municipality"),
+        (["EpjJournalLatencyBudgetBurn", "--tenant", "abc"], "is not a kommunenummer"),
+        (["cutover-night", "--tenant", "5035"], "process runbook"),
+    ],
+)
+def test_show_with_a_bad_tenant_is_one_plain_line(args: list[str], message: str) -> None:
+    result = runner.invoke(app, ["runbook", *args])
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output

@@ -30,6 +30,7 @@ PROCESS = [
     "migration-failure",
     "tenant-onboarding",
     "downtime-procedure",
+    "tenant-leaving",
 ]
 
 
@@ -85,8 +86,38 @@ def test_clinical_runbooks_say_who_cannot_do_what() -> None:
     text = (RUNBOOKS / "alerts" / "EpjMedicationAdministrationErrorBudgetBurn.md").read_text(encoding="utf-8")
     impact = text.split("## Impact", 1)[1].split("## Diagnosis", 1)[0]
     assert "night nurses" in impact and "cannot" in impact and "sign medication administrations" in impact
-    assert "epj golive status 5035" in text and "kubectl -n kommune-5035" in text
-    assert "-e tenant=5035" in text and "playbooks/restore-tenant-db.yml" in text
+    assert "epj golive status --tenant <KOMMUNENR>" in text and "kubectl -n kommune-<KOMMUNENR>" in text
+    assert "-e tenant=<KOMMUNENR>" in text and "playbooks/restore-tenant-db.yml" in text
+
+
+@pytest.mark.parametrize("path", sorted((RUNBOOKS / "alerts").glob("*.md")), ids=lambda p: p.stem)
+def test_alert_runbooks_name_no_real_tenant(path: Path) -> None:
+    """Safe to copy at 03:00: no command on disk points at a real municipality (Stjørdal was everywhere)."""
+    text = path.read_text(encoding="utf-8")
+    numbers = {f.stem.split("-", 1)[0] for f in (RUNBOOKS.parent / "tenants").glob("*.yaml")}
+    assert len(numbers) == 22
+    found = sorted(n for n in numbers if re.search(rf"(?<![0-9]){n}(?![0-9])", text))
+    assert found == [], f"{path.name} hard-codes tenant(s) {found}"
+    assert "Stjørdal" not in text and "kommune-5" not in text
+
+
+def test_the_placeholder_stops_a_copied_command_in_every_shell(tmp_path: Path) -> None:
+    """`<KOMMUNENR>` is a redirection from a missing file: the shell refuses and runs nothing."""
+    import shutil
+    import subprocess
+
+    text = (RUNBOOKS / "alerts" / "EpjJournalLatencyBudgetBurn.md").read_text(encoding="utf-8")
+    line = next(raw.strip() for raw in text.splitlines() if "rollout undo" in raw)
+    command = line.split("`")[1]
+    assert command.startswith("kubectl -n kommune-<KOMMUNENR> rollout undo")
+    shells = [s for s in ("bash", "sh", "dash", "zsh") if shutil.which(s)]
+    assert shells
+    for shell in shells:
+        probe = command.replace("kubectl", "touch ran-kubectl", 1)
+        result = subprocess.run([shell, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=False)
+        assert result.returncode != 0, shell
+        assert "KOMMUNENR" in result.stderr, shell
+        assert list(tmp_path.iterdir()) == [], f"{shell} ran part of the command"
 
 
 def test_process_runbooks_exist() -> None:
@@ -143,3 +174,29 @@ def test_generator_refuses_an_alert_family_without_template(tmp_path: Path) -> N
 def test_generated_mark_names_the_template() -> None:
     text = (RUNBOOKS / "alerts" / "EpjOperatorDown.md").read_text(encoding="utf-8")
     assert GENERATED_MARK.format(template="OperatorDown.md.j2") in text
+
+
+def test_the_ops_extra_has_what_the_checks_import() -> None:
+    """An operations host installs `.[ops]` (infra/README.md) and can run runbooks/checks with it."""
+    import ast
+    import sys
+    import tomllib
+
+    project = tomllib.loads((RUNBOOKS.parent / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    ops = {re.split(r"[<>=\[ ;]", req, maxsplit=1)[0].lower() for req in project["optional-dependencies"]["ops"]}
+    core = {re.split(r"[<>=\[ ;]", req, maxsplit=1)[0].lower() for req in project["dependencies"]}
+    assert {"pytest", "pytest-testinfra"} <= ops
+    imported: set[str] = set()
+    for path in (RUNBOOKS / "checks").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                imported.add(node.module.split(".")[0])
+    third_party = {name for name in imported if name not in sys.stdlib_module_names and name != "epj"}
+    provided = {"pytest": "pytest", "testinfra": "pytest-testinfra", "yaml": "pyyaml", "psycopg": "psycopg"}
+    for name in third_party:
+        assert provided.get(name, name) in ops | core, f"runbooks/checks imports {name}: add it to the ops extra"
+    conftest = (RUNBOOKS / "checks" / "conftest.py").read_text(encoding="utf-8")
+    assert "host" in conftest  # the checks use testinfra's host fixture: pytest-testinfra must be installed
+    assert "pip install -e '.[ops]'" in (RUNBOOKS.parent / "infra" / "README.md").read_text(encoding="utf-8")

@@ -120,3 +120,32 @@ def test_calling_an_option_changes_only_that_tenant() -> None:
     for before, after in zip(tenants.tenants, called.tenants, strict=True):
         if before.kommunenummer != "5036":
             assert before == after
+
+
+def test_gp_offices_are_tenants_of_their_own_kind_linked_to_their_municipality() -> None:
+    tenant_set = load_tenants()
+    assert {g.id: g.municipality for g in tenant_set.gp_offices} == {
+        "5006-legesenter": "5006",
+        "5031-legesenter": "5031",
+        "5035-sentrum-legesenter": "5035",
+        "5059-orkanger-legesenter": "5059",
+    }
+    assert [g.id for g in tenant_set.gp_offices_of("5035")] == ["5035-sentrum-legesenter"]
+    assert all(not g.needs_namespace for g in tenant_set.gp_offices)
+
+
+def test_a_gp_office_file_with_a_wrong_link_is_reported_with_file_and_field(tmp_path: Path) -> None:
+    from epj.paths import tenants_dir
+
+    for path in tenants_dir().glob("*.yaml"):
+        shutil.copy(path, tmp_path / path.name)
+    offices = tmp_path / "gp-offices"
+    offices.mkdir()
+    good = (tenants_dir() / "gp-offices" / "5035-sentrum-legesenter.yaml").read_text(encoding="utf-8")
+    (offices / "5035-sentrum-legesenter.yaml").write_text(good.replace("municipality: '5035'", "municipality: '5031'"))
+    (offices / "9999-x.yaml").write_text(good.replace("5035-sentrum-legesenter", "9999-x").replace("'5035'", "'9999'"))
+    _, errors = validate_tenant_dir(tmp_path)
+    found = {(e.file, e.field) for e in errors}
+    assert ("gp-offices/5035-sentrum-legesenter.yaml", "(file)") in found  # id does not start with 5031-
+    assert ("gp-offices/9999-x.yaml", "municipality") in found
+    assert all("id must start" in e.reason for e in errors if e.file.endswith("legesenter.yaml"))

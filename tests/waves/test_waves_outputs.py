@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -77,10 +79,13 @@ def test_manifests_validate_against_the_rolloutwave_crd(planned: Path) -> None:
 def test_ics_has_every_milestone_of_every_tenant(planned: Path) -> None:
     calendar = Calendar.from_ical((planned / "plan.ics").read_bytes())
     events = calendar.walk("VEVENT")
-    assert len(events) == 22 * 8
-    summaries = {str(e.get("summary")) for e in events}
-    assert "Stjørdal (5035): GO-LIVE" in summaries
-    assert "Stjørdal (5035): withdrawal lock (last day to withdraw)" in summaries
+    assert len(events) == 22 * 11
+    by_summary = {str(e.get("summary")): e.decoded("dtstart") for e in events}
+    assert "Stjørdal (5035): GO-LIVE" in by_summary
+    # The lock day is the first day a place is locked (replan refuses a withdrawal on it); the day before
+    # is the last day to withdraw.
+    lock = by_summary["Stjørdal (5035): place locked (no withdrawal from this day)"]
+    assert by_summary["Stjørdal (5035): last day to withdraw"] == lock - dt.timedelta(days=1)
     assert len({str(e.get("uid")) for e in events}) == len(events)
 
 
@@ -96,7 +101,7 @@ def test_summary_states_objective_and_binding_rules(planned: Path) -> None:
     text = (planned / "summary.md").read_text(encoding="utf-8")
     assert "## Objective (minimised)" in text
     assert "## Binding rules" in text
-    assert "go live together" in text  # a cooperation group binds in the default plan
+    assert "at most 1 200 end users go live in one window (without it" in text  # capacity binds by default
     assert "| Stjørdal (5035) |" in text
 
 
@@ -111,3 +116,40 @@ def test_infeasible_plan_exits_3_naming_the_rules(tmp_path: Path) -> None:
     assert result.exit_code == 3
     assert "Lierne, Røyrvik, Namsskogan, Grong, Høylandet go live together (indre-namdal)" in result.output
     assert "at most 4 municipalities go live in one window" in result.output
+
+
+def test_gp_offices_from_the_tenant_files_gate_their_municipality_in_its_wave(planned: Path) -> None:
+    waves = [w for w in yaml.safe_load_all((planned / "rollout-waves.yaml").read_text(encoding="utf-8")) if w]
+    where: dict[str, tuple[str, list[str]]] = {}
+    for wave in waves:
+        members = [m["kommunenummer"] for m in wave["spec"]["members"]]
+        for office in wave["spec"].get("gpOffices", []):
+            where[office["id"]] = (office["municipality"], members)
+            assert "readyAt" not in office  # a person records readiness; the planner never claims it
+    assert set(where) == {"5006-legesenter", "5031-legesenter", "5035-sentrum-legesenter", "5059-orkanger-legesenter"}
+    for office, (municipality, members) in where.items():
+        assert municipality in members, f"{office} is listed in a wave without its municipality"
+
+
+def test_a_custom_blackout_is_named_as_written_in_summary_and_gantt(
+    tiny: Callable[..., dict[str, Any]], tmp_path: Path
+) -> None:
+    """The project lead's own blackout is called what they called it, never 'holidays'; the legend shows it."""
+    data = tiny()
+    data["calendar"]["blackouts"] = {
+        "defaults": False,
+        "extra": [{"name": "Kommunevalg 2027", "start": "2027-04-20", "end": "2027-05-10"}],
+    }
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(yaml.safe_dump(data), encoding="utf-8")
+    result = CliRunner().invoke(app, ["waves", "plan", str(scenario), "--out", str(tmp_path / "p")])
+    assert result.exit_code == 0, result.output
+    plan = json.loads((tmp_path / "p" / "plan.json").read_text(encoding="utf-8"))
+    assert all(t["window"] != "2027-Q2" for t in plan["tenants"])  # the blackout closes Q2's go-live day
+    summary = (tmp_path / "p" / "summary.md").read_text(encoding="utf-8")
+    blackouts = summary.split("## Blackouts", 1)[1].split("## Milestones", 1)[0]
+    assert "- Kommunevalg 2027: 2027-04-20 – 2027-05-10 (from the scenario)" in blackouts
+    assert "summer" not in blackouts and "Easter" not in blackouts and "holiday" not in blackouts.split(":", 1)[1]
+    page = (tmp_path / "p" / "gantt.html").read_text(encoding="utf-8")
+    assert "blackout: Kommunevalg 2027" in page
+    assert "Christmas" not in page and "summer" not in page

@@ -60,10 +60,21 @@ def test_withdrawal_before_lock_keeps_locked_tenants(previous: Plan) -> None:
 
 
 def test_withdrawal_after_lock_is_refused(previous: Plan) -> None:
-    malvik = previous.by_tenant()["5031"]
-    assert malvik.milestones.withdrawal_lock <= TODAY
+    locked = sorted(t.tenant for t in previous.tenants if t.milestones.withdrawal_lock <= TODAY)
+    assert locked, "the default plan has tenants whose place is locked by TODAY"
     with pytest.raises(ScenarioInvalid, match="cannot withdraw: its place locked"):
-        prepare_replan(load_scenario(DEFAULT_SCENARIO), "default", previous, [Change("withdraw", "5031")], TODAY)
+        prepare_replan(load_scenario(DEFAULT_SCENARIO), "default", previous, [Change("withdraw", locked[0])], TODAY)
+
+
+def test_withdrawal_on_the_lock_day_is_refused_and_the_day_before_allowed(previous: Plan) -> None:
+    """The ICS says 'last day to withdraw' on the day before the lock; replan agrees on both days."""
+    entry = previous.tenants[0]
+    lock = entry.milestones.withdrawal_lock
+    assert entry.milestones.last_day_to_withdraw == lock - dt.timedelta(days=1)
+    scenario = load_scenario(DEFAULT_SCENARIO)
+    with pytest.raises(ScenarioInvalid, match="cannot withdraw: its place locked"):
+        prepare_replan(scenario, "default", previous, [Change("withdraw", entry.tenant)], lock)
+    prepare_replan(scenario, "default", previous, [Change("withdraw", entry.tenant)], lock - dt.timedelta(days=1))
 
 
 def test_window_slip_moves_its_locked_members_with_it(previous: Plan) -> None:
@@ -74,7 +85,7 @@ def test_window_slip_moves_its_locked_members_with_it(previous: Plan) -> None:
     for tid in slipped:
         assert after[tid].window == "2028-Q3" and after[tid].go_live == dt.date(2028, 9, 11)
         move = next(m for m in moves if m.tenant == tid)
-        assert move.reason == "its window 2028-Q3 slipped from 2028-09-04 to 2028-09-11"
+        assert move.reason == "its window 2028-Q3 slipped from 2028-09-02 to 2028-09-11"
 
 
 def test_option_called_is_planned_and_reported(tiny: Callable[..., dict[str, Any]], tmp_path: Path) -> None:

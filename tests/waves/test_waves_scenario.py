@@ -27,7 +27,7 @@ def test_add_months_clamps_to_month_end() -> None:
 def test_default_windows_are_four_a_year_on_mondays() -> None:
     windows = resolve_windows(Windows(), [2028, 2029])
     assert [w.label for w in windows] == [f"{y}-Q{q}" for y in (2028, 2029) for q in (1, 2, 3, 4)]
-    assert all(w.go_live is not None and w.go_live.weekday() == 0 for w in windows)
+    assert all(w.go_live is not None and w.go_live.weekday() == 5 for w in windows)  # Saturdays by default
 
 
 def test_region_calendar_has_holidays_and_groups(region: Problem) -> None:
@@ -95,7 +95,8 @@ def test_call_options_must_name_tenants(region: Problem) -> None:
     fine = scenario.model_copy(update={"tenants": scenario.tenants.model_copy(update={"call_options": ("5041",)})})
     called = {t.id for t in resolve(fine, "s.yaml").tenants}
     assert "5041" in called and "5043" not in called  # Snåsa called, Røyrvik not
-    assert "5007" in called  # Namsos has called its option in its tenant file
+    assert "5007" not in called  # Namsos has not called its option (in its tenant file nor in this plan)
+    assert {"5006", "5031", "5035", "5059"} <= called  # the four principals are always in
 
 
 def test_waves_help_lists_the_commands() -> None:

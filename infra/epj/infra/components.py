@@ -40,6 +40,12 @@ _TYPED: dict[tuple[str, str], Any] = {
     ("rbac.authorization.k8s.io/v1", "ClusterRole"): k8s.rbac.v1.ClusterRole,
     ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): k8s.rbac.v1.ClusterRoleBinding,
     ("apiextensions.k8s.io/v1", "CustomResourceDefinition"): k8s.apiextensions.v1.CustomResourceDefinition,
+    ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration"): (
+        k8s.admissionregistration.v1.MutatingWebhookConfiguration
+    ),
+    ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration"): (
+        k8s.admissionregistration.v1.ValidatingWebhookConfiguration
+    ),
 }
 
 
@@ -71,14 +77,46 @@ def register_object(obj: Manifest, opts: pulumi.ResourceOptions) -> pulumi.Custo
     )
 
 
+#: Kinds that hold (or are) a tenant's clinical data: deleting one deletes the data.
+DATA_KINDS = frozenset({"Namespace", "Cluster", "PersistentVolumeClaim"})
+
+
+def holds_data(obj: Mapping[str, Any]) -> bool:
+    """Whether deleting this object would delete or orphan patient data (the database owner's secret too)."""
+    if obj["kind"] in DATA_KINDS:
+        return True
+    return bool(obj["kind"] == "Secret" and obj["metadata"]["name"] == manifests.DB_SECRET)
+
+
+def data_options(
+    parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource], *, protect: bool
+) -> pulumi.ResourceOptions:
+    """Resource options of every data-bearing object: why both flags (issue 12).
+
+    ``protect``: the Pulumi engine refuses to delete the resource (a program that stops
+    declaring it fails at preview/up; ``pulumi destroy`` fails), so a tenant-file edit can never
+    reach the cluster. It is lifted only for a tenant whose file records ``leaving.released_on``.
+    ``retainOnDelete``: even then (or after a manual ``pulumi state unprotect``) Pulumi only
+    forgets the resource and leaves it in the cluster; deleting the data is a separate,
+    explicit step of runbooks/process/tenant-leaving.md, after the final export and retention.
+    """
+    return pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on), protect=protect, retain_on_delete=True)
+
+
 @dataclass(frozen=True)
 class MunicipalityTenantArgs:
-    """What one tenant's component needs: the tenant, its sizing, the stack config, optional rules."""
+    """What one tenant's component needs: the tenant, its sizing, the stack config, optional rules.
+
+    ``protect``: false only for a released tenant (see :func:`data_options`).
+    """
 
     tenant: Tenant
     sizing: TenantSizing
     config: InfraConfig
     prometheus_rules: Sequence[Manifest] = field(default_factory=tuple)
+    protect: bool = True
+    #: The tenant's object-store key (access key id, secret key): Pulumi secret Outputs.
+    backup_credentials: tuple[object, object] = ("", "")
 
 
 class MunicipalityTenant(pulumi.ComponentResource):
@@ -86,6 +124,8 @@ class MunicipalityTenant(pulumi.ComponentResource):
 
     namespace: pulumi.Output[str]
     objects: list[pulumi.CustomResource]
+    storage_gib: int
+    protected: bool
 
     def __init__(self, name: str, args: MunicipalityTenantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("epj:infra:MunicipalityTenant", name, None, opts)
@@ -96,21 +136,28 @@ class MunicipalityTenant(pulumi.ComponentResource):
             special=False,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        objs = manifests.tenant_manifests(tenant, args.sizing, args.config, password.result)
+        objs = manifests.tenant_manifests(tenant, args.sizing, args.config, password.result, args.backup_credentials)
         objs += [dict(rule) for rule in args.prometheus_rules]
         ns_obj, rest = objs[0], objs[1:]
-        ns = register_object(ns_obj, pulumi.ResourceOptions(parent=self))
+        ns = register_object(ns_obj, data_options(self, [], protect=args.protect))
         self.objects = [ns]
-        secret: pulumi.CustomResource | None = None
+        secrets: list[pulumi.CustomResource] = []
         for obj in rest:
             depends: list[pulumi.Resource] = [ns]
-            if obj["kind"] == "Cluster" and secret is not None:
-                depends.append(secret)  # CloudNativePG reads the owner secret at bootstrap
-            created = register_object(obj, pulumi.ResourceOptions(parent=self, depends_on=depends))
+            if obj["kind"] == "Cluster":
+                depends += secrets  # CloudNativePG reads the owner and object-store secrets at bootstrap
+            opts = (
+                data_options(self, depends, protect=args.protect)
+                if holds_data(obj)
+                else pulumi.ResourceOptions(parent=self, depends_on=depends)
+            )
+            created = register_object(obj, opts)
             if obj["kind"] == "Secret":
-                secret = created
+                secrets.append(created)
             self.objects.append(created)
         self.namespace = pulumi.Output.from_input(tenant.namespace)
+        self.storage_gib = args.sizing.database.storage_gib
+        self.protected = args.protect
         self.register_outputs(
             {
                 "namespace": self.namespace,

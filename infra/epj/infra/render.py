@@ -10,14 +10,16 @@ never holds a real secret.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from epj.infra.config import PROJECT, load_stack_config, read_stack_values
+from epj.infra.config import BACKUP_CREDENTIALS_KEY, PROJECT, load_stack_config, read_stack_values
 from epj.tenants import TenantSet, load_tenants
+from epj.tenants.provisioned import Registry
 
 Manifest = dict[str, Any]
 
@@ -57,6 +59,9 @@ class Registration:
     name: str
     inputs: dict[str, Any]
     custom: bool
+    #: Resource options as the engine received them (``protect``, ``retainOnDelete``).
+    protect: bool = False
+    retain_on_delete: bool = False
 
     @property
     def is_kubernetes(self) -> bool:
@@ -76,9 +81,19 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _stack_config_strings(environment: str) -> dict[str, str]:
-    """The stack file's config as the Pulumi engine would hand it to the program (JSON for lists)."""
-    out: dict[str, str] = {}
+#: What a render shows instead of a tenant's object-store key (the real ones are Pulumi secrets).
+BACKUP_KEY_PLACEHOLDER = "pulumi-secret-backupCredentials"
+
+
+def _stack_config_strings(environment: str, tenants: TenantSet) -> dict[str, str]:
+    """The stack file's config as the Pulumi engine would hand it to the program (JSON for lists).
+
+    The secret ``backupCredentials`` is never in a render: every tenant gets a placeholder key.
+    """
+    placeholder = {"accessKeyId": BACKUP_KEY_PLACEHOLDER, "secretAccessKey": BACKUP_KEY_PLACEHOLDER}
+    out: dict[str, str] = {
+        f"{PROJECT}:{BACKUP_CREDENTIALS_KEY}": json.dumps({t.kommunenummer: placeholder for t in tenants.tenants})
+    }
     for key, value in read_stack_values(environment).items():
         if isinstance(value, str):
             out[f"{PROJECT}:{key}"] = value
@@ -87,10 +102,15 @@ def _stack_config_strings(environment: str) -> dict[str, str]:
     return out
 
 
-def run_program(environment: str, tenants: TenantSet | None = None) -> list[Registration]:
+def run_program(
+    environment: str, tenants: TenantSet | None = None, registry: Registry | None = None, today: dt.date | None = None
+) -> list[Registration]:
     """Run :func:`epj.infra.program.main` for one stack under Pulumi mocks; return every registration.
 
-    Raises ``TenantSetInvalid`` (nothing is run) when the tenant files have errors,
+    ``registry`` replaces the environment's provisioned record (tests; default: the committed file),
+    ``today`` the date leaving records are checked against.
+    Raises ``TenantSetInvalid`` (nothing is run) when the tenant files have errors or would drop a
+    provisioned tenant,
     and ``InfraConfigError`` when the stack file is wrong. Safe to call from async code:
     Pulumi drives its own event loop, so then the run happens in a worker thread.
     """
@@ -103,14 +123,14 @@ def run_program(environment: str, tenants: TenantSet | None = None) -> list[Regi
             asyncio.get_event_loop_policy().get_event_loop()
         except RuntimeError:  # an earlier asyncio.run() in this thread unset the loop Pulumi's mocks use
             asyncio.set_event_loop(asyncio.new_event_loop())
-        return _run_program(environment, tenants)
+        return _run_program(environment, tenants, registry, today)
     from concurrent.futures import ThreadPoolExecutor
 
     def in_thread() -> list[Registration]:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         try:
-            return _run_program(environment, tenants)
+            return _run_program(environment, tenants, registry, today)
         finally:
             asyncio.set_event_loop(None)
             loop.close()
@@ -119,9 +139,12 @@ def run_program(environment: str, tenants: TenantSet | None = None) -> list[Regi
         return pool.submit(in_thread).result()
 
 
-def _run_program(environment: str, tenants: TenantSet | None) -> list[Registration]:
+def _run_program(
+    environment: str, tenants: TenantSet | None, registry: Registry | None, today: dt.date | None
+) -> list[Registration]:
     import pulumi
     from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks, set_all_config, set_mocks
+    from pulumi.runtime.mocks import MockMonitor
 
     from epj.infra.program import main
 
@@ -143,11 +166,24 @@ def _run_program(environment: str, tenants: TenantSet | None) -> list[Registrati
         def call(self, args: MockCallArgs) -> tuple[dict[str, Any], None]:
             return {}, None
 
-    set_mocks(EchoMocks(), project=PROJECT, stack=environment, preview=False)
-    set_all_config(_stack_config_strings(environment))
+    options: dict[tuple[str, str], tuple[bool, bool]] = {}
+
+    class OptionsMonitor(MockMonitor):  # type: ignore[misc]  # pulumi's mocks are unannotated
+        """Also record the resource options the engine would persist (protect, retainOnDelete)."""
+
+        def RegisterResource(self, request: Any) -> Any:  # the gRPC method name
+            options[(request.type, request.name)] = (bool(request.protect), bool(request.retainOnDelete))
+            return super().RegisterResource(request)  # type: ignore[no-untyped-call]  # unannotated upstream
+
+    mocks = EchoMocks()
+    set_mocks(mocks, project=PROJECT, stack=environment, preview=False, monitor=OptionsMonitor(mocks))
+    set_all_config(_stack_config_strings(environment, tenant_set), [f"{PROJECT}:{BACKUP_CREDENTIALS_KEY}"])
     # pulumi.runtime.test runs the program and waits for every registration to finish.
-    pulumi.runtime.test(lambda: main(tenants=tenant_set))()  # type: ignore[no-untyped-call]  # unannotated
-    return sorted(seen, key=lambda r: (r.type, r.name))
+    pulumi.runtime.test(lambda: main(tenants=tenant_set, registry=registry, today=today))()  # type: ignore[no-untyped-call]  # unannotated
+    with_options = [
+        Registration(r.type, r.name, r.inputs, r.custom, *options.get((r.type, r.name), (False, False))) for r in seen
+    ]
+    return sorted(with_options, key=lambda r: (r.type, r.name))
 
 
 def _sort_key(obj: Manifest) -> tuple[str, int, str]:

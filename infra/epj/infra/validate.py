@@ -10,7 +10,8 @@ What is checked how (say it plainly, reviewers rely on it):
 - **Our own custom kinds** (``epj.no``: RolloutWave, GoLive, MigrationJob): the
   ``openAPIV3Schema`` of their CRD (the CRDs in the object list, or passed in),
   all errors, with format checks (``date``, ``date-time``) where jsonschema has them.
-- **Third-party custom kinds** without a CRD here (CloudNativePG ``Cluster``,
+- **Third-party custom kinds** without a CRD here (CloudNativePG ``Cluster`` and
+  ``ScheduledBackup``, the Barman Cloud plugin's ``ObjectStore``,
   prometheus-operator ``ServiceMonitor``, ``PodMonitor``, ``PrometheusRule``): a
   small hand-written structural schema of *the fields this platform sets* (types,
   required fields, quantity and duration formats). It is not the upstream CRD
@@ -108,6 +109,21 @@ _RESOURCES = {
     },
 }
 
+_SECRET_KEY_REF = {
+    "type": "object",
+    "required": ["name", "key"],
+    "properties": {"name": {"type": "string"}, "key": {"type": "string"}},
+}
+_BARMAN_PART = {
+    "type": "object",
+    "properties": {
+        "compression": {"enum": ["bzip2", "gzip", "lz4", "snappy", "xz", "zstd"]},
+        "encryption": {"enum": ["AES256", "aws:kms"]},
+        "maxParallel": {"type": "integer", "minimum": 1},
+        "jobs": {"type": "integer", "minimum": 1},
+    },
+}
+
 #: Minimal structural schemas of the third-party kinds (only the fields this platform uses are typed).
 MINIMAL_SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
     ("postgresql.cnpg.io/v1", "Cluster"): {
@@ -157,6 +173,103 @@ MINIMAL_SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
                     "inheritedMetadata": {
                         "type": "object",
                         "properties": {"labels": _STR_MAP, "annotations": _STR_MAP},
+                    },
+                    "plugins": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["name"],
+                            "properties": {
+                                "name": {"type": "string"},
+                                "isWALArchiver": {"type": "boolean"},
+                                "parameters": _STR_MAP,
+                            },
+                        },
+                    },
+                },
+            }
+        },
+    },
+    ("barmancloud.cnpg.io/v1", "ObjectStore"): {
+        "type": "object",
+        "required": ["spec"],
+        "properties": {
+            "spec": {
+                "type": "object",
+                "required": ["configuration"],
+                "properties": {
+                    "retentionPolicy": {"type": "string", "pattern": "^[1-9][0-9]*[dwm]$"},
+                    "configuration": {
+                        "type": "object",
+                        "required": ["destinationPath"],
+                        "properties": {
+                            "destinationPath": {"type": "string", "pattern": "^s3://"},
+                            "endpointURL": {"type": "string", "pattern": "^https?://"},
+                            "s3Credentials": {
+                                "type": "object",
+                                "properties": {
+                                    "accessKeyId": _SECRET_KEY_REF,
+                                    "secretAccessKey": _SECRET_KEY_REF,
+                                },
+                            },
+                            "wal": _BARMAN_PART,
+                            "data": _BARMAN_PART,
+                        },
+                    },
+                },
+            }
+        },
+    },
+    ("postgresql.cnpg.io/v1", "ScheduledBackup"): {
+        "type": "object",
+        "required": ["spec"],
+        "properties": {
+            "spec": {
+                "type": "object",
+                "required": ["schedule", "cluster"],
+                "properties": {
+                    "schedule": {"type": "string", "pattern": r"^\S+( \S+){5}$"},
+                    "immediate": {"type": "boolean"},
+                    "backupOwnerReference": {"enum": ["none", "self", "cluster"]},
+                    "cluster": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}},
+                    "method": {"enum": ["barmanObjectStore", "volumeSnapshot", "plugin"]},
+                    "pluginConfiguration": {
+                        "type": "object",
+                        "required": ["name"],
+                        "properties": {"name": {"type": "string"}, "parameters": _STR_MAP},
+                    },
+                },
+            }
+        },
+    },
+    # cert-manager: the operator's webhook certificate (epj.operator.deploy.webhook_manifests).
+    ("cert-manager.io/v1", "Issuer"): {
+        "type": "object",
+        "required": ["spec"],
+        "properties": {
+            "spec": {
+                "type": "object",
+                "minProperties": 1,
+                "properties": {"selfSigned": {"type": "object"}, "ca": {"type": "object"}},
+            }
+        },
+    },
+    ("cert-manager.io/v1", "Certificate"): {
+        "type": "object",
+        "required": ["spec"],
+        "properties": {
+            "spec": {
+                "type": "object",
+                "required": ["secretName", "issuerRef", "dnsNames"],
+                "properties": {
+                    "secretName": {"type": "string", "minLength": 1},
+                    "dnsNames": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+                    "duration": _DURATION,
+                    "renewBefore": _DURATION,
+                    "issuerRef": {
+                        "type": "object",
+                        "required": ["name"],
+                        "properties": {"name": {"type": "string"}, "kind": {"enum": ["Issuer", "ClusterIssuer"]}},
                     },
                 },
             }

@@ -51,6 +51,7 @@ from epj.migration.codes import (
 )
 from epj.migration.codes import REASONS as QUARANTINE_REASONS
 from epj.migration.synthetic_ids import break_check_digit, synthetic_national_id
+from epj.numbers import fmt_int
 
 # --- sizing (per 1,000 inhabitants, before `scale`) -----------------------------------------------
 HOME_NURSING_PER_1000: Final = 32.0
@@ -135,8 +136,8 @@ class GenerateSummary:
     expected_reconciliation: dict[str, Any]
 
     def __str__(self) -> str:
-        parts = ", ".join(f"{k.split('/')[1].removesuffix('.csv')} {v:,}" for k, v in self.counts.items())
-        return f"kommune {self.kommunenr}: {self.records:,} records written to {self.out_dir} ({parts})"
+        parts = ", ".join(f"{k.split('/')[1].removesuffix('.csv')} {fmt_int(v)}" for k, v in self.counts.items())
+        return f"kommune {self.kommunenr}: {fmt_int(self.records)} records written to {self.out_dir} ({parts})"
 
     @property
     def manifest_counts(self) -> dict[str, int]:

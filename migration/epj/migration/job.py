@@ -30,6 +30,7 @@ import re
 import shlex
 from typing import Any, Final, Literal
 
+from epj.contract import ENV_MIGRATION_RUN
 from epj.infra.manifests import (
     COMPONENT,
     DB_CLUSTER,
@@ -90,7 +91,7 @@ def target_url(tenant: Tenant) -> str:
 
 def migrate_args(tenant: Tenant, purpose: Purpose) -> list[str]:
     """The ``epj migrate run`` command line of the Job (synthetic ids only in a rehearsal)."""
-    args = ["epj", "migrate", "run", EXTRACT_MOUNT, "--target", target_url(tenant), "--report", REPORT_MOUNT]
+    args = ["epj", "migrate", "run", EXTRACT_MOUNT, "--target", target_url(tenant), "--out", REPORT_MOUNT]
     args += ["--tenant", tenant.kommunenummer]
     if purpose == "rehearsal":
         args.append("--synthetic-ids")
@@ -199,7 +200,7 @@ def migration_job_manifest(
         "env": [
             {"name": "EPJ_TENANT", "value": tenant.kommunenummer},
             {"name": "EPJ_MIGRATION_PURPOSE", "value": purpose},
-            {"name": "EPJ_MIGRATION_RUN", "value": run_id},
+            {"name": ENV_MIGRATION_RUN, "value": name},  # the run's name in the store's ledger
             {"name": "EPJ_DB_CREDENTIALS_DIR", "value": DB_CREDENTIALS_DIR},
             {"name": "PGAPPNAME", "value": "epj-migration"},
             {"name": "PGCONNECT_TIMEOUT", "value": "10"},

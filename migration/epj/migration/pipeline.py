@@ -3,7 +3,7 @@
 Library contract (the rehearsal and the operator's Job call this; keep it stable)::
 
     run_migration(extract_dir, target, *, kommunenr=None, synthetic_ids=False, dry_run=False,
-                  report_dir, progress=None, validate_fhir=False) -> Reconciliation
+                  report_dir, progress=None, validate_fhir=False, run_id=None, notice=None) -> Reconciliation
 
 - ``target``: ``"ndjson:DIR"`` or ``"postgresql://…"`` (ignored, may be None, when ``dry_run``).
 - ``kommunenr``: the tenant being migrated; when given and the manifest names another municipality the
@@ -14,14 +14,24 @@ Library contract (the rehearsal and the operator's Job call this; keep it stable
   reason — no personal data). Each file is replaced atomically.
 - ``progress(done, total)``: called now and then with source records processed so far and the total
   the manifest announces (Profil records + CGM ``<Barn>`` elements).
+- ``run_id``: the run's name in the store's ``migration_run`` ledger (default ``$EPJ_MIGRATION_RUN`` or
+  ``<nr>-<UTC time>-<random>``). ``notice(message)``: things a person should read now — which run this
+  one waits for, what a re-run replaces (loaded when, by which run).
+- A tenant that has gone live has a sealed store: a run into it raises :class:`MigrationError` with code
+  ``TENANT_LIVE`` before anything is written (see :mod:`epj.migration.store`).
+- A file whose bytes are not in its declared encoding (Profil: Windows-1252; CGM: its XML declaration)
+  raises ``ENCODING_MISMATCH`` after writing a reconciliation with that ``error`` and an
+  ``encoding_mismatch`` object; nothing is written to the target.
+- Ctrl-C raises :class:`MigrationInterrupted` (a ``KeyboardInterrupt``) saying whether the target changed.
 - Returns the reconciliation dict. ``complete`` is True only when every source balances and the
   manifest agrees. An ``EXTRACT_INCOMPLETE`` run returns (and writes) its report with
   ``complete: false`` and leaves the target untouched. Unreadable extracts (missing manifest, wrong
   header, broken XML, wrong encoding) raise :class:`MigrationError` naming file and reason; the target
   is left untouched then too.
 
-Order of work: manifest → Profil files in dependency order → CGM → manifest counts compared → only
-then Patients are emitted and the target committed (atomic swap) → reports written.
+Order of work: manifest → encodings of every file → target opened (seal, lock) → Profil files in
+dependency order → CGM → manifest counts compared → only then Patients are emitted and the target
+published (one transaction) → reports written.
 """
 
 from __future__ import annotations
@@ -40,24 +50,59 @@ from epj.migration import observe
 from epj.migration.codes import PROFIL_FILES, cgm_source, profil_source
 from epj.migration.readers import (
     CGM_FILE,
+    ENCODING_MISMATCH,
+    PROFIL_ENCODING,
     ExtractError,
     Manifest,
+    check_encoding,
+    declared_xml_encoding,
     iter_cgm_barn,
     iter_profil,
     peek_cgm_root,
     read_manifest,
 )
-from epj.migration.reconciliation import QuarantineEntry, Reconciliation, Tally, incomplete_report, render_markdown
+from epj.migration.reconciliation import (
+    QuarantineEntry,
+    Reconciliation,
+    Tally,
+    encoding_report,
+    incomplete_report,
+    render_markdown,
+)
 from epj.migration.rules import ExtractRules, Resource
 from epj.migration.targets import open_target
 from epj.migration.values import parse_extract_time
 
-__all__ = ["MigrationError", "Progress", "Reconciliation", "run_migration"]
+__all__ = ["MigrationError", "MigrationInterrupted", "Progress", "Reconciliation", "run_migration"]
 
 log = logging.getLogger("epj.migration")
 
 MigrationError = ExtractError
 Progress = Callable[[int, int | None], None]
+Notice = Callable[[str], None]
+
+
+class MigrationInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) during a run: says how far it got and whether the target changed."""
+
+    def __init__(self, *, records: int, published: bool, target: str) -> None:
+        super().__init__()
+        self.records = records
+        self.published = published
+        self.target = target
+
+    def explain(self) -> str:
+        if self.published:
+            return (
+                f"interrupted (Ctrl-C) after the target {self.target} was published; the reports may be missing: "
+                "run the same command again to write them (the rerun leaves the target identical)"
+            )
+        return (
+            f"interrupted (Ctrl-C) after {self.records} source records: nothing was published, the target "
+            f"{self.target} is unchanged and the report folder holds no new report"
+        )
+
+
 BATCH = 50_000  # source records per batch span
 _PROGRESS_EVERY = 2_000
 
@@ -99,6 +144,22 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _encoding_mismatches(extract_dir: Path, profil_present: list[str], cgm: Path | None) -> dict[str, Any]:
+    """Every file whose bytes disagree with its declared encoding (SPEC §2: Profil is Windows-1252)."""
+    found: dict[str, Any] = {}
+    for name in profil_present:
+        rel = profil_source(name)
+        problem = check_encoding(extract_dir / "profil" / f"{name}.csv", rel, PROFIL_ENCODING)
+        if problem is not None:
+            found[rel] = problem
+    if cgm is not None:
+        rel = CGM_FILE.as_posix()
+        problem = check_encoding(cgm, rel, declared_xml_encoding(cgm))
+        if problem is not None:
+            found[rel] = problem
+    return found
+
+
 def _manifest_mismatch(
     manifest: Manifest, tally: Tally, profil_present: list[str], cgm_present: bool
 ) -> dict[str, Any]:
@@ -126,6 +187,8 @@ def run_migration(
     report_dir: Path | str,
     progress: Progress | None = None,
     validate_fhir: bool = False,
+    run_id: str | None = None,
+    notice: Notice | None = None,
 ) -> Reconciliation:
     """Migrate one extract folder into ``target``; see the module docstring for the full contract."""
     extract_dir, report_dir = Path(extract_dir), Path(report_dir)
@@ -140,23 +203,44 @@ def run_migration(
         )
     cgm_path = extract_dir / CGM_FILE
     cgm_present = cgm_path.is_file()
+    extract_time = parse_extract_time(manifest.uttrekkstidspunkt)
+    if extract_time is None:
+        raise MigrationError("MANIFEST_INVALID", "UTTREKK.txt: uttrekkstidspunkt is not an ISO 8601 time")
+    profil_present = [n for n in PROFIL_FILES if (extract_dir / "profil" / f"{n}.csv").is_file()]
+    mismatched = _encoding_mismatches(extract_dir, profil_present, cgm_path if cgm_present else None)
+    if mismatched:
+        _write_reports(report_dir, encoding_report(tenant, mismatched), None)
+        log.error("kommune %s: %s in %s", tenant, ENCODING_MISMATCH, ", ".join(mismatched))
+        raise MigrationError(
+            ENCODING_MISMATCH,
+            " | ".join(str(m["message"]) for m in mismatched.values()) + ". Nothing was written to the target.",
+        )
     if cgm_present:
         root_nr = peek_cgm_root(cgm_path).get("kommunenr")
         if root_nr is not None and root_nr != tenant:
             raise MigrationError(
                 "KOMMUNENR_MISMATCH", f"cgm/helsestasjon.xml is for kommunenr {root_nr}, the run is for {tenant}"
             )
-    extract_time = parse_extract_time(manifest.uttrekkstidspunkt)
-    if extract_time is None:
-        raise MigrationError("MANIFEST_INVALID", "UTTREKK.txt: uttrekkstidspunkt is not an ISO 8601 time")
-    profil_present = [n for n in PROFIL_FILES if (extract_dir / "profil" / f"{n}.csv").is_file()]
     total = sum(manifest.count(n) or 0 for n in PROFIL_FILES) + (manifest.count("cgm.Barn") or 0)
 
-    report_dir.mkdir(parents=True, exist_ok=True)
-    for stale in report_dir.glob(".*.tmp-*"):  # left by a killed run: the report folder ends up identical
-        stale.unlink(missing_ok=True)
-    quarantine_tmp = report_dir / f".quarantine.ndjson.tmp-{os.getpid()}"
-    qfile = quarantine_tmp.open("wb")
+    # The target first: a sealed store, a wrong password or an unreachable server is refused before a
+    # report folder exists (none is left behind) and before a record is read.
+    sink = open_target(target, tenant, dry_run=dry_run, run_id=run_id, notice=notice)
+    try:
+        sink.open()
+    except BaseException:
+        sink.abort()
+        raise
+    made_report_dir = not report_dir.exists()
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)
+        for stale in report_dir.glob(".*.tmp-*"):  # left by a killed run: the report folder ends up identical
+            stale.unlink(missing_ok=True)
+        quarantine_tmp = report_dir / f".quarantine.ndjson.tmp-{os.getpid()}"
+        qfile = quarantine_tmp.open("wb")
+    except BaseException:
+        sink.abort()
+        raise
 
     def on_quarantine(entry: QuarantineEntry) -> None:
         log.debug(
@@ -165,7 +249,6 @@ def run_migration(
         qfile.write(orjson.dumps(entry) + b"\n")
 
     tally = Tally(kommunenr=tenant, on_quarantine=on_quarantine)
-    sink = open_target(target, tenant, dry_run=dry_run)
     validator = _fhir_validator() if validate_fhir else None
     dumps = orjson.dumps
     write = sink.write
@@ -191,9 +274,9 @@ def run_migration(
             progress(done, total)
 
     log.info("migration of kommune %s started: target %s", tenant, sink.description)
+    published = False
     try:
         with _phase(tenant, "migrate", target=sink.description.split(" ")[0]):
-            sink.open()
             for name in profil_present:
                 source = profil_source(name)
                 with _phase(tenant, "source", source=source) as span:
@@ -248,16 +331,22 @@ def run_migration(
         if not mismatch:
             with _phase(tenant, "commit"):
                 sink.commit(orjson.dumps(report))
-    except BaseException:
-        sink.abort()
+            published = True
+            if sink.replaced and notice is not None:
+                notice(f"kommune {tenant}: {sink.replaced}")
+        with _phase(tenant, "report"):
+            qfile.close()
+            _write_reports(report_dir, report, quarantine_tmp)
+    except BaseException as error:
+        if not published:
+            sink.abort()
         qfile.close()
         quarantine_tmp.unlink(missing_ok=True)
+        if made_report_dir and report_dir.is_dir() and not any(report_dir.iterdir()):
+            report_dir.rmdir()
+        if isinstance(error, KeyboardInterrupt) and not isinstance(error, MigrationInterrupted):
+            raise MigrationInterrupted(records=done, published=published, target=sink.description) from None
         raise
-    with _phase(tenant, "report"):
-        qfile.close()
-        os.replace(quarantine_tmp, report_dir / "quarantine.ndjson")
-        _atomic_write(report_dir / "reconciliation.json", orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
-        _atomic_write(report_dir / "reconciliation.md", render_markdown(report).encode())
     elapsed = time.perf_counter() - started
     for rtype, count in report["resources"].items():
         observe.RESOURCES_STAGED.labels(tenant=tenant, resource_type=rtype).inc(count)
@@ -267,6 +356,17 @@ def run_migration(
         "migration of kommune %s finished: complete=%s, %d records in %.1f s", tenant, report["complete"], done, elapsed
     )
     return report
+
+
+def _write_reports(report_dir: Path, report: Reconciliation, quarantine_tmp: Path | None) -> None:
+    """reconciliation.json/.md and quarantine.ndjson (each replaced atomically)."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    if quarantine_tmp is not None:
+        os.replace(quarantine_tmp, report_dir / "quarantine.ndjson")
+    else:
+        _atomic_write(report_dir / "quarantine.ndjson", b"")
+    _atomic_write(report_dir / "reconciliation.json", orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
+    _atomic_write(report_dir / "reconciliation.md", render_markdown(report).encode())
 
 
 def _record_source(span: Any, tenant: str, tally: Tally, source: str) -> None:

@@ -2,7 +2,8 @@
 
 The tally is the run's book-keeping; :meth:`Tally.report` turns it into the exact ``reconciliation.json``
 shape and :func:`render_markdown` into the human summary. Quarantine entries name a record by source
-file and source id/key (and record number) only — never by national id, name or text.
+file and source id/key (and record number), the reason, the field that failed and the rule it broke —
+never a value, national id, name or text.
 """
 
 from __future__ import annotations
@@ -46,13 +47,15 @@ class Tally:
             tally = self.sources[name] = SourceTally()
         return tally
 
-    def quarantined(self, source: str, reason: str, *, record: int, key: str) -> None:
-        """Count one quarantined record and hand its report entry on."""
+    def quarantined(self, source: str, reason: str, *, record: int, key: str, field: str = "", rule: str = "") -> None:
+        """Count one quarantined record and hand its report entry on (``field``/``rule``: what failed)."""
         self.source(source).quarantined += 1
         self.quarantine[reason] += 1
         self.by_source_reason[source, reason] += 1
         if self.on_quarantine is not None:
-            self.on_quarantine({"source": source, "record": record, "key": key, "reason": reason})
+            self.on_quarantine(
+                {"source": source, "record": record, "key": key, "reason": reason, "field": field, "rule": rule}
+            )
 
     def report(self, *, complete: bool | None = None) -> Reconciliation:
         """The SPEC §6 shape. ``complete`` defaults to "every source balances"."""
@@ -82,6 +85,62 @@ def incomplete_report(tally: Tally, mismatch: dict[str, dict[str, int]]) -> Reco
     return report
 
 
+def encoding_report(kommunenr: str, mismatched: dict[str, dict[str, Any]]) -> Reconciliation:
+    """An ``ENCODING_MISMATCH`` report: nothing read, nothing written; which files, declared vs actual."""
+    return {
+        "kommunenr": kommunenr,
+        "complete": False,
+        "error": "ENCODING_MISMATCH",
+        "encoding_mismatch": {
+            rel: {k: m[k] for k in ("declared", "actual", "byte") if k in m} for rel, m in mismatched.items()
+        },
+        "sources": {},
+        "resources": {},
+        "quarantine": {},
+        "warnings": {},
+        "patients_merged": 0,
+    }
+
+
+#: What each warning means for the migrated data, for the console and the summary.
+WARNING_MEANING: dict[str, str] = {
+    "MISSING_NATIONAL_ID": "migrated without a national id",
+    "INVALID_NATIONAL_ID": "national id not valid: migrated without it",
+    "INVALID_ATC": "ATC code not valid: medication kept as text only",
+    "CONFLICTING_DEMOGRAPHICS": "merged patients whose names or birth dates differ",
+    "PERIOD_END_BEFORE_START": "period end before start: end dropped",
+}
+
+
+def summary_lines(report: Reconciliation) -> list[str]:
+    """The console summary: status (complete / complete with warnings / NOT complete), then each warning.
+
+    A run whose every patient record lost its national id (the classic: synthetic ids in a production
+    run) says so, so it cannot read as a plain "complete".
+    """
+    warnings: dict[str, int] = dict(report.get("warnings") or {})
+    quarantined = sum((report.get("quarantine") or {}).values())
+    resources = sum((report.get("resources") or {}).values())
+    if not report.get("complete"):
+        status = f"NOT complete ({report.get('error', 'unaccounted records')})"
+    elif warnings:
+        status = f"complete with {sum(warnings.values())} warnings"
+    else:
+        status = "complete"
+    lines = [f"kommune {report['kommunenr']}: {status}; {resources} resources, {quarantined} records quarantined"]
+    sources = report.get("sources") or {}
+    patients = sum(sources.get(s, {}).get("migrated", 0) for s in ("profil/BRUKER.csv", "cgm/Barn"))
+    dropped = warnings.get("INVALID_NATIONAL_ID", 0) + warnings.get("MISSING_NATIONAL_ID", 0)
+    for code, count in warnings.items():
+        lines.append(f"  warning {code}: {count} ({WARNING_MEANING.get(code, 'migrated, flagged')})")
+    if patients and dropped >= patients:
+        lines.append(
+            f"  every one of the {patients} migrated patient records has no national id: in a test or rehearsal "
+            "extract (synthetic ids) run with --synthetic-ids; otherwise check the extract's Fodselsnummer columns"
+        )
+    return lines
+
+
 def render_markdown(report: Reconciliation) -> str:
     """A readable summary of a reconciliation report for people (SPEC §6 "human summary")."""
     lines = [f"# Migration reconciliation — kommune {report['kommunenr']}", ""]
@@ -92,6 +151,16 @@ def render_markdown(report: Reconciliation) -> str:
         for src, m in report["manifest_mismatch"].items():
             lines.append(f"| {src} | {m['manifest']} | {m['read']} |")
         lines += ["", "Nothing was written to the target.", ""]
+    if report.get("encoding_mismatch"):
+        lines += [
+            "## Files not in their declared encoding",
+            "",
+            "| file | declared | actual | first at byte |",
+            "|---|---|---|---:|",
+        ]
+        for src, m in report["encoding_mismatch"].items():
+            lines.append(f"| {src} | {m.get('declared')} | {m.get('actual')} | {m.get('byte')} |")
+        lines += ["", "Nothing was read or written. Export the files again in their declared encoding.", ""]
     lines += ["## Sources", "", "| source | read | migrated | quarantined | balances |", "|---|---:|---:|---:|:-:|"]
     for src, c in report["sources"].items():
         ok = "yes" if c["read"] == c["migrated"] + c["quarantined"] else "**NO**"

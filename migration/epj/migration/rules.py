@@ -57,6 +57,7 @@ from epj.migration.codes import (
     legacy_system,
     profil_source,
 )
+from epj.migration.explain import explain_cgm, explain_profil
 from epj.migration.identity import NationalId, check_national_id, resource_id
 from epj.migration.reconciliation import Tally
 from epj.migration.values import (
@@ -77,6 +78,17 @@ _MAX_KEY = 64  # a source key in a report is cut to this length (a broken row mu
 
 def _key(text: str | None) -> str:
     return (text or "")[:_MAX_KEY]
+
+
+def _why_profil(source: str, reason: str, row: list[str]) -> dict[str, str]:
+    """``field``/``rule`` of a quarantined Profil record (only computed for quarantined records)."""
+    field_, rule = explain_profil(source.removeprefix("profil/").removesuffix(".csv"), reason, row)
+    return {"field": field_, "rule": rule}
+
+
+def _why_cgm(elem: ET.Element, reason: str) -> dict[str, str]:
+    field_, rule = explain_cgm(elem, reason)
+    return {"field": field_, "rule": rule}
 
 
 class IdSet:
@@ -274,7 +286,9 @@ class ExtractRules:
         if reason is not None:
             if bid is not None and not duplicate:
                 self.bruker[bid] = None
-            self.tally.quarantined(source, reason, record=record, key=str(bid) if bid else "")
+            self.tally.quarantined(
+                source, reason, record=record, key=str(bid) if bid else "", **_why_profil(source, reason, row)
+            )
             return
         assert bid is not None
         self._identity_warnings(fnr, nid)
@@ -337,7 +351,9 @@ class ExtractRules:
         if reason is None and (tjeneste not in TJENESTE or status not in VEDTAK_STATUS):
             reason = UNKNOWN_CODE
         if reason is not None:
-            self.tally.quarantined(source, reason, record=record, key=str(vid) if vid else "")
+            self.tally.quarantined(
+                source, reason, record=record, key=str(vid) if vid else "", **_why_profil(source, reason, row)
+            )
             return
         assert vid is not None and pid is not None and start is not None
         end = self._period_end(start, end)
@@ -381,7 +397,9 @@ class ExtractRules:
         if reason is None and notattype not in NOTATTYPE:
             reason = UNKNOWN_CODE
         if reason is not None:
-            self.tally.quarantined(source, reason, record=record, key=str(nid_) if nid_ else "")
+            self.tally.quarantined(
+                source, reason, record=record, key=str(nid_) if nid_ else "", **_why_profil(source, reason, row)
+            )
             return
         assert nid_ is not None and pid is not None and ts is not None
         rid = resource_id(self.kommunenr, source, str(nid_))
@@ -435,7 +453,9 @@ class ExtractRules:
         if reason is not None:
             if lid is not None and not duplicate:
                 self.legemiddel[lid] = None
-            self.tally.quarantined(source, reason, record=record, key=str(lid) if lid else "")
+            self.tally.quarantined(
+                source, reason, record=record, key=str(lid) if lid else "", **_why_profil(source, reason, row)
+            )
             return
         assert lid is not None and pid is not None and start is not None
         atc_valid = ATC_RE.fullmatch(atc) is not None
@@ -497,7 +517,9 @@ class ExtractRules:
         if reason is None and status not in ADM_STATUS:
             reason = UNKNOWN_CODE
         if reason is not None:
-            self.tally.quarantined(source, reason, record=record, key=str(aid) if aid else "")
+            self.tally.quarantined(
+                source, reason, record=record, key=str(aid) if aid else "", **_why_profil(source, reason, row)
+            )
             return
         assert aid is not None and med is not None and planned is not None
         rid = resource_id(self.kommunenr, source, str(aid))
@@ -551,7 +573,9 @@ class ExtractRules:
             reason = UNKNOWN_CODE
         key = "|".join(_key(f) for f in row[:3])
         if reason is not None:
-            self.tally.quarantined(source, reason, record=record, key=key if shape_ok else "")
+            self.tally.quarantined(
+                source, reason, record=record, key=key if shape_ok else "", **_why_profil(source, reason, row)
+            )
             return
         assert pid is not None and date is not None and skaar is not None
         rid = resource_id(self.kommunenr, source, key)
@@ -581,7 +605,9 @@ class ExtractRules:
         if reason is None and relasjon not in RELASJON_PROFIL:
             reason = UNKNOWN_CODE
         if reason is not None:
-            self.tally.quarantined(source, reason, record=record, key=str(prid) if prid else "")
+            self.tally.quarantined(
+                source, reason, record=record, key=str(prid) if prid else "", **_why_profil(source, reason, row)
+            )
             return
         assert prid is not None and pid is not None
         rid = resource_id(self.kommunenr, source, str(prid))
@@ -622,7 +648,7 @@ class ExtractRules:
             reason = PATIENT_UNIDENTIFIABLE
         pid: str | None = None
         if reason is not None:
-            self.tally.quarantined(source, reason, record=record, key=_key(hid))
+            self.tally.quarantined(source, reason, record=record, key=_key(hid), **_why_cgm(elem, reason))
         else:
             assert hid is not None
             self._identity_warnings(fnr, nid)
@@ -680,7 +706,7 @@ class ExtractRules:
         elif relasjon not in RELASJON_CGM:
             reason = UNKNOWN_CODE
         if reason is not None:
-            self.tally.quarantined(source, reason, record=record, key=key)
+            self.tally.quarantined(source, reason, record=record, key=key, **_why_cgm(elem, reason))
             return
         assert pid is not None
         nid = self._national_id(fnr)
@@ -713,7 +739,7 @@ class ExtractRules:
         if reason is None and pid is None:
             reason = PARENT_QUARANTINED
         if reason is not None:
-            self.tally.quarantined(source, reason, record=record, key=_key(kid))
+            self.tally.quarantined(source, reason, record=record, key=_key(kid), **_why_cgm(elem, reason))
             return
         assert kid is not None and ktype is not None and date is not None and pid is not None
         rid = resource_id(self.kommunenr, source, kid)
@@ -751,7 +777,7 @@ class ExtractRules:
         if reason is None and mtype not in MAALING:
             reason = UNKNOWN_CODE
         if reason is not None:
-            self.tally.quarantined(source, reason, record=record, key=_key(mid))
+            self.tally.quarantined(source, reason, record=record, key=_key(mid), **_why_cgm(elem, reason))
             return
         assert mid is not None and mtype is not None and date is not None and pid is not None and value is not None
         rid = resource_id(self.kommunenr, source, mid)
@@ -786,7 +812,7 @@ class ExtractRules:
         if reason is None and pid is None:
             reason = PARENT_QUARANTINED
         if reason is not None:
-            self.tally.quarantined(source, reason, record=record, key=_key(vid))
+            self.tally.quarantined(source, reason, record=record, key=_key(vid), **_why_cgm(elem, reason))
             return
         assert vid is not None and atc is not None and date is not None and pid is not None and dose is not None
         atc_valid = ATC_RE.fullmatch(atc) is not None

@@ -1,4 +1,4 @@
-"""Where migrated resources go: FHIR Bulk Data NDJSON files or a tenant's PostgreSQL schema.
+"""Where migrated resources go: FHIR Bulk Data NDJSON files or a tenant's PostgreSQL store.
 
 Both targets are all-or-nothing. Rows are *staged* while the extract is read; only
 :meth:`Target.commit`, called after the final manifest check, makes them visible, in one atomic step:
@@ -6,13 +6,20 @@ Both targets are all-or-nothing. Rows are *staged* while the extract is read; on
 - ``ndjson:DIR`` — files are written to a fresh hidden sibling folder ``.DIR.<run>``; commit fsyncs
   them and atomically repoints the symlink ``DIR`` at it (``os.replace`` of a symlink), then removes
   older versions. A kill -9 at any moment leaves ``DIR`` pointing at either the old or the new set.
-- ``postgresql://…`` — rows are COPYed into a staging table (two sessions, both cores); at commit the
-  primary key and patient index are built on it, then one short transaction drops the old
-  ``kommune_<nr>.fhir_resource`` and renames the staging table in its place. A kill -9 at any moment
-  leaves the old table untouched; the next run drops the stale staging table first.
+  (An NDJSON folder is an export, not a tenant's store: it has no go-live seal.)
+- ``postgresql://…`` — the tenant's store, schema ``kommune_<nr>``. Rows are COPYed into a staging
+  table (two sessions, both cores) and indexed. ``fhir_resource`` is partitioned by ``migrated``:
+  ``fhir_resource_migrated`` (rows migration runs wrote) and ``fhir_resource_others`` (rows anyone else
+  writes: the column defaults to false). At commit one transaction *publishes*: it detaches and drops the
+  migrated partition and attaches the staging table in its place — metadata only, so a re-run costs no
+  more than a first load. Rows others wrote and every other table are never touched; ``fhir_resource``
+  itself is never dropped. (A plain ``fhir_resource`` from before partitions is published row by row:
+  delete what migrations wrote, insert the staged rows.) A store whose tenant has gone live is sealed
+  (:mod:`epj.migration.store`): the run is refused at :meth:`open`, before it writes anything. A kill -9
+  at any moment leaves the store as it was; the next run drops the stale staging table first.
 
 Ids are stable and rows come in a deterministic order, so a rerun of the same extract produces the
-identical target.
+identical store.
 """
 
 from __future__ import annotations
@@ -29,6 +36,9 @@ import uuid
 from pathlib import Path
 from typing import Any, Protocol
 
+from epj.migration import store
+from epj.migration.readers import ExtractError
+
 TABLE = "fhir_resource"
 STAGING = "fhir_resource_staging"
 _FRAME = struct.Struct("!I")  # the copy_loader's frame header (kept in step with copy_loader.HEADER)
@@ -38,12 +48,19 @@ COLUMNS_DDL = (
     'id text COLLATE "C" NOT NULL, resource_type text COLLATE "C" NOT NULL, '
     'patient_id text COLLATE "C", resource jsonb NOT NULL, source text NOT NULL'
 )
+#: Marks the rows a migration run wrote: a re-run before go-live replaces exactly these. Others' rows
+#: get the column's default (false) and are never touched.
+MIGRATED = "migrated"
+MIGRATED_PART = f"{TABLE}_migrated"  # the partition of rows migration runs wrote (migrated = true)
+OTHERS = f"{TABLE}_others"  # the partition of rows others wrote (migrated = false); never changed here
 
 
 class Target(Protocol):
     """A place rows are staged into and committed or discarded as a whole."""
 
     description: str
+    #: After :meth:`commit`: what the publish replaced (a sentence for the console), if anything.
+    replaced: str | None
 
     def open(self) -> None: ...
 
@@ -58,6 +75,7 @@ class NullTarget:
     """`--dry-run`: read, map, validate, reconcile; write nothing."""
 
     description = "dry-run (nothing written)"
+    replaced: str | None = None
 
     def open(self) -> None:
         return None
@@ -78,6 +96,7 @@ class NdjsonTarget:
     def __init__(self, directory: Path) -> None:
         self.directory = directory.absolute()
         self.description = f"ndjson:{self.directory}"
+        self.replaced: str | None = None
         self._stage: Path | None = None
         self._files: dict[str, Any] = {}
 
@@ -158,7 +177,7 @@ def _copy_escape(data: bytes) -> bytes:
 
 
 class PostgresTarget:
-    """`kommune_<nr>.fhir_resource`, loaded with COPY into a staging table and swapped in atomically.
+    """The tenant's store ``kommune_<nr>``: COPY into a staging table, then publish in one transaction.
 
     Why a loader process with two COPY sessions: PostgreSQL parses JSONB on one core per session and
     the machine has two. This process (reading, mapping, serialising: GIL-bound) only formats COPY
@@ -167,23 +186,32 @@ class PostgresTarget:
     session, and the server's parsing overlaps the mapping. (Earlier designs: this process writing to
     the two sessions itself stalled on full sockets; psycopg's threaded writer waited for the GIL behind
     the mapping thread.) The loader commits the staging table only when this process says so at
-    :meth:`commit` (the staging table is committed only so that two sessions can load it); the *target*
-    table changes only in the final swap transaction (drop old, rename staging, attach the primary key
-    built beforehand). A killed run leaves the target as it was plus at most a stale staging table,
-    which the next run drops first; a killed main process also ends the loader (end of its input, no
-    commit). A session advisory lock keeps one run per tenant at a time.
+    :meth:`commit` (the staging table is committed only so that two sessions can load it); the store
+    changes only in the publish transaction. A killed run leaves the store as it was plus at most a stale
+    staging table, which the next run drops first; a killed main process also ends the loader (end of its
+    input, no commit).
+
+    :meth:`open` first reads the seal (read-only: a sealed store is refused before anything is written),
+    then takes the tenant's advisory lock (saying which run it waits for), re-reads the seal, and records
+    the run in ``migration_run``.
     """
 
     BUFFER_BYTES = 120 * 1024  # flush threshold: frames stay under psycopg's largest unsplit chunk (128 KB)
     STREAMS = 2
     PIPE_BYTES = 1 << 20  # the pipe to the loader: lets this process run ahead a little
 
-    def __init__(self, dsn: str, kommunenr: str) -> None:
+    def __init__(
+        self, dsn: str, kommunenr: str, *, run_id: str | None = None, notice: store.Notice | None = None
+    ) -> None:
         self.dsn = dsn
         self.schema = tenant_schema(kommunenr)
         self.kommunenr = kommunenr
-        host = dsn.split("@")[-1].split("?")[0]  # never echo a password
-        self.description = f"postgresql://…@{host} schema {self.schema}"
+        self.run_id = run_id or store.new_run_id(kommunenr)
+        self.notice = notice
+        self.description = f"postgresql://…@{dsn_host(dsn)} schema {self.schema}"  # never echo a password
+        self.replaced: str | None = None
+        self._previous: store.RunRecord | None = None
+        self._started = False
         self._main: Any = None
         self._loader: subprocess.Popen[bytes] | None = None
         self._pipe = -1
@@ -196,13 +224,34 @@ class PostgresTarget:
 
         return psycopg.connect(self.dsn, autocommit=autocommit)
 
+    def _say(self, message: str) -> None:
+        if self.notice is not None:
+            self.notice(message)
+
     def open(self) -> None:
         s = self.schema
         self._main = self._connect(autocommit=True)
-        self._main.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"epj-migration-{s}",))
+        seal = store.read_seal(self._main, s)  # before the lock: a sealed store is refused at once
+        if seal is None:
+            store.acquire(self._main, s, self.notice, who=f"migration run {self.run_id}")
+            seal = store.read_seal(self._main, s)  # sealed while this run waited?
+        if seal is not None:
+            raise store.refused(seal)
         self._main.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
+        store.start_run(self._main, s, self.run_id)
+        self._started = True
+        self._previous = store.last_published(self._main, s)
+        if self._previous is not None:
+            prev = self._previous
+            self._say(
+                f"kommune {self.kommunenr} has not gone live: this run ({self.run_id}) will replace the "
+                f"{prev.resources or 0} resources migration run {prev.run_id} loaded at "
+                f"{store.stamp(prev.finished_at)}; rows written by others stay"
+            )
         self._main.execute(f"DROP TABLE IF EXISTS {s}.{STAGING}")  # leftovers of a killed run
-        self._main.execute(f"CREATE TABLE {s}.{STAGING} ({COLUMNS_DDL})")
+        self._main.execute(
+            f"CREATE TABLE {s}.{STAGING} ({COLUMNS_DDL}, {MIGRATED} boolean NOT NULL DEFAULT true CHECK ({MIGRATED}))"
+        )
         self._loader = subprocess.Popen(
             [sys.executable, "-m", "epj.migration.copy_loader"],
             stdin=subprocess.PIPE,
@@ -282,7 +331,7 @@ class PostgresTarget:
 
         s = self.schema
         statements = [
-            f"CREATE UNIQUE INDEX {STAGING}_pk ON {s}.{STAGING} (resource_type, id)",
+            f"CREATE UNIQUE INDEX {STAGING}_pk ON {s}.{STAGING} (resource_type, id, {MIGRATED})",
             f"CREATE INDEX {STAGING}_patient ON {s}.{STAGING} (patient_id)",
         ]
         errors: list[BaseException] = []
@@ -303,28 +352,127 @@ class PostgresTarget:
         if errors:
             raise errors[0]
 
+    def _exists(self, table: str) -> bool:
+        row = self._main.execute("SELECT to_regclass(%s)", (f"{self.schema}.{table}",)).fetchone()
+        return row is not None and row[0] is not None
+
     def commit(self, reconciliation: bytes) -> None:
+        """Publish the staged rows: the one step that changes the store (see the module docstring)."""
+        import psycopg
+
         self._finish_load()
-        self._build_indexes()
-        s = self.schema
-        with self._main.transaction():
-            self._main.execute(f"DROP TABLE IF EXISTS {s}.{TABLE}")
-            self._main.execute(f"ALTER TABLE {s}.{STAGING} RENAME TO {TABLE}")
-            self._main.execute(
-                f"ALTER TABLE {s}.{TABLE} ADD CONSTRAINT {TABLE}_pkey PRIMARY KEY USING INDEX {STAGING}_pk"
+        s, main = self.schema, self._main
+        layout = self._layout()
+        if layout != "plain":
+            self._build_indexes()  # the staging table becomes the migrated partition, indexed
+        try:
+            with main.transaction():
+                seal = store.read_seal(main, s)
+                if seal is not None:  # sealed by hand despite the lock: still refuse
+                    raise store.refused(seal)
+                if layout == "none":
+                    self._create_store()
+                if layout == "plain":
+                    self._replace_migrated_rows()  # a store from before partitions: row by row
+                else:
+                    self._swap_migrated_partition()
+                main.execute(
+                    f"CREATE TABLE IF NOT EXISTS {s}.migration_reconciliation "
+                    "(kommunenr text PRIMARY KEY, reconciliation jsonb NOT NULL)"
+                )
+                main.execute(
+                    f"INSERT INTO {s}.migration_reconciliation VALUES (%s, %s::jsonb) "
+                    "ON CONFLICT (kommunenr) DO UPDATE SET reconciliation = EXCLUDED.reconciliation",
+                    (self.kommunenr, reconciliation.decode()),
+                )
+                prev = self._previous
+                store.finish_run(
+                    main, s, self.run_id, "published", resources=self.rows, replaced=prev.run_id if prev else None
+                )
+        except psycopg.errors.UniqueViolation:
+            raise self._conflict() from None
+        if self._previous is not None:
+            prev = self._previous
+            self.replaced = (
+                f"replaced the {prev.resources or 0} resources migration run {prev.run_id} loaded at "
+                f"{store.stamp(prev.finished_at)}"
             )
-            self._main.execute(f"ALTER INDEX {s}.{STAGING}_patient RENAME TO {TABLE}_patient_idx")
-            self._main.execute(
-                f"CREATE TABLE IF NOT EXISTS {s}.migration_reconciliation "
-                "(kommunenr text PRIMARY KEY, reconciliation jsonb NOT NULL)"
-            )
-            self._main.execute(
-                f"INSERT INTO {s}.migration_reconciliation VALUES (%s, %s::jsonb) "
-                "ON CONFLICT (kommunenr) DO UPDATE SET reconciliation = EXCLUDED.reconciliation",
-                (self.kommunenr, reconciliation.decode()),
-            )
-        self._main.close()  # also releases the advisory lock
+        main.close()  # also releases the advisory lock
         self._main = None
+
+    def _conflict(self) -> ExtractError:
+        return ExtractError(
+            "ID_CONFLICT",
+            f"{self.schema}.{TABLE} holds a row written by someone else (not by a migration) with the id of a "
+            "migrated resource; nothing was published. Find it with: SELECT resource_type, id FROM "
+            f"{self.schema}.{TABLE} WHERE NOT {MIGRATED}",
+        )
+
+    def _layout(self) -> str:
+        """``none`` (no store yet), ``partitioned`` (this module's layout) or ``plain`` (an older store)."""
+        row = self._main.execute(
+            "SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relname = %s",
+            (self.schema, TABLE),
+        ).fetchone()
+        if row is None:
+            return "none"
+        return "partitioned" if row[0] in ("p", b"p") else "plain"
+
+    def _create_store(self) -> None:
+        """First load: ``fhir_resource`` partitioned by ``migrated``; others' rows get a partition of their own.
+
+        Why partitions: a re-run then publishes by exchanging the migrated partition (metadata, in one
+        transaction) instead of deleting and inserting a million rows, and rows others write (default
+        ``migrated = false``) live in a partition the migration never changes.
+        """
+        s = self.schema
+        self._main.execute(
+            f"CREATE TABLE {s}.{TABLE} ({COLUMNS_DDL}, {MIGRATED} boolean NOT NULL DEFAULT false, "
+            f"CONSTRAINT {TABLE}_pkey PRIMARY KEY (resource_type, id, {MIGRATED})) PARTITION BY LIST ({MIGRATED})"
+        )
+        self._main.execute(f"CREATE INDEX {TABLE}_patient_idx ON {s}.{TABLE} (patient_id)")
+        self._main.execute(f"CREATE TABLE {s}.{OTHERS} PARTITION OF {s}.{TABLE} FOR VALUES IN (false)")
+
+    def _swap_migrated_partition(self) -> None:
+        """Detach and drop the partition earlier migration runs wrote; attach the staged rows in its place."""
+        s, main = self.schema, self._main
+        clash = main.execute(
+            f"SELECT 1 FROM {s}.{TABLE} o JOIN {s}.{STAGING} n USING (resource_type, id) WHERE NOT o.{MIGRATED} LIMIT 1"
+        ).fetchone()
+        if clash is not None:
+            raise self._conflict()
+        attached = main.execute(
+            "SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n "
+            "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s",
+            (s, MIGRATED_PART),
+        ).fetchone()
+        if attached is not None:
+            main.execute(f"ALTER TABLE {s}.{TABLE} DETACH PARTITION {s}.{MIGRATED_PART}")
+        main.execute(f"DROP TABLE IF EXISTS {s}.{MIGRATED_PART}")  # only rows migrations wrote
+        main.execute(f"ALTER TABLE {s}.{STAGING} RENAME TO {MIGRATED_PART}")
+        main.execute(f"ALTER INDEX {s}.{STAGING}_pk RENAME TO {MIGRATED_PART}_pkey")
+        main.execute(f"ALTER INDEX {s}.{STAGING}_patient RENAME TO {MIGRATED_PART}_patient_id_idx")
+        main.execute(f"ALTER TABLE {s}.{TABLE} ATTACH PARTITION {s}.{MIGRATED_PART} FOR VALUES IN (true)")
+
+    def _replace_migrated_rows(self) -> None:
+        """Delete what earlier migration runs wrote, insert what this run staged; others' rows stay."""
+        s, main = self.schema, self._main
+        row = main.execute(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = %s AND table_name = %s AND column_name = %s",
+            (s, TABLE, MIGRATED),
+        ).fetchone()
+        if row is None:  # a store loaded before rows were marked: its extract-sourced rows are the migration's
+            main.execute(f"ALTER TABLE {s}.{TABLE} ADD COLUMN {MIGRATED} boolean NOT NULL DEFAULT false")
+            main.execute(
+                f"UPDATE {s}.{TABLE} SET {MIGRATED} = true WHERE source LIKE 'profil/%%' OR source LIKE 'cgm/%%'"
+            )
+        # Readers keep reading the old rows until this transaction commits; writers wait for it.
+        main.execute(f"LOCK TABLE {s}.{TABLE} IN EXCLUSIVE MODE")
+        main.execute(f"DELETE FROM {s}.{TABLE} WHERE {MIGRATED}")
+        cols = f"id, resource_type, patient_id, resource, source, {MIGRATED}"
+        main.execute(f"INSERT INTO {s}.{TABLE} ({cols}) SELECT {cols} FROM {s}.{STAGING}")
+        main.execute(f"DROP TABLE {s}.{STAGING}")
 
     def abort(self) -> None:
         # A loader that dies mid-COPY (no "commit" frame) makes the server roll its sessions back.
@@ -332,20 +480,51 @@ class PostgresTarget:
         if loader is not None:
             loader.kill()
             loader.communicate()
-        if self._main is not None:
-            try:
-                self._main.execute(f"DROP TABLE IF EXISTS {self.schema}.{STAGING}")
-            finally:
-                self._main.close()
-                self._main = None
+        main, self._main = self._main, None
+        if main is None:
+            return
+        try:
+            if main.info.transaction_status != 0:  # idle: 0; anything else (e.g. an interrupted statement)
+                main.rollback()
+            if self._started:
+                main.execute(f"DROP TABLE IF EXISTS {self.schema}.{STAGING}")
+                store.finish_run(main, self.schema, self.run_id, "aborted")
+        except Exception:  # the server may be what failed; the next run cleans up (and marks us interrupted)
+            pass
+        finally:
+            main.close()
 
 
-def open_target(url: str | None, kommunenr: str, *, dry_run: bool) -> Target:
+def dsn_host(dsn: str) -> str:
+    """Host, port and database of a libpq URL, for messages: never the user or password."""
+    return dsn.split("://", 1)[-1].rsplit("@", 1)[-1].split("?")[0]
+
+
+def check_dsn(url: str) -> None:
+    """Refuse URLs libpq would misread, with what to do (a raw '@' in the password is the classic)."""
+    netloc = url.split("://", 1)[-1].split("/", 1)[0]
+    if netloc.count("@") > 1:
+        raise ValueError(
+            "the PostgreSQL URL has more than one '@' before the host: a password containing '@' "
+            "must be percent-encoded as %40 (e.g. postgresql://user:p%40ss@host/db), or give the password "
+            "in PGPASSWORD / ~/.pgpass instead of the URL"
+        )
+
+
+def open_target(
+    url: str | None,
+    kommunenr: str,
+    *,
+    dry_run: bool,
+    run_id: str | None = None,
+    notice: store.Notice | None = None,
+) -> Target:
     """`ndjson:DIR` | `postgresql://…` | None/dry-run → a target (not yet opened)."""
     if dry_run or url is None:
         return NullTarget()
     if url.startswith("ndjson:"):
         return NdjsonTarget(Path(url.removeprefix("ndjson:")))
     if url.startswith(("postgresql://", "postgres://")):
-        return PostgresTarget(url, kommunenr)
+        check_dsn(url)
+        return PostgresTarget(url, kommunenr, run_id=run_id, notice=notice)
     raise ValueError("target must be ndjson:DIR or postgresql://… (got an unsupported scheme)")

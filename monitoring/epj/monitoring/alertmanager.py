@@ -14,11 +14,12 @@ Routing, in the order Alertmanager walks it:
 Grouping is by ``alertname`` and ``tenant`` so one municipality's outage is one
 notification, and two municipalities are never merged into one message.
 
-Inhibition removes symptoms whose cause is already paging: a critical alert
-silences the warning of the same alert/tenant/service; a platform-wide national
-integration outage silences the per-municipality alerts of that integration and of
-the services that depend on it (catalog ``depends_on``); the operator being down
-silences the go-live and reconcile alerts it causes.
+Inhibition removes symptoms whose cause is already paging, always scoped with
+``equal`` (see :func:`inhibit_rules`): a critical alert silences the warning of the
+same alert/tenant/service; a platform-wide national integration outage silences the
+per-municipality alerts of that integration, and (through the inhibit-only
+``EpjDependencyDown``) the burn-rate alerts of the services that depend on it; the
+operator being down silences the go-live and reconcile alerts of that same job.
 """
 
 from __future__ import annotations
@@ -85,31 +86,44 @@ def _hours_routes() -> list[dict[str, Any]]:
     ]
 
 
+#: Alerts that exist only to inhibit others (severity info, routed to no one).
+INHIBIT_ONLY = "EpjDependencyDown"
+NULL_RECEIVER = "null"
+
+
 def inhibit_rules(catalog: ServiceCatalog) -> list[dict[str, Any]]:
-    rules: list[dict[str, Any]] = [
+    """Every rule is scoped with ``equal``: a cause silences only the symptoms that share its labels.
+
+    * a critical alert silences the warning/info of the same alert, tenant, service and certificate;
+    * the operator being down (``job="epj-operator"``) silences the stall and reconcile alerts computed
+      from that same job's series;
+    * a national integration down everywhere silences the per-municipality alerts *of that integration*;
+    * ``EpjDependencyDown`` (one per service that depends on a down integration, ``service`` = the
+      dependent) silences only that dependent's error/latency burn-rate alerts: its endpoint-down,
+      crash-loop and OOM alerts still page, because a national outage does not explain them.
+    """
+    return [
         {
             "source_matchers": ['severity="critical"'],
             "target_matchers": ['severity=~"warning|info"'],
-            "equal": ["alertname", "tenant", "service"],
+            "equal": ["alertname", "tenant", "service", "certificate"],
         },
         {
             "source_matchers": ['alertname="EpjOperatorDown"'],
             "target_matchers": ['alertname=~"EpjGoLiveStalled|EpjOperatorReconcileErrors"'],
-            "equal": [],
+            "equal": ["job"],
+        },
+        {
+            "source_matchers": ['alertname="EpjNationalIntegrationDown"'],
+            "target_matchers": ['scope="clinical"'],
+            "equal": ["service"],
+        },
+        {
+            "source_matchers": [f'alertname="{INHIBIT_ONLY}"'],
+            "target_matchers": ['scope="clinical"', 'alertname=~"Epj.+(ErrorBudgetBurn|LatencyBudgetBurn)"'],
+            "equal": ["service"],
         },
     ]
-    for svc in catalog.services.values():
-        if svc.kind != "integration":
-            continue
-        affected = [svc.name, *sorted(s.name for s in catalog.services.values() if svc.name in s.depends_on)]
-        rules.append(
-            {
-                "source_matchers": ['alertname="EpjNationalIntegrationDown"', f'service="{svc.name}"'],
-                "target_matchers": ['scope="clinical"', f'service=~"{"|".join(affected)}"'],
-                "equal": [],
-            }
-        )
-    return rules
 
 
 def alertmanager_config(
@@ -125,7 +139,8 @@ def alertmanager_config(
         },
         {"name": "platform-tickets", "email_configs": [_email(cfg.platform_tickets_email)]},
     ]
-    routes: list[dict[str, Any]] = []
+    receivers.append({"name": NULL_RECEIVER})
+    routes: list[dict[str, Any]] = [{"receiver": NULL_RECEIVER, "matchers": [f'alertname="{INHIBIT_ONLY}"']}]
     for tenant in tenants:
         receivers.append(
             {

@@ -18,6 +18,7 @@ from grafana_foundation_sdk.builders import stat, table, timeseries
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import dashboard as gm
 
+from epj import contract
 from epj.catalog import ServiceCatalog
 
 DATASOURCE = gm.DataSourceRef(type_val="prometheus", uid="${datasource}")
@@ -190,35 +191,51 @@ def golive_waves() -> gd.Dashboard:
 
 
 def migration_progress() -> gd.Dashboard:
+    """From the operator's export of the MigrationJob status (the Jobs themselves are not scraped)."""
+    rec, run = contract.MIGRATION_LAST_RUN_RECORDS, contract.MIGRATION_RUNNING
     dash = _base("epj-migration", "EPJ migration progress", ["migration"])
     dash = dash.with_panel(
-        _ts("Progress per municipality", "percentunit", _q("epj_migration_progress_ratio", "{{tenant}}"), width=24)
+        _ts("Migrations running", "short", _q(f"max by (tenant, purpose) ({run})", "{{tenant}} {{purpose}}"), width=12)
     )
     dash = dash.with_panel(
         _ts(
-            "Records processed per second",
-            "short",
-            _q("sum by (tenant) (rate(epj_migration_records_processed_total[5m]))", "{{tenant}}"),
-        )
-    )
-    dash = dash.with_panel(
-        _ts(
-            "Quarantined share (15m)",
-            "percentunit",
+            "Running for (hours)",
+            "h",
             _q(
-                "sum by (tenant) (increase(epj_migration_records_quarantined_total[15m]))"
-                " / sum by (tenant) (increase(epj_migration_records_processed_total[15m]))",
-                "{{tenant}}",
+                f"(time() - max by (tenant, purpose) ({contract.MIGRATION_STARTED})) / 3600"
+                f" and on (tenant, purpose) max by (tenant, purpose) ({run}) == 1",
+                "{{tenant}} {{purpose}}",
             ),
+            width=12,
         )
     )
     dash = dash.with_panel(
         table.Panel()
-        .title("Last run succeeded (1) / failed (0)")
+        .title("Last run: records by category")
+        .datasource(DATASOURCE)
+        .height(8)
+        .span(12)
+        .with_target(_q(f"max by (tenant, purpose, category) ({rec})").instant())
+    )
+    dash = dash.with_panel(
+        _ts(
+            "Last run: quarantined share",
+            "percentunit",
+            _q(
+                f'max by (tenant, purpose) ({rec}{{category="quarantined"}})'
+                f' / max by (tenant, purpose) ({rec}{{category="read"}})',
+                "{{tenant}} {{purpose}}",
+            ),
+            width=12,
+        )
+    )
+    dash = dash.with_panel(
+        table.Panel()
+        .title("Last run succeeded and reconciled (1) / failed (0)")
         .datasource(DATASOURCE)
         .height(8)
         .span(24)
-        .with_target(_q("epj_migration_last_run_success").instant())
+        .with_target(_q(f"max by (tenant, purpose) ({contract.MIGRATION_LAST_RUN_SUCCESS})").instant())
     )
     return dash
 

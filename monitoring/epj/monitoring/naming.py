@@ -10,15 +10,17 @@ from __future__ import annotations
 import os
 import re
 
+from epj import contract
+
 ALERT_PREFIX = "Epj"
 
 # Repository-relative path of an alert's runbook; the URL is ``<base>/<this path>``.
-RUNBOOK_PATH_PATTERN = "runbooks/alerts/{name}.md"
+RUNBOOK_PATH_PATTERN = contract.RUNBOOK_PATH_PATTERN
 
 # Where on-call staff open runbooks. Deployments set EPJ_RUNBOOK_BASE_URL (or pass
 # --runbook-base); the default is a reserved, never-resolving host so a forgotten
 # setting is obvious rather than pointing somewhere plausible but wrong.
-DEFAULT_RUNBOOK_BASE_URL = "https://epj-platform.invalid/blob/main"
+DEFAULT_RUNBOOK_BASE_URL = contract.DEFAULT_RUNBOOK_BASE_URL
 
 _ALERT_NAME = re.compile(r"^Epj[A-Z][A-Za-z0-9]*$")
 
@@ -38,7 +40,7 @@ def alert_name(*parts: str) -> str:
 
 def runbook_base_url(override: str | None = None) -> str:
     """The configured base: explicit argument, then EPJ_RUNBOOK_BASE_URL, then the placeholder."""
-    return (override or os.environ.get("EPJ_RUNBOOK_BASE_URL") or DEFAULT_RUNBOOK_BASE_URL).rstrip("/")
+    return (override or os.environ.get(contract.ENV_RUNBOOK_BASE_URL) or DEFAULT_RUNBOOK_BASE_URL).rstrip("/")
 
 
 def alert_runbook_path(name: str) -> str:

@@ -20,8 +20,10 @@ import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from epj import contract
 from epj.catalog import ServiceCatalog
 from epj.telemetry import metrics as names
 from epj.telemetry.labels import safe_labels
@@ -127,8 +129,53 @@ class Prober:
             stop.wait(interval)
 
 
+def certificate_not_after(path: Path) -> float | None:
+    """Unix time the PEM certificate at ``path`` expires, or None when it cannot be read or parsed."""
+    from cryptography import x509
+
+    try:
+        cert = x509.load_pem_x509_certificate(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return cert.not_valid_after_utc.timestamp()
+
+
+class CertificateCollector:
+    """``epj_certificate_expiry_timestamp_seconds{certificate}`` from PEM files, read at every scrape.
+
+    The files are the platform's certificates mounted from Secrets (health network, HelseID), so a
+    renewed certificate shows at the next scrape. An unreadable or missing file reports ``0`` (long
+    expired), so the certificate alert says so instead of the series silently vanishing.
+    """
+
+    def __init__(self, files: Mapping[str, str]) -> None:
+        for name in files:
+            if name not in contract.CERTIFICATES:
+                raise ValueError(
+                    f"--certificate {name}: unknown certificate; use one of {', '.join(contract.CERTIFICATES)}"
+                )
+        self.files = dict(files)
+
+    def collect(self) -> Iterable[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        family = GaugeMetricFamily(
+            contract.CERTIFICATE_EXPIRY,
+            "Unix time the certificate expires (0: unreadable)",
+            labels=[contract.CERTIFICATE_LABEL],
+        )
+        for name, path in sorted(self.files.items()):
+            family.add_metric([name], certificate_not_after(Path(path)) or 0.0)
+        yield family
+
+
 def serve(
-    targets: list[ProbeTarget], port: int, addr: str = "0.0.0.0", interval: float = 30.0, timeout: float = 5.0
+    targets: list[ProbeTarget],
+    port: int,
+    addr: str = "0.0.0.0",
+    interval: float = 30.0,
+    timeout: float = 5.0,
+    certificates: Mapping[str, str] | None = None,
 ) -> tuple[Any, threading.Thread, threading.Event]:
     """Start probing in a thread and serve ``/metrics``; returns ``(server, probe thread, stop event)``."""
     from prometheus_client import CollectorRegistry
@@ -136,6 +183,8 @@ def serve(
     from epj.telemetry.setup import start_metrics_server
 
     registry = CollectorRegistry()
+    if certificates:
+        registry.register(CertificateCollector(certificates))  # type: ignore[arg-type]
     prober = Prober(targets, registry, timeout=timeout)
     prober.run_once()
     stop = threading.Event()

@@ -326,37 +326,59 @@ def probes_test_file(catalog: ServiceCatalog, base_url: str | None = None) -> di
 def platform_test_file(base_url: str | None = None) -> dict[str, Any]:
     ops = {a.name + "/" + a.severity: a for a in operator_alerts()}
     down = ops["EpjOperatorDown/critical"]
+    down_ticket = ops["EpjOperatorDown/warning"]
     errors = ops["EpjOperatorReconcileErrors/warning"]
     stalled = ops["EpjGoLiveStalled/warning"]
     tests = [
         _simple_test(
-            "operator down",
-            [{"series": 'up{job="epj-operator", instance="op:8080"}', "values": "1x10 0x20"}],
+            "operator down during a cutover pages",
+            [
+                {"series": 'up{job="epj-operator", instance="op:8080"}', "values": "1x10 0x20"},
+                # The operator's own phase gauge goes stale when it dies; the last value is remembered.
+                {"series": 'epj_golive_phase{job="epj-operator", tenant="5035", phase="Cutover"}', "values": "1x10"},
+            ],
             down,
             8,
             20,
-            {},
+            {"job": "epj-operator"},
+            base_url,
+        ),
+        _simple_test(
+            "operator down with no go-live in a critical phase is a ticket",
+            [
+                {"series": 'up{job="epj-operator", instance="op:8080"}', "values": "1x10 0x40"},
+                {"series": 'epj_golive_phase{job="epj-operator", tenant="5035", phase="Training"}', "values": "1x10"},
+            ],
+            down_ticket,
+            8,
+            35,
+            {"job": "epj-operator"},
             base_url,
         ),
         _simple_test(
             "reconcile errors persist",
-            [{"series": 'epj_operator_reconcile_errors_total{kind="GoLive", tenant="5035"}', "values": "0x5 1+1x60"}],
+            [
+                {
+                    "series": 'epj_operator_reconcile_errors_total{job="epj-operator", kind="GoLive", tenant="5035"}',
+                    "values": "0x5 1+1x60",
+                }
+            ],
             errors,
             5,
             40,
-            {"kind": "GoLive", "tenant": "5035"},
+            {"job": "epj-operator", "kind": "GoLive", "tenant": "5035"},
             base_url,
         ),
         _simple_test(
             "go-live stalled outside cutover",
             [
-                {"series": 'epj_golive_stalled{tenant="5035"}', "values": "0x10 1x30"},
-                {"series": 'epj_golive_phase{tenant="5035", phase="Training"}', "values": "1x40"},
+                {"series": 'epj_golive_stalled{job="epj-operator", tenant="5035"}', "values": "0x10 1x30"},
+                {"series": 'epj_golive_phase{job="epj-operator", tenant="5035", phase="Training"}', "values": "1x40"},
             ],
             stalled,
             8,
             30,
-            {"tenant": "5035"},
+            {"job": "epj-operator", "tenant": "5035"},
             base_url,
         ),
     ]
@@ -365,38 +387,44 @@ def platform_test_file(base_url: str | None = None) -> dict[str, Any]:
 
 def migration_test_file(base_url: str | None = None) -> dict[str, Any]:
     alerts = {a.name: a for a in migration_alerts()}
+    who = 'tenant="5035", purpose="rehearsal"'
+    labels = {"tenant": "5035", "purpose": "rehearsal"}
     tests = [
         _simple_test(
             "migration run failed",
-            [{"series": 'epj_migration_last_run_success{tenant="5035"}', "values": "1x10 0x10"}],
+            [{"series": f"epj_migration_last_run_success{{{who}}}", "values": "1x10 0x10"}],
             alerts["EpjMigrationRunFailed"],
             5,
             15,
-            {"tenant": "5035"},
+            labels,
             base_url,
         ),
         _simple_test(
             "quarantine spike",
             [
-                {"series": 'epj_migration_records_processed_total{tenant="5035"}', "values": "0+1000x40"},
-                {"series": 'epj_migration_records_quarantined_total{tenant="5035"}', "values": "0x10 0+100x30"},
+                {"series": f'epj_migration_last_run_records{{{who}, category="read"}}', "values": "1000x40"},
+                # 1 % quarantined, then a run with 10 %.
+                {
+                    "series": f'epj_migration_last_run_records{{{who}, category="quarantined"}}',
+                    "values": "10x10 100x30",
+                },
             ],
             alerts["EpjMigrationQuarantineSpike"],
             8,
             30,
-            {"tenant": "5035"},
+            labels,
             base_url,
         ),
         _simple_test(
-            "migration stalled",
+            "migration runs too long",
             [
-                {"series": 'epj_migration_running{tenant="5035"}', "values": "1x60"},
-                {"series": 'epj_migration_records_processed_total{tenant="5035"}', "values": "0+500x10 5000x50"},
+                {"series": f"epj_migration_running{{{who}}}", "values": "1x480"},
+                {"series": f"epj_migration_started_timestamp_seconds{{{who}}}", "values": "0x480"},
             ],
             alerts["EpjMigrationStalled"],
-            12,
-            50,
-            {"tenant": "5035"},
+            300,
+            400,
+            labels,
             base_url,
         ),
     ]

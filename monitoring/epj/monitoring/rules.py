@@ -43,6 +43,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from epj import contract
 from epj.catalog import Criticality, Service, ServiceCatalog, load_catalog
 from epj.monitoring.naming import alert_name, camel, runbook_url
 from epj.monitoring.naming import alert_runbook_path as alert_runbook_path
@@ -76,10 +77,21 @@ PROBE_SUCCESS = _m.PROBE_SUCCESS
 GOLIVE_STALLED = _m.GOLIVE_STALLED
 GOLIVE_PHASE = _m.GOLIVE_PHASE
 OPERATOR_RECONCILE_ERRORS = _m.OPERATOR_RECONCILE_ERRORS
-MIGRATION_LAST_RUN_SUCCESS = _m.MIGRATION_LAST_RUN_SUCCESS
-MIGRATION_RUNNING = _m.MIGRATION_RUNNING
-MIGRATION_PROCESSED = _m.MIGRATION_PROCESSED
-MIGRATION_QUARANTINED = _m.MIGRATION_QUARANTINED
+MIGRATION_LAST_RUN_SUCCESS = contract.MIGRATION_LAST_RUN_SUCCESS
+MIGRATION_RUNNING = contract.MIGRATION_RUNNING
+MIGRATION_LAST_RUN_RECORDS = contract.MIGRATION_LAST_RUN_RECORDS
+MIGRATION_STARTED = contract.MIGRATION_STARTED
+
+#: Go-live phases during which the operator is on the critical path (Freeze … Hypercare, DESIGN §4).
+ONCALL_PHASES: tuple[str, ...] = ("Freeze", "Cutover", "Live", "Hypercare")
+#: How far back the last known go-live phases count when the operator (their emitter) is gone.
+PHASE_MEMORY = "2d"
+#: A migration run longer than this is stalled (a cutover's whole downtime budget is one night).
+MIGRATION_MAX_RUN_HOURS = 6
+#: Tenant namespaces as a PromQL regex, and the kommunenummer captured from them.
+TENANT_NAMESPACE_RE = contract.TENANT_NAMESPACE_PATTERN.format(kommunenummer="([0-9]{4})")
+CERTIFICATE_WARN_DAYS = 21
+CERTIFICATE_PAGE_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -452,23 +464,46 @@ def probe_alerts(catalog: ServiceCatalog) -> tuple[Alert, ...]:
 
 
 def operator_alerts() -> tuple[Alert, ...]:
+    """Operator health and go-live progress. ``job`` is kept on every series so inhibition can be scoped."""
+    operator_absent = f'absent(up{{job="{contract.OPERATOR_NAME}"}} == 1)'
+    # The last known phases (the operator emits them, so while it is down they are only remembered).
+    in_oncall_phase = (
+        f'(count(last_over_time({GOLIVE_PHASE}{{phase=~"{"|".join(ONCALL_PHASES)}"}}[{PHASE_MEMORY}]) == 1) > 0)'
+    )
     return (
         Alert(
             name=alert_name("OperatorDown"),
-            expr='absent(up{job="epj-operator"} == 1)',
+            expr=f"{operator_absent}\nand on () {in_oncall_phase}",
             for_="5m",
             severity="critical",
             scope="platform",
             tenant_scoped=False,
-            summary="The EPJ go-live operator is down.",
+            # absent() of a comparison carries no labels; ``job`` scopes the inhibit rule (alertmanager.py).
+            labels={"job": contract.OPERATOR_NAME},
+            summary="The EPJ go-live operator is down while a go-live is between Freeze and Hypercare.",
             description=(
-                "No healthy epj-operator target has been scraped for 5 minutes. Go-lives, gates and migrations "
-                "do not advance or roll back while it is down."
+                "No healthy epj-operator target has been scraped for 5 minutes while at least one municipality "
+                "is in Freeze, Cutover, Live or Hypercare. Gates, the final migration and rollbacks do not "
+                "advance while it is down."
+            ),
+        ),
+        Alert(
+            name=alert_name("OperatorDown"),
+            expr=f"{operator_absent}\nunless on () {in_oncall_phase}",
+            for_="15m",
+            severity="warning",
+            scope="platform",
+            tenant_scoped=False,
+            labels={"job": contract.OPERATOR_NAME},
+            summary="The EPJ go-live operator is down (no go-live in a critical phase).",
+            description=(
+                "No healthy epj-operator target has been scraped for 15 minutes. No municipality is between "
+                "Freeze and Hypercare, so nothing waits on it now; planned go-lives do not advance until it is back."
             ),
         ),
         Alert(
             name=alert_name("OperatorReconcileErrors"),
-            expr=f"sum by (tenant, kind) (increase({OPERATOR_RECONCILE_ERRORS}[10m])) > 0",
+            expr=f"sum by (job, tenant, kind) (increase({OPERATOR_RECONCILE_ERRORS}[10m])) > 0",
             for_="20m",
             severity="warning",
             scope="platform",
@@ -480,7 +515,7 @@ def operator_alerts() -> tuple[Alert, ...]:
         ),
         Alert(
             name=alert_name("GoLiveStalled"),
-            expr=f"max by (tenant) ({GOLIVE_STALLED}) == 1",
+            expr=f"max by (job, tenant) ({GOLIVE_STALLED}) == 1",
             for_="15m",
             severity="warning",
             scope="project",
@@ -493,7 +528,7 @@ def operator_alerts() -> tuple[Alert, ...]:
         Alert(
             name=alert_name("GoLiveStalled"),
             expr=(
-                f"max by (tenant) ({GOLIVE_STALLED}) == 1\n"
+                f"max by (job, tenant) ({GOLIVE_STALLED}) == 1\n"
                 f'and on (tenant) max by (tenant) ({GOLIVE_PHASE}{{phase=~"Freeze|Cutover"}}) == 1'
             ),
             for_="5m",
@@ -509,58 +544,63 @@ def operator_alerts() -> tuple[Alert, ...]:
 
 
 def migration_alerts() -> tuple[Alert, ...]:
+    """From the operator's export of each MigrationJob's status (``purpose``: rehearsal or cutover)."""
+    records = f"{MIGRATION_LAST_RUN_RECORDS}"
     return (
         Alert(
             name=alert_name("MigrationRunFailed"),
-            expr=f"max by (tenant) ({MIGRATION_LAST_RUN_SUCCESS}) == 0",
+            expr=f"max by (tenant, purpose) ({MIGRATION_LAST_RUN_SUCCESS}) == 0",
             for_="0m",
             severity="warning",
             scope="project",
-            summary="The last migration run for municipality {{ $labels.tenant }} failed.",
+            summary="The last {{ $labels.purpose }} migration for municipality {{ $labels.tenant }} failed.",
             description=(
-                "The most recent migration run (rehearsal or cutover) for municipality {{ $labels.tenant }} "
-                "ended in failure. The go-live gate on migration reconciliation stays closed."
+                "The most recent {{ $labels.purpose }} migration run for municipality {{ $labels.tenant }} failed "
+                "or did not reconcile completely. The go-live gate on migration reconciliation stays closed."
             ),
         ),
         Alert(
             name=alert_name("MigrationQuarantineSpike"),
             expr=(
-                f"(\n  sum by (tenant) (increase({MIGRATION_QUARANTINED}[15m]))\n"
-                f"/ sum by (tenant) (increase({MIGRATION_PROCESSED}[15m]))\n) > 0.05\n"
-                f"and on (tenant) sum by (tenant) (increase({MIGRATION_QUARANTINED}[15m])) >= 20"
+                f'(\n  max by (tenant, purpose) ({records}{{category="quarantined"}})\n'
+                f'/ max by (tenant, purpose) ({records}{{category="read"}})\n) > 0.05\n'
+                f'and on (tenant, purpose) max by (tenant, purpose) ({records}{{category="quarantined"}}) >= 20'
             ),
-            for_="5m",
+            for_="0m",
             severity="warning",
             scope="project",
-            summary="Many records are quarantined in the migration of municipality {{ $labels.tenant }}.",
+            summary="Many records were quarantined in the {{ $labels.purpose }} migration of {{ $labels.tenant }}.",
             description=(
-                "More than 5 % of the records processed in the last 15 minutes for municipality "
-                "{{ $labels.tenant }} were quarantined (failed mapping or validation)."
+                "More than 5 % (and at least 20) of the source records read by the last {{ $labels.purpose }} "
+                "migration run for municipality {{ $labels.tenant }} were quarantined (failed mapping or validation)."
             ),
         ),
         Alert(
             name=alert_name("MigrationStalled"),
             expr=(
-                f"max by (tenant) ({MIGRATION_RUNNING}) == 1\n"
-                f"unless on (tenant) sum by (tenant) (increase({MIGRATION_PROCESSED}[15m])) > 0"
+                f"max by (tenant, purpose) ({MIGRATION_RUNNING}) == 1\n"
+                f"and on (tenant, purpose) (time() - max by (tenant, purpose) ({MIGRATION_STARTED}))"
+                f" > {MIGRATION_MAX_RUN_HOURS} * 3600"
             ),
-            for_="15m",
+            for_="5m",
             severity="warning",
             scope="project",
-            summary="The migration of municipality {{ $labels.tenant }} makes no progress.",
+            summary="The {{ $labels.purpose }} migration of municipality {{ $labels.tenant }} runs too long.",
             description=(
-                "A migration run for municipality {{ $labels.tenant }} is running but has processed no records "
-                "for at least 15 minutes."
+                "A {{ $labels.purpose }} migration Job for municipality {{ $labels.tenant }} has been running for "
+                f"more than {MIGRATION_MAX_RUN_HOURS} hours, longer than a cutover night allows."
             ),
         ),
     )
 
 
 def exporter_alerts() -> tuple[Alert, ...]:
+    """The exporters the render deploys (their ``job`` labels are the component names, epj.contract)."""
+    jobs = "|".join(contract.EXPORTER_JOBS)
     return (
         Alert(
             name=alert_name("ExporterDown"),
-            expr='up{job=~"epj-.*"} == 0',
+            expr=f'up{{job=~"{jobs}"}} == 0',
             for_="10m",
             severity="warning",
             scope="platform",
@@ -568,10 +608,262 @@ def exporter_alerts() -> tuple[Alert, ...]:
             summary="Prometheus cannot scrape {{ $labels.job }} at {{ $labels.instance }}.",
             description=(
                 "The target {{ $labels.instance }} of job {{ $labels.job }} has been down for 10 minutes; alerts "
-                "that depend on its metrics cannot fire."
+                "that depend on its metrics (probes, certificates, KPIs) cannot fire."
+            ),
+        ),
+        Alert(
+            name=alert_name("ExporterDown"),
+            expr=f'absent(up{{job="{contract.PROBE_EXPORTER_NAME}"}})',
+            for_="10m",
+            severity="warning",
+            scope="platform",
+            tenant_scoped=False,
+            summary="No {{ $labels.job }} target exists: the clinical probes are not running.",
+            description=(
+                "Prometheus has no target for job {{ $labels.job }} at all (Deployment or PodMonitor missing). "
+                "Without it, a quiet municipality's total outage pages nobody."
             ),
         ),
     )
+
+
+def _in_tenant_namespaces(expr: str) -> str:
+    """Add ``tenant`` (kommunenummer) to series that only carry the tenant's namespace."""
+    return f'label_replace(\n  {expr},\n  "{contract.TENANT}", "$1", "namespace", "{TENANT_NAMESPACE_RE}"\n)'
+
+
+def workload_alerts() -> tuple[Alert, ...]:
+    """Pods of tenant namespaces that crash (from kube-state-metrics, a kube-prometheus prerequisite)."""
+    ns = f'namespace=~"{TENANT_NAMESPACE_RE.replace("(", "").replace(")", "")}"'
+    by = "max by (namespace, pod, container)"
+    return (
+        Alert(
+            name=alert_name("PodCrashLooping"),
+            expr=_in_tenant_namespaces(
+                f'{by} ({contract.KUBE_POD_WAITING_REASON}{{{ns}, reason="CrashLoopBackOff"}}) == 1'
+            ),
+            for_="10m",
+            severity="warning",
+            scope="platform",
+            summary=(
+                "Container {{ $labels.container }} of {{ $labels.pod }} crash-loops in municipality "
+                "{{ $labels.tenant }}."
+            ),
+            description=(
+                "Container {{ $labels.container }} in pod {{ $labels.pod }} (namespace {{ $labels.namespace }}) "
+                "has been in CrashLoopBackOff for 10 minutes."
+            ),
+        ),
+        Alert(
+            name=alert_name("PodOOMKilled"),
+            expr=_in_tenant_namespaces(
+                f'({by} ({contract.KUBE_POD_LAST_TERMINATED_REASON}{{{ns}, reason="OOMKilled"}}) == 1)\n'
+                f"  and on (namespace, pod, container)\n"
+                f"  ({by} (increase({contract.KUBE_POD_RESTARTS}{{{ns}}}[15m])) > 0)"
+            ),
+            for_="0m",
+            severity="warning",
+            scope="platform",
+            summary=(
+                "Container {{ $labels.container }} of {{ $labels.pod }} was OOM-killed in municipality "
+                "{{ $labels.tenant }}."
+            ),
+            description=(
+                "Container {{ $labels.container }} in pod {{ $labels.pod }} (namespace {{ $labels.namespace }}) "
+                "was killed for exceeding its memory limit and restarted in the last 15 minutes."
+            ),
+        ),
+    )
+
+
+#: Daily base backups (stack key backupSchedule): one missed backup warns, two page.
+BACKUP_WARN_HOURS = 26
+BACKUP_PAGE_HOURS = 50
+#: No WAL segment archived for this long on a primary (CloudNativePG switches WAL at least every 5 minutes).
+WAL_ARCHIVE_LAG_MINUTES = 15
+#: The PITR window (stack key backupRetention, 30 days in prod) plus a few days before retention counts as stuck.
+RECOVERABILITY_MAX_DAYS = 33
+VOLUME_WARN_FREE = 0.15
+VOLUME_PAGE_FREE = 0.05
+REPLICATION_LAG_SECONDS = 300
+
+
+def _db_volumes(expr: str) -> str:
+    return _in_tenant_namespaces(expr)
+
+
+def backup_alerts() -> tuple[Alert, ...]:
+    """Each tenant database's backups and replicas (issue 13); runbooks under ``runbooks/alerts/``."""
+    age = f"(time() - max by ({contract.TENANT}) ({contract.BACKUP_LAST_AVAILABLE}))"
+    out = [
+        Alert(
+            name=alert_name("DatabaseBackupTooOld"),
+            expr=f"{age} > {hours} * 3600",
+            for_="15m",
+            severity=severity,
+            scope="platform",
+            summary=f"Municipality {{{{ $labels.tenant }}}}: last database base backup is older than {hours} hours.",
+            description=(
+                f"The newest successful base backup of kommune-{{{{ $labels.tenant }}}}'s database is more than "
+                f"{hours} hours old (daily schedule). Point-in-time recovery still works from the older backup "
+                "plus archived WAL, but takes longer and depends on more WAL; a second missed backup pages."
+            ),
+        )
+        for hours, severity in ((BACKUP_WARN_HOURS, "warning"), (BACKUP_PAGE_HOURS, "critical"))
+    ]
+    primary = f"on (namespace, pod) ({contract.PG_IN_RECOVERY} == 0)"
+    out += [
+        Alert(
+            name=alert_name("DatabaseWalArchivingFailing"),
+            expr=f"max by ({contract.TENANT}) (increase({contract.PG_ARCHIVER_FAILED}[10m])) > 0",
+            for_="10m",
+            severity="critical",
+            scope="platform",
+            summary="Municipality {{ $labels.tenant }}: the database cannot archive WAL to the object store.",
+            description=(
+                "WAL archiving of kommune-{{ $labels.tenant }}'s database has failed for 10 minutes. Every minute "
+                "of changes since the last archived segment exists only on the database volumes: a lost volume "
+                "now loses patient data, and the volume fills with unarchived WAL."
+            ),
+        ),
+        Alert(
+            name=alert_name("DatabaseWalArchivingLagging"),
+            expr=(
+                f"max by ({contract.TENANT}) (\n  {contract.PG_ARCHIVER_SECONDS_SINCE_LAST}\n  and {primary}\n)"
+                f" > {WAL_ARCHIVE_LAG_MINUTES * 60}"
+            ),
+            for_="5m",
+            severity="warning",
+            scope="platform",
+            summary=(
+                f"Municipality {{{{ $labels.tenant }}}}: no WAL archived for over {WAL_ARCHIVE_LAG_MINUTES} minutes."
+            ),
+            description=(
+                f"The primary of kommune-{{{{ $labels.tenant }}}} has archived no WAL segment for more than "
+                f"{WAL_ARCHIVE_LAG_MINUTES} minutes, although CloudNativePG switches segments every 5 minutes: the "
+                "newest point the database can be recovered to is falling behind."
+            ),
+        ),
+        Alert(
+            name=alert_name("DatabaseRecoverabilityPointStale"),
+            expr=(
+                f"(time() - max by ({contract.TENANT}) ({contract.BACKUP_FIRST_RECOVERABILITY}))"
+                f" > {RECOVERABILITY_MAX_DAYS} * 86400"
+            ),
+            for_="1h",
+            severity="warning",
+            scope="platform",
+            summary=(
+                "Municipality {{ $labels.tenant }}: the first recoverability point is more than "
+                f"{RECOVERABILITY_MAX_DAYS} days old."
+            ),
+            description=(
+                "The earliest point kommune-{{ $labels.tenant }}'s database can be recovered to has stopped "
+                "moving forward: the retention policy is not pruning (backups failing since, or the plugin "
+                "cannot delete). Old backups pile up in the bucket beyond the agreed window."
+            ),
+        ),
+    ]
+    pvc = f'namespace=~"{TENANT_NAMESPACE_RE.replace("(", "").replace(")", "")}"'
+    free = (
+        f"min by (namespace, persistentvolumeclaim) (\n    {contract.KUBELET_VOLUME_AVAILABLE}{{{pvc}}}\n"
+        f"    / {contract.KUBELET_VOLUME_CAPACITY}{{{pvc}}}\n  )"
+    )
+    for limit, severity, for_ in ((VOLUME_WARN_FREE, "warning", "15m"), (VOLUME_PAGE_FREE, "critical", "5m")):
+        pct = round(limit * 100)
+        out.append(
+            Alert(
+                name=alert_name("DatabaseVolumeFillingUp"),
+                expr=_db_volumes(f"{free} < {_num(limit)}"),
+                for_=for_,
+                severity=severity,
+                scope="platform",
+                summary=(
+                    f"Volume {{{{ $labels.persistentvolumeclaim }}}} of municipality {{{{ $labels.tenant }}}} "
+                    f"has less than {pct}% free."
+                ),
+                description=(
+                    f"Persistent volume claim {{{{ $labels.persistentvolumeclaim }}}} in {{{{ $labels.namespace }}}} "
+                    f"has less than {pct}% of its space left. A full database volume stops all writes: nurses "
+                    "cannot document."
+                ),
+            )
+        )
+    out.append(
+        Alert(
+            name=alert_name("DatabaseReplicationLag"),
+            expr=f"max by ({contract.TENANT}, pod) ({contract.PG_REPLICATION_LAG}) > {REPLICATION_LAG_SECONDS}",
+            for_="10m",
+            severity="warning",
+            scope="platform",
+            summary=(
+                "Municipality {{ $labels.tenant }}: standby {{ $labels.pod }} lags more than "
+                f"{REPLICATION_LAG_SECONDS // 60} minutes."
+            ),
+            description=(
+                "Standby {{ $labels.pod }} of kommune-{{ $labels.tenant }}'s database replays WAL more than "
+                f"{REPLICATION_LAG_SECONDS} seconds behind the primary. A failover now would lose no committed "
+                "data (it waits for replay) but would take longer, and reads from the standby are stale."
+            ),
+        )
+    )
+    return tuple(out)
+
+
+def certificate_alerts() -> tuple[Alert, ...]:
+    """The platform's health-network and HelseID certificates (probe exporter, from their Secrets)."""
+    left = f"(min by ({contract.CERTIFICATE_LABEL}) ({contract.CERTIFICATE_EXPIRY}) - time())"
+    out = []
+    for days, severity, for_ in ((CERTIFICATE_WARN_DAYS, "warning", "1h"), (CERTIFICATE_PAGE_DAYS, "critical", "10m")):
+        out.append(
+            Alert(
+                name=alert_name("CertificateExpiringSoon"),
+                expr=f"{left} < {days} * 86400",
+                for_=for_,
+                severity=severity,
+                scope="platform",
+                tenant_scoped=False,
+                summary=f"The {{{{ $labels.certificate }}}} certificate expires within {days} days.",
+                description=(
+                    f"The platform's {{{{ $labels.certificate }}}} certificate expires in less than {days} days (or "
+                    "its "
+                    "Secret is missing or unreadable). When it expires, every municipality loses the national "
+                    "services that need it (health network: e-messages, Kjernejournal; HelseID: sign-in to them)."
+                ),
+            )
+        )
+    return tuple(out)
+
+
+def dependency_alerts(catalog: ServiceCatalog) -> tuple[Alert, ...]:
+    """Inhibit-only ``EpjDependencyDown`` (severity ``info``): one per service whose dependency is down.
+
+    It carries the *dependent* service's name in ``service``, so the Alertmanager inhibit rule can be
+    scoped with ``equal: [service]``: only that service's burn-rate alerts are silenced, only while its
+    national dependency is down. It is routed to no one (like kube-prometheus' InfoInhibitor).
+    """
+    out = []
+    for svc in catalog.services.values():
+        if svc.kind != "integration":
+            continue
+        for dependent in sorted(s.name for s in catalog.services.values() if svc.name in s.depends_on):
+            out.append(
+                Alert(
+                    name=alert_name("DependencyDown"),
+                    expr=f'max({PROBE_SUCCESS}{{kind="integration", service="{svc.name}"}}) == 0',
+                    for_="10m",
+                    severity="info",
+                    scope="platform",
+                    tenant_scoped=False,
+                    labels={"service": dependent, "dependency": svc.name},
+                    summary=f"{dependent} is degraded because {svc.name} is down (inhibits its burn alerts).",
+                    description=(
+                        f"The national integration {svc.name} is unreachable; {dependent} depends on it. Its "
+                        "error-budget alerts are silenced while this lasts; see EpjNationalIntegrationDown."
+                    ),
+                )
+            )
+    return tuple(out)
 
 
 # ------------------------------------------------------------------------ assembly
@@ -593,7 +885,15 @@ def rule_groups(catalog: ServiceCatalog | None = None) -> tuple[RuleGroup, ...]:
     freshness = tuple(a for svc in cat.services.values() for a in freshness_alerts(svc))
     groups.append(RuleGroup(name="epj-freshness", file_stem="freshness", alerts=freshness))
     groups.append(RuleGroup(name="epj-probes", file_stem="probes", alerts=probe_alerts(cat)))
-    groups.append(RuleGroup(name="epj-platform", file_stem="platform", alerts=operator_alerts() + exporter_alerts()))
+    groups.append(
+        RuleGroup(
+            name="epj-platform",
+            file_stem="platform",
+            alerts=operator_alerts() + exporter_alerts() + certificate_alerts() + dependency_alerts(cat),
+        )
+    )
+    groups.append(RuleGroup(name="epj-workloads", file_stem="workloads", alerts=workload_alerts()))
+    groups.append(RuleGroup(name="epj-databases", file_stem="databases", alerts=backup_alerts()))
     groups.append(RuleGroup(name="epj-migration", file_stem="migration", alerts=migration_alerts()))
     return tuple(groups)
 
@@ -614,7 +914,7 @@ def rule_files(catalog: ServiceCatalog | None = None, base_url: str | None = Non
 
 def prometheus_rule_objects(
     catalog: ServiceCatalog | None = None,
-    namespace: str = "epj-monitoring",
+    namespace: str = contract.MONITORING_NAMESPACE,
     base_url: str | None = None,
     extra_labels: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:

@@ -12,7 +12,9 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from epj.golive import GoLiveSpec, GoLiveState, Phase, Schedule
+from epj.golive import GoLiveSpec, GoLiveState, Phase
+from epj.golive.model import ScheduleSpec
+from epj.golive.schedule import Schedule
 from epj.report.council import CouncilData, GainRow, Incident, Milestone
 from epj.report.model import CostModel, load_cost_model
 from epj.report.service import cost_report
@@ -36,17 +38,29 @@ PHASE_TEXT_NB: dict[Phase, str] = {
 HYPERCARE_DAYS = 21
 
 
-def milestones(go_live_date: dt.date, after: dt.date, hypercare_days: int = HYPERCARE_DAYS) -> tuple[Milestone, ...]:
-    """The go-live milestones still ahead of ``after``, from the core's schedule."""
-    s = Schedule.for_date(go_live_date)
+def milestones(
+    go_live_date: dt.date,
+    after: dt.date,
+    hypercare_days: int = HYPERCARE_DAYS,
+    schedule: ScheduleSpec | None = None,
+) -> tuple[Milestone, ...]:
+    """The go-live milestones still ahead of ``after``: Oslo calendar days from the core's schedule.
+
+    The same offsets as the GoLive's ``spec.schedule`` (so the council sees the operator's dates), and
+    local days, never the UTC date of a local midnight (which would show every milestone a day early).
+    """
+    offsets = (schedule or ScheduleSpec()).offsets(hypercare_days)
+    s = Schedule.for_date(go_live_date, offsets)
+    days = s.local_dates()
     items = [
-        (s.pre_project_at.date(), "Forprosjekt starter"),
-        (s.withdrawal_lock_at.date(), "Siste frist for å trekke seg fra bølgen"),
-        (s.main_project_at.date(), "Hovedprosjekt og opplæring starter"),
-        (s.rehearsal_at.date(), "Prøvemigrering"),
-        (s.freeze_at.date(), "Endringsfrys"),
-        (go_live_date, "Oppstart i ny journal"),
-        (go_live_date + dt.timedelta(days=hypercare_days), "Slutt på kommandosentral (hypercare)"),
+        (days["pre_project"], "Forprosjekt starter"),
+        (s.last_day_to_withdraw, "Siste dag for å trekke seg fra bølgen"),
+        (days["main_project"], "Hovedprosjekt og opplæring starter"),
+        (days["rehearsal"], "Prøvemigrering"),
+        (days["freeze"], "Endringsfrys"),
+        (days["cutover"], "Overgangsnatt: gamle systemer kun lesbare fra kl. 16"),
+        (days["go_live"], "Oppstart i ny journal"),
+        (days["hypercare_end"], "Siste dag med kommandosentral (hypercare)"),
     ]
     return tuple(Milestone(day, label) for day, label in items if day > after)
 
@@ -59,6 +73,7 @@ def phase_from_status(golive: Mapping[str, Any]) -> tuple[Phase, dt.date | None]
 
 
 def months_of_year_to(period: str, since: dt.date | None) -> list[str]:
+    """The months of ``period``'s year up to it that the tenant paid for: from its go-live month on."""
     year, month = (int(part) for part in period.split("-"))
     first = 1
     if since is not None and since.year == year:
@@ -80,6 +95,7 @@ def build_briefing(
     cost_model: CostModel | None = None,
     tenant_set: TenantSet | None = None,
     notes: tuple[str, ...] = (),
+    golive_spec: GoLiveSpec | None = None,
 ) -> CouncilData:
     """Everything for one municipality's briefing for ``period`` (YYYY-MM)."""
     _, end = month_bounds(period)
@@ -92,10 +108,17 @@ def build_briefing(
         raise ValueError(f"{kommunenr} ({tenant.name}) is not provisioned in {env}; there is no cost to report")
     month_cost = bills[kommunenr].total
     # The allocation does not change within a year unless the tenant files change, so each month
-    # since the tenant joined costs the same; measured months would need one query per month.
-    ytd_months = months_of_year_to(period, tenant.option_called_on)
-    ytd = report.showback.allocated[kommunenr].total * len(ytd_months)
+    # since the tenant went live costs the same; measured months would need one query per month.
     extra = list(notes)
+    ytd_months = months_of_year_to(period, go_live_date)
+    if go_live_date is None:
+        extra.append("Go-live-dato er ikke oppgitt; kostnad hittil i år er regnet fra årets begynnelse.")
+    ytd = report.showback.allocated[kommunenr].total * len(ytd_months)
+    if any(t.population_estimate for t in report.tenants):
+        extra.append(
+            "Innbyggertallene er anslag, ikke SSBs eksakte tall; kostnadsfordelingen etter innbyggertall er "
+            "derfor også et anslag."
+        )
     if report.prometheus_note:
         extra.append("Målt ressursbruk var ikke tilgjengelig; kostnadene bygger på tildelte ressurser.")
     incidents: tuple[Incident, ...] = ()
@@ -103,18 +126,26 @@ def build_briefing(
     if prometheus_url:
         try:
             episodes = critical_episodes(prometheus_url, kommunenr, period)
-            incidents = tuple(Incident(e.alert, e.severity, e.started, e.minutes) for e in episodes)
+            incidents = tuple(Incident(e.alert, e.severity, e.started, e.minutes, e.service) for e in episodes)
             downtime = downtime_minutes(episodes)
         except PrometheusUnavailable:
             extra.append("Overvåkingen svarte ikke; hendelser og nedetid mangler for perioden.")
-    current_phase = phase or Phase.PLANNED
+    else:
+        extra.append("Overvåkingen ble ikke spurt (ingen Prometheus-adresse); hendelser og nedetid er ukjent.")
     return CouncilData(
         kommunenr=kommunenr,
         name=tenant.name,
         period=period,
-        phase=current_phase.value,
-        phase_text=PHASE_TEXT_NB[current_phase],
-        milestones=milestones(go_live_date, (end - dt.timedelta(days=1)).date()) if go_live_date else (),
+        phase=phase.value if phase is not None else "Unknown",
+        phase_text=PHASE_TEXT_NB[phase] if phase is not None else "Ukjent (GoLive-status ikke oppgitt)",
+        milestones=milestones(
+            go_live_date,
+            (end - dt.timedelta(days=1)).date(),
+            golive_spec.hypercare_days if golive_spec else HYPERCARE_DAYS,
+            golive_spec.schedule if golive_spec else None,
+        )
+        if go_live_date
+        else (),
         cost_month=month_cost,
         cost_year_to_date=ytd,
         budget_year=model.budgets.get(kommunenr),

@@ -27,6 +27,7 @@ class TenantFacts:
     name: str
     inhabitants: int
     end_users: int
+    population_estimate: bool = False
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,56 @@ class TenantCost:
 
 
 @dataclass(frozen=True)
+class GpOfficeFacts:
+    """What the cost model needs to know about a GP office (a private actor)."""
+
+    id: str
+    name: str
+    municipality: str
+    general_practitioners: int
+
+
+@dataclass(frozen=True)
+class PrivateActorCost:
+    """A GP office's monthly bill: its own, never part of a municipality's."""
+
+    id: str
+    name: str
+    municipality: str
+    item: str
+    total: Decimal
+
+
+def private_actor_costs(model: CostModel, offices: Sequence[GpOfficeFacts]) -> dict[str, PrivateActorCost]:
+    """Each GP office's monthly connection cost (empty when the cost model prices no private actors)."""
+    prices = model.private_actors
+    if prices is None:
+        return {}
+    return {
+        o.id: PrivateActorCost(
+            id=o.id,
+            name=o.name,
+            municipality=o.municipality,
+            item=prices.gp_office_item,
+            total=round_ore(prices.gp_office_nok_per_month + prices.per_gp_nok_per_month * o.general_practitioners),
+        )
+        for o in offices
+    }
+
+
+def estimate_warning(tenants: Sequence[TenantFacts]) -> str | None:
+    """The note every cost output carries while a split rests on estimated population figures."""
+    estimated = sorted(t.kommunenr for t in tenants if t.population_estimate)
+    if not estimated:
+        return None
+    return (
+        f"population figures of {len(estimated)} of {len(tenants)} tenants are ESTIMATES ({', '.join(estimated)}): "
+        "shares split by population are estimates too; import Statistics Norway's table with "
+        "`epj tenants population --from FILE` before invoicing"
+    )
+
+
+@dataclass(frozen=True)
 class Showback:
     """A month's costs for every provisioned tenant, allocated and (if known) measured."""
 
@@ -62,6 +113,7 @@ class Showback:
     measured: dict[str, TenantCost] | None
     shared_total: Decimal
     warnings: tuple[str, ...] = field(default=())
+    private_actors: dict[str, PrivateActorCost] = field(default_factory=dict)
 
     @property
     def platform_total(self) -> Decimal:
@@ -136,6 +188,7 @@ def showback(
     allocated: Mapping[str, Resources],
     measured: Mapping[str, Resources] | None = None,
     method: SplitMethod | None = None,
+    gp_offices: Sequence[GpOfficeFacts] = (),
 ) -> Showback:
     """Monthly bills for ``tenants`` from their allocations (and measurements, side by side).
 
@@ -154,6 +207,9 @@ def showback(
     if chosen is SplitMethod.measured_usage and usage_for_split is None:
         warnings.append("no measured usage: shared costs split by allocated resources instead")
         usage_for_split = allocated
+    estimates = estimate_warning(tenants)
+    if estimates:
+        warnings.append(estimates)
     shared_total = round_ore(model.shared.monthly_total())
     shares = split_exact(shared_total, split_weights(chosen, tenants, model, usage_for_split))
 
@@ -175,6 +231,7 @@ def showback(
         measured=bills(measured) if have_measured and measured is not None else None,
         shared_total=shared_total,
         warnings=tuple(warnings),
+        private_actors=private_actor_costs(model, gp_offices),
     )
 
 

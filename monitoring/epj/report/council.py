@@ -14,6 +14,11 @@ import io
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from epj.report.incidents import counts_as_downtime, title_nb
+
+OSLO = ZoneInfo("Europe/Oslo")
 
 MONTHS_NB = ("januar", "februar", "mars", "april", "mai", "juni", "juli", "august", "september", "oktober",
              "november", "desember")  # fmt: skip
@@ -36,7 +41,8 @@ class GainRow:
     baseline_period: str
     current_period: str
     enough_data: bool
-    higher_is_better: bool = True
+    #: True: a rise is better; False: a fall is better; None: a volume, reported as change only.
+    higher_is_better: bool | None = True
 
     @property
     def change(self) -> float | None:
@@ -51,6 +57,21 @@ class Incident:
     severity: str
     started: dt.datetime
     minutes: int
+    service: str | None = None
+
+    @property
+    def title(self) -> str:
+        """What happened, in bokmål (``Legemiddelhåndtering: mange feilede forespørsler``)."""
+        return title_nb(self.alert, self.service)
+
+    @property
+    def local_start(self) -> str:
+        """Start in Oslo time, as a council reads it."""
+        return f"{self.started.astimezone(OSLO):%d.%m %H:%M}"
+
+    @property
+    def downtime(self) -> bool:
+        return counts_as_downtime(self.alert)
 
 
 @dataclass(frozen=True)
@@ -120,6 +141,8 @@ def _gain_verdict(row: GainRow) -> str:
         return "Mangler måling"
     if abs(change) < 1e-9:
         return "Uendret"
+    if row.higher_is_better is None:  # a volume: more is not better in itself
+        return "Økt" if change > 0 else "Redusert"
     better = (change > 0) == row.higher_is_better
     return "Bedre enn før" if better else "Dårligere enn før"
 
@@ -131,18 +154,17 @@ def gains_chart_png(gains: tuple[GainRow, ...]) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [g for g in gains if g.baseline is not None and g.current is not None]
+    # No bars for figures that rest on too little data: a bar looks like a finding.
+    rows = [g for g in gains if g.baseline is not None and g.current is not None and g.enough_data]
     fig, axes = plt.subplots(1, max(1, len(rows)), figsize=(2.2 * max(1, len(rows)), 2.2), dpi=120)
     axes_list = list(axes) if len(rows) > 1 else [axes]
     for ax, row in zip(axes_list, rows, strict=False):
         assert row.baseline is not None and row.current is not None
-        ax.bar(
-            ["Før", "Nå"], [row.baseline, row.current], color=["#9aa5b1", "#1f6feb" if row.enough_data else "#d4a72c"]
-        )
+        ax.bar(["Før", "Nå"], [row.baseline, row.current], color=["#9aa5b1", "#1f6feb"])
         ax.set_title(row.name, fontsize=7, wrap=True)
         ax.tick_params(labelsize=7)
     if not rows:
-        axes_list[0].text(0.5, 0.5, "Ingen målinger ennå", ha="center", va="center")
+        axes_list[0].text(0.5, 0.5, "For lite data til å vise før og nå", ha="center", va="center")
         axes_list[0].axis("off")
     fig.tight_layout()
     buffer = io.BytesIO()
@@ -155,7 +177,10 @@ def render_html(data: CouncilData, chart_file: str = "gevinster.png") -> str:
     """A self-standing HTML page (the chart is a sibling PNG file)."""
     e = html.escape
     budget_ytd = data.budget_year_to_date
-    milestone_rows = "".join(f"<li>{m.when:%d.%m.%Y}: {e(m.label)}</li>" for m in data.milestones) or "<li>Ingen</li>"
+    milestone_rows = (
+        "".join(f"<li>{m.when:%d.%m.%Y}: {e(m.label)}</li>" for m in data.milestones)
+        or "<li>Ingen milepæler etter perioden.</li>"
+    )
     gain_rows = "".join(
         f"<tr><td>{e(g.name)}</td><td>{e(number(g.baseline, g.unit))} ({e(g.baseline_period)})</td>"
         f"<td>{e(number(g.current, g.unit))} ({e(g.current_period)})</td>"
@@ -163,13 +188,23 @@ def render_html(data: CouncilData, chart_file: str = "gevinster.png") -> str:
         for g in data.gains
     )
     incident_rows = "".join(
-        f"<tr><td>{i.started:%d.%m %H:%M}</td><td>{e(i.alert)}</td><td>{e(i.severity)}</td>"
+        f"<tr><td>{e(i.local_start)}</td><td>{e(i.title)}</td><td>{'ja' if i.downtime else 'nei'}</td>"
         f"<td>{i.minutes} min</td></tr>"
         for i in data.incidents
     )
-    downtime = (
-        "ukjent (overvåkingen svarte ikke)" if data.downtime_minutes is None else f"{data.downtime_minutes} minutter"
-    )
+    if data.downtime_minutes is None:
+        incidents_html = "<p>Hendelser og nedetid: ukjent (overvåkingen svarte ikke for perioden).</p>"
+    elif not data.incidents:
+        incidents_html = (
+            "<p>Nedetid for kritiske tjenester i perioden: 0 minutter.</p><p>Ingen kritiske hendelser i perioden.</p>"
+        )
+    else:
+        incidents_html = (
+            f"<p>Nedetid for kritiske tjenester i perioden: {data.downtime_minutes} minutter "
+            "(treg svartid regnes ikke som nedetid).</p>"
+            "<table><tr><th>Start (norsk tid)</th><th>Hendelse</th><th>Nedetid</th><th>Varighet</th></tr>"
+            f"{incident_rows}</table>"
+        )
     budget_line = (
         f"<p>Budsjett hittil i år: {e(nok(budget_ytd))} (årsbudsjett {e(nok(data.budget_year))}).</p>"
         if budget_ytd is not None and data.budget_year is not None
@@ -189,8 +224,7 @@ td,th{{border:1px solid #ccc;padding:.3em .5em;text-align:left}}</style></head><
 <h2>Gevinster mot målt utgangspunkt</h2>
 <table><tr><th>Mål</th><th>Før</th><th>Nå</th><th>Endring</th><th>Vurdering</th></tr>{gain_rows}</table>
 <p><img src="{e(chart_file)}" alt="Før og nå per mål"></p>
-<h2>Hendelser og nedetid</h2><p>Nedetid for kritiske tjenester i perioden: {e(downtime)}.</p>
-<table><tr><th>Start</th><th>Varsel</th><th>Alvorlighet</th><th>Varighet</th></tr>{incident_rows}</table>
+<h2>Hendelser og nedetid</h2>{incidents_html}
 <ul>{notes}</ul></body></html>
 """
 
@@ -230,8 +264,10 @@ def render_pdf(data: CouncilData, chart_png: bytes) -> bytes:
 
     heading("Status for innføringen")
     line(f"Fase: {data.phase_text}")
-    for milestone in data.milestones or (Milestone(dt.date.today(), "Ingen planlagte milepæler"),):
+    for milestone in data.milestones:
         line(f"  • {milestone.when:%d.%m.%Y}: {milestone.label}")
+    if not data.milestones:
+        line("  • Ingen milepæler etter perioden.")
     heading("Kostnader")
     line(f"Denne måneden: {nok(data.cost_month)}. Hittil i år: {nok(data.cost_year_to_date)}.")
     budget_ytd = data.budget_year_to_date
@@ -257,13 +293,17 @@ def render_pdf(data: CouncilData, chart_png: bytes) -> bytes:
     pdf.image(io.BytesIO(chart_png), w=min(180, 40 * max(1, len(data.gains))))
     heading("Hendelser og nedetid")
     if data.downtime_minutes is None:
-        line("Nedetid for kritiske tjenester: ukjent (overvåkingen svarte ikke).")
+        line("Hendelser og nedetid: ukjent (overvåkingen svarte ikke for perioden).")
     else:
-        line(f"Nedetid for kritiske tjenester i perioden: {data.downtime_minutes} minutter.")
-    for incident in data.incidents:
-        line(f"  • {incident.started:%d.%m %H:%M} {incident.alert} ({incident.severity}), {incident.minutes} min")
-    if not data.incidents:
-        line("Ingen kritiske hendelser i perioden.")
+        line(
+            f"Nedetid for kritiske tjenester i perioden: {data.downtime_minutes} minutter "
+            "(treg svartid regnes ikke som nedetid)."
+        )
+        for incident in data.incidents:
+            kind = "nedetid" if incident.downtime else "ikke nedetid"
+            line(f"  • {incident.local_start} {incident.title} ({kind}), {incident.minutes} min")
+        if not data.incidents:
+            line("Ingen kritiske hendelser i perioden.")
     for note in data.notes:
         line(f"Merk: {note}")
     return bytes(pdf.output())

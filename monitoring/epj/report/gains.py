@@ -14,14 +14,19 @@ from epj.monitoring.kpi.compute import compute_kpis, load_baseline
 from epj.monitoring.kpi.model import MIN_SAMPLE, KpiValue, period_label
 from epj.report.council import GainRow
 
-# (KPI name, Norwegian label, unit, higher is better, scale for display)
-KPI_LABELS: dict[str, tuple[str, str, bool, float]] = {
+# (KPI name, Norwegian label, unit, higher is better — None for volumes, shown as change only —, display scale)
+KPI_LABELS: dict[str, tuple[str, str, bool | None, float]] = {
     "medication_on_time_share": ("Legemidler gitt til rett tid", "%", True, 100.0),
-    "medication_administrations_per_day": ("Legemiddelutdelinger per dag", "", True, 1.0),
+    "medication_administrations_per_day": ("Legemiddelutdelinger per dag", "", None, 1.0),
     "care_continuity_share": ("Kontinuitet i hjemmetjenesten", "%", True, 100.0),
-    "patient_contacts_per_day": ("Dokumenterte pasientkontakter per dag", "", True, 1.0),
+    "patient_contacts_per_day": ("Dokumenterte pasientkontakter per dag", "", None, 1.0),
     "no_show_rate": ("Uteblitte avtaler", "%", False, 100.0),
     "emessage_turnaround_hours": ("Svartid på e-meldinger fra sykehus og fastlege", "timer", False, 1.0),
+    "emessage_unanswered": ("Ubesvarte e-meldinger ved periodens slutt", "", False, 1.0),
+    "emessage_oldest_unanswered_hours": ("Alder på eldste ubesvarte e-melding", "timer", False, 1.0),
+    "wrong_medication_warnings_per_day": ("Varsler om feil legemiddel per dag", "", None, 1.0),
+    "secure_chat_messages_per_day": ("Meldinger i sikker chat per dag", "", None, 1.0),
+    "citizen_portal_logins_per_day": ("Innlogginger i HelsaMi per dag", "", None, 1.0),
 }
 
 

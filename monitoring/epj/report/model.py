@@ -71,6 +71,18 @@ class OneTime(_Strict):
     training_per_end_user: Decimal = Field(ge=0)
 
 
+class PrivateActors(_Strict):
+    """What a GP office (a private actor) pays for its connection to the EPJ: billed to the office.
+
+    The regional council asked for a cost model that shows the private actors' part; it is not in
+    the municipalities' shared split and not in their bills.
+    """
+
+    gp_office_item: str = "E-messaging connection (PLO), health-network address and support"
+    gp_office_nok_per_month: Decimal = Field(ge=0)
+    per_gp_nok_per_month: Decimal = Field(default=Decimal(0), ge=0)
+
+
 class CostModel(_Strict):
     version: str
     valid_from: dt.date
@@ -80,6 +92,7 @@ class CostModel(_Strict):
     licences: tuple[Licence, ...]
     shared: Shared
     one_time: OneTime
+    private_actors: PrivateActors | None = None
     budgets: dict[str, Decimal] = Field(default_factory=dict)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from epj.report.allocation import allocations_from_objects
-from epj.report.cost import Resources, Showback, TenantFacts, WhatIf, showback, what_if
+from epj.report.cost import GpOfficeFacts, Resources, Showback, TenantFacts, WhatIf, showback, what_if
 from epj.report.model import CostModel, SplitMethod, load_cost_model
 from epj.report.usage import PrometheusUnavailable, measured_usage
 from epj.tenants import Tenant, TenantSet, load_tenants
@@ -21,6 +21,7 @@ def facts(tenant: Tenant) -> TenantFacts:
         name=tenant.name,
         inhabitants=tenant.population.inhabitants,
         end_users=tenant.expected_end_users,
+        population_estimate=tenant.population.estimate,
     )
 
 
@@ -63,7 +64,13 @@ def cost_report(
             note = f"{exc}; measured costs are left out"
     else:
         note = "no Prometheus URL given; measured costs are left out"
-    result = showback(model, active, allocated, measured, method)
+    provisioned = {t.kommunenr for t in active}
+    offices = tuple(
+        GpOfficeFacts(id=g.id, name=g.name, municipality=g.municipality, general_practitioners=g.general_practitioners)
+        for g in tenants.gp_offices
+        if g.municipality in provisioned
+    )
+    result = showback(model, active, allocated, measured, method, offices)
     return CostReport(month=month, env=env, showback=result, tenants=active, prometheus_note=note)
 
 

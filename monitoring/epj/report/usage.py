@@ -15,8 +15,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from epj.report.cost import Resources
+from epj.report.incidents import counts_as_downtime
 
 GIB = Decimal(1024**3)
+#: Prometheus refuses a range query of more than 11,000 points per series; stay below it.
+MAX_POINTS_PER_QUERY = 10_000
 _NAMESPACE = 'namespace=~"kommune-[0-9]{4}"'
 
 
@@ -103,6 +106,7 @@ class FiringEpisode:
     severity: str
     started: dt.datetime
     minutes: int
+    service: str | None = None
 
 
 def critical_episodes(
@@ -125,24 +129,38 @@ def critical_episodes(
         return []
     if not kommunenr.isdigit() or len(kommunenr) != 4:
         raise ValueError(f"kommunenummer must be four digits, got {kommunenr!r}")
-    params = urllib.parse.urlencode(
-        {
-            "query": f'ALERTS{{alertstate="firing", severity="critical", tenant="{kommunenr}"}}',
-            "start": f"{start.timestamp():.0f}",
-            "end": f"{stop.timestamp():.0f}",
-            "step": str(step_s),
-        }
-    )
-    try:
-        with urllib.request.urlopen(f"{base_url.rstrip('/')}/api/v1/query_range?{params}", timeout=timeout) as response:
-            body = json.load(response)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise PrometheusUnavailable(f"Prometheus at {base_url} did not answer: {exc}") from exc
-    if body.get("status") != "success":
-        raise PrometheusUnavailable(f"Prometheus query failed: {body.get('error', 'unknown error')}")
+    query = f'ALERTS{{alertstate="firing", severity="critical", tenant="{kommunenr}"}}'
+    # Prometheus answers at most 11,000 points per series: a month at one-minute steps is 44,640, so the
+    # range is asked for in chunks (same resolution, never "unknown" because the month is long).
+    stamps_by_series: dict[tuple[str, str | None], set[float]] = {}
+    chunk = dt.timedelta(seconds=step_s * MAX_POINTS_PER_QUERY)
+    begin = start
+    while begin < stop:
+        end_chunk = min(stop, begin + chunk)
+        params = urllib.parse.urlencode(
+            {
+                "query": query,
+                "start": f"{begin.timestamp():.0f}",
+                "end": f"{end_chunk.timestamp():.0f}",
+                "step": str(step_s),
+            }
+        )
+        try:
+            with urllib.request.urlopen(
+                f"{base_url.rstrip('/')}/api/v1/query_range?{params}", timeout=timeout
+            ) as response:
+                body = json.load(response)
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise PrometheusUnavailable(f"Prometheus at {base_url} did not answer: {exc}") from exc
+        if body.get("status") != "success":
+            raise PrometheusUnavailable(f"Prometheus query failed: {body.get('error', 'unknown error')}")
+        for series in body["data"]["result"]:
+            key = (series["metric"].get("alertname", "unknown"), series["metric"].get("service"))
+            stamps_by_series.setdefault(key, set()).update(float(ts) for ts, _ in series["values"])
+        begin = end_chunk
     episodes: list[FiringEpisode] = []
-    for series in body["data"]["result"]:
-        stamps = sorted(float(ts) for ts, _ in series["values"])
+    for (alertname, service), stamp_set in sorted(stamps_by_series.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+        stamps = sorted(stamp_set)
         run_start = previous = None
         for ts in [*stamps, None]:
             if ts is not None and previous is not None and ts - previous <= step_s:
@@ -151,10 +169,11 @@ def critical_episodes(
             if run_start is not None and previous is not None:
                 episodes.append(
                     FiringEpisode(
-                        alert=series["metric"].get("alertname", "unknown"),
+                        alert=alertname,
                         severity="critical",
                         started=dt.datetime.fromtimestamp(run_start, dt.UTC),
                         minutes=max(1, round((previous - run_start + step_s) / 60)),
+                        service=service,
                     )
                 )
             run_start = previous = ts
@@ -162,8 +181,10 @@ def critical_episodes(
 
 
 def downtime_minutes(episodes: list[FiringEpisode]) -> int:
-    """Minutes during which at least one critical alert fired (overlaps counted once)."""
-    spans = sorted((e.started, e.started + dt.timedelta(minutes=e.minutes)) for e in episodes)
+    """Minutes during which a service was down for users (overlaps counted once; latency is not downtime)."""
+    spans = sorted(
+        (e.started, e.started + dt.timedelta(minutes=e.minutes)) for e in episodes if counts_as_downtime(e.alert)
+    )
     total = dt.timedelta()
     current_start: dt.datetime | None = None
     current_end: dt.datetime | None = None

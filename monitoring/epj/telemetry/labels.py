@@ -19,6 +19,9 @@ import re
 from collections.abc import Mapping
 from functools import lru_cache
 
+from epj import contract
+from epj.monitoring.kpi.model import KPI_NAMES as _KPI_NAMES
+
 GOLIVE_PHASES = frozenset(
     {
         "Planned", "Preparing", "Training", "Rehearsal", "Freeze", "Cutover", "Live", "Hypercare", "Stable",
@@ -36,16 +39,7 @@ FHIR_RESOURCE_TYPES = frozenset(
     }
 )  # fmt: skip
 
-KPI_NAMES = frozenset(
-    {
-        "medication_administrations_per_day",
-        "medication_on_time_share",
-        "care_continuity_share",
-        "patient_contacts_per_day",
-        "no_show_rate",
-        "emessage_turnaround_hours",
-    }
-)
+KPI_NAMES = frozenset(_KPI_NAMES)  # one list: the KPI model's
 
 _TENANT = re.compile(r"^([0-9]{4})?$")
 _PERIOD = re.compile(r"^[0-9]{1,3}d$")
@@ -68,6 +62,9 @@ _ALLOWED: dict[str, frozenset[str] | re.Pattern[str] | str] = {
     "resource_type": FHIR_RESOURCE_TYPES,
     "source": frozenset({"profil", "cgm", "epj"}),
     "stage": frozenset({"extract", "map", "validate", "load", "reconcile"}),
+    "purpose": frozenset(contract.MIGRATION_PURPOSES),
+    "category": frozenset(contract.MIGRATION_CATEGORIES),
+    contract.CERTIFICATE_LABEL: frozenset(contract.CERTIFICATES),
 }
 
 

@@ -11,11 +11,9 @@ the operator, the migration and the exporters create them with
 | ``epj_golive_stalled`` | gauge | tenant | 1 while Progressing=False with reason Stalled |
 | ``epj_golive_wave`` | gauge | tenant, wave | 1: the tenant belongs to this rollout wave (for dashboards) |
 | ``epj_operator_reconcile_errors_total`` | counter | tenant, kind | failed reconcile attempts |
-| ``epj_migration_running`` | gauge | tenant | 1 while a migration run is in progress |
-| ``epj_migration_last_run_success`` | gauge | tenant | 1 if the last run succeeded, 0 if it failed |
-| ``epj_migration_records_processed_total`` | counter | tenant, resource_type | records read and mapped |
-| ``epj_migration_records_quarantined_total`` | counter | tenant, resource_type | records set aside |
-| ``epj_migration_progress_ratio`` | gauge | tenant | share of the extract processed (0..1) |
+
+The migration metrics are the operator's (read from each MigrationJob's status, since the
+Job itself is short-lived and never scraped): see :mod:`epj.operator.metrics`.
 """
 
 from __future__ import annotations
@@ -23,36 +21,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-GOLIVE_PHASE = "epj_golive_phase"
-GOLIVE_STALLED = "epj_golive_stalled"
-GOLIVE_WAVE = "epj_golive_wave"
-OPERATOR_RECONCILE_ERRORS = "epj_operator_reconcile_errors_total"
-MIGRATION_RUNNING = "epj_migration_running"
-MIGRATION_LAST_RUN_SUCCESS = "epj_migration_last_run_success"
-MIGRATION_PROCESSED = "epj_migration_records_processed_total"
-MIGRATION_QUARANTINED = "epj_migration_records_quarantined_total"
-MIGRATION_PROGRESS = "epj_migration_progress_ratio"
-PROBE_SUCCESS = "epj_probe_success"
-PROBE_DURATION = "epj_probe_duration_seconds"
-PROBE_LAST_SUCCESS = "epj_probe_last_success_timestamp_seconds"
-KPI_VALUE = "epj_kpi_value"
-KPI_SAMPLE_SIZE = "epj_kpi_sample_size"
-KPI_BASELINE = "epj_kpi_baseline_value"
+from epj import contract
+
+# The names live in epj.contract (one home for every cross-part name); re-exported here for the emitters.
+GOLIVE_PHASE = contract.GOLIVE_PHASE
+GOLIVE_STALLED = contract.GOLIVE_STALLED
+GOLIVE_WAVE = contract.GOLIVE_WAVE
+OPERATOR_RECONCILE_ERRORS = contract.OPERATOR_RECONCILE_ERRORS
+PROBE_SUCCESS = contract.PROBE_SUCCESS
+PROBE_DURATION = contract.PROBE_DURATION
+PROBE_LAST_SUCCESS = contract.PROBE_LAST_SUCCESS
+KPI_VALUE = contract.KPI_VALUE
+KPI_SAMPLE_SIZE = contract.KPI_SAMPLE_SIZE
+KPI_BASELINE = contract.KPI_BASELINE
 
 
 @dataclass(frozen=True)
 class PlatformMetrics:
-    """prometheus-client objects for the operator and migration (create once per registry)."""
+    """prometheus-client objects for the operator (create once per registry)."""
 
     golive_phase: Any
     golive_stalled: Any
     golive_wave: Any
     reconcile_errors: Any
-    migration_running: Any
-    migration_last_run_success: Any
-    migration_processed: Any
-    migration_quarantined: Any
-    migration_progress: Any
 
 
 def platform_metrics(registry: Any = None) -> PlatformMetrics:
@@ -70,18 +61,4 @@ def platform_metrics(registry: Any = None) -> PlatformMetrics:
         reconcile_errors=Counter(
             OPERATOR_RECONCILE_ERRORS.removesuffix("_total"), "Failed reconciles", ["tenant", "kind"], registry=reg
         ),
-        migration_running=Gauge(MIGRATION_RUNNING, "1 while a migration runs", ["tenant"], registry=reg),
-        migration_last_run_success=Gauge(
-            MIGRATION_LAST_RUN_SUCCESS, "1 if the last migration run succeeded", ["tenant"], registry=reg
-        ),
-        migration_processed=Counter(
-            MIGRATION_PROCESSED.removesuffix("_total"), "Records processed", ["tenant", "resource_type"], registry=reg
-        ),
-        migration_quarantined=Counter(
-            MIGRATION_QUARANTINED.removesuffix("_total"),
-            "Records quarantined",
-            ["tenant", "resource_type"],
-            registry=reg,
-        ),
-        migration_progress=Gauge(MIGRATION_PROGRESS, "Share of the extract processed", ["tenant"], registry=reg),
     )

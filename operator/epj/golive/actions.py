@@ -42,6 +42,8 @@ class RollBack(CoreModel):
     kind: Literal["RollBack"] = "RollBack"
     kommunenummer: str
     reason: str
+    #: The final migration job still running when the night ended: stop it before it publishes.
+    stop_job: str | None = None
 
 
 class EmitEvent(CoreModel):

@@ -13,8 +13,17 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from epj.golive.model import GateRecord, GoLiveSpec, GoLiveState, Observations, Reconciliation
-from epj.golive.phases import ApprovalDecision, GateName, GateOutcome, JobState, MigrationPurpose, Phase
+from epj.golive.model import Approval, GateRecord, GoLiveSpec, GoLiveState, Observations, Reconciliation
+from epj.golive.phases import (
+    GATE_PHASE,
+    GATE_ROLES,
+    ApprovalDecision,
+    GateName,
+    GateOutcome,
+    JobState,
+    MigrationPurpose,
+    Phase,
+)
 
 FAILED_PHASES = frozenset({Phase.ABORTED, Phase.ROLLED_BACK, Phase.ON_HOLD})
 
@@ -65,7 +74,8 @@ def check_migration(state: GoLiveState, purpose: MigrationPurpose) -> Check:
     if job.state != JobState.SUCCEEDED:
         return _pending(f"{purpose} migration {job.job_name} is {job.state}", evidence=False)
     if rec is None:
-        return _pending(f"{purpose} migration {job.job_name} reported no reconciliation yet", evidence=False)
+        # The result is read with the final state, in one write: a finished job without one never gets one.
+        return _failed(f"{purpose} migration {job.job_name} succeeded but left no readable reconciliation result")
     if not rec.complete:
         return _failed(f"{purpose} migration {job.job_name}: {_detail(rec) or 'reconciliation incomplete'}")
     return _passed(f"{purpose} migration {job.job_name} reconciled complete")
@@ -118,10 +128,28 @@ def check_dependencies(spec: GoLiveSpec, observations: Observations, now: dt.dat
     return _passed("all dependencies live" if spec.depends_on else "no dependencies")
 
 
+def decision_window(state: GoLiveState, gate: GateName) -> dt.datetime | None:
+    """When the current round of ``gate`` opened; None while the phase it decides has not been reached."""
+    opened = state.decision_windows.get(gate)
+    if opened is None and state.phase == GATE_PHASE[gate]:
+        opened = state.phase_since  # a status written before rounds were recorded
+    return opened
+
+
+def counts(approval: Approval, state: GoLiveState, now: dt.datetime) -> bool:
+    """Whether ``approval`` decides its gate now: an allowed role, in the gate's current round, after the last hold."""
+    opened, since = decision_window(state, approval.gate), state.approvals_since
+    return (
+        approval.by in GATE_ROLES[approval.gate]
+        and opened is not None
+        and opened <= approval.at <= now
+        and (since is None or approval.at > since)
+    )
+
+
 def check_approval(spec: GoLiveSpec, state: GoLiveState, gate: GateName, now: dt.datetime) -> Check:
-    """The latest decision for ``gate`` recorded after the last hold (and not in the future) is an approval."""
-    since = state.approvals_since
-    valid = [a for a in spec.approvals if a.gate == gate and a.at <= now and (since is None or a.at > since)]
+    """The latest decision for ``gate`` that counts (:func:`counts`) is an approval."""
+    valid = [a for a in spec.approvals if a.gate == gate and counts(a, state, now)]
     if not valid:
         return _pending(f"no {gate} decision recorded", evidence=False)
     latest = max(valid, key=lambda a: a.at)

@@ -13,8 +13,10 @@ Rules (DESIGN.md §4):
 * Held phases (OnHold, RolledBack) never advance on their own: only a ``spec.resume``
   newer than the hold does. OnHold resumes into the held phase; RolledBack into Freeze,
   where a NEW go/no-go approval is needed (approvals before a hold no longer count).
-* Pause and abort take effect at the next safe point: every phase except Cutover
-  (the cutover night runs until Live or RolledBack). Abort ends only go-lives that do not
+* Pause and abort take effect at once before the cutover night and after go-live. During
+  Cutover (until Live) they are a NO-GO, like a recorded go-no-go rejection: the night ends
+  safely — the unfinished final migration is stopped before it publishes, the tenant rolls
+  back and holds (an abort then ends the go-live). Abort ends only go-lives that do not
   serve yet; after go-live it is refused with an event (use the rollback runbook).
 * Withdrawal (``spec.withdraw``) is honoured only before the withdrawal lock.
 """
@@ -34,9 +36,10 @@ from epj.golive.actions import (
     Transition,
 )
 from epj.golive.clock import ensure_utc
-from epj.golive.gates import Check, check, check_dependencies, settle
+from epj.golive.gates import Check, check, check_approval, check_dependencies, decision_window, settle
 from epj.golive.model import (
     HISTORY_LIMIT,
+    Approval,
     Condition,
     GateRecord,
     GoLiveSpec,
@@ -47,11 +50,13 @@ from epj.golive.model import (
     Pending,
 )
 from epj.golive.phases import (
+    GATE_PHASE,
+    GATE_ROLES,
     HELD,
     MAIN_LINE,
     PRE_LIVE,
     TERMINAL,
-    UNSAFE,
+    ApprovalDecision,
     ConditionType,
     GateName,
     GateOutcome,
@@ -61,7 +66,7 @@ from epj.golive.phases import (
     Reason,
     is_allowed,
 )
-from epj.golive.schedule import Schedule
+from epj.golive.schedule import OSLO, Schedule
 
 #: Gates guarding the way OUT of a phase (to the next phase on the main line).
 EXIT_GATES: dict[Phase, tuple[GateName, ...]] = {
@@ -70,6 +75,10 @@ EXIT_GATES: dict[Phase, tuple[GateName, ...]] = {
     Phase.CUTOVER: (GateName.CUTOVER_RECONCILED, GateName.SMOKE_CHECKS),
     Phase.HYPERCARE: (GateName.NO_CRITICAL_ALERTS, GateName.HYPERCARE_EXIT),
 }
+
+
+#: Prefix of the audit-trail reason of a decision that did not count (a role not allowed, or outside its round).
+NOT_COUNTED = "not counted ("
 
 
 class InvalidTransition(RuntimeError):
@@ -90,7 +99,7 @@ class _Step:
 
     def __init__(self, spec: GoLiveSpec, state: GoLiveState, observations: Observations, now: dt.datetime) -> None:
         self.spec, self.obs, self.now = spec, observations, now
-        self.schedule = Schedule.for_date(spec.go_live_date)
+        self.schedule = _schedule(spec, state)
         self.state = state
         self.updates: dict[str, Any] = {}
         self.history: list[HistoryEntry] = []
@@ -134,6 +143,18 @@ class _Step:
             HistoryEntry(at=self.now, kind="Transition", from_phase=source, to_phase=target, reason=message)
         )
         self.event(reason, f"{source} → {target}: {message}", warning=warning)
+        if target == Phase.FREEZE:
+            self.updates.update(pinned_go_live_date=self.spec.go_live_date, pinned_schedule=self.spec.schedule)
+        elif target not in PINNED:
+            self.updates.update(pinned_go_live_date=None, pinned_schedule=None)
+        if (target == Phase.FREEZE or target not in PINNED) and self.pending.timing_deferred:
+            self.set_pending(timing_deferred=False)
+        self.schedule = _schedule(self.spec, self.state.model_copy(update=self.updates))
+        # A gate's round opens when the main line reaches the phase it decides; a resume from a hold keeps the
+        # round (decisions recorded during the hold, after it began, count: ``approvals_since``).
+        opened = [gate for gate, phase in GATE_PHASE.items() if phase == target and source not in HELD]
+        if opened:
+            self.updates["decision_windows"] = {**self.get("decision_windows"), **dict.fromkeys(opened, self.now)}
         for gate in EXIT_GATES.get(target, ()):
             self.gate_records[gate] = GateRecord(name=gate, outcome=GateOutcome.PENDING, at=self.now, reason="")
 
@@ -158,11 +179,30 @@ class _Step:
         self.updates.update(held_from=held_from, held_at=self.now, approvals_since=self.now)
 
     def roll_back(self, record: GateRecord) -> None:
+        """End the cutover night: RolledBack (held), the final migration stopped before it publishes."""
         self.gate_entry(record)
         message = f"gate {record.name} {record.outcome}: {record.reason}"
         self.move(Phase.ROLLED_BACK, Reason.ROLLED_BACK, message, warning=True)
         self.updates.update(held_from=Phase.CUTOVER, held_at=self.now, approvals_since=self.now, serving_since=None)
-        self.actions.append(RollBack(kommunenummer=self.spec.kommunenummer, reason=message))
+        job: MigrationRecord | None = self.get("migration")
+        unfinished = (
+            job is not None
+            and job.purpose == MigrationPurpose.CUTOVER
+            and job.state in (JobState.PENDING, JobState.RUNNING)
+        )
+        self.actions.append(
+            RollBack(
+                kommunenummer=self.spec.kommunenummer,
+                reason=message,
+                stop_job=job.job_name if unfinished and job is not None else None,
+            )
+        )
+
+    def no_go(self, reason: str) -> None:
+        """A NO-GO during the cutover night (rejection, pause or abort): roll back, recorded on the go-no-go gate."""
+        record = GateRecord(name=GateName.GO_NO_GO, outcome=GateOutcome.FAILED, at=self.now, reason=reason)
+        self.gate_records[GateName.GO_NO_GO] = record
+        self.roll_back(record)
 
     # ---------------------------------------------------------------- gates
 
@@ -172,6 +212,15 @@ class _Step:
 
     def evaluate(self, gate: GateName, due: dt.datetime) -> GateRecord:
         opened, deadline = self.gate_window(gate, due)
+        previous = self.gate_records.get(gate)
+        if (
+            previous is not None
+            and previous.opened_at is not None
+            and previous.deadline is not None
+            and self.get("window_start") <= previous.opened_at <= self.now
+        ):
+            # Frozen when the gate opened: editing timeouts or dates never moves a running gate's deadline.
+            opened, deadline = previous.opened_at, previous.deadline
         state = self.state.model_copy(update=self.updates)
         result: Check = check(gate, self.spec, state, self.obs, self.now, self.now >= opened)
         record = settle(gate, result, opened, deadline, self.now)
@@ -196,25 +245,58 @@ class _Step:
     # ---------------------------------------------------------------- the step
 
     def record_approvals(self) -> None:
-        seen = {(e.gate, e.at, e.by) for e in self.state.history if e.kind == "Approval"}
+        """Add each new decision to the audit trail once; a repeat of the standing decision is a no-op.
+
+        A decision that cannot count (a role that does not decide this gate, or given before the gate's
+        round opened) is recorded too, marked as not counted, with a Warning event.
+        """
+        history = self.state.history
+        seen = {(e.gate, e.at, e.by) for e in history if e.kind == "Approval"}
+        standing: dict[GateName, tuple[str | None, ApprovalDecision | None]] = {}
+        for entry in history:
+            if entry.kind == "Approval" and entry.gate is not None and not entry.reason.startswith(NOT_COUNTED):
+                standing[entry.gate] = (entry.by, entry.decision)
+        state = self.state.model_copy(update=self.updates)
         for approval in sorted(self.spec.approvals, key=lambda a: a.at):
-            if approval.at <= self.now and (approval.gate, approval.at, str(approval.by)) not in seen:
-                self.history.append(
-                    HistoryEntry(
-                        at=approval.at,
-                        kind="Approval",
-                        gate=approval.gate,
-                        by=str(approval.by),
-                        decision=approval.decision,
-                        reason=approval.reason,
-                    )
+            key = (approval.gate, approval.at, str(approval.by))
+            if approval.at > self.now or key in seen:
+                continue
+            seen.add(key)
+            why_not = self._not_counted(approval, state)
+            if why_not is None and standing.get(approval.gate) == (str(approval.by), approval.decision):
+                continue  # the same decision again: nothing new to record
+            reason = approval.reason if why_not is None else f"{NOT_COUNTED}{why_not}): {approval.reason}"
+            self.history.append(
+                HistoryEntry(
+                    at=approval.at, kind="Approval", gate=approval.gate, by=str(approval.by),
+                    decision=approval.decision, reason=reason,
                 )
+            )  # fmt: skip
+            if why_not is None:
+                standing[approval.gate] = (str(approval.by), approval.decision)
                 self.event(Reason.APPROVAL_RECORDED, f"{approval.gate} {approval.decision} by {approval.by}")
+            else:
+                message = f"{approval.gate} {approval.decision} by {approval.by} does not count: {why_not}"
+                self.event(Reason.APPROVAL_NOT_COUNTED, message, warning=True)
+
+    def _not_counted(self, approval: Approval, state: GoLiveState) -> str | None:
+        """Why ``approval`` can never count for its gate, or None (a later hold may still void it)."""
+        if approval.by not in GATE_ROLES[approval.gate]:
+            return f"{approval.by} does not decide {approval.gate}"
+        opened = decision_window(state, approval.gate)
+        if opened is None or approval.at < opened:
+            return f"given before {GATE_PHASE[approval.gate]} began for this round"
+        return None
 
     def record_migration(self) -> None:
         job, seen = self.get("migration"), self.obs.migration
         if job is None or seen is None or seen.job_name != job.job_name:
             return
+        recorded = self.get("results")
+        if job.job_name in recorded:
+            return  # a result is recorded once: nothing seen later (a re-created job) changes it
+        if seen.state in (JobState.SUCCEEDED, JobState.FAILED):
+            self.updates["results"] = {**recorded, job.job_name: seen.state}
         if seen.state != job.state or seen.reconciliation != job.reconciliation or seen.message != job.message:
             update = {
                 "state": seen.state,
@@ -223,7 +305,33 @@ class _Step:
             }
             self.updates["migration"] = job.model_copy(update=update)
 
+    def record_wave(self) -> None:
+        """The first decision notes the wave; a later change is a move, kept in the audit trail."""
+        old = self.state.wave
+        if old == self.spec.wave:
+            return
+        self.updates["wave"] = self.spec.wave
+        if old is not None:
+            message = f"moved from wave {old} to wave {self.spec.wave}"
+            self.history.append(HistoryEntry(at=self.now, kind="Event", reason=message))
+            self.event(Reason.WAVE_CHANGED, message)
+
+    def record_timing(self) -> None:
+        """Timing edits during the night wait: say so once (the pinned schedule keeps deciding)."""
+        date, schedule = self.get("pinned_go_live_date"), self.get("pinned_schedule")
+        if date is None or self.pending.timing_deferred:
+            return
+        if (date, schedule) != (self.spec.go_live_date, self.spec.schedule):
+            message = (
+                f"goLiveDate/schedule edit deferred: the night runs on goLiveDate {date.isoformat()} until the "
+                "tenant is in Hypercare or held"
+            )
+            self.event(Reason.TIMING_CHANGE_DEFERRED, message, warning=True)
+            self.set_pending(timing_deferred=True)
+
     def run(self) -> None:
+        self.record_wave()
+        self.record_timing()
         self.record_approvals()
         self.record_migration()
         if self.phase in TERMINAL:
@@ -249,24 +357,21 @@ class _Step:
                     Reason.WITHDRAWAL_REFUSED, f"withdrawal lock passed on {lock}: place is locked", warning=True
                 )
                 self.set_pending(withdrawal_refused=True)
+        if phase == Phase.CUTOVER and (spec.aborted or spec.paused):
+            # Until Live, a lever is a NO-GO: the night ends safely here (an abort then ends the go-live).
+            lever = "spec.aborted" if spec.aborted else "spec.paused"
+            self.no_go(f"NO-GO: {lever} set during the cutover night")
+            return True
         if spec.aborted:
             if phase in PRE_LIVE or (phase in HELD and not serving):
                 self.move(Phase.ABORTED, Reason.ABORTED, "aborted by spec.aborted")
                 return True
-            if phase in UNSAFE and not self.pending.abort:
-                self.event(Reason.ABORT_DEFERRED, "abort deferred until the cutover ends", warning=True)
-                self.set_pending(abort=True)
-            elif serving and not self.pending.abort_ignored:
+            if serving and not self.pending.abort_ignored:
                 self.event(
                     Reason.ABORT_IGNORED, "tenant is live: abort ignored; use the rollback runbook", warning=True
                 )
                 self.set_pending(abort_ignored=True)
         if spec.paused:
-            if phase in UNSAFE:
-                if not self.pending.pause:
-                    self.event(Reason.PAUSE_DEFERRED, "pause deferred until the cutover ends")
-                    self.set_pending(pause=True)
-                return False
             if not self.get("paused"):
                 self.updates["paused"] = True
                 self.set_pending(pause=False)
@@ -276,6 +381,18 @@ class _Step:
             self.updates.update(paused=False, window_start=self.now)
             self.event(Reason.RESUMED, f"unpaused in {phase}; gate timeouts restart now")
         return False
+
+    def window_missed(self, latest: dt.datetime) -> None:
+        """Past the latest start the night no longer fits before the clinical morning: hold, say what to do."""
+        local = latest.astimezone(OSLO).strftime("%Y-%m-%d %H:%M")
+        reason = (
+            f"cutover window missed: latest start {local} (Oslo) has passed; the night must not run into the "
+            "clinical day. Re-plan the go-live (a later goLiveDate or wave), then resume"
+        )
+        record = GateRecord(name=GateName.CUTOVER_WINDOW, outcome=GateOutcome.FAILED, at=self.now, reason=reason)
+        self.gate_records[GateName.CUTOVER_WINDOW] = record
+        self.event(Reason.CUTOVER_WINDOW_MISSED, reason, warning=True)
+        self.hold(record)
 
     def step_held(self) -> None:
         resume, held_at = self.spec.resume, self.get("held_at")
@@ -314,7 +431,7 @@ class _Step:
                 self.request_migration(MigrationPurpose.REHEARSAL)
             self.gated_step(schedule.freeze_at, Phase.FREEZE)
         elif phase == Phase.FREEZE:
-            if self.gated_step(schedule.cutover_at, Phase.CUTOVER):
+            if self.gated_step(schedule.cutover_at, Phase.CUTOVER, latest=schedule.cutover_latest_at):
                 self.event(Reason.MIGRATION_REQUESTED, "legacy system read-only; final extract and migration start")
                 self.request_migration(MigrationPurpose.CUTOVER)
         elif phase == Phase.CUTOVER:
@@ -331,16 +448,23 @@ class _Step:
         end: dt.datetime = started + dt.timedelta(days=self.spec.hypercare_days)
         return end
 
-    def gated_step(self, due: dt.datetime, target: Phase) -> bool:
+    def gated_step(self, due: dt.datetime, target: Phase, *, latest: dt.datetime | None = None) -> bool:
+        """Move to ``target`` when every exit gate passed and ``due`` is reached — but never after ``latest``."""
         verdict, failing = self.through_gates(EXIT_GATES[self.phase], due)
         if verdict == "fail" and failing is not None:
             self.hold(failing)
+        elif verdict == "pass" and latest is not None and self.now > latest:
+            self.window_missed(latest)
         elif verdict == "pass":
             self.move(target, Reason.GATES_PASSED, f"gates passed: {', '.join(EXIT_GATES[self.phase])}")
             return True
         return False
 
     def step_cutover(self) -> None:
+        rejected = check_approval(self.spec, self.state, GateName.GO_NO_GO, self.now)
+        if rejected.outcome == GateOutcome.FAILED:
+            self.no_go(f"NO-GO during the cutover night: {rejected.reason}")
+            return
         start = self.get("window_start")
         reconciled = self.evaluate(GateName.CUTOVER_RECONCILED, start)
         if reconciled.outcome in (GateOutcome.FAILED, GateOutcome.TIMED_OUT):
@@ -386,6 +510,16 @@ class _Step:
         # Validate once at the end: catches a bad update early instead of in the adapter.
         state = GoLiveState.model_validate(state.model_dump())
         return Decision(state=state, transition=self.transition, actions=tuple(self.actions))
+
+
+#: The night's timing is pinned in these phases (entered at Freeze; edits wait, see ``GoLiveState.pinned_*``).
+PINNED = frozenset({Phase.FREEZE, Phase.CUTOVER, Phase.LIVE})
+
+
+def _schedule(spec: GoLiveSpec, state: GoLiveState) -> Schedule:
+    date = state.pinned_go_live_date or spec.go_live_date
+    offsets = (state.pinned_schedule or spec.schedule).offsets(spec.hypercare_days)
+    return Schedule.for_date(date, offsets)
 
 
 def decide(spec: GoLiveSpec, state: GoLiveState | None, observations: Observations, now: dt.datetime) -> Decision:
@@ -490,7 +624,7 @@ def set_condition(
 
 
 def _cli_resume(kommunenummer: str) -> str:
-    return f"`epj golive resume {kommunenummer} --by ROLE --reason ...`"
+    return f"`epj golive resume --tenant {kommunenummer} --by ROLE --reason ...`"
 
 
 def _next_action(spec: GoLiveSpec, state: GoLiveState, schedule: Schedule, now: dt.datetime) -> str:
@@ -509,7 +643,7 @@ def _next_action(spec: GoLiveSpec, state: GoLiveState, schedule: Schedule, now: 
         for gate in pending:
             hint = ""
             if gate.name in (GateName.GO_NO_GO, GateName.HYPERCARE_EXIT) and "no " in gate.reason:
-                hint = f" (`epj golive approve {tenant} --gate {gate.name} --by ROLE --reason ...`)"
+                hint = f" (`epj golive approve --tenant {tenant} --gate {gate.name} --by ROLE --reason ...`)"
             deadline = f" by {gate.deadline.isoformat()}" if gate.deadline else ""
             parts.append(f"{gate.name}: {gate.reason}{hint}{deadline}")
         return "Waiting for " + "; ".join(parts)

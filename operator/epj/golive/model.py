@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from epj.golive.clock import ensure_utc
@@ -28,6 +28,7 @@ from epj.golive.phases import (
     MigrationPurpose,
     Phase,
 )
+from epj.golive.schedule import Offsets
 
 KOMMUNENR_PATTERN = r"^[0-9]{4}$"
 
@@ -38,6 +39,7 @@ DEFAULT_TIMEOUT_HOURS: dict[GateName, int] = {
     GateName.NO_CRITICAL_ALERTS: 6,
     GateName.DEPENDENCIES: 24,
     GateName.GO_NO_GO: 12,
+    GateName.CUTOVER_WINDOW: 4,
     GateName.CUTOVER_RECONCILED: 10,
     GateName.SMOKE_CHECKS: 2,
     GateName.HYPERCARE_EXIT: 168,
@@ -76,14 +78,54 @@ class GateConfig(CoreModel):
         return dt.timedelta(hours=self.timeout_hours.get(gate, DEFAULT_TIMEOUT_HOURS[gate]))
 
 
+class ScheduleSpec(CoreModel):
+    """How far before go-live each time-driven milestone lies: ONE set of offsets for every part.
+
+    The planner's scenario (``preparation``) writes it into each RolloutWave, the wave copies it into
+    each GoLive, and the operator, the plan outputs (ICS, Gantt, summary) and the council report
+    compute their dates from it through :class:`epj.golive.schedule.Schedule` — so a milestone has
+    one date everywhere. Defaults are DESIGN §2's facts (18/13/12 months) and the runbook's night.
+    """
+
+    pre_project_months: int = Field(default=18, ge=1, le=60)
+    withdrawal_lock_months: int = Field(default=13, ge=1, le=60)
+    main_project_months: int = Field(default=12, ge=1, le=60)
+    rehearsal_days: int = Field(default=42, ge=2, le=365)
+    freeze_days: int = Field(default=3, ge=1, le=60)
+
+    @model_validator(mode="after")
+    def _in_order(self) -> ScheduleSpec:
+        self.offsets()
+        return self
+
+    def offsets(self, hypercare_days: int = DEFAULT_HYPERCARE_DAYS) -> Offsets:
+        """The core's :class:`Offsets` (raises ValueError when the milestones would be out of order)."""
+        return Offsets(
+            pre_project_months=self.pre_project_months,
+            withdrawal_lock_months=self.withdrawal_lock_months,
+            main_project_months=self.main_project_months,
+            rehearsal_days=self.rehearsal_days,
+            freeze_days=self.freeze_days,
+            hypercare_days=hypercare_days,
+        )
+
+
 class Approval(CoreModel):
-    """A recorded go/no-go decision: gate, ROLE (never a person's name), when, why, approve or reject."""
+    """A recorded go/no-go decision: gate, ROLE (never a person's name), when, why, approve or reject.
+
+    In the cluster every decision is a ``GoLiveApproval`` object whose ``at`` (the API server's time) and
+    ``user`` (the authenticated Kubernetes user) the admission webhook writes — never the client; its ``by``
+    is checked against the user's groups there (:mod:`epj.golive.approvals`). Scenarios and the rehearsal
+    leave ``user`` empty.
+    """
 
     gate: GateName
     by: ApproverRole
     at: UtcDatetime
     reason: str = Field(min_length=3, max_length=500)
     decision: ApprovalDecision
+    #: The authenticated Kubernetes user who decided (from the admission request), kept on the Approval object only.
+    user: str | None = None
 
 
 class ResumeRequest(CoreModel):
@@ -103,6 +145,7 @@ class GoLiveSpec(CoreModel):
     depends_on: tuple[str, ...] = ()
     hypercare_days: int = Field(default=DEFAULT_HYPERCARE_DAYS, ge=1)
     soak_days: int = Field(default=0, ge=0)
+    schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
     gates: GateConfig = Field(default_factory=GateConfig)
     paused: bool = False
     aborted: bool = False
@@ -213,6 +256,8 @@ class Condition(CoreModel):
     reason: str
     message: str = ""
     last_transition_time: UtcDatetime
+    #: The object's ``metadata.generation`` this condition was computed for (set by the adapter).
+    observed_generation: int | None = None
 
 
 class Pending(CoreModel):
@@ -222,6 +267,7 @@ class Pending(CoreModel):
     abort: bool = False
     abort_ignored: bool = False
     withdrawal_refused: bool = False
+    timing_deferred: bool = False
 
 
 class GoLiveState(CoreModel):
@@ -229,6 +275,12 @@ class GoLiveState(CoreModel):
 
     phase: Phase = Phase.PLANNED
     phase_reason: str = ""
+    #: The wave this go-live was last decided in (a move to another wave is recorded in the history).
+    wave: str | None = None
+    #: From Freeze until Hypercare the night's timing is pinned: edits of goLiveDate or the schedule offsets
+    #: are deferred (with an event) and apply once the tenant is past the night or held.
+    pinned_go_live_date: dt.date | None = None
+    pinned_schedule: ScheduleSpec | None = None
     phase_since: UtcDatetime
     #: From when gate timeouts count in this phase: phase entry, resume or unpause.
     window_start: UtcDatetime
@@ -236,6 +288,9 @@ class GoLiveState(CoreModel):
     held_at: UtcDatetime | None = None
     #: Approvals recorded before this instant no longer count (set at every hold and rollback).
     approvals_since: UtcDatetime | None = None
+    #: When the current round of each approval gate opened (entry into the phase it decides, ``GATE_PHASE``):
+    #: a decision recorded before its round opened does not count.
+    decision_windows: dict[GateName, UtcDatetime] = Field(default_factory=dict)
     paused: bool = False
     hypercare_started_at: UtcDatetime | None = None
     serving_since: UtcDatetime | None = None
@@ -243,6 +298,9 @@ class GoLiveState(CoreModel):
     gates: tuple[GateRecord, ...] = ()
     migration: MigrationRecord | None = None
     attempts: dict[MigrationPurpose, int] = Field(default_factory=dict)
+    #: Every migration job's final result, by job name (purpose and attempt): recorded once, never run again,
+    #: whatever happens to the Job or the MigrationJob object afterwards.
+    results: dict[str, JobState] = Field(default_factory=dict)
     pending: Pending = Field(default_factory=Pending)
     history: tuple[HistoryEntry, ...] = ()
     conditions: tuple[Condition, ...] = ()

@@ -48,7 +48,7 @@ SERVING: frozenset[Phase] = frozenset({Phase.LIVE, Phase.HYPERCARE, Phase.STABLE
 TERMINAL: frozenset[Phase] = frozenset({Phase.STABLE, Phase.ABORTED})
 #: Held phases: nothing advances until a person records a resume.
 HELD: frozenset[Phase] = frozenset({Phase.ON_HOLD, Phase.ROLLED_BACK})
-#: Pause and abort are deferred while the tenant is in one of these (the cutover night runs to a defined end).
+#: The cutover night: here a pause, an abort or a go-no-go rejection is a NO-GO that rolls back (until Live).
 UNSAFE: frozenset[Phase] = frozenset({Phase.CUTOVER})
 
 
@@ -88,6 +88,8 @@ class GateName(StrEnum):
     DEPENDENCIES = "dependencies-live"
     #: Freeze → Cutover: a recorded go/no-go approval.
     GO_NO_GO = "go-no-go"
+    #: Freeze → Cutover: the night can still start in its window (not after the latest start time).
+    CUTOVER_WINDOW = "cutover-window"
     #: Cutover → Live: the final migration job reconciled complete.
     CUTOVER_RECONCILED = "cutover-reconciled"
     #: Cutover → Live: post-cutover smoke checks passed.
@@ -96,7 +98,7 @@ class GateName(StrEnum):
     HYPERCARE_EXIT = "hypercare-exit"
 
 
-#: Gates a person decides with an approval record (`epj golive approve TENANT --gate G ...`).
+#: Gates a person decides with an approval record (`epj golive approve --tenant TENANT --gate G ...`).
 APPROVAL_GATES: frozenset[GateName] = frozenset({GateName.GO_NO_GO, GateName.HYPERCARE_EXIT})
 
 
@@ -126,6 +128,24 @@ class ApproverRole(StrEnum):
     IT_OPERATIONS_LEAD = "it-operations-lead"
     COMMAND_CENTRE_LEAD = "command-centre-lead"
     SERVICE_OWNER = "service-owner"
+    #: Owns every go/no-go of the cutover night (runbooks/process/cutover-night.md).
+    CUTOVER_LEAD = "cutover-lead"
+
+
+#: Who may decide each approval gate. ``service-owner`` takes over ordinary operations after hypercare: it may
+#: close hypercare, never say go for a cutover night.
+GATE_ROLES: dict[GateName, frozenset[ApproverRole]] = {
+    GateName.GO_NO_GO: frozenset(ApproverRole) - {ApproverRole.SERVICE_OWNER},
+    GateName.HYPERCARE_EXIT: frozenset(ApproverRole) - {ApproverRole.CUTOVER_LEAD},
+}
+
+#: The phase whose exit each approval gate decides: a decision counts only when recorded in the current round of
+#: that phase (go-no-go: from entering Freeze, through the cutover night; hypercare-exit: from entering Hypercare).
+#: A decision given earlier — a hypercare-exit before the cutover, a go-no-go of a rolled-back night — never counts.
+GATE_PHASE: dict[GateName, Phase] = {
+    GateName.GO_NO_GO: Phase.FREEZE,
+    GateName.HYPERCARE_EXIT: Phase.HYPERCARE,
+}
 
 
 class MigrationPurpose(StrEnum):
@@ -178,4 +198,8 @@ class Reason(StrEnum):
     NOT_SERVING = "NotServing"
     COMPLETED = "Completed"
     APPROVAL_RECORDED = "ApprovalRecorded"
+    APPROVAL_NOT_COUNTED = "ApprovalNotCounted"
     INVALID_STATUS = "InvalidStatus"
+    WAVE_CHANGED = "WaveChanged"
+    TIMING_CHANGE_DEFERRED = "TimingChangeDeferred"
+    CUTOVER_WINDOW_MISSED = "CutoverWindowMissed"

@@ -57,13 +57,20 @@ class Offsets:
     rehearsal_days: int = 42
     freeze_days: int = 3
     cutover_local_time: dt.time = dt.time(16, 0)
+    #: The night must start by then (Oslo, day before go-live) or it does not fit before the clinical morning.
+    cutover_latest_local_time: dt.time = dt.time(20, 0)
     go_live_local_time: dt.time = dt.time(7, 0)
+    hypercare_days: int = 21
 
     def __post_init__(self) -> None:
         if not self.pre_project_months > self.withdrawal_lock_months > self.main_project_months:
             raise ValueError("offsets must satisfy pre-project > withdrawal lock > main project (months)")
         if not self.main_project_months * 28 > self.rehearsal_days > self.freeze_days >= 1:
             raise ValueError("offsets must satisfy main project > rehearsal > freeze ≥ 1 day")
+        if not self.cutover_local_time <= self.cutover_latest_local_time:
+            raise ValueError("the latest cutover start must not be before the cutover start")
+        if self.hypercare_days < 1:
+            raise ValueError("the command-centre (hypercare) period must last at least 1 day")
 
 
 DEFAULT_OFFSETS = Offsets()
@@ -81,6 +88,9 @@ class Schedule:
     freeze_at: dt.datetime
     cutover_at: dt.datetime
     go_live_at: dt.datetime
+    hypercare_end_date: dt.date
+    #: Latest start of the cutover night: past it, Freeze holds instead of starting the night.
+    cutover_latest_at: dt.datetime | None = None
 
     @classmethod
     def for_date(cls, go_live_date: dt.date, offsets: Offsets = DEFAULT_OFFSETS) -> Schedule:
@@ -94,7 +104,30 @@ class Schedule:
             freeze_at=local_instant(go_live_date - dt.timedelta(days=offsets.freeze_days), midnight),
             cutover_at=local_instant(go_live_date - dt.timedelta(days=1), offsets.cutover_local_time),
             go_live_at=local_instant(go_live_date, offsets.go_live_local_time),
+            hypercare_end_date=go_live_date + dt.timedelta(days=offsets.hypercare_days - 1),
+            cutover_latest_at=local_instant(go_live_date - dt.timedelta(days=1), offsets.cutover_latest_local_time),
         )
+
+    def local_dates(self) -> dict[str, dt.date]:
+        """Every milestone as the Oslo calendar day a person sees (never the UTC date of a local midnight).
+
+        The one list of dates the planner's outputs, the ICS, the council report and the runbooks show.
+        """
+        return {
+            "pre_project": local_date(self.pre_project_at),
+            "withdrawal_lock": local_date(self.withdrawal_lock_at),
+            "main_project": local_date(self.main_project_at),
+            "rehearsal": local_date(self.rehearsal_at),
+            "freeze": local_date(self.freeze_at),
+            "cutover": local_date(self.cutover_at),
+            "go_live": self.go_live_date,
+            "hypercare_end": self.hypercare_end_date,
+        }
+
+    @property
+    def last_day_to_withdraw(self) -> dt.date:
+        """The last Oslo day a municipality may still withdraw: the day before its withdrawal lock."""
+        return local_date(self.withdrawal_lock_at) - dt.timedelta(days=1)
 
     def entry_due(self, phase: Phase) -> dt.datetime | None:
         """When a time-driven entry into ``phase`` becomes due (None: entered by events, not by the calendar)."""
@@ -138,6 +171,11 @@ class Schedule:
             return dt.datetime.combine(day, base.time(), tzinfo=OSLO).astimezone(dt.UTC)
         seconds = {"d": 86400, "h": 3600, "m": 60, "s": 1}[unit] * amount
         return self.go_live_at + sign * dt.timedelta(seconds=seconds)
+
+
+def local_date(instant: dt.datetime) -> dt.date:
+    """The Oslo calendar day of an instant (a local midnight stored in UTC is the previous UTC day)."""
+    return instant.astimezone(OSLO).date()
 
 
 def parse_instant(text: str) -> dt.datetime:

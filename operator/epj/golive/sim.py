@@ -198,7 +198,10 @@ def run_wave(
                     now,
                     migration=executor.migration(tenant, job.job_name, now) if job else None,
                     smoke=executor.smoke(tenant, smoke_for, now) if smoke_for else None,
-                    dependencies={d: dependency_status(run.states[d]) for d in spec.depends_on if d in run.states},
+                    dependencies={
+                        **scenario.wave.gp_office_statuses(tenant),
+                        **{d: dependency_status(run.states[d]) for d in spec.depends_on if d in run.states},
+                    },
                 )
                 decision = decide(spec, state, observations, now)
                 run.states[tenant] = decision.state

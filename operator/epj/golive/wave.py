@@ -25,6 +25,8 @@ from epj.golive.model import (
     GoLiveSpec,
     GoLiveState,
     ResumeRequest,
+    ScheduleSpec,
+    UtcDatetime,
 )
 from epj.golive.phases import Phase
 
@@ -37,6 +39,26 @@ class ProductionWindow(CoreModel):
     label: str = Field(pattern=r"^[0-9]{4}-Q[1-4]$")
     start: dt.date
     end: dt.date
+
+
+class GpOfficeMember(CoreModel):
+    """A GP office whose readiness gates its municipality's cutover (it goes live before or with it).
+
+    The office keeps its own record system; it is ready when it has exchanged test e-messages with
+    the new EPJ and confirmed it switches over no later than the municipality's cutover night. A
+    project lead records that as ``readyAt`` on the RolloutWave (persisted, so a restart keeps it).
+    """
+
+    id: str = Field(pattern=r"^[0-9]{4}-[a-z0-9][a-z0-9-]*$")
+    name: str = Field(min_length=1)
+    municipality: str = Field(pattern=KOMMUNENR_PATTERN)
+    ready_at: UtcDatetime | None = None
+
+    def status(self) -> DependencyStatus:
+        """As a dependency of its municipality: serving (ready) since ``readyAt``, else not yet."""
+        if self.ready_at is None:
+            return DependencyStatus(phase=Phase.PLANNED)
+        return DependencyStatus(phase=Phase.LIVE, serving_since=self.ready_at)
 
 
 class Member(CoreModel):
@@ -55,6 +77,8 @@ class WaveSpec(CoreModel):
     members: tuple[Member, ...] = Field(min_length=1)
     hypercare_days: int = Field(default=21, ge=1)
     soak_days: int = Field(default=0, ge=0)
+    gp_offices: tuple[GpOfficeMember, ...] = ()
+    schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
     paused: bool = False
     aborted: bool = False
     gates: GateConfig = Field(default_factory=GateConfig)
@@ -77,7 +101,20 @@ class WaveSpec(CoreModel):
             if member.kommunenummer in member.depends_on:
                 raise ValueError(f"member {member.kommunenummer} depends on itself")
         processing_order(self.members)  # raises on cycles
+        ids = [g.id for g in self.gp_offices]
+        if len(set(ids)) != len(ids):
+            raise ValueError("gpOffices lists an office twice")
+        for office in self.gp_offices:
+            if office.municipality not in numbers:
+                raise ValueError(f"gpOffices: {office.id} belongs to {office.municipality}, which is not a member")
         return self
+
+    def gp_offices_of(self, kommunenummer: str) -> tuple[GpOfficeMember, ...]:
+        return tuple(g for g in self.gp_offices if g.municipality == kommunenummer)
+
+    def gp_office_statuses(self, kommunenummer: str) -> dict[str, DependencyStatus]:
+        """The dependencies-live gate's view of a member's GP offices (from the persisted wave)."""
+        return {g.id: g.status() for g in self.gp_offices_of(kommunenummer)}
 
     def order(self) -> list[str]:
         return processing_order(self.members)
@@ -104,9 +141,10 @@ class WaveSpec(CoreModel):
             kommunenummer=kommunenummer,
             wave=self.name,
             go_live_date=self.go_live_date,
-            depends_on=member.depends_on,
+            depends_on=member.depends_on + tuple(g.id for g in self.gp_offices_of(kommunenummer)),
             hypercare_days=self.hypercare_days,
             soak_days=self.soak_days,
+            schedule=self.schedule,
             gates=self.gates,
             paused=paused or self.paused,
             aborted=aborted or self.aborted,

@@ -12,12 +12,16 @@ from typing import Any
 
 import kopf
 
-from epj.operator import handlers
+from epj import contract
+from epj.operator import admission, handlers
 from epj.operator.context import DEFAULT_IMAGE, OperatorContext
 from epj.operator.kube import connect
 from epj.operator.runner import operator_settings
 
 handlers.register(kopf.get_default_registry())
+_CERTS = os.environ.get(contract.ENV_WEBHOOK_CERT_DIR) or None
+if _CERTS:
+    admission.register(kopf.get_default_registry())
 
 
 @kopf.on.startup()
@@ -28,6 +32,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.persistence.progress_storage = ours.persistence.progress_storage
     settings.persistence.diffbase_storage = ours.persistence.diffbase_storage
     settings.posting.reporting_component = ours.posting.reporting_component
+    if _CERTS:
+        settings.admission.server = admission.webhook_server(certs=_CERTS)
     client = await connect()
     await client.__aenter__()
     memo.ctx = context_from_environment(client)
@@ -37,8 +43,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
 def context_from_environment(client: Any) -> OperatorContext:
     return OperatorContext(
         client=client,
-        alertmanager_url=os.environ.get("EPJ_ALERTMANAGER_URL") or None,
-        image=os.environ.get("EPJ_MIGRATION_IMAGE", DEFAULT_IMAGE),
+        approver_roles=admission.role_mapping(),
+        alertmanager_url=os.environ.get(contract.ENV_ALERTMANAGER_URL) or None,
+        image=os.environ.get(contract.ENV_MIGRATION_IMAGE) or DEFAULT_IMAGE,
     )
 
 
@@ -47,6 +54,6 @@ def start_telemetry() -> None:
     from epj.telemetry import setup_tracing, start_metrics_server
 
     setup_tracing("epj-golive-operator")
-    port = os.environ.get("EPJ_METRICS_PORT")
+    port = os.environ.get(contract.ENV_METRICS_PORT)
     if port:
         start_metrics_server(int(port))

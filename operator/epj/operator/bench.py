@@ -22,11 +22,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from epj.golive.model import Approval, GoLiveState
+from epj.golive.phases import ApprovalDecision, ApproverRole, GateName
 from epj.golive.schedule import Schedule
-from epj.operator.commands import approve
 from epj.operator.kube import CONFIG_MAPS, JOBS, ROLLOUT_WAVES, KubeClient
 from epj.operator.resources import tenant_namespace
-from epj.operator.testing import NAMESPACE, PODS, OperatorThread, reconciliation_report
+from epj.operator.testing import NAMESPACE, PODS, OperatorThread, reconciliation_report, record_decision
 
 WAVES_PER_YEAR = 4
 
@@ -136,6 +137,13 @@ async def run_bench(tenants: int, waves: int, progress: Callable[[str], None]) -
         "handler_p95_ms": round(quantiles[94] * 1000, 1),
         "handler_max_ms": round(latencies[-1] * 1000, 1),
         "queue_p95_ms": round(_p95(ctx.queue_waits) * 1000, 1),
+        # From a change being observable (due time reached, Job finished, decision recorded) to the status
+        # showing it persisted, queueing included: what a project lead waits for.
+        "e2e_changes": len(ctx.e2e),
+        "e2e_p50_ms": round(statistics.median(ctx.e2e) * 1000, 1) if ctx.e2e else None,
+        "e2e_p95_ms": round(_p95(sorted(ctx.e2e)) * 1000, 1),
+        "e2e_max_ms": round(max(ctx.e2e, default=0.0) * 1000, 1),
+        "e2e_unfinished": len(ctx.awaiting),
         "max_concurrent_reconciles": ctx.max_concurrent_reconciles,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "wall_s": round(time.monotonic() - started, 1),
@@ -149,7 +157,13 @@ async def _walk_wave(
     members = [m["kommunenummer"] for m in spec["members"]]
     minute = dt.timedelta(minutes=1)
 
-    def advance(instant: dt.datetime) -> None:
+    def expect(k: str, shows: Callable[[GoLiveState], bool]) -> None:
+        ctx.expect(NAMESPACE, k, shows)
+
+    def advance(instant: dt.datetime, phase: str) -> None:
+        """Due time reached for every member at once: each is timed until its status shows ``phase``."""
+        for k in members:
+            expect(k, lambda state: str(state.phase) == phase)
         ctx.clock.advance_to(instant)
         operator.call(ctx.wake_due)
 
@@ -172,6 +186,7 @@ async def _walk_wave(
             }  # fmt: skip
             if kind != "smoke":
                 await client.create(PODS, ns, pod)
+            expect(k, _shows_done(kind))
             await client.patch_status(
                 JOBS, ns, name, {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}
             )
@@ -180,24 +195,36 @@ async def _walk_wave(
         statuses = list(ctx.migration_status.items())
         return sum(1 for (_, name), st in statuses if "rehearsal" in name and st.get("state") == "Succeeded")
 
-    advance(schedule.rehearsal_at + minute)
+    advance(schedule.rehearsal_at + minute, "Rehearsal")
     await all_in("Rehearsal")
     done_before = await rehearsals_done()
     await finish("rehearsal")
     await _wait(rehearsals_done, lambda n: n >= done_before + len(members), 300, "rehearsal results", progress)
     await asyncio.sleep(1.0)
-    advance(schedule.freeze_at + minute)
+    advance(schedule.freeze_at + minute, "Freeze")
     await all_in("Freeze")
+    go = Approval(gate=GateName.GO_NO_GO, by=ApproverRole.CUTOVER_LEAD, at=ctx.clock.now(), reason="bench go",
+                  decision=ApprovalDecision.APPROVE)  # fmt: skip
     for k in members:
-        await approve(client, NAMESPACE, k, gate="go-no-go", by="project-lead", reason="bench go", at=ctx.clock.now())
-    advance(schedule.cutover_at + minute)
+        expect(k, lambda state: any(e.kind == "Approval" for e in state.history))
+        await record_decision(client, NAMESPACE, go, kommunenummer=k)
+    advance(schedule.cutover_at + minute, "Cutover")
     await all_in("Cutover")
     await finish("cutover")
     await finish("smoke")
     await all_in("Live")
-    advance(schedule.go_live_at + minute)
+    advance(schedule.go_live_at + minute, "Hypercare")
     await all_in("Hypercare")
     progress(f"wave live: {len(members)} tenants in Hypercare")
+
+
+def _shows_done(kind: str) -> Callable[[GoLiveState], bool]:
+    """What a persisted status shows once a finished Job of ``kind`` is taken into account."""
+    if kind == "smoke":
+        return lambda state: str(state.phase) == "Live"
+    if kind == "cutover":
+        return lambda state: state.smoke_requested_for is not None
+    return lambda state: state.migration is not None and str(state.migration.state) == "Succeeded"
 
 
 def bench(tenants: int, waves: int | None = None, progress: Callable[[str], None] | None = None) -> dict[str, Any]:

@@ -3,12 +3,12 @@
 Stable interface (scripts rely on it):
 
 * ``epj operator run [--standalone] [--namespace NS | --all-namespaces] [--liveness URL]``
-* ``epj golive approve TENANT --gate G --by ROLE --reason TEXT [--reject]``
-* ``epj golive resume TENANT --by ROLE --reason TEXT``
-* ``epj golive status [TENANT] [--json]``
-* ``epj golive smoke TENANT [--target DSN]`` — post-cutover smoke check (the smoke Job); exit 0/1,
+* ``epj golive approve --tenant TENANT --gate G --by ROLE --reason TEXT [--reject]``
+* ``epj golive resume --tenant TENANT --by ROLE --reason TEXT``
+* ``epj golive status [--tenant TENANT] [--json]``
+* ``epj golive smoke --tenant TENANT [--dsn DSN]`` — post-cutover smoke check (the smoke Job); exit 0/1,
   last line one JSON object.
-* ``epj golive rollback TENANT [--tenant-namespace NS]`` — traffic off the new EPJ (the rollback Job);
+* ``epj golive rollback --tenant TENANT [--tenant-namespace NS]`` — traffic off the new EPJ (the rollback Job);
   prints the manual legacy read-write instruction, exit 0.
 * ``epj golive bench --json [--tenants N]`` — last line one JSON object with ``tenants``,
   ``handler_p50_ms``, ``handler_p95_ms``, ``peak_rss_mb``.
@@ -29,18 +29,43 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from epj import contract
+from epj.clikit import check_dsn, check_kommunenr, check_namespace, check_tenant, fail
+
 T = TypeVar("T")
 
 golive_app = typer.Typer(help="Go-live of each tenant: approve gates, resume after a hold, status, bench.")
 operator_app = typer.Typer(help="The go-live operator (kopf).")
 
 NamespaceOpt = Annotated[
-    str, typer.Option("--namespace", "-n", help="Namespace of the GoLive objects.", envvar="EPJ_GOLIVE_NAMESPACE")
+    str,
+    typer.Option(
+        "--namespace",
+        "-n",
+        help="Namespace of the GoLive objects.",
+        envvar=contract.ENV_GOLIVE_NAMESPACE,
+        callback=lambda value: check_namespace(value),
+    ),
 ]
 ServerOpt = Annotated[
     str | None, typer.Option("--server", help="API server URL (default: kubeconfig or service account).")
 ]
-DEFAULT_NAMESPACE = "epj-golive"
+#: Where the GoLive objects live: the operator namespace (one name, epj.contract).
+DEFAULT_NAMESPACE = contract.GOLIVE_NAMESPACE
+
+
+TenantOpt = Annotated[str | None, typer.Option("--tenant", "-t", help="Kommunenummer, e.g. 5035.", show_default=False)]
+TenantArg = Annotated[str | None, typer.Argument(hidden=True, help="Deprecated: use --tenant.", show_default=False)]
+
+
+def _tenant(option: str | None, positional: str | None) -> str:
+    """The tenant from --tenant (or the old positional spelling), checked for form before any work."""
+    if option and positional and option != positional:
+        fail(f"--tenant {option} and the positional {positional} disagree", "give only --tenant")
+    value = option or positional
+    if value is None:
+        fail("--tenant is missing", "give the municipality, e.g. --tenant 5035")
+    return check_kommunenr(value)
 
 
 def _fail(message: str) -> None:
@@ -71,34 +96,51 @@ def _with_client(server: str | None, action: Callable[[Any], Awaitable[T]]) -> T
 
 @golive_app.command("approve")
 def approve_cmd(
-    tenant: Annotated[str, typer.Argument(help="Kommunenummer, e.g. 5035.")],
     gate: Annotated[str, typer.Option("--gate", help="go-no-go or hypercare-exit.")],
-    by: Annotated[str, typer.Option("--by", help="Role of the decider (e.g. project-lead), never a name.")],
+    by: Annotated[
+        str,
+        typer.Option("--by", help="Role of the decider (e.g. cutover-lead), never a name; your groups must grant it."),
+    ],
     reason: Annotated[str, typer.Option("--reason", help="Why (3–500 characters; no personal data).")],
+    positional: TenantArg = None,
+    tenant_opt: TenantOpt = None,
     reject: Annotated[
         bool, typer.Option("--reject", help="Record a no-go: fails the gate and holds the tenant.")
     ] = False,
     namespace: NamespaceOpt = DEFAULT_NAMESPACE,
     server: ServerOpt = None,
 ) -> None:
-    """Record a go/no-go decision in the tenant's GoLive (appended to its audit trail)."""
+    """Record a go/no-go decision: a GoLiveApproval object the API server stamps with your user and its time.
+
+    Example:
+    [bold]epj golive approve --tenant 5035 --gate go-no-go --by project-lead --reason "Rehearsal reconciled"[/bold]
+    """
     from epj.operator.commands import approve
+
+    tenant = _tenant(tenant_opt, positional)
 
     body = _with_client(server, lambda c: approve(c, namespace, tenant, gate=gate, by=by, reason=reason, reject=reject))
     decision = "rejected" if reject else "approved"
-    typer.echo(f"{tenant}: {gate} {decision} by {by} ({len(body['spec']['approvals'])} decisions on record)")
+    spec = body["spec"]
+    typer.echo(f"{tenant}: {gate} {decision} by {by} at {spec['at']} (recorded as {body['metadata']['name']})")
 
 
 @golive_app.command("resume")
 def resume_cmd(
-    tenant: Annotated[str, typer.Argument(help="Kommunenummer, e.g. 5035.")],
     by: Annotated[str, typer.Option("--by", help="Role of the person resuming, never a name.")],
     reason: Annotated[str, typer.Option("--reason", help="Why it is safe to continue.")],
+    positional: TenantArg = None,
+    tenant_opt: TenantOpt = None,
     namespace: NamespaceOpt = DEFAULT_NAMESPACE,
     server: ServerOpt = None,
 ) -> None:
-    """Resume a tenant that is OnHold or RolledBack (nothing advances after a hold until this)."""
+    """Resume a tenant that is OnHold or RolledBack (nothing advances after a hold until this).
+
+    Example: [bold]epj golive resume --tenant 5035 --by project-lead --reason "Extract re-run, reconciled"[/bold]
+    """
     from epj.operator.commands import resume
+
+    tenant = _tenant(tenant_opt, positional)
 
     _with_client(server, lambda c: resume(c, namespace, tenant, by=by, reason=reason))
     typer.echo(f"{tenant}: resume requested by {by}; the operator acts on it at once")
@@ -106,13 +148,21 @@ def resume_cmd(
 
 @golive_app.command("status")
 def status_cmd(
-    tenant: Annotated[str | None, typer.Argument(help="Kommunenummer; all tenants when left out.")] = None,
+    positional: TenantArg = None,
+    tenant_opt: Annotated[
+        str | None, typer.Option("--tenant", "-t", help="Kommunenummer, e.g. 5035.", show_default="every tenant")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     namespace: NamespaceOpt = DEFAULT_NAMESPACE,
     server: ServerOpt = None,
 ) -> None:
-    """Phase, readiness, gates and the next action per tenant."""
+    """Phase, readiness, gates and the next action per tenant.
+
+    Examples: [bold]epj golive status[/bold]; [bold]epj golive status --tenant 5035 --json[/bold]
+    """
     from epj.operator.commands import status
+
+    tenant = _tenant(tenant_opt, positional) if (tenant_opt or positional) else None
 
     rows = _with_client(server, lambda c: status(c, namespace, tenant))
     if as_json:
@@ -138,13 +188,25 @@ def status_cmd(
 
 @golive_app.command("smoke")
 def smoke_cmd(
-    tenant: Annotated[str, typer.Argument(help="Kommunenummer, e.g. 5035.")],
-    target: Annotated[
-        str, typer.Option("--target", help="libpq URL of the tenant database (default: the PG* environment).")
+    positional: TenantArg = None,
+    tenant_opt: TenantOpt = None,
+    dsn: Annotated[
+        str,
+        typer.Option("--dsn", help="postgresql://… of the tenant database.", show_default="libpq's PG* environment"),
     ] = "",
+    target: Annotated[str, typer.Option("--target", hidden=True, help="Deprecated: use --dsn.")] = "",
 ) -> None:
-    """Smoke-check the tenant's database against the migration's reconciliation (exit 1 when they disagree)."""
+    """Smoke-check the tenant's database against the migration's reconciliation (exit 1 when they disagree).
+
+    Example: [bold]epj golive smoke --tenant 5035 --dsn postgresql://epj@db/epj[/bold]
+    """
     from epj.operator.smoke import smoke_check
+
+    tenant = _tenant(tenant_opt, positional)
+    check_tenant(tenant)  # the smoke check compares a known tenant's store with its reconciliation
+    target = dsn or target
+    if target:
+        check_dsn(target)
 
     outcome = smoke_check(target, tenant)
     typer.echo(f"{tenant}: smoke check {'passed' if outcome.passed else 'FAILED'}: {outcome.message}", err=True)
@@ -155,15 +217,24 @@ def smoke_cmd(
 
 @golive_app.command("rollback")
 def rollback_cmd(
-    tenant: Annotated[str, typer.Argument(help="Kommunenummer, e.g. 5035.")],
+    positional: TenantArg = None,
+    tenant_opt: TenantOpt = None,
     tenant_namespace: Annotated[
-        str | None, typer.Option("--tenant-namespace", help="Namespace of the tenant (default: kommune-<nr>).")
+        str | None,
+        typer.Option("--tenant-namespace", help="Namespace of the tenant.", show_default="kommune-<kommunenr>"),
     ] = None,
     server: ServerOpt = None,
 ) -> None:
-    """Turn the tenant's traffic off the new EPJ (clinical Deployments to zero) and say what a person must do."""
+    """Turn the tenant's traffic off the new EPJ (clinical Deployments to zero) and say what a person must do.
+
+    Example: [bold]epj golive rollback --tenant 5035[/bold]
+    """
     from epj.operator.resources import tenant_namespace as namespace_of
     from epj.operator.rollback import rollback
+
+    tenant = _tenant(tenant_opt, positional)
+    if tenant_namespace is not None:
+        check_namespace(tenant_namespace, "--tenant-namespace")
 
     ns = tenant_namespace or namespace_of(tenant)
     outcome = _with_client(server, lambda c: rollback(c, tenant, ns))
@@ -182,7 +253,10 @@ def bench_cmd(
     waves: Annotated[int | None, typer.Option("--waves", min=1, max=16, help="Spread over this many waves.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="End with one JSON line (for scripts).")] = False,
 ) -> None:
-    """Reconcile N tenants across waves with the real operator against the kmock emulator; print latency and memory."""
+    """Reconcile N tenants across waves with the real operator against the kmock emulator; print latency and memory.
+
+    Example: [bold]epj golive bench --json --tenants 400[/bold]
+    """
     try:
         from epj.operator.bench import bench
     except ImportError as error:
@@ -208,16 +282,22 @@ def run_cmd(
         ),
     ] = None,
     alertmanager: Annotated[
-        str | None, typer.Option("--alertmanager", envvar="EPJ_ALERTMANAGER_URL", help="Alertmanager base URL.")
+        str | None, typer.Option("--alertmanager", envvar=contract.ENV_ALERTMANAGER_URL, help="Alertmanager base URL.")
     ] = None,
     metrics_port: Annotated[
-        int | None, typer.Option("--metrics-port", envvar="EPJ_METRICS_PORT", help="Serve /metrics on this port.")
+        int | None,
+        typer.Option("--metrics-port", envvar=contract.ENV_METRICS_PORT, help="Serve /metrics on this port."),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Run the operator (what ``kopf run -m epj.operator.app`` does), with peering unless --standalone."""
+    """Run the operator (what ``kopf run -m epj.operator.app`` does), with peering unless --standalone.
+
+    Example: [bold]epj operator run --namespace epj-system[/bold]
+    """
     if bool(namespace) == all_namespaces:
         _fail("give --namespace NS (repeatable) or --all-namespaces")
+    for name in namespace or []:
+        check_namespace(name)
     import logging
 
     from epj.operator.app import context_from_environment, start_telemetry
@@ -230,16 +310,29 @@ def run_cmd(
         _fail(str(error))
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s %(message)s")
     if alertmanager:
-        os.environ["EPJ_ALERTMANAGER_URL"] = alertmanager
+        os.environ[contract.ENV_ALERTMANAGER_URL] = alertmanager
     if metrics_port:
-        os.environ["EPJ_METRICS_PORT"] = str(metrics_port)
+        os.environ[contract.ENV_METRICS_PORT] = str(metrics_port)
     start_telemetry()
+
+    from epj.operator.admission import role_mapping, webhook_server
+
+    certs = os.environ.get(contract.ENV_WEBHOOK_CERT_DIR) or None
+    try:
+        role_mapping()  # a bad mapping stops the start with one plain message, not at the first approval
+    except ValueError as error:
+        _fail(f"{contract.ENV_APPROVER_ROLES}: {error}")
+    webhook = webhook_server(certs=certs) if certs else None
+    if webhook is None:
+        logging.getLogger(__name__).warning(
+            "%s is not set: no admission webhook; go/no-go decisions cannot be recorded", contract.ENV_WEBHOOK_CERT_DIR
+        )
 
     async def main() -> None:
         ctx = context_from_environment(await connect())
         await run_operator(
             ctx, namespaces=namespace or (), clusterwide=all_namespaces, standalone=standalone, liveness=liveness,
-            verbose=verbose,
+            verbose=verbose, webhook=webhook,
         )  # fmt: skip
 
     asyncio.run(main())

@@ -1,10 +1,10 @@
 """What people do to a go-live through the API: approve or reject a gate, resume after a hold, look.
 
 The CLI (``epj golive approve|resume|status``) and the tests call these functions, so
-the e2e tests exercise exactly what a project lead runs. Approvals are validated with
-the core's model (gate, ROLE — never a name — and a reason) before anything is written,
-and appended with the object's ``resourceVersion`` so two people approving at once cannot
-overwrite each other (the API server answers 409 and the command says so).
+the e2e tests exercise exactly what a project lead runs. A decision is validated with the
+core's model (gate, ROLE — never a name — and a reason) before anything is written, then
+created as its own GoLiveApproval object: two people deciding at once never overwrite each
+other, and the API server's admission webhook adds who and when (:mod:`epj.golive.approvals`).
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from epj.golive.model import Approval, ResumeRequest
+from epj.golive.approvals import ApprovalRequest, approval_from_object
+from epj.golive.model import ResumeRequest
 from epj.golive.phases import APPROVAL_GATES, ApprovalDecision, ApproverRole, GateName
-from epj.operator.kube import GOLIVES, Body, KubeClient
-from epj.operator.resources import golive_name
+from epj.operator.crds import API_VERSION
+from epj.operator.kube import APPROVALS, GOLIVES, Body, KubeClient
+from epj.operator.resources import GOLIVE_LABEL, golive_name, labels
 
 
 class CommandError(ValueError):
@@ -70,22 +72,45 @@ async def approve(
     by: str,
     reason: str,
     reject: bool = False,
-    at: dt.datetime | None = None,
 ) -> Body:
-    """Append a go/no-go decision to the tenant's GoLive ``spec.approvals`` (an audit trail)."""
-    approval: Approval = _validated(
-        Approval,
+    """Record a go/no-go decision: a new GoLiveApproval object (one per decision: the audit trail).
+
+    The client says only what was decided; the API server's admission webhook writes who (the
+    authenticated user) and when (server time) and checks the role against the user's groups.
+    Returns the stored object; a decision the webhook did not stamp is refused here (it would never count).
+    """
+    request: ApprovalRequest = _validated(
+        ApprovalRequest,
+        kommunenummer=kommunenummer,
         gate=_gate(gate),
         by=_role(by),
-        at=at or dt.datetime.now(dt.UTC),
         reason=reason.strip(),
         decision=ApprovalDecision.REJECT if reject else ApprovalDecision.APPROVE,
     )
-    body = await find_golive(client, namespace, kommunenummer)
-    approvals = list((body.get("spec") or {}).get("approvals") or [])
-    approvals.append(approval.to_dict())
-    patch = {"metadata": {"resourceVersion": body["metadata"].get("resourceVersion")}, "spec": {"approvals": approvals}}
-    return await client.patch(GOLIVES, namespace, body["metadata"]["name"], patch)
+    await find_golive(client, namespace, kommunenummer)
+    body = {
+        "apiVersion": API_VERSION,
+        "kind": APPROVALS.kind,
+        "metadata": {
+            "generateName": f"{golive_name(kommunenummer)}-{request.gate}-",
+            "labels": labels(kommunenummer, **{GOLIVE_LABEL: golive_name(kommunenummer)}),
+        },
+        "spec": request.to_dict(),
+    }
+    created = await client.create(APPROVALS, namespace, body)
+    if approval_from_object(created) is None:
+        raise CommandError(
+            "the decision was stored without the API server's user and time (the operator's admission webhook "
+            "did not run): it will not count; check the operator and its webhook configuration, then approve again"
+        )
+    return created
+
+
+async def approvals_of(client: KubeClient, namespace: str, kommunenummer: str | None = None) -> list[Body]:
+    """The GoLiveApproval objects of a tenant (all tenants when None), oldest first."""
+    found = await client.list(APPROVALS, namespace)
+    mine = [a for a in found if kommunenummer is None or (a.get("spec") or {}).get("kommunenummer") == kommunenummer]
+    return sorted(mine, key=lambda a: (str((a.get("spec") or {}).get("at", "")), a["metadata"]["name"]))
 
 
 async def resume(
@@ -99,8 +124,8 @@ async def resume(
     return await client.patch(GOLIVES, namespace, body["metadata"]["name"], {"spec": {"resume": request.to_dict()}})
 
 
-def summary(body: Body) -> dict[str, Any]:
-    """One GoLive as the status command shows it (and ``--json`` prints it)."""
+def summary(body: Body, approvals: list[Body] | None = None) -> dict[str, Any]:
+    """One GoLive as the status command shows it (and ``--json`` prints it), with its recorded decisions."""
     spec, status = body.get("spec") or {}, body.get("status") or {}
     conditions = {c["type"]: c for c in status.get("conditions") or []}
     return {
@@ -115,13 +140,19 @@ def summary(body: Body) -> dict[str, Any]:
         "nextAction": status.get("nextAction", ""),
         "gates": {g["name"]: g["outcome"] for g in status.get("gates") or []},
         "approvals": [
-            {k: a.get(k) for k in ("gate", "decision", "by", "at", "reason")} for a in spec.get("approvals") or []
+            {k: (a.get("spec") or {}).get(k) for k in ("gate", "decision", "by", "at", "reason")}
+            for a in approvals or []
         ],
     }
 
 
 async def status(client: KubeClient, namespace: str, kommunenummer: str | None = None) -> list[dict[str, Any]]:
     if kommunenummer is not None:
-        return [summary(await find_golive(client, namespace, kommunenummer))]
+        body = await find_golive(client, namespace, kommunenummer)
+        return [summary(body, await approvals_of(client, namespace, kommunenummer))]
     bodies = await client.list(GOLIVES, namespace)
-    return sorted((summary(b) for b in bodies), key=lambda s: (str(s["goLiveDate"]), str(s["tenant"])))
+    decisions: dict[str, list[Body]] = {}
+    for approval in await approvals_of(client, namespace):
+        decisions.setdefault(str(approval["spec"].get("kommunenummer")), []).append(approval)
+    rows = (summary(b, decisions.get(str((b.get("spec") or {}).get("kommunenummer")))) for b in bodies)
+    return sorted(rows, key=lambda s: (str(s["goLiveDate"]), str(s["tenant"])))

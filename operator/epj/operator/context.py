@@ -19,6 +19,8 @@ from typing import Any
 
 import aiohttp
 
+from epj import contract
+from epj.golive.approvals import RoleMapping
 from epj.golive.clock import Clock, SimulatedClock, SystemClock
 from epj.golive.model import Alert, DependencyStatus
 from epj.golive.phases import Phase
@@ -31,7 +33,7 @@ TRAINING_CONFIGMAP = "epj-training-completion"
 #: Finalizer kopf puts on GoLives and MigrationJobs (never orphan a running Job).
 FINALIZER = "epj.no/golive-operator"
 #: Image the migration Jobs run unless the MigrationJob names another.
-DEFAULT_IMAGE = "registry.epj.local/epj-platform:latest"
+DEFAULT_IMAGE = contract.DEFAULT_MIGRATION_IMAGE
 
 TenantKey = tuple[str, str]  # (namespace, kommunenummer)
 ObjectKey = tuple[str, str]  # (namespace, name)
@@ -54,6 +56,15 @@ class TenantView:
 
 
 AlertFetcher = Callable[[str], Awaitable[list[dict[str, Any]]]]
+FaultHook = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+#: Where a test can crash the operator (``OperatorContext.fault``), with the details passed:
+#: ``wave.changed`` (wave) — a RolloutWave handler starts, before anything is remembered or written;
+#: ``golive.saved`` (golive, phase, actions) — a decision's status is persisted, its actions not yet performed;
+#: ``golive.acted`` (golive, phase, actions) — its actions are performed, the next status not yet persisted;
+#: ``migration.created`` (migration_job, job) — a MigrationJob's batch Job exists, its status not yet written;
+#: ``golive.deletion_held`` (golive) — a GoLive's deletion was refused because its cutover night still runs.
+FAULT_POINTS = ("wave.changed", "golive.saved", "golive.acted", "migration.created", "golive.deletion_held")
 
 
 @dataclass
@@ -84,6 +95,10 @@ class OperatorContext:
     latencies: list[float] = field(default_factory=list)
     #: Time reconciles waited for a free slot (seconds; recorded with the latencies).
     queue_waits: list[float] = field(default_factory=list)
+    #: Bench: changes made observable but not yet seen persisted, by tenant: (since, what the status must show).
+    awaiting: dict[TenantKey, tuple[float, Callable[[Any], bool]]] = field(default_factory=dict)
+    #: Bench: seconds from a change being observable to the status showing it persisted (queueing included).
+    e2e: list[float] = field(default_factory=list)
     #: At most this many GoLive reconciles talk to the API server at once (like kopf's worker limit):
     #: a clock jump that wakes a whole wave queues it instead of flooding the API server.
     max_concurrent_reconciles: int = 16
@@ -98,6 +113,29 @@ class OperatorContext:
     _alerts: dict[str, tuple[float, dict[str, list[Alert]] | None]] = field(default_factory=dict)
     _wave_updates: dict[ObjectKey, asyncio.Task[None]] = field(default_factory=dict)
     alert_fetcher: AlertFetcher | None = None
+    #: Fault injection for tests (None in production): awaited at each named point in :data:`FAULT_POINTS`
+    #: with details; it may block (the test then stops the operator: a crash at exactly that point) or raise.
+    fault: FaultHook | None = None
+    #: Which Kubernetes groups grant which approver roles (checked by the admission webhook).
+    approver_roles: RoleMapping = field(default_factory=RoleMapping)
+
+    async def fault_point(self, point: str, **detail: Any) -> None:
+        """A deterministic place where a test may crash the operator (see :data:`FAULT_POINTS`)."""
+        if self.fault is not None:
+            await self.fault(point, detail)
+
+    # ---------------------------------------------------------------- end-to-end latency (bench)
+
+    def expect(self, namespace: str, kommunenummer: str, shows: Callable[[Any], bool]) -> None:
+        """Bench: from now, a change is observable; time it until a persisted status ``shows`` it."""
+        self.awaiting[(namespace, kommunenummer)] = (time.perf_counter(), shows)
+
+    def persisted(self, namespace: str, kommunenummer: str, state: Any) -> None:
+        """Called after each status write: close the tenant's pending measurement when the status shows it."""
+        pending = self.awaiting.get((namespace, kommunenummer))
+        if pending is not None and pending[1](state):
+            self.e2e.append(time.perf_counter() - pending[0])
+            self.awaiting.pop((namespace, kommunenummer), None)
 
     # ---------------------------------------------------------------- time
 

@@ -14,6 +14,8 @@ from typing import Any
 
 from epj.golive.model import DEFAULT_HYPERCARE_DAYS, DEFAULT_TIMEOUT_HOURS, DEFAULT_TRAINING_THRESHOLD
 from epj.golive.phases import (
+    APPROVAL_GATES,
+    GATE_PHASE,
     ApprovalDecision,
     ApproverRole,
     ConditionType,
@@ -115,7 +117,42 @@ def _reconciliation() -> Schema:
     }
 
 
-def _crd(kind: str, plural: str, short: list[str], spec: Schema, status: Schema, columns: list[Schema]) -> Schema:
+#: Spec fields that time the night: from Freeze to the end of Cutover they may not change (see TIMING_RULES).
+TIMING_FIELDS = ("goLiveDate", "schedule", "gates", "hypercareDays", "soakDays")
+
+
+def _unchanged(fields: tuple[str, ...]) -> str:
+    return " && ".join(
+        f"(has(self.spec.{f}) == has(oldSelf.spec.{f}) && (!has(self.spec.{f}) || self.spec.{f} == oldSelf.spec.{f}))"
+        for f in fields
+    )
+
+
+#: CEL transition rules (object level: they see the old status) refusing timing edits under a running night.
+GOLIVE_TIMING_RULE: Schema = {
+    "rule": "!has(oldSelf.status) || !has(oldSelf.status.phase) || !(oldSelf.status.phase in ['Freeze', 'Cutover'])"
+    f" || ({_unchanged(TIMING_FIELDS)})",
+    "message": "goLiveDate, schedule, gates, hypercareDays and soakDays cannot change while the tenant is in "
+    "Freeze or Cutover (deadlines of a running night do not move); re-plan after the night or from a hold",
+}
+WAVE_TIMING_RULE: Schema = {
+    "rule": "!has(oldSelf.status) || !has(oldSelf.status.timingLocked) || size(oldSelf.status.timingLocked) == 0"
+    f" || ({_unchanged(TIMING_FIELDS)})",
+    "message": "goLiveDate, schedule, gates, hypercareDays and soakDays cannot change while a member is in Freeze "
+    "or Cutover (status.timingLocked); re-plan after the night or move the other members to another wave",
+}
+
+
+def _crd(
+    kind: str,
+    plural: str,
+    short: list[str],
+    spec: Schema,
+    status: Schema,
+    columns: list[Schema],
+    rules: list[Schema] | None = None,
+) -> Schema:
+    root: Schema = {"x-kubernetes-validations": rules} if rules else {}
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -152,6 +189,7 @@ def _crd(kind: str, plural: str, short: list[str], spec: Schema, status: Schema,
                                 "spec": spec,
                                 "status": status,
                             },
+                            **root,
                         }
                     },
                 }
@@ -163,6 +201,72 @@ def _crd(kind: str, plural: str, short: list[str], spec: Schema, status: Schema,
 # --------------------------------------------------------------------------------------------------------------------
 # RolloutWave: a set of tenants going live on one date inside a production window.
 # --------------------------------------------------------------------------------------------------------------------
+
+
+def _gp_offices() -> Schema:
+    """GP offices that gate their municipality's cutover (they go live before or with it)."""
+    return {
+        "type": "array",
+        "maxItems": 200,
+        "default": [],
+        "description": "GP offices (private actors with their own record systems) that must be ready to exchange "
+        "e-messages with the new EPJ before their municipality cuts over. The municipality's dependencies-live "
+        "gate waits for each one's readyAt.",
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["id"],
+        "items": {
+            "type": "object",
+            "required": ["id", "name", "municipality"],
+            "properties": {
+                "id": {"type": "string", "pattern": "^[0-9]{4}-[a-z0-9][a-z0-9-]*$", "maxLength": 63},
+                "name": {"type": "string", "minLength": 1, "maxLength": 120},
+                "municipality": KOMMUNENR,
+                "readyAt": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "When the office confirmed it is ready (test e-messages exchanged, switch-over "
+                    "no later than the cutover night). Set by the project lead.",
+                },
+            },
+            "x-kubernetes-validations": [
+                {"rule": "self.id.startsWith(self.municipality + '-')", "message": "id must start with municipality-"}
+            ],
+        },
+    }
+
+
+def _schedule() -> Schema:
+    """The milestone offsets (one set for planner, operator, ICS and council report; see epj.golive.ScheduleSpec)."""
+
+    def field(minimum: int, maximum: int, default: int, text: str) -> Schema:
+        return {"type": "integer", "minimum": minimum, "maximum": maximum, "default": default, "description": text}
+
+    return {
+        "type": "object",
+        "description": "How far before go-live each time-driven milestone lies, copied from the planner's "
+        "scenario. Every date a person sees is computed from these in Europe/Oslo.",
+        "properties": {
+            "preProjectMonths": field(1, 60, 18, "Pre-project starts (Planned → Preparing), months before go-live."),
+            "withdrawalLockMonths": field(1, 60, 13, "The place locks (no withdrawal from here), months before."),
+            "mainProjectMonths": field(1, 60, 12, "Main project and training start, months before go-live."),
+            "rehearsalDays": field(2, 365, 42, "Rehearsal migration (Training → Rehearsal), days before go-live."),
+            "freezeDays": field(1, 60, 3, "Change freeze (Rehearsal → Freeze), days before go-live."),
+        },
+        "x-kubernetes-validations": [
+            {
+                "rule": "(has(self.preProjectMonths) ? self.preProjectMonths : 18)"
+                " > (has(self.withdrawalLockMonths) ? self.withdrawalLockMonths : 13)"
+                " && (has(self.withdrawalLockMonths) ? self.withdrawalLockMonths : 13)"
+                " > (has(self.mainProjectMonths) ? self.mainProjectMonths : 12)",
+                "message": "milestones out of order: preProjectMonths > withdrawalLockMonths > mainProjectMonths",
+            },
+            {
+                "rule": "(has(self.rehearsalDays) ? self.rehearsalDays : 42)"
+                " > (has(self.freezeDays) ? self.freezeDays : 3)",
+                "message": "milestones out of order: rehearsalDays > freezeDays",
+            },
+        ],
+    }
 
 
 def rollout_wave_crd() -> Schema:
@@ -213,8 +317,9 @@ def rollout_wave_crd() -> Schema:
                             "type": "array",
                             "maxItems": 50,
                             "default": [],
-                            "description": "Tenants that must be live (and soaked) before this one cuts over, "
-                            "e.g. a GP office on its municipality. A failed dependency holds this tenant.",
+                            "description": "Municipalities that must be live (and soaked) before this one cuts "
+                            "over, e.g. the host of a shared service. A failed dependency holds this tenant. "
+                            "GP offices are not listed here: see gpOffices.",
                             "items": KOMMUNENR,
                         },
                     },
@@ -234,6 +339,8 @@ def rollout_wave_crd() -> Schema:
                 "default": 0,
                 "description": "Days a dependency must have been live before a dependent may cut over.",
             },
+            "gpOffices": _gp_offices(),
+            "schedule": _schedule(),
             "paused": {
                 "type": "boolean",
                 "default": False,
@@ -266,6 +373,11 @@ def rollout_wave_crd() -> Schema:
             "observedGeneration": {"type": "integer"},
             "phase": {"type": "string", "description": "Furthest phase all members reached, or Blocked."},
             "order": {"type": "array", "items": KOMMUNENR, "description": "Deterministic processing order."},
+            "timingLocked": {
+                "type": "array",
+                "items": KOMMUNENR,
+                "description": "Members in Freeze or Cutover: while any, the wave's timing fields cannot change.",
+            },
             "tenantsByPhase": {
                 "type": "object",
                 "additionalProperties": {"type": "integer"},
@@ -287,27 +399,12 @@ def rollout_wave_crd() -> Schema:
         {"name": "Paused", "type": "boolean", "jsonPath": ".spec.paused"},
         {"name": "Aborted", "type": "boolean", "jsonPath": ".spec.aborted", "priority": 1},
     ]
-    return _crd("RolloutWave", "rolloutwaves", ["wave", "waves"], spec, status, columns)
+    return _crd("RolloutWave", "rolloutwaves", ["wave", "waves"], spec, status, columns, [WAVE_TIMING_RULE])
 
 
 # --------------------------------------------------------------------------------------------------------------------
 # GoLive: one tenant's way through the go-live phases.
 # --------------------------------------------------------------------------------------------------------------------
-
-
-def _approval() -> Schema:
-    return {
-        "type": "object",
-        "description": "A recorded go/no-go decision: which gate, by which ROLE (never a person's name), when, why.",
-        "required": ["gate", "by", "at", "reason", "decision"],
-        "properties": {
-            "gate": {"type": "string", "enum": [str(GateName.GO_NO_GO), str(GateName.HYPERCARE_EXIT)]},
-            "by": _enum(ApproverRole, "Role of the person who decided."),
-            "at": _timestamp("When the decision was made."),
-            "reason": {"type": "string", "minLength": 3, "maxLength": 500, "description": "Why."},
-            "decision": _enum(ApprovalDecision, "approve lets the gate pass; reject fails it and holds the tenant."),
-        },
-    }
 
 
 def _resume() -> Schema:
@@ -355,12 +452,12 @@ def _history() -> Schema:
             "properties": {
                 "at": _timestamp("When."),
                 "kind": {"type": "string", "enum": ["Transition", "Approval", "Resume", "Gate", "Event"]},
-                "fromPhase": {"type": "string"},
-                "toPhase": {"type": "string"},
-                "gate": {"type": "string"},
-                "outcome": {"type": "string"},
-                "by": {"type": "string"},
-                "decision": {"type": "string"},
+                "fromPhase": _enum(Phase, "Phase left (transitions)."),
+                "toPhase": _enum(Phase, "Phase entered (transitions)."),
+                "gate": _enum(GateName, "Gate concerned (gate outcomes, approvals)."),
+                "outcome": _enum(GateOutcome, "Gate outcome."),
+                "by": {"type": "string", "description": "Role that decided or resumed (never a person's name)."},
+                "decision": _enum(ApprovalDecision, "Approval decision."),
                 "reason": {"type": "string"},
             },
         },
@@ -384,7 +481,10 @@ def _migration_status() -> Schema:
 
 
 def golive_crd() -> Schema:
-    """The GoLive kind: one per tenant and wave; people write approvals, pause/abort and resume into its spec."""
+    """The GoLive kind: one per tenant and wave; people write pause/abort and resume into its spec.
+
+    Go/no-go decisions are GoLiveApproval objects (:func:`golive_approval_crd`), not part of this spec.
+    """
     spec: Schema = {
         "type": "object",
         "description": "One tenant's go-live. Created by the operator from a RolloutWave, or by hand.",
@@ -395,13 +495,21 @@ def golive_crd() -> Schema:
                 "type": "string",
                 "minLength": 1,
                 "maxLength": 63,
-                "description": "Name of the RolloutWave this go-live belongs to.",
-                "x-kubernetes-validations": _immutable("wave"),
+                "description": "Name of the RolloutWave this go-live belongs to. Changed by the operator only, "
+                "when a member moves to another wave before Freeze; the move is kept in the status history.",
             },
             "goLiveDate": {"type": "string", "format": "date", "description": "Copied from the wave."},
-            "dependsOn": {"type": "array", "maxItems": 50, "default": [], "items": KOMMUNENR},
+            "dependsOn": {
+                "type": "array",
+                "maxItems": 80,
+                "default": [],
+                "description": "What must be live (or, for a GP office, ready) before this tenant cuts over: "
+                "municipalities by kommunenummer and its GP offices by id. Copied from the wave.",
+                "items": {"type": "string", "pattern": "^[0-9]{4}(-[a-z0-9][a-z0-9-]*)?$", "maxLength": 63},
+            },
             "hypercareDays": {"type": "integer", "minimum": 1, "maximum": 120, "default": DEFAULT_HYPERCARE_DAYS},
             "soakDays": {"type": "integer", "minimum": 0, "maximum": 120, "default": 0},
+            "schedule": _schedule(),
             "gates": _gates_config(),
             "paused": {
                 "type": "boolean",
@@ -419,17 +527,6 @@ def golive_crd() -> Schema:
                 "description": "The municipality leaves the wave. Honoured only before the withdrawal lock "
                 "(13 months before go-live); refused, with an event, after it.",
             },
-            "approvals": {
-                "type": "array",
-                "maxItems": 100,
-                "default": [],
-                "description": "Go/no-go approvals, append-only (an audit trail). The latest decision per gate "
-                "after the last hold counts.",
-                "items": _approval(),
-                "x-kubernetes-validations": [
-                    {"rule": "oldSelf.all(a, a in self)", "message": "approvals are append-only"}
-                ],
-            },
             "resume": _resume(),
         },
     }
@@ -440,11 +537,27 @@ def golive_crd() -> Schema:
             "observedGeneration": {"type": "integer"},
             "phase": _enum(Phase, "Current go-live phase."),
             "phaseReason": {"type": "string", "description": "Why the tenant is in this phase."},
+            "wave": {"type": "string", "description": "The wave last decided in (moves are in the history)."},
+            "pinnedGoLiveDate": {
+                "type": "string",
+                "format": "date",
+                "description": "From Freeze until Hypercare (or a hold) the night runs on this date; edits wait.",
+            },
+            "pinnedSchedule": {
+                **_schedule(),
+                "description": "The schedule offsets pinned with pinnedGoLiveDate.",
+            },
             "phaseSince": _timestamp("When the current phase was entered."),
             "windowStart": _timestamp("From when gate timeouts count in this phase (entry, resume or unpause)."),
             "heldFrom": _enum(Phase, "The phase a hold started from (OnHold resumes there)."),
             "heldAt": _timestamp("When the current hold or rollback started."),
             "approvalsSince": _timestamp("Approvals recorded before this (the last hold) no longer count."),
+            "decisionWindows": {
+                "type": "object",
+                "description": "When the current round of each approval gate opened (entry into the phase it "
+                "decides: go-no-go at Freeze, hypercare-exit at Hypercare); earlier decisions do not count.",
+                "properties": {str(gate): _timestamp(f"Round of {gate} opened.") for gate in GATE_PHASE},
+            },
             "paused": {"type": "boolean", "description": "Paused at a safe point."},
             "hypercareStartedAt": _timestamp("When the command-centre (hypercare) period started."),
             "servingSince": _timestamp("Since when the tenant works on the new EPJ (cleared by a rollback)."),
@@ -459,6 +572,12 @@ def golive_crd() -> Schema:
                 "additionalProperties": {"type": "integer"},
                 "description": "Migration attempts by purpose.",
             },
+            "results": {
+                "type": "object",
+                "additionalProperties": _enum(JobState, "Final state."),
+                "description": "Final result of every migration job by MigrationJob name (purpose and attempt), "
+                "recorded once: a job with a recorded result is never run again.",
+            },
             "pending": {
                 "type": "object",
                 "description": "Deferred requests waiting for a safe point.",
@@ -467,6 +586,7 @@ def golive_crd() -> Schema:
                     "abort": {"type": "boolean"},
                     "abortIgnored": {"type": "boolean"},
                     "withdrawalRefused": {"type": "boolean"},
+                    "timingDeferred": {"type": "boolean"},
                 },
             },
             "history": _history(),
@@ -481,7 +601,7 @@ def golive_crd() -> Schema:
         {"name": "Go-live date", "type": "string", "jsonPath": ".spec.goLiveDate"},
         {"name": "Reason", "type": "string", "jsonPath": ".status.phaseReason", "priority": 1},
     ]
-    return _crd("GoLive", "golives", ["gl"], spec, status, columns)
+    return _crd("GoLive", "golives", ["gl"], spec, status, columns, [GOLIVE_TIMING_RULE])
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -550,9 +670,60 @@ def migration_job_crd() -> Schema:
     return _crd("MigrationJob", "migrationjobs", ["mj"], spec, status, columns)
 
 
+# --------------------------------------------------------------------------------------------------------------------
+# GoLiveApproval: one go/no-go decision, stamped by the API server's admission webhook.
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def golive_approval_crd() -> Schema:
+    """The GoLiveApproval kind: one object per decision (``epj golive approve``), the audit trail of go/no-go.
+
+    The client writes tenant, gate, role, decision and reason; the operator's mutating webhook writes
+    ``user`` (the authenticated Kubernetes user) and ``at`` (server time) and its validating webhook
+    checks the role against the user's groups (:mod:`epj.golive.approvals`). Immutable once created.
+    """
+    spec: Schema = {
+        "type": "object",
+        "description": "A go/no-go decision. Immutable: a new decision is a new object.",
+        "required": ["kommunenummer", "gate", "by", "decision", "reason"],
+        "x-kubernetes-validations": [{"rule": "self == oldSelf", "message": "a recorded decision is immutable"}],
+        "properties": {
+            "kommunenummer": KOMMUNENR,
+            "gate": {
+                "type": "string",
+                "enum": sorted(str(g) for g in APPROVAL_GATES),
+                "description": "The gate decided: go-no-go (the cutover night) or hypercare-exit.",
+            },
+            "by": _enum(ApproverRole, "Role of the person who decided (checked against their groups), never a name."),
+            "decision": _enum(ApprovalDecision, "approve lets the gate pass; reject fails it (a NO-GO)."),
+            "reason": {"type": "string", "minLength": 3, "maxLength": 500, "description": "Why (no personal data)."},
+            "at": _timestamp("Server time of admission, written by the webhook (never the client)."),
+            "user": {
+                "type": "string",
+                "description": "The authenticated Kubernetes user who decided, written by the webhook.",
+            },
+        },
+    }
+    status: Schema = {
+        "type": "object",
+        "description": "Unused: a decision has no state of its own (the GoLive records what it did with it).",
+        "properties": {"observedGeneration": {"type": "integer"}},
+    }
+    columns: list[Schema] = [
+        {"name": "Tenant", "type": "string", "jsonPath": ".spec.kommunenummer"},
+        {"name": "Gate", "type": "string", "jsonPath": ".spec.gate"},
+        {"name": "Decision", "type": "string", "jsonPath": ".spec.decision"},
+        {"name": "By", "type": "string", "jsonPath": ".spec.by"},
+        {"name": "At", "type": "date", "jsonPath": ".spec.at"},
+        {"name": "User", "type": "string", "jsonPath": ".spec.user", "priority": 1},
+    ]
+    return _crd("GoLiveApproval", "goliveapprovals", ["gla"], spec, status, columns)
+
+
 def crd_manifests() -> list[dict[str, Any]]:
     """All CRDs of the go-live operator, as plain dicts ready to render or apply (fresh copies each call)."""
-    return [copy.deepcopy(crd) for crd in (rollout_wave_crd(), golive_crd(), migration_job_crd())]
+    kinds = (rollout_wave_crd(), golive_crd(), migration_job_crd(), golive_approval_crd())
+    return [copy.deepcopy(crd) for crd in kinds]
 
 
 def status_schema(kind: str) -> Schema:

@@ -7,6 +7,14 @@
   namespace; the tenant namespaces need ``batch/jobs`` create/get and ``pods`` get/list (the
   migration, smoke and rollback Jobs and their pods' termination messages).
 * :data:`CLUSTER_RULES` — what kopf reads cluster-wide (CRDs and namespaces, to notice them come and go).
+* :func:`webhook_manifests` — the admission webhooks that stamp every go/no-go decision
+  (``GoLiveApproval``) with the authenticated user and server time: their Service and the
+  Mutating/ValidatingWebhookConfiguration. TLS: the operator serves HTTPS with ``tls.crt``/``tls.key``
+  from the Secret :data:`WEBHOOK_TLS_SECRET` (mounted at :data:`WEBHOOK_CERT_DIR`); cert-manager issues
+  it (rendered self-signed Issuer and Certificate ``epj-golive-webhook`` for the Service's DNS names,
+  renewed before expiry; kopf re-reads the files) and injects the CA into both configurations
+  (annotation ``cert-manager.io/inject-ca-from``). cert-manager itself must be installed in the cluster
+  (not rendered here); without it, create that Secret and set ``caBundle`` by hand.
 * :data:`ROLLBACK_RULES` — the rollback Job's own ServiceAccount (:data:`ROLLBACK_ACCOUNT`) in a tenant
   namespace: scale the tenant's clinical Deployments to zero (``epj golive rollback``), nothing else.
 
@@ -18,13 +26,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from epj.operator.crds import GROUP
+from epj import contract
+from epj.operator.admission import MUTATE_ID, PLURAL, VALIDATE_ID
+from epj.operator.crds import GROUP, VERSION
 from epj.operator.runner import PEERING_NAME
 
 READ = ["get", "list", "watch"]
 
 #: RBAC rules for the operator's own namespace (kopf needs read on CRDs/namespaces cluster-wide as well).
-KINDS = ["rolloutwaves", "golives", "migrationjobs"]
+KINDS = ["rolloutwaves", "golives", "migrationjobs", "goliveapprovals"]
 OPERATOR_RULES: list[dict[str, Any]] = [
     {"apiGroups": [GROUP], "resources": KINDS, "verbs": [*READ, "create", "patch"]},
     {"apiGroups": [GROUP], "resources": [f"{k}/status" for k in KINDS], "verbs": ["get", "patch"]},
@@ -84,3 +94,95 @@ def peering_manifests(namespace: str) -> list[dict[str, Any]]:
         "metadata": {"name": PEERING_NAME, "namespace": namespace},
     }
     return [crd, peering]
+
+
+#: The Secret with the webhook server's certificate (``tls.crt``, ``tls.key``, ``ca.crt``), issued by cert-manager.
+WEBHOOK_TLS_SECRET = "epj-golive-webhook-tls"
+#: Where the operator's container mounts it (``EPJ_WEBHOOK_CERT_DIR``).
+WEBHOOK_CERT_DIR = "/etc/epj/webhook"
+#: cert-manager's Certificate (and the CA injected into the webhook configurations from it).
+WEBHOOK_CERTIFICATE = "epj-golive-webhook"
+
+
+def webhook_env() -> list[dict[str, Any]]:
+    """The operator container's environment for the webhook server (with :func:`webhook_volume`)."""
+    return [{"name": contract.ENV_WEBHOOK_CERT_DIR, "value": WEBHOOK_CERT_DIR}]
+
+
+def webhook_volume() -> tuple[dict[str, Any], dict[str, Any]]:
+    """(volume, volumeMount) of the webhook certificate Secret for the operator's pod."""
+    volume = {"name": "webhook-tls", "secret": {"secretName": WEBHOOK_TLS_SECRET, "defaultMode": 0o440}}
+    mount = {"name": "webhook-tls", "mountPath": WEBHOOK_CERT_DIR, "readOnly": True}
+    return volume, mount
+
+
+def webhook_manifests(namespace: str, selector: dict[str, str]) -> list[dict[str, Any]]:
+    """cert-manager Issuer and Certificate, Service, Mutating/ValidatingWebhookConfiguration for the webhooks.
+
+    ``selector`` picks the operator's pods. Both webhooks fail closed (``failurePolicy: Fail``):
+    while the operator is down no decision is recorded, never an unverified one. Only
+    ``goliveapprovals`` in ``namespace`` go through them, so nothing else depends on the operator.
+    """
+    service = contract.OPERATOR_WEBHOOK_SERVICE
+    labels = {"app.kubernetes.io/part-of": "epj-platform", "app.kubernetes.io/name": service}
+    inject = {"cert-manager.io/inject-ca-from": f"{namespace}/{WEBHOOK_CERTIFICATE}"}
+    rule = {"apiGroups": [GROUP], "apiVersions": [VERSION], "resources": [PLURAL], "scope": "Namespaced"}
+    scope = {"matchLabels": {"kubernetes.io/metadata.name": namespace}}
+
+    def webhook(handler: str, operations: list[str]) -> dict[str, Any]:
+        return {
+            "name": f"{handler}.{GROUP}",
+            "clientConfig": {"service": {"name": service, "namespace": namespace, "path": f"/{handler}", "port": 443}},
+            "rules": [{**rule, "operations": operations}],
+            "namespaceSelector": scope,
+            "failurePolicy": "Fail",
+            "sideEffects": "None",
+            "admissionReviewVersions": ["v1"],
+            "timeoutSeconds": 10,
+        }
+
+    issuer = f"{WEBHOOK_CERTIFICATE}-issuer"
+    return [
+        {
+            # A self-signed issuer is enough: only the API server trusts this CA (injected as caBundle).
+            "apiVersion": "cert-manager.io/v1",
+            "kind": "Issuer",
+            "metadata": {"name": issuer, "namespace": namespace, "labels": labels},
+            "spec": {"selfSigned": {}},
+        },
+        {
+            "apiVersion": "cert-manager.io/v1",
+            "kind": "Certificate",
+            "metadata": {"name": WEBHOOK_CERTIFICATE, "namespace": namespace, "labels": labels},
+            "spec": {
+                "secretName": WEBHOOK_TLS_SECRET,
+                "dnsNames": [f"{service}.{namespace}.svc", f"{service}.{namespace}.svc.cluster.local"],
+                "duration": "2160h",
+                "renewBefore": "360h",
+                "issuerRef": {"name": issuer, "kind": "Issuer"},
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": service, "namespace": namespace, "labels": labels},
+            "spec": {
+                "selector": dict(selector),
+                "ports": [
+                    {"name": "webhook", "port": 443, "targetPort": contract.OPERATOR_WEBHOOK_PORT, "protocol": "TCP"}
+                ],
+            },
+        },
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "MutatingWebhookConfiguration",
+            "metadata": {"name": f"{service}.{GROUP}", "labels": labels, "annotations": inject},
+            "webhooks": [{**webhook(MUTATE_ID, ["CREATE"]), "reinvocationPolicy": "Never"}],
+        },
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": f"{service}.{GROUP}", "labels": labels, "annotations": inject},
+            "webhooks": [webhook(VALIDATE_ID, ["CREATE", "UPDATE"])],
+        },
+    ]

@@ -24,7 +24,7 @@ import queue
 import secrets
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -33,6 +33,7 @@ import jsonpatch  # kmock's own dependency for JSON patches
 import kmock
 from kmock._internal import parsing, rendering  # the request type of the overridden hook; see _fix_paths
 
+from epj import contract
 from epj.operator.crds import GROUP, VERSION, crd_manifests
 
 #: How many versions of each object the emulator keeps (kmock keeps all by default).
@@ -59,7 +60,32 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]  # kmock ships n
 
     _counter = itertools.count(1)
 
+    #: The API server's admission chain for GoLiveApprovals (set by :class:`epj.operator.testing.LocalCluster`):
+    #: ``await admission(operation, new_object, old_object)`` returns the object to store, or raises
+    #: ``kmock.KubernetesError`` (403) to refuse it. None: objects are stored as sent.
+    admission: Callable[[str, dict[str, Any], dict[str, Any] | None], Awaitable[dict[str, Any]]] | None = None
+
+    async def _admit(self, request: rendering.Request) -> None:
+        """Run the admission chain on a create or merge-patch of a GoLiveApproval (as the API server does)."""
+        data = request.data
+        if self.admission is None or getattr(request.resource, "plural", None) != "goliveapprovals":
+            return
+        if not isinstance(data, dict) or request.subresource is not None:
+            return
+        if request.action == kmock.action.CREATE:
+            admitted = await self.admission("CREATE", copy.deepcopy(data), None)
+        elif request.action == kmock.action.UPDATE and request.name is not None:
+            current = self._current(request)
+            if current is None:
+                return
+            admitted = await self.admission("UPDATE", _merged(current, data), copy.deepcopy(current))
+        else:
+            return
+        data.clear()
+        data.update(admitted)
+
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
+        await self._admit(request)
         action, data = request.action, request.data
         if request.resource is not None and isinstance(data, dict):
             now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
@@ -206,7 +232,7 @@ def declare_resources(emulator: kmock.KubernetesEmulator) -> None:
 
 
 @contextmanager
-def emulator_thread(namespace: str = "epj-golive") -> Iterator[tuple[Emulator, str]]:
+def emulator_thread(namespace: str = contract.GOLIVE_NAMESPACE) -> Iterator[tuple[Emulator, str]]:
     """Serve the emulator from its own thread and event loop; yields ``(emulator, base_url)``.
 
     kopf, when it stops, waits for (and then cancels) every task created in its event loop
@@ -240,7 +266,7 @@ def emulator_thread(namespace: str = "epj-golive") -> Iterator[tuple[Emulator, s
 
 
 @asynccontextmanager
-async def start_emulator(namespace: str = "epj-golive") -> AsyncIterator[tuple[Emulator, str]]:
+async def start_emulator(namespace: str = contract.GOLIVE_NAMESPACE) -> AsyncIterator[tuple[Emulator, str]]:
     """Serve an emulator with the CRDs and ``namespace`` on loopback; yields ``(emulator, base_url)``."""
     async with Emulator() as emulator, kmock.Server(emulator) as server:
         declare_resources(emulator)

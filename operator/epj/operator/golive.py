@@ -3,8 +3,9 @@
 This is the whole GoLive adapter; the phase machine itself is :func:`epj.golive.machine.decide`.
 One reconcile:
 
-1. reads the spec (folding in the wave's pause/abort levers) and the state (the last
-   status this process wrote, or the object's status after a restart);
+1. reads the spec, folding in the pause/abort levers of the RolloutWave as the API server
+   has it now (never a cache a handler filled), and the state (the last status this process
+   wrote, or the object's status after a restart);
 2. observes: the MigrationJob's status, the smoke-check Job, dependencies' phases,
    training completion, Alertmanager;
 3. calls ``decide`` — again at once while it reports a transition (one step per call);
@@ -20,15 +21,29 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from typing import Any, cast
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from epj.golive.actions import CreateMigrationJob, Decision, EmitEvent, RollBack, RunSmokeChecks
+from epj.golive.approvals import approval_from_object
 from epj.golive.machine import decide, set_condition
-from epj.golive.model import GoLiveSpec, GoLiveState, MigrationObservation, Observations, Reconciliation, SmokeResult
+from epj.golive.model import (
+    Approval,
+    DependencyStatus,
+    GoLiveSpec,
+    GoLiveState,
+    MigrationObservation,
+    Observations,
+    Reconciliation,
+    SmokeResult,
+)
 from epj.golive.phases import ConditionType, JobState, Phase
+from epj.golive.wave import GpOfficeMember
 from epj.operator import resources
 from epj.operator.context import OperatorContext, TenantView
-from epj.operator.kube import GOLIVES, JOBS, MIGRATION_JOBS, Body
+from epj.operator.events import post_event
+from epj.operator.kube import GOLIVES, JOBS, MIGRATION_JOBS, ROLLOUT_WAVES, Body
+from epj.operator.wave import KEPT_PHASES, without_owner
 
 logger = logging.getLogger(__name__)
 
@@ -47,16 +62,29 @@ class Reconciler:
         self.counted = False
         #: True while a smoke-check Job runs: nobody else wakes us when it ends, so poll it.
         self.polling = False
+        #: The stamped decisions of the current reconcile (from the GoLiveApproval objects).
+        self.approvals: tuple[Approval, ...] = ()
+        #: The wave's ownerReference was removed (Cutover reached); see :meth:`release_from_wave`.
+        self.released = False
+        #: The wave's spec as read at the start of the current reconcile (levers, Alertmanager URL).
+        self.wave: dict[str, Any] = {}
 
     # ---------------------------------------------------------------- inputs
 
-    def spec(self, body: Body) -> GoLiveSpec:
-        spec = GoLiveSpec.model_validate(dict(body.get("spec") or {}))
-        wave = self.ctx.waves.get((body["metadata"]["namespace"], spec.wave))
-        if wave is not None and (wave.paused or wave.aborted):
-            spec = spec.model_copy(
-                update={"paused": spec.paused or wave.paused, "aborted": spec.aborted or wave.aborted}
-            )
+    async def spec(self, body: Body) -> GoLiveSpec:
+        """The GoLive spec with its wave's levers folded in, the wave read from the API server now.
+
+        Never from what the RolloutWave handler cached: after a restart the GoLive may be reconciled
+        before (or without) that handler running, and a lever missed once un-pauses the tenant.
+        A wave that is gone (or names no levers) adds none.
+        """
+        raw = {k: v for k, v in dict(body.get("spec") or {}).items() if k != "approvals"}
+        spec = GoLiveSpec.model_validate({**raw, "approvals": [a.to_dict() for a in self.approvals]})
+        wave = await self.ctx.client.get(ROLLOUT_WAVES, body["metadata"]["namespace"], spec.wave)
+        self.wave = dict((wave or {}).get("spec") or {})
+        paused, aborted = bool(self.wave.get("paused")), bool(self.wave.get("aborted"))
+        if paused or aborted:
+            spec = spec.model_copy(update={"paused": spec.paused or paused, "aborted": spec.aborted or aborted})
         return spec
 
     def load_state(self, body: Body) -> GoLiveState | None:
@@ -80,14 +108,21 @@ class Reconciler:
                 if cached is not None
                 else await ctx.client.get(MIGRATION_JOBS, namespace, record.job_name)
             )
-            if mj is None:
-                # Persisted but not yet created (a crash between the two): create it now, same name.
+            if mj is None and record.state == JobState.PENDING and record.job_name not in state.results:
+                # Persisted but never created (a crash between the two): create it now, same name.
                 await self.create_migration_job(
                     body, CreateMigrationJob(
                         kommunenummer=spec.kommunenummer, job_name=record.job_name,
                         purpose=record.purpose, attempt=record.attempt,
                     ),
                 )  # fmt: skip
+            elif mj is None and record.state == JobState.RUNNING and record.job_name not in state.results:
+                # Deleted while its Job ran (the finalizer was forced): report it, never re-create it.
+                message = f"MigrationJob {record.job_name} vanished while running; a resume starts a new attempt"
+                post_event(body, "Warning", "MigrationJobVanished", message)
+                migration = MigrationObservation(job_name=record.job_name, state=JobState.FAILED, message=message)
+            elif mj is None:
+                pass  # its result is recorded in the status: nothing to observe, nothing to run again
             else:
                 mj_status = mj.get("status") or {}
                 rec = mj_status.get("reconciliation")
@@ -99,9 +134,11 @@ class Reconciler:
                 )
             if state.smoke_requested_for == record.job_name:
                 smoke = await self.observe_smoke(body, spec, record.job_name)
-        wave = ctx.waves.get((namespace, spec.wave))
-        alert_url = wave.alertmanager_url if wave is not None else None
-        dependencies = {}
+        alert_url = self.wave.get("alertmanagerUrl")
+        dependencies: dict[str, DependencyStatus] = {}
+        for office in self.wave.get("gpOffices") or ():
+            if office.get("municipality") == spec.kommunenummer:
+                dependencies[office["id"]] = GpOfficeMember.model_validate(office).status()
         for dep in spec.depends_on:
             view = ctx.tenants.get((namespace, dep))
             if view is not None:
@@ -127,8 +164,13 @@ class Reconciler:
 
     # ---------------------------------------------------------------- the loop
 
-    async def reconcile(self, body: Body) -> dt.datetime | None:
-        """One reconcile (see the module docstring). Returns when to look again at the latest (clock time)."""
+    async def reconcile(self, body: Body, approvals: Iterable[Mapping[str, Any]] = ()) -> dt.datetime | None:
+        """One reconcile (see the module docstring). Returns when to look again at the latest (clock time).
+
+        ``approvals``: the tenant's GoLiveApproval objects (kopf's index over the API server's objects);
+        only decisions the admission webhook stamped count.
+        """
+        self.approvals = tuple(a for a in map(approval_from_object, approvals) if a is not None)
         return await self._reconcile(body)
 
     def _timed(self, started: float) -> None:
@@ -139,7 +181,7 @@ class Reconciler:
             self.ctx.latencies.append(elapsed)
 
     async def _reconcile(self, body: Body) -> dt.datetime | None:
-        spec = self.spec(body)
+        spec = await self.spec(body)
         state = self.load_state(body)
         generation = body["metadata"].get("generation")
         decision: Decision | None = None
@@ -149,13 +191,18 @@ class Reconciler:
             now = self.ctx.now()
             decision = decide(spec, state, observations, now)
             new_state = decision.state
-            if generation is not None and new_state.observed_generation != generation:
-                new_state = new_state.model_copy(update={"observed_generation": generation})
+            if generation is not None:
+                new_state = with_generation(new_state, int(generation))
             if self.errors:
                 new_state = self.clear_stalled(new_state, now, spec.kommunenummer)
             await self.persist(body, spec, state, new_state, decision)
             state = new_state
+            await self.release_from_wave(body, new_state)
+            detail = {"golive": body["metadata"]["name"], "phase": str(new_state.phase),
+                      "actions": [a.kind for a in decision.actions]}  # fmt: skip
+            await self.ctx.fault_point("golive.saved", **detail)
             await self.act(body, spec, decision)
+            await self.ctx.fault_point("golive.acted", **detail)
             self._timed(started)
             if decision.transition is None:
                 break
@@ -176,6 +223,8 @@ class Reconciler:
             meta = body["metadata"]
             await self.ctx.client.patch_status(GOLIVES, meta["namespace"], meta["name"], patch)
             self.persisted = status
+            if self.ctx.record_latencies:
+                self.ctx.persisted(meta["namespace"], spec.kommunenummer, new)
         self.state = new
         self.record(body, spec, old, new, decision)
 
@@ -188,6 +237,7 @@ class Reconciler:
         old_phase = old.phase if old is not None and self.counted else None
         self.counted = True
         ctx.metrics.set_phase(tenant, old_phase, new.phase)
+        ctx.metrics.wave(tenant, spec.wave)
         seen = set(old.history) if old is not None else set()
         for entry in new.history:
             if entry.kind == "Gate" and entry not in seen and entry.gate and entry.outcome:
@@ -241,6 +291,8 @@ class Reconciler:
                 )
                 await self.ctx.client.ensure(JOBS, manifest["metadata"]["namespace"], manifest)
             elif isinstance(action, RollBack):
+                if action.stop_job:
+                    await self.stop_migration(body, action.stop_job)
                 job = decision.state.migration
                 job_name = job.job_name if job is not None else f"golive-{action.kommunenummer}"
                 manifest = resources.rollback_job(
@@ -249,6 +301,38 @@ class Reconciler:
                 await self.ctx.client.ensure(JOBS, manifest["metadata"]["namespace"], manifest)
             elif isinstance(action, EmitEvent):
                 post_event(body, action.type, action.reason, action.message)
+        transition, record = decision.transition, decision.state.migration
+        if transition is not None and (transition.from_phase, transition.to_phase) == (Phase.CUTOVER, Phase.LIVE):
+            # Going live seals the tenant's store: from now on every migration run into it is refused.
+            job_name = record.job_name if record is not None else f"golive-{spec.kommunenummer}"
+            manifest = resources.seal_job(spec.kommunenummer, job_name, body["metadata"]["name"], self.ctx.image)
+            await self.ctx.client.ensure(JOBS, manifest["metadata"]["namespace"], manifest)
+
+    async def release_from_wave(self, body: Body, state: GoLiveState) -> None:
+        """From Cutover on, the GoLive no longer belongs to its wave for garbage collection (deleting the
+        wave must not delete a tenant's go-live record once the night has started)."""
+        if self.released or state.phase not in KEPT_PHASES:
+            return
+        refs = without_owner(body)
+        if refs is not None:
+            meta = body["metadata"]
+            await self.ctx.client.patch(
+                GOLIVES, meta["namespace"], meta["name"], {"metadata": {"ownerReferences": refs}}
+            )
+        self.released = True
+
+    async def stop_migration(self, body: Body, migration_job: str) -> None:
+        """Delete the running batch Job of a cutover the night has ended (its pod dies before it publishes).
+
+        The MigrationJob stays, and its daemon reports the vanished Job as failed; nothing re-creates it.
+        """
+        mj = await self.ctx.client.get(MIGRATION_JOBS, body["metadata"]["namespace"], migration_job)
+        if mj is None:
+            return
+        manifest = resources.migration_batch_job(mj)
+        meta = manifest["metadata"]
+        await self.ctx.client.delete(JOBS, meta["namespace"], meta["name"], propagation="Background")
+        post_event(body, "Warning", "MigrationStopped", f"final migration Job {meta['name']} stopped: the night ended")
 
     async def create_migration_job(self, body: Body, action: CreateMigrationJob) -> None:
         manifest = resources.migration_job_cr(
@@ -303,8 +387,12 @@ class Reconciler:
         return state.model_copy(update={"conditions": conditions})
 
 
-def post_event(body: Body, type_: str, reason: str, message: str) -> None:
-    """A Kubernetes Event on the object (kopf posts it in the background)."""
-    import kopf
-
-    kopf.event(kopf.Body(cast(Any, body)), type=type_, reason=reason, message=message)  # RawBody is a TypedDict
+def with_generation(state: GoLiveState, generation: int) -> GoLiveState:
+    """The state with ``observedGeneration`` on the status and on every condition (what ``kubectl wait`` reads)."""
+    conditions = tuple(
+        c if c.observed_generation == generation else c.model_copy(update={"observed_generation": generation})
+        for c in state.conditions
+    )
+    if state.observed_generation == generation and conditions == state.conditions:
+        return state
+    return state.model_copy(update={"observed_generation": generation, "conditions": conditions})

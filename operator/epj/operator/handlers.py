@@ -8,11 +8,14 @@ on kopf's default registry for ``kopf run``.
 Per kind:
 
 * **RolloutWave** — create/update/resume: validate with the core, remember the spec, create or
-  update one GoLive per member; delete: forget it (members are owned and garbage-collected).
+  update one GoLive per member (adopting a member moved here from another wave); delete (finalizer):
+  release members that reached Cutover or later (their audit trail stays), the garbage collector
+  takes the rest. GoLives never read a wave's levers from this handler: they GET the wave.
 * **GoLive** — a daemon per object runs the reconcile loop (:mod:`epj.operator.golive`): it sleeps
   until the core's ``next_wake_at``, a spec change, a MigrationJob update, a dependency's
   transition or a clock advance (simulated clock) wakes it. The daemon is the only writer of
-  the status. A finalizer refuses deletion while the tenant's migration Job runs.
+  the status. A finalizer refuses deletion for the whole Cutover (reconciling meanwhile, so the
+  night still ends in Live or RolledBack) and while the tenant's migration Job runs.
 * **MigrationJob** — a daemon per object creates the batch Job and follows it until it finishes.
   A finalizer refuses deletion while the Job runs (it is never orphaned).
 * **ConfigMap** ``epj-training-completion`` — training completion per tenant (data: kommunenummer
@@ -30,7 +33,7 @@ from typing import Any
 
 import kopf
 
-from epj.golive.phases import JobState
+from epj.golive.phases import JobState, Phase
 from epj.operator import golive as golive_adapter
 from epj.operator import migration as migration_adapter
 from epj.operator import wave as wave_adapter
@@ -53,6 +56,7 @@ def context_of(memo: Any) -> OperatorContext:
 
 async def wave_changed(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     ctx = context_of(memo)
+    await ctx.fault_point("wave.changed", wave=str(body.metadata.name))
     raw = dict(body)
     try:
         spec = wave_adapter.wave_spec(raw)
@@ -65,7 +69,9 @@ async def wave_changed(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **
     ctx.waves[(namespace, spec.name)] = spec
     created = await wave_adapter.ensure_members(ctx, raw, spec)
     if created:
-        kopf.info(body, reason="MembersCreated", message=f"GoLives created in order: {', '.join(created)}")
+        kopf.info(
+            body, reason="MembersCreated", message=f"GoLives created or moved here, in order: {', '.join(created)}"
+        )
     if previous is not None and (previous.paused, previous.aborted) != (spec.paused, spec.aborted):
         kopf.info(body, reason="LeversChanged", message=f"paused={spec.paused} aborted={spec.aborted}")
     ctx.wake_wave(namespace, spec.name)
@@ -73,7 +79,11 @@ async def wave_changed(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **
 
 
 async def wave_deleted(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Before the wave goes, release the members that reached Cutover: the garbage collector takes only the rest."""
     ctx = context_of(memo)
+    kept = await wave_adapter.release_members(ctx, dict(body))
+    if kept:
+        kopf.info(body, reason="MembersKept", message=f"GoLives kept (reached Cutover or later): {', '.join(kept)}")
     ctx.waves.pop((str(body.metadata.namespace), str(body.metadata.name)), None)
 
 
@@ -81,10 +91,15 @@ async def wave_deleted(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 
 
 async def golive_daemon(
-    stopped: kopf.DaemonStopped, body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any
+    stopped: kopf.DaemonStopped,
+    body: kopf.Body,
+    memo: kopf.Memo,
+    logger: kopf.Logger,
+    **kwargs: Any,
 ) -> None:
     ctx = context_of(memo)
     namespace, name = str(body.metadata.namespace), str(body.metadata.name)
+    approvals: kopf.Index[tuple[str, str], dict[str, Any]] = kwargs["approvals"]  # the kopf index below
     reconciler = golive_adapter.Reconciler(ctx)
     waker = ctx.waker(namespace, name)
     try:
@@ -95,7 +110,8 @@ async def golive_daemon(
                 async with ctx.slots():
                     if ctx.record_latencies:
                         ctx.queue_waits.append(time.perf_counter() - queued)
-                    wake_at = await reconciler.reconcile(dict(body))
+                    key = (namespace, str((body.get("spec") or {}).get("kommunenummer", "")))
+                    wake_at = await reconciler.reconcile(dict(body), approvals=list(approvals.get(key, ())))
                 delay = _delay(ctx, wake_at)
                 if reconciler.polling:
                     delay = min(delay, ctx.job_poll_seconds)
@@ -134,8 +150,27 @@ async def golive_spec_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> Non
 
 
 async def golive_deleted(body: kopf.Body, status: kopf.Status, memo: kopf.Memo, **_: Any) -> None:
+    """Deletion waits for the whole cutover night (until Live or RolledBack) and for a running migration Job.
+
+    kopf stops the daemon once deletion is requested, so while the night runs this handler
+    reconciles instead (a failed final migration still rolls back) and asks kopf to retry.
+    """
     ctx = context_of(memo)
-    migration = dict(status.get("migration") or {})
+    raw = dict(body)
+    if (raw.get("status") or {}).get("phase") == str(Phase.CUTOVER):
+        reconciler = golive_adapter.Reconciler(ctx)
+        wake_at = await reconciler.reconcile(raw)
+        state = reconciler.state
+        if state is not None and state.phase == Phase.CUTOVER:
+            await ctx.fault_point("golive.deletion_held", golive=str(body.metadata.name))
+            delay = ctx.job_poll_seconds if wake_at is None else min(ctx.job_poll_seconds, _delay(ctx, wake_at))
+            raise kopf.TemporaryError(
+                f"GoLive {body.metadata.name} is in Cutover: deletion waits until Live or RolledBack", delay=delay
+            )
+        current: dict[str, Any] = state.to_status() if state is not None else {}
+    else:
+        current = dict(status)
+    migration = dict(current.get("migration") or {})
     if migration.get("state") in (str(JobState.PENDING), str(JobState.RUNNING)) and migration.get("jobName"):
         mj = await ctx.client.get(MIGRATION_JOBS, str(body.metadata.namespace), migration["jobName"])
         if mj is not None and await migration_adapter.running_job(ctx, mj):
@@ -144,6 +179,24 @@ async def golive_deleted(body: kopf.Body, status: kopf.Status, memo: kopf.Memo, 
             )
     key = (str(body.metadata.namespace), str(body.get("spec", {}).get("kommunenummer", "")))
     ctx.tenants.pop(key, None)
+
+
+# -------------------------------------------------------------------- GoLiveApproval
+
+
+def index_approval(body: kopf.Body, **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    """kopf index (namespace, kommunenummer) → the tenant's GoLiveApproval objects.
+
+    An informer over the API server's objects, not a handler's memory: kopf fills every index
+    completely before it starts any handler, also after a restart.
+    """
+    key = (str(body.metadata.namespace), str(body.spec.get("kommunenummer", "")))
+    return {key: {"metadata": {"name": body.metadata.name}, "spec": dict(body.spec)}}
+
+
+async def approval_seen(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """A decision was recorded (or removed): the tenant's GoLive looks at once."""
+    context_of(memo).wake_tenant(str(body.metadata.namespace), str(body.spec.get("kommunenummer", "")))
 
 
 # -------------------------------------------------------------------- MigrationJob
@@ -183,6 +236,11 @@ async def migration_job_deleted(body: kopf.Body, memo: kopf.Memo, **_: Any) -> N
             f"Job {running} is still running: the MigrationJob stays until it ends (delete the Job to stop it)",
             delay=ctx.finalizer_retry_seconds,
         )
+    unrecorded = await migration_adapter.unrecorded_result(ctx, dict(body))
+    if unrecorded:
+        ctx.wake(str(body.metadata.namespace), str(body.spec.get("goLive", "")))
+        raise kopf.TemporaryError(f"{unrecorded}; deletion waits", delay=ctx.finalizer_retry_seconds)
+    ctx.migration_status.pop((str(body.metadata.namespace), str(body.metadata.name)), None)
 
 
 # -------------------------------------------------------------------- training completion
@@ -229,7 +287,10 @@ def register(registry: kopf.OperatorRegistry) -> kopf.OperatorRegistry:
     kopf.on.create(*waves, registry=registry, id="wave")(wave_changed)
     kopf.on.update(*waves, registry=registry, id="wave", field="spec")(wave_changed)
     kopf.on.resume(*waves, registry=registry, id="wave")(wave_changed)
-    kopf.on.delete(*waves, registry=registry, id="wave", optional=True)(wave_deleted)
+    kopf.on.delete(*waves, registry=registry, id="release", optional=True)(wave_deleted)
+    approvals = (GROUP, VERSION, "goliveapprovals")
+    kopf.index(*approvals, registry=registry, id="approvals")(index_approval)
+    kopf.on.event(*approvals, registry=registry, id="approval-seen")(approval_seen)
     kopf.daemon(*golives, registry=registry, id="reconcile", cancellation_timeout=1.0)(golive_daemon)
     kopf.on.update(*golives, registry=registry, id="spec", field="spec")(golive_spec_changed)
     kopf.on.delete(*golives, registry=registry, id="guard")(golive_deleted)

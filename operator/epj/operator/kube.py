@@ -52,6 +52,7 @@ class Resource:
 
 ROLLOUT_WAVES = Resource(GROUP, VERSION, "rolloutwaves", "RolloutWave")
 GOLIVES = Resource(GROUP, VERSION, "golives", "GoLive")
+APPROVALS = Resource(GROUP, VERSION, "goliveapprovals", "GoLiveApproval")
 MIGRATION_JOBS = Resource(GROUP, VERSION, "migrationjobs", "MigrationJob")
 JOBS = Resource("batch", "v1", "jobs", "Job")
 CONFIG_MAPS = Resource("", "v1", "configmaps", "ConfigMap")
@@ -191,9 +192,13 @@ class KubeClient:
         path = resource.path(namespace, name, "status")
         return await self.request("PATCH", path, {"status": status}, content_type="application/merge-patch+json")
 
-    async def delete(self, resource: Resource, namespace: str | None, name: str) -> None:
+    async def delete(
+        self, resource: Resource, namespace: str | None, name: str, *, propagation: str | None = None
+    ) -> None:
+        """Delete (absent is fine). ``propagation`` e.g. ``Background``: a batch Job's pods go too."""
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation} if propagation else None
         try:
-            await self.request("DELETE", resource.path(namespace, name))
+            await self.request("DELETE", resource.path(namespace, name), body)
         except ApiError as error:
             if error.status != 404:
                 raise

@@ -14,19 +14,45 @@ from typing import Any
 from epj.golive.phases import JobState
 from epj.operator import resources
 from epj.operator.context import OperatorContext
-from epj.operator.kube import JOBS, MIGRATION_JOBS, Body, Resource
+from epj.operator.events import post_event
+from epj.operator.kube import GOLIVES, JOBS, MIGRATION_JOBS, Body, Resource
 
 PODS = Resource("", "v1", "pods", "Pod")
 FINAL = (JobState.SUCCEEDED, JobState.FAILED)
 
 
 async def sync_migration_job(ctx: OperatorContext, body: Body) -> JobState:
-    """Ensure the batch Job exists, mirror its state (and result) into the MigrationJob status."""
+    """Run the batch Job once and mirror its state (and result) into the MigrationJob status.
+
+    A result is recorded once and never run again: a MigrationJob whose status (or whose GoLive's
+    ``status.results``) holds a final state creates no Job — not after its Job was garbage-collected
+    (``ttlSecondsAfterFinished``), not after a restart, not when the object is deleted and re-created.
+    A Job that vanishes before it finished is reported (Warning event, condition, state Failed); it is
+    never re-created here: the GoLive decides, and a new run is a new, counted attempt.
+    """
     meta, spec = body["metadata"], body["spec"]
-    status = dict(body.get("status") or {})
+    key = (meta["namespace"], meta["name"])
+    status = {**dict(body.get("status") or {}), **ctx.migration_status.get(key, {})}
+    recorded = status.get("state")
+    if recorded in FINAL:
+        _remember(ctx, body, status, changed=key not in ctx.migration_status)
+        return JobState(recorded)
+    earlier = await _recorded_on_golive(ctx, body)
+    if earlier is not None:
+        message = f"result {earlier} already recorded for this attempt on GoLive {spec.get('goLive')}: not run again"
+        restored: dict[str, Any] = {"state": str(earlier), "message": message,
+                  "conditions": [_condition("Progressing", False, "ResultRecorded", message, ctx.now())]}  # fmt: skip
+        await ctx.client.patch_status(MIGRATION_JOBS, meta["namespace"], meta["name"], restored)
+        _remember(ctx, body, {**status, **restored}, changed=True)
+        return earlier
     manifest = resources.migration_batch_job(body)
     job_ns, job_name = manifest["metadata"]["namespace"], manifest["metadata"]["name"]
-    job, _ = await ctx.client.ensure(JOBS, job_ns, manifest)
+    job = await ctx.client.get(JOBS, job_ns, job_name)
+    if job is None and status.get("jobName") == job_name:
+        return await _vanished(ctx, body, status, job_name)
+    if job is None:
+        job, _ = await ctx.client.ensure(JOBS, job_ns, manifest)
+        await ctx.fault_point("migration.created", migration_job=meta["name"], job=job_name)
     state = resources.job_state(job)
     update: dict[str, Any] = {}
     if status.get("jobName") != job_name:
@@ -46,20 +72,70 @@ async def sync_migration_job(ctx: OperatorContext, body: Body) -> JobState:
             reconciliation = resources.reconciliation_from_report(resources.termination_message(pods))
             if reconciliation is not None:
                 update["reconciliation"] = reconciliation.to_dict()
-    key = (meta["namespace"], meta["name"])
     if update:
         await ctx.client.patch_status(MIGRATION_JOBS, meta["namespace"], meta["name"], update)
-    if update or key not in ctx.migration_status:
-        ctx.migration_status[key] = {**status, **update}
-        golive = spec.get("goLive")
-        if golive:
-            ctx.wake(meta["namespace"], golive)
+    _remember(ctx, body, {**status, **update}, changed=bool(update) or key not in ctx.migration_status)
     return state
+
+
+def _remember(ctx: OperatorContext, body: Body, status: dict[str, Any], *, changed: bool) -> None:
+    """Keep what was persisted (saves the GoLive a GET) and wake the GoLive when it changed."""
+    meta, spec = body["metadata"], body.get("spec") or {}
+    ctx.migration_status[(meta["namespace"], meta["name"])] = status
+    # Prometheus sees the migration through this persisted status (the Job is short-lived, never scraped).
+    ctx.metrics.migration(meta["name"], str(spec.get("kommunenummer", "")), str(spec.get("purpose", "")), status)
+    golive = (body.get("spec") or {}).get("goLive")
+    if changed and golive:
+        ctx.wake(meta["namespace"], golive)
+
+
+async def _recorded_on_golive(ctx: OperatorContext, body: Body) -> JobState | None:
+    """The final result the owning GoLive recorded for this MigrationJob's name, if any."""
+    golive = (body.get("spec") or {}).get("goLive")
+    if not golive:
+        return None
+    owner = await ctx.client.get(GOLIVES, body["metadata"]["namespace"], golive)
+    result = (((owner or {}).get("status") or {}).get("results") or {}).get(body["metadata"]["name"])
+    return JobState(result) if result in FINAL else None
+
+
+async def _vanished(ctx: OperatorContext, body: Body, status: dict[str, Any], job_name: str) -> JobState:
+    """The batch Job this object created is gone before it finished: report it, mark Failed, create nothing."""
+    meta = body["metadata"]
+    message = f"Job {job_name} vanished before it finished (deleted?); not re-created: a resume starts a new attempt"
+    now = _stamp(ctx.now())
+    update = {"state": str(JobState.FAILED), "message": message, "finishedAt": now,
+              "conditions": [_condition("Progressing", False, "JobVanished", message, ctx.now())]}  # fmt: skip
+    post_event(body, "Warning", "JobVanished", message)
+    await ctx.client.patch_status(MIGRATION_JOBS, meta["namespace"], meta["name"], update)
+    _remember(ctx, body, {**status, **update}, changed=True)
+    return JobState.FAILED
+
+
+def _condition(kind: str, status: bool, reason: str, message: str, now: dt.datetime) -> dict[str, Any]:
+    return {"type": kind, "status": "True" if status else "False", "reason": reason, "message": message,
+            "lastTransitionTime": _stamp(now)}  # fmt: skip
 
 
 async def _job_pods(ctx: OperatorContext, namespace: str, job_name: str) -> list[Body]:
     pods = await ctx.client.list(PODS, namespace, label_selector=f"job-name={job_name}")
     return [p for p in pods if (p.get("metadata", {}).get("labels") or {}).get("job-name") == job_name]
+
+
+async def unrecorded_result(ctx: OperatorContext, body: Body) -> str | None:
+    """A final result the owning GoLive has not recorded yet (deleting the object now would lose it)."""
+    state = (body.get("status") or {}).get("state")
+    golive = (body.get("spec") or {}).get("goLive")
+    if state not in FINAL or not golive:
+        return None
+    owner = await ctx.client.get(GOLIVES, body["metadata"]["namespace"], golive)
+    if owner is None or owner["metadata"].get("deletionTimestamp"):
+        return None
+    status = owner.get("status") or {}
+    current = (status.get("migration") or {}).get("jobName")
+    if current != body["metadata"]["name"] or body["metadata"]["name"] in (status.get("results") or {}):
+        return None
+    return f"{state} of {body['metadata']['name']} is not yet recorded on GoLive {golive}"
 
 
 async def running_job(ctx: OperatorContext, body: Body) -> str | None:

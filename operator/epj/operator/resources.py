@@ -7,6 +7,7 @@ Object graph (one way, so a reader can follow a go-live from the wave to the Job
            ├─ MigrationJob golive-<k>-<purpose>-<n> ownerReference → GoLive
            │    └─ batch/v1 Job migrate-<purpose>-<k>-<n>  in the tenant namespace kommune-<k>
            ├─ batch/v1 Job smoke-<k>-<n>             ``epj golive smoke`` (tenant namespace)
+           ├─ batch/v1 Job seal-<k>-<n>              ``epj migrate seal`` at Cutover → Live (tenant namespace)
            └─ batch/v1 Job rollback-<k>-<n>          ``epj golive rollback``: traffic off (tenant namespace)
 
 The migration Job's manifest is :func:`epj.migration.job.migration_job_manifest` (the
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import json
+import shlex
 from typing import Any
 
 from epj.golive.model import Reconciliation
@@ -37,6 +39,9 @@ WAVE_LABEL = "epj.no/wave"
 GOLIVE_LABEL = "epj.no/golive"
 MIGRATION_JOB_LABEL = "epj.no/migration-job"
 ROLE_LABEL = "epj.no/job-role"
+#: Finished smoke and rollback Jobs (and their pods' logs) are kept a week for the night's review, then collected.
+#: Their outcome is recorded in the GoLive before then; a smoke Job collected early is simply run again.
+FINISHED_JOB_TTL_SECONDS = 7 * 24 * 3600
 #: What the tenant's NetworkPolicies select on (``epj.infra.manifests.COMPONENT``).
 COMPONENT_LABEL = "epj.no/component"
 
@@ -156,7 +161,7 @@ def migration_batch_job(migration_job: dict[str, Any]) -> dict[str, Any]:
         batch_job_name(spec),
         kommunenummer,
         spec["image"],
-        ["epj", "migrate", "run", "/extract", "--report", "/report", "--tenant", kommunenummer],
+        ["epj", "migrate", "run", "/extract", "--out", "/report", "--tenant", kommunenummer],
         extra,
     )
 
@@ -175,9 +180,10 @@ def smoke_job(kommunenummer: str, migration_job: str, golive: str, image: str) -
     creds = DB_CREDENTIALS_DIR
     script = (
         f'PGUSER="$(cat {creds}/username)" && PGPASSWORD="$(cat {creds}/password)" && export PGUSER PGPASSWORD'
-        f" || exit 1; exec epj golive smoke {kommunenummer}"
+        f" || exit 1; exec epj golive smoke --tenant {kommunenummer}"
     )
     job = _minimal_job(name, kommunenummer, image, ["/bin/sh", "-c", script], extra)
+    job["spec"]["ttlSecondsAfterFinished"] = FINISHED_JOB_TTL_SECONDS
     container = job["spec"]["template"]["spec"]["containers"][0]
     container["command"] = container.pop("args")
     container["env"] = [
@@ -192,6 +198,35 @@ def smoke_job(kommunenummer: str, migration_job: str, golive: str, image: str) -
     job["spec"]["template"]["spec"]["volumes"] = [
         {"name": "db-credentials", "secret": {"secretName": DB_SECRET, "defaultMode": 0o440}}
     ]
+    return job
+
+
+def seal_job(kommunenummer: str, migration_job: str, golive: str, image: str) -> dict[str, Any]:
+    """Seal the tenant's store at Cutover → Live (``epj migrate seal``): later migration runs are refused.
+
+    Labelled as the migration component (the tenant's NetworkPolicies let exactly that reach its
+    PostgreSQL); credentials from the owner Secret as files, as in the smoke Job. Idempotent: a store
+    already sealed keeps its first record, so a repeated Job changes nothing.
+    """
+    job = smoke_job(kommunenummer, migration_job, golive, image)
+    name = f"seal-{migration_job.removeprefix('golive-')}"
+    job_labels = {**job["metadata"]["labels"], ROLE_LABEL: "seal", COMPONENT_LABEL: "migration"}
+    job["metadata"].update(name=name, labels=job_labels)
+    job["spec"]["template"]["metadata"]["labels"] = job_labels
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    from epj.infra.manifests import DB_CREDENTIALS_DIR as creds
+
+    seal = ["epj", "migrate", "seal", "--tenant", kommunenummer, "--by", f"operator: GoLive {golive} Cutover -> Live"]
+    container["command"] = [
+        "/bin/sh",
+        "-c",
+        f'PGUSER="$(cat {creds}/username)" && PGPASSWORD="$(cat {creds}/password)" && export PGUSER PGPASSWORD'
+        f" || exit 1; exec {shlex.join(seal)}",
+    ]
+    for env in container["env"]:
+        if env["name"] == "PGAPPNAME":
+            env["value"] = "epj-seal"
+    job["spec"]["backoffLimit"] = 3  # a database briefly away is worth a retry: the seal must happen
     return job
 
 
@@ -210,8 +245,17 @@ def rollback_job(kommunenummer: str, migration_job: str, golive: str, image: str
         ROLE_LABEL: "rollback",
         COMPONENT_LABEL: "rollback",
     }
-    args = ["epj", "golive", "rollback", kommunenummer, "--tenant-namespace", tenant_namespace(kommunenummer)]
+    args = [
+        "epj",
+        "golive",
+        "rollback",
+        "--tenant",
+        kommunenummer,
+        "--tenant-namespace",
+        tenant_namespace(kommunenummer),
+    ]
     job = _minimal_job(name, kommunenummer, image, args, extra)
+    job["spec"]["ttlSecondsAfterFinished"] = FINISHED_JOB_TTL_SECONDS
     pod = job["spec"]["template"]["spec"]
     pod["serviceAccountName"] = ROLLBACK_ACCOUNT
     pod["automountServiceAccountToken"] = True

@@ -1,4 +1,4 @@
-"""Cutover rollback in the tenant's namespace (``epj golive rollback TENANT``, the rollback Job).
+"""Cutover rollback in the tenant's namespace (``epj golive rollback --tenant TENANT``, the rollback Job).
 
 DESIGN §4: on a failed cutover the tenant goes back to the legacy system. From inside the
 cluster we can do half of it: turn the tenant's traffic off the new EPJ by scaling its clinical
@@ -33,7 +33,7 @@ class RollbackOutcome:
         return (
             f"ACTION REQUIRED: set the legacy record system of kommune {self.tenant} back to read-write "
             "(runbooks/process/rollback.md), then tell the staff to use it again; "
-            f"the new EPJ stays off until 'epj golive resume {self.tenant}'."
+            f"the new EPJ stays off until 'epj golive resume --tenant {self.tenant}'."
         )
 
     def to_json(self) -> str:

@@ -23,11 +23,12 @@ from typing import Any
 
 import kopf
 
-from epj.operator import handlers
+from epj import contract
+from epj.operator import admission, handlers
 from epj.operator.context import FINALIZER, OperatorContext
 
 PEERING_NAME = "epj-golive-operator"
-HEALTH_PORT_ENV = "EPJ_OPERATOR_HEALTH_PORT"
+HEALTH_PORT_ENV = contract.ENV_OPERATOR_HEALTH_PORT
 HEALTH_PATH = "/healthz"
 
 
@@ -62,10 +63,16 @@ def operator_settings(*, verbose: bool = False) -> kopf.OperatorSettings:
     return settings
 
 
-def build_registry(server: str | None = None) -> kopf.OperatorRegistry:
-    """A registry with every handler; with ``server``, log in to that URL (tests, bench) instead of kubeconfig."""
+def build_registry(server: str | None = None, *, webhooks: bool = False) -> kopf.OperatorRegistry:
+    """A registry with every handler; with ``server``, log in to that URL (tests, bench) instead of kubeconfig.
+
+    ``webhooks`` adds the GoLiveApproval admission webhooks (kopf refuses to start with admission
+    handlers but no webhook server, so they come only with one).
+    """
     registry = kopf.OperatorRegistry()
     handlers.register(registry)
+    if webhooks:
+        admission.register(registry)
     if server is not None:
 
         def login(**_: Any) -> kopf.ConnectionInfo:
@@ -92,15 +99,21 @@ async def run_operator(
     stop_flag: asyncio.Event | None = None,
     ready_flag: asyncio.Event | None = None,
     verbose: bool = False,
+    webhook: kopf.WebhookServer | None = None,
 ) -> None:
-    """Run the operator in the current event loop until ``stop_flag`` is set (or forever)."""
+    """Run the operator in the current event loop until ``stop_flag`` is set (or forever).
+
+    ``webhook``: serve the GoLiveApproval admission webhooks there (:mod:`epj.operator.admission`).
+    """
     if not clusterwide and not namespaces:
         raise ValueError("give namespaces or clusterwide=True")
+    settings = operator_settings(verbose=verbose)
+    settings.admission.server = webhook
     try:
         async with ctx.client:
             await kopf.operator(
-                registry=build_registry(server),
-                settings=operator_settings(verbose=verbose),
+                registry=build_registry(server, webhooks=webhook is not None),
+                settings=settings,
                 standalone=standalone,
                 clusterwide=clusterwide,
                 namespaces=list(namespaces),

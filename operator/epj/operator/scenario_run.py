@@ -25,7 +25,7 @@ from epj.golive.schedule import parse_instant
 from epj.golive.sim import Trace, scripted_migration, scripted_smoke, trace
 from epj.operator.kube import GOLIVES, JOBS, MIGRATION_JOBS, ROLLOUT_WAVES
 from epj.operator.resources import batch_job_name, golive_name, tenant_namespace
-from epj.operator.testing import LocalCluster, local_cluster
+from epj.operator.testing import LocalCluster, local_cluster, record_decision
 
 ScenarioTrace = dict[str, Trace]
 
@@ -97,12 +97,20 @@ async def _play_people(cluster: LocalCluster, scenario: Scenario, members: list[
         body = await cluster.client.get(GOLIVES, cluster.namespace, golive_name(k))
         if body is None:
             continue
-        wanted = scenario.spec_for(k, now).to_dict()
+        spec = scenario.spec_for(k, now)
+        wanted = spec.to_dict()
         patch = {
             key: wanted.get(key)
-            for key in ("approvals", "paused", "aborted", "withdraw", "resume")
-            if body["spec"].get(key) != wanted.get(key) and not (key == "approvals" and not wanted.get(key))
+            for key in ("paused", "aborted", "withdraw", "resume")
+            if body["spec"].get(key) != wanted.get(key)
         }
+        # Each decision once, as its own GoLiveApproval, at the time the scenario gives it.
+        recorded = cluster.recorded.setdefault(k, set())
+        for approval in spec.approvals:
+            key = (str(approval.gate), approval.at.isoformat(), str(approval.by))
+            if key not in recorded:
+                recorded.add(key)
+                await record_decision(cluster.client, cluster.namespace, approval, kommunenummer=k)
         if patch:
             await cluster.client.patch(GOLIVES, cluster.namespace, golive_name(k), {"spec": patch})
     shares = {k: share for k in members if (share := scenario.training(k, now)) is not None}

@@ -1,4 +1,4 @@
-"""Post-cutover smoke check in the tenant's namespace (``epj golive smoke TENANT``, the smoke Job).
+"""Post-cutover smoke check in the tenant's namespace (``epj golive smoke --tenant TENANT``, the smoke Job).
 
 The same check the rehearsal runs (:func:`epj.rehearsal.local.smoke_check_target`): the tenant's
 PostgreSQL answers and holds, per FHIR resource type, exactly the rows the migration's own
@@ -50,6 +50,7 @@ def smoke_check(dsn: str, tenant: str) -> SmokeOutcome:
     """Run the check against ``dsn`` (``""``: libpq's ``PG*`` environment) for kommunenummer ``tenant``."""
     import psycopg
 
+    from epj.migration.store import migrated_counts
     from epj.migration.targets import tenant_schema
 
     try:
@@ -66,9 +67,7 @@ def smoke_check(dsn: str, tenant: str) -> SmokeOutcome:
             row = conn.execute(
                 f"SELECT reconciliation FROM {schema}.migration_reconciliation WHERE kommunenr = %s", (tenant,)
             ).fetchone()
-            rows = conn.execute(
-                f"SELECT resource_type, count(*) FROM {schema}.fhir_resource GROUP BY resource_type"
-            ).fetchall()
+            found = migrated_counts(conn, schema)  # rows others wrote are not the migration's to count
     except psycopg.Error as error:
         return SmokeOutcome(tenant, False, f"database check failed: {type(error).__name__}")
     if row is None:
@@ -77,4 +76,4 @@ def smoke_check(dsn: str, tenant: str) -> SmokeOutcome:
     if not report.get("complete"):
         return SmokeOutcome(tenant, False, "the recorded migration is not complete (see its reconciliation report)")
     expected = {str(k): int(v) for k, v in (report.get("resources") or {}).items()}
-    return compare(tenant, {str(kind): int(n) for kind, n in rows}, expected)
+    return compare(tenant, found, expected)

@@ -20,8 +20,10 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
+from epj import contract
 from epj.golive.clock import SimulatedClock
 from epj.golive.phases import JobState
+from epj.migration.codes import PATIENT_UNIDENTIFIABLE, UNKNOWN_PARENT, profil_source
 from epj.operator import commands
 from epj.operator.context import TRAINING_CONFIGMAP, OperatorContext
 from epj.operator.crds import API_VERSION
@@ -43,7 +45,7 @@ from epj.operator.runner import run_operator
 
 T = TypeVar("T")
 PODS = Resource("", "v1", "pods", "Pod")
-NAMESPACE = "epj-golive"
+NAMESPACE = contract.GOLIVE_NAMESPACE
 
 
 class LocalCluster:
@@ -55,14 +57,25 @@ class LocalCluster:
         self.firing: list[dict[str, Any]] = []
         self._operator: OperatorThread | None = None
         emulator["get /api/v2/alerts"] << (lambda _request: list(self.firing))
+        #: Who the API server says is calling (the ``userInfo`` of admission requests); see :meth:`as_user`.
+        self.user: dict[str, Any] = default_user()
+        #: Base URL of the operator's webhook server when it serves one (``start_operator(webhook_port=...)``).
+        self.webhook_url: str | None = None
+        #: Decisions a scripted scenario has recorded so far, per tenant (gate, at, role): each is recorded once.
+        self.recorded: dict[str, set[tuple[str, str, str]]] = {}
+        emulator.admission = self._admission
 
     # ---------------------------------------------------------------- operator
 
-    async def start_operator(self, *, liveness: str | None = None, **options: Any) -> OperatorContext:
+    async def start_operator(
+        self, *, liveness: str | None = None, webhook_port: int | None = None, **options: Any
+    ) -> OperatorContext:
         """Start a fresh operator (new memory, same clock) in its own thread and loop; wait until it watches.
 
         Its own thread, as in production its own process: kopf, when stopping, waits for and
         cancels every task its loop gained since it started, which would include the test's.
+        With ``webhook_port`` it serves its admission webhooks there (plain HTTP on 127.0.0.1) and
+        the emulator, as the API server, sends every GoLiveApproval through them.
         """
         defaults: dict[str, Any] = {
             "clock": self.clock,
@@ -76,9 +89,17 @@ class LocalCluster:
             "finalizer_retry_seconds": 0.2,
         }
         ctx = OperatorContext(client=KubeClient(self.url), **{**defaults, **options})
-        self._operator = OperatorThread(ctx, self.url, self.namespace, liveness=liveness)
+        run: dict[str, Any] = {"liveness": liveness}
+        if webhook_port is not None:
+            import kopf
+
+            run["webhook"] = kopf.WebhookServer(addr="127.0.0.1", port=webhook_port, insecure=True)
+        self._operator = OperatorThread(ctx, self.url, self.namespace, **run)
         await asyncio.to_thread(self._operator.start)
         self.ctx = ctx
+        if webhook_port is not None:
+            self.webhook_url = f"http://127.0.0.1:{webhook_port}"
+            await wait_for_webhooks(self.webhook_url)
         return ctx
 
     async def stop_operator(self) -> None:
@@ -87,7 +108,7 @@ class LocalCluster:
         try:
             await asyncio.to_thread(self._operator.stop)
         finally:
-            self._operator, self.ctx = None, None
+            self._operator, self.ctx, self.webhook_url = None, None, None
 
     def wake_all(self) -> None:
         if self._operator is not None:
@@ -146,12 +167,28 @@ class LocalCluster:
             for name, severity in items
         ]
 
+    def as_user(self, username: str, groups: list[str]) -> None:
+        """From now on the API server authenticates requests as ``username`` in ``groups``."""
+        self.user = {"username": username, "groups": list(groups)}
+
     async def approve(self, kommunenummer: str, gate: str, by: str, reason: str, *, reject: bool = False) -> Body:
-        """What ``epj golive approve`` does, stamped with the simulated time."""
+        """What ``epj golive approve`` does (the API server stamps user and time: see :meth:`_admission`)."""
         return await commands.approve(
-            self.client, self.namespace, kommunenummer, gate=gate, by=by, reason=reason,
-            reject=reject, at=self.clock.now(),
-        )  # fmt: skip
+            self.client, self.namespace, kommunenummer, gate=gate, by=by, reason=reason, reject=reject
+        )
+
+    async def _admission(self, operation: str, obj: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
+        """The API server's admission chain for a GoLiveApproval: the operator's webhooks when it serves them.
+
+        Without a webhook server (most tests, the bench) the same rules run in-process on the
+        simulated clock, so a decision is stamped exactly as the webhook would.
+        """
+        if self.webhook_url is not None:
+            return await run_admission(self.webhook_url, operation, obj, old, self.user)
+        from epj.golive.approvals import RoleMapping
+
+        mapping = self.ctx.approver_roles if self.ctx is not None else RoleMapping()
+        return await admit_in_process(operation, obj, old, user=self.user, now=self.clock.now(), mapping=mapping)
 
     async def resume(self, kommunenummer: str, by: str, reason: str) -> Body:
         return await commands.resume(
@@ -166,11 +203,18 @@ class LocalCluster:
         succeeded: bool,
         reconciliation: dict[str, Any] | None = None,
         message: str = "",
+        termination_message: str | None = None,
     ) -> None:
-        """Play the Job controller and kubelet: a pod that terminated (with the report), then the Job status."""
+        """Play the Job controller and kubelet: a pod that terminated (with the report), then the Job status.
+
+        ``termination_message`` is the container's message as the kubelet read it (e.g. the first 4 KiB of a
+        real ``reconciliation.json``, as the Job's entry script writes it); otherwise ``reconciliation`` as JSON.
+        """
         now = self.clock.now().isoformat().replace("+00:00", "Z")
         terminated: dict[str, Any] = {"exitCode": 0 if succeeded else 1, "finishedAt": now}
-        if reconciliation is not None:
+        if termination_message is not None:
+            terminated["message"] = termination_message
+        elif reconciliation is not None:
             terminated["message"] = json.dumps(reconciliation)
         pod = {
             "metadata": {"name": f"{name}-pod", "labels": {"job-name": name}},
@@ -183,6 +227,26 @@ class LocalCluster:
         condition = {"type": kind, "status": "True", "lastTransitionTime": now, "message": message}
         status = {"succeeded": 1} if succeeded else {"failed": 1}
         await self.client.patch_status(JOBS, namespace, name, {**status, "conditions": [condition], "startTime": now})
+
+    async def collect_garbage(self) -> list[str]:
+        """Play Kubernetes' garbage collector once: delete our objects whose owner no longer exists.
+
+        Deletion respects finalizers as the emulator does (the object gets a ``deletionTimestamp``).
+        Returns the names deleted.
+        """
+        owners = {
+            o["metadata"].get("uid")
+            for resource in (ROLLOUT_WAVES, GOLIVES)
+            for o in await self.client.list(resource, self.namespace)
+        }
+        deleted: list[str] = []
+        for resource in (GOLIVES, MIGRATION_JOBS):
+            for item in await self.client.list(resource, self.namespace):
+                refs = item["metadata"].get("ownerReferences") or []
+                if refs and not any(r.get("uid") in owners for r in refs):
+                    await self.client.delete(resource, self.namespace, item["metadata"]["name"])
+                    deleted.append(item["metadata"]["name"])
+        return deleted
 
     async def job_state(self, namespace: str, name: str) -> JobState | None:
         from epj.operator.resources import job_state
@@ -247,15 +311,218 @@ class OperatorThread:
             raise self._error
 
 
+class CrashAt:
+    """A deterministic crash point for :attr:`OperatorContext.fault` (one of ``FAULT_POINTS``).
+
+    The first time the operator reaches ``point`` with details matching ``match``, the hook
+    records the details, sets :attr:`reached` and blocks forever: the test then stops the
+    operator, which is a process dying at exactly that instruction. ``raise_instead`` makes it
+    raise once instead (a reconcile error the same process retries).
+    """
+
+    def __init__(
+        self, point: str, match: Callable[[dict[str, Any]], bool] = lambda _: True, *, raise_instead: bool = False
+    ) -> None:
+        self.point, self.match, self.raise_instead = point, match, raise_instead
+        self.reached = threading.Event()
+        self.detail: dict[str, Any] = {}
+
+    async def __call__(self, point: str, detail: dict[str, Any]) -> None:
+        if point != self.point or self.reached.is_set() or not self.match(detail):
+            return
+        self.detail = dict(detail)
+        self.reached.set()
+        if self.raise_instead:
+            raise RuntimeError(f"injected fault at {point}")
+        await asyncio.Event().wait()  # until the operator is stopped (cancelled here)
+
+    async def wait(self, timeout: float = 10.0) -> dict[str, Any]:
+        """Until the operator reached the point; returns the details it passed."""
+        await eventually(lambda: _now(self.reached.is_set()), timeout=timeout, what=f"fault point {self.point}")
+        return self.detail
+
+
+class Reached:
+    """A fault hook that only records which points were reached (and how often); never interferes."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    async def __call__(self, point: str, detail: dict[str, Any]) -> None:
+        self.counts[point] = self.counts.get(point, 0) + 1
+
+    async def seen(self, point: str) -> bool:
+        return self.counts.get(point, 0) > 0
+
+
+class Blocked:
+    """A fault hook that blocks every time one point is reached (e.g. a wave handler that never gets to run)."""
+
+    def __init__(self, point: str) -> None:
+        self.point = point
+        self.hits = 0
+
+    async def __call__(self, point: str, detail: dict[str, Any]) -> None:
+        if point == self.point:
+            self.hits += 1
+            await asyncio.Event().wait()
+
+
+async def _now(value: T) -> T:
+    return value
+
+
+async def record_decision(
+    client: KubeClient, namespace: str, approval: Any, *, kommunenummer: str, user: str = "approver@epj.test"
+) -> Body:
+    """Store a core :class:`~epj.golive.model.Approval` as the API server would after admission (stamped).
+
+    For the bench and scripted scenarios, whose emulator runs no admission chain: ``approval.at``
+    plays the server's time of admission.
+    """
+    from epj.golive.approvals import DEFAULT_GROUP_PREFIX, RoleMapping, admit
+    from epj.operator.kube import APPROVALS
+    from epj.operator.resources import GOLIVE_LABEL, labels
+
+    request = {"kommunenummer": kommunenummer, "gate": str(approval.gate), "by": str(approval.by),
+               "decision": str(approval.decision), "reason": approval.reason}  # fmt: skip
+    spec = admit(request, user=user, groups=[f"{DEFAULT_GROUP_PREFIX}{approval.by}"], now=approval.at,
+                 mapping=RoleMapping())  # fmt: skip
+    body = {
+        "apiVersion": API_VERSION,
+        "kind": "GoLiveApproval",
+        "metadata": {
+            "generateName": f"{golive_name(kommunenummer)}-{approval.gate}-",
+            "labels": labels(kommunenummer, **{GOLIVE_LABEL: golive_name(kommunenummer)}),
+        },
+        "spec": spec,
+    }
+    return await client.create(APPROVALS, namespace, body)
+
+
+async def admit_in_process(
+    operation: str, obj: dict[str, Any], old: dict[str, Any] | None, *, user: dict[str, Any], now: dt.datetime,
+    mapping: Any = None,
+) -> dict[str, Any]:  # fmt: skip
+    """The webhooks' rules without the webhook server: stamp a new decision, refuse any change of one."""
+    import kmock
+
+    from epj.golive.approvals import ApprovalRefused, RoleMapping, admit
+
+    if operation != "CREATE":
+        if old is not None and old.get("spec") != obj.get("spec"):
+            raise kmock.KubernetesError(status=403, reason="Forbidden", message="a recorded decision is immutable")
+        return obj
+    try:
+        obj["spec"] = admit(obj.get("spec") or {}, user=user["username"], groups=user["groups"], now=now,
+                            mapping=mapping or RoleMapping())  # fmt: skip
+    except ApprovalRefused as refused:
+        raise kmock.KubernetesError(status=403, reason="Forbidden", message=str(refused)) from None
+    return obj
+
+
+def default_user() -> dict[str, Any]:
+    """The test's API user: authenticated, in the approver group of every role."""
+    from epj.golive.approvals import DEFAULT_GROUP_PREFIX
+    from epj.golive.phases import ApproverRole
+
+    return {"username": "approver@epj.test", "groups": ["system:authenticated",
+            *(f"{DEFAULT_GROUP_PREFIX}{role}" for role in ApproverRole)]}  # fmt: skip
+
+
+def admission_review(
+    operation: str, obj: dict[str, Any], old: dict[str, Any] | None, user: dict[str, Any], *, uid: str = "review-1"
+) -> dict[str, Any]:
+    """An ``admission.k8s.io/v1`` AdmissionReview for a GoLiveApproval, as the API server sends it."""
+    from epj.operator.crds import GROUP, VERSION
+
+    meta = obj.get("metadata") or {}
+    return {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": uid,
+            "kind": {"group": GROUP, "version": VERSION, "kind": "GoLiveApproval"},
+            "resource": {"group": GROUP, "version": VERSION, "resource": "goliveapprovals"},
+            "requestKind": {"group": GROUP, "version": VERSION, "kind": "GoLiveApproval"},
+            "requestResource": {"group": GROUP, "version": VERSION, "resource": "goliveapprovals"},
+            "name": meta.get("name") or "",
+            "namespace": meta.get("namespace") or "",
+            "operation": operation,
+            "userInfo": user,
+            "object": obj,
+            "oldObject": old,
+            "dryRun": False,
+        },
+    }
+
+
+async def post_review(url: str, review: dict[str, Any]) -> dict[str, Any]:
+    """POST an AdmissionReview to a webhook URL; return its ``response``."""
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session, session.post(url, json=review) as reply:
+        reply.raise_for_status()
+        answer: dict[str, Any] = await reply.json()
+    return dict(answer["response"])
+
+
+async def run_admission(
+    base_url: str, operation: str, obj: dict[str, Any], old: dict[str, Any] | None, user: dict[str, Any]
+) -> dict[str, Any]:
+    """The API server's chain: the mutating webhook (apply its JSONPatch), then the validating one."""
+    import base64
+
+    import jsonpatch
+    import kmock
+
+    from epj.operator.admission import MUTATE_ID, VALIDATE_ID
+
+    if operation == "CREATE":
+        mutated = await post_review(f"{base_url}/{MUTATE_ID}", admission_review(operation, obj, old, user))
+        if not mutated.get("allowed"):
+            message = (mutated.get("status") or {}).get("message", "refused")
+            raise kmock.KubernetesError(status=403, reason="Forbidden", message=message)
+        if mutated.get("patch"):
+            ops = json.loads(base64.b64decode(mutated["patch"]))
+            obj = jsonpatch.apply_patch(obj, ops)
+    checked = await post_review(f"{base_url}/{VALIDATE_ID}", admission_review(operation, obj, old, user))
+    if not checked.get("allowed"):
+        message = (checked.get("status") or {}).get("message", "refused")
+        raise kmock.KubernetesError(status=403, reason="Forbidden", message=message)
+    return obj
+
+
+async def wait_for_webhooks(base_url: str, timeout: float = 10.0) -> None:
+    """Until the webhook server answers (kopf starts it once it has scanned the API's resources)."""
+    import aiohttp
+
+    async def up() -> bool:
+        try:
+            async with aiohttp.ClientSession() as session, session.post(f"{base_url}/ping", data=b"{") as reply:
+                return reply.status < 500
+        except aiohttp.ClientError:
+            return False
+
+    await eventually(up, timeout=timeout, interval=0.05, what=f"webhook server at {base_url}")
+
+
 def reconciliation_report(kommunenummer: str, *, complete: bool = True, unaccounted: int = 0) -> dict[str, Any]:
-    """A ``reconciliation.json`` (SPEC §6 shape) as the migration Job reports it."""
-    read = 1000
+    """A ``reconciliation.json`` (SPEC §6 shape, SPEC file names and reason codes) as the migration Job reports it.
+
+    Stjørdal-like figures: 1000 BRUKER rows of which 10 quarantined as PATIENT_UNIDENTIFIABLE, 4000
+    LEGEMIDDEL rows of which 3 quarantined as UNKNOWN_PARENT; ``unaccounted`` BRUKER rows missing.
+    """
+    bruker, legemiddel = profil_source("BRUKER"), profil_source("LEGEMIDDEL")
     report: dict[str, Any] = {
         "kommunenr": kommunenummer,
         "complete": complete,
-        "sources": {"profil/pasient.csv": {"read": read, "migrated": read - 10 - unaccounted, "quarantined": 10}},
-        "resources": {"Patient": read - 10 - unaccounted},
-        "quarantine": {"INVALID_FNR": 10},
+        "sources": {
+            bruker: {"read": 1000, "migrated": 990 - unaccounted, "quarantined": 10},
+            legemiddel: {"read": 4000, "migrated": 3997, "quarantined": 3},
+        },
+        "resources": {"Patient": 990 - unaccounted, "MedicationRequest": 3997},
+        "quarantine": {PATIENT_UNIDENTIFIABLE: 10, UNKNOWN_PARENT: 3},
         "warnings": {},
         "patients_merged": 0,
     }

@@ -17,6 +17,8 @@ from epj.golive.phases import MAIN_LINE, Phase
 from epj.golive.wave import FAILED, WaveSpec, blocked_by, tenants_by_phase
 from epj.operator import resources
 from epj.operator.context import OperatorContext
+from epj.operator.crds import TIMING_FIELDS
+from epj.operator.events import post_event
 from epj.operator.kube import GOLIVES, ROLLOUT_WAVES, Body
 
 logger = logging.getLogger(__name__)
@@ -33,9 +35,10 @@ def member_spec_fields(wave: WaveSpec, kommunenummer: str) -> dict[str, Any]:
     return {
         "wave": wave.name,
         "goLiveDate": wave.go_live_date.isoformat(),
-        "dependsOn": list(member.depends_on),
+        "dependsOn": list(member.depends_on) + [g.id for g in wave.gp_offices_of(kommunenummer)],
         "hypercareDays": wave.hypercare_days,
         "soakDays": wave.soak_days,
+        "schedule": wave.schedule.to_dict(),
         "gates": wave.gates.to_dict(),
     }
 
@@ -44,6 +47,7 @@ async def ensure_members(ctx: OperatorContext, body: Body, wave: WaveSpec) -> li
     """Create missing GoLives (in processing order) and update wave-owned spec keys. Returns created names."""
     namespace = body["metadata"]["namespace"]
     created: list[str] = []
+    refused: list[str] = []
     for kommunenummer in wave.order():
         fields = member_spec_fields(wave, kommunenummer)
         manifest = resources.golive_manifest(body, {"kommunenummer": kommunenummer}, fields)
@@ -54,12 +58,80 @@ async def ensure_members(ctx: OperatorContext, body: Body, wave: WaveSpec) -> li
             continue
         current = existing.get("spec") or {}
         if current.get("wave") != wave.name:
-            logger.warning("GoLive %s belongs to wave %s, not %s: left alone", name, current.get("wave"), wave.name)
+            if await _may_adopt(ctx, existing, kommunenummer):
+                await _adopt(ctx, body, existing, fields)
+                created.append(name)
+            else:
+                logger.warning("GoLive %s belongs to wave %s, not %s: left alone", name, current.get("wave"), wave.name)
             continue
         changes = {k: v for k, v in fields.items() if k != "wave" and current.get(k) != v}
+        phase = (existing.get("status") or {}).get("phase")
+        held = sorted(k for k in changes if k in TIMING_FIELDS) if phase in TIMING_LOCKED else []
+        if held:
+            # The CRD refuses these edits under a running night (CEL); say so instead of failing the wave.
+            refused.append(f"{kommunenummer} ({phase}: {', '.join(held)})")
+            changes = {k: v for k, v in changes.items() if k not in held}
         if changes:
             await ctx.client.patch(GOLIVES, namespace, name, {"spec": changes})
+    if refused:
+        message = f"timing edits not applied to members whose night runs: {'; '.join(refused)}; re-apply after it"
+        post_event(body, "Warning", "TimingChangeRefused", message)
     return created
+
+
+#: From Cutover on a GoLive carries an audit trail that outlives its wave (deleting a wave never deletes it).
+KEPT_PHASES = frozenset({Phase.CUTOVER, Phase.LIVE, Phase.HYPERCARE, Phase.STABLE, Phase.ROLLED_BACK})
+
+
+def without_owner(body: Body, uid: str | None = None) -> list[dict[str, Any]] | None:
+    """The ownerReferences with the RolloutWave (``uid``, or any) removed; None when there is none to remove."""
+    refs = list(body["metadata"].get("ownerReferences") or [])
+    kept = [r for r in refs if not (r.get("kind") == "RolloutWave" and (uid is None or r.get("uid") == uid))]
+    return kept if len(kept) != len(refs) else None
+
+
+async def release_members(ctx: OperatorContext, wave: Body) -> list[str]:
+    """Remove ``wave``'s ownerReference from members that reached Cutover or later; returns their names."""
+    namespace, uid = wave["metadata"]["namespace"], wave["metadata"].get("uid")
+    kept: list[str] = []
+    for golive in await ctx.client.list(GOLIVES, namespace):
+        phase = (golive.get("status") or {}).get("phase")
+        refs = without_owner(golive, uid)
+        if refs is None or phase not in KEPT_PHASES:
+            continue
+        await ctx.client.patch(GOLIVES, namespace, golive["metadata"]["name"], {"metadata": {"ownerReferences": refs}})
+        kept.append(golive["metadata"]["name"])
+    return sorted(kept)
+
+
+#: While a member is in one of these, the wave's timing fields do not reach it (the CRDs refuse them too).
+TIMING_LOCKED = frozenset({str(Phase.FREEZE), str(Phase.CUTOVER)})
+
+
+#: A member may move to another wave only while nothing time-critical runs (before Freeze).
+MOVABLE_PHASES = frozenset({Phase.PLANNED, Phase.PREPARING, Phase.TRAINING, Phase.REHEARSAL})
+
+
+async def _may_adopt(ctx: OperatorContext, golive: Body, kommunenummer: str) -> bool:
+    """A GoLive of another wave moves here when that wave no longer lists it (or is gone) and it is movable."""
+    phase = (golive.get("status") or {}).get("phase") or str(Phase.PLANNED)
+    if phase not in MOVABLE_PHASES:
+        return False
+    old = await ctx.client.get(ROLLOUT_WAVES, golive["metadata"]["namespace"], golive["spec"].get("wave", ""))
+    members = ((old or {}).get("spec") or {}).get("members") or []
+    return all(m.get("kommunenummer") != kommunenummer for m in members)
+
+
+async def _adopt(ctx: OperatorContext, wave: Body, golive: Body, fields: dict[str, Any]) -> None:
+    """Move the GoLive (same object: status and audit trail kept) under ``wave``."""
+    meta = golive["metadata"]
+    labels = {**(meta.get("labels") or {}), resources.WAVE_LABEL: wave["metadata"]["name"]}
+    patch = {
+        "metadata": {"labels": labels, "ownerReferences": [resources.owner_reference(wave)]},
+        "spec": fields,
+    }
+    await ctx.client.patch(GOLIVES, meta["namespace"], meta["name"], patch)
+    logger.info("GoLive %s moved from wave %s to %s", meta["name"], golive["spec"].get("wave"), fields["wave"])
 
 
 def wave_phase(phases: list[Phase]) -> str:
@@ -93,6 +165,7 @@ async def update_wave_status(ctx: OperatorContext, namespace: str, name: str) ->
     blocked_patch.update(blocked)
     status = {
         "order": wave.order(),
+        "timingLocked": sorted(k for k, p in phases.items() if p in TIMING_LOCKED),
         "tenantsByPhase": by_phase,
         "blocked": blocked_patch,
         "phase": wave_phase(list(phases.values())),

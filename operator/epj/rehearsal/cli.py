@@ -3,7 +3,7 @@
 Stable interface that scripts rely on::
 
     epj rehearse [--tenant N ...] [--extract DIR | --generate] [--target ndjson:DIR | postgresql://…]
-                 [--clock simulated|real] [--scenario NAME|FILE] [--scale S] [--seed K] --report DIR
+                 [--clock simulated|real] [--scenario NAME|FILE] [--scale S] [--seed K] [--out DIR]
 
 writes ``DIR/rehearsal.json`` (``tenants``, ``phases``, ``downtime_s``, ``outcome``, ``reconciliation``),
 ``DIR/rehearsal.md`` and ``DIR/downtime.png``; exit 0 when every tenant reached Live or beyond,
@@ -14,10 +14,23 @@ Heavy imports happen inside the command so ``epj --help`` stays fast.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from epj.clikit import (
+    check_choice,
+    check_database,
+    check_dir,
+    check_file,
+    check_out_dir,
+    check_positive,
+    check_tenant,
+    fail,
+    mask_dsn,
+)
 
 
 def rehearse_cmd(
@@ -37,9 +50,7 @@ def rehearse_cmd(
     ] = False,
     target: Annotated[
         str | None,
-        typer.Option(
-            help="ndjson:DIR (one folder per tenant below it) or postgresql://…. Default: ndjson:REPORT/target."
-        ),
+        typer.Option(help="ndjson:DIR (one folder per tenant below it) or postgresql://…. Default: ndjson:OUT/target."),
     ] = None,
     clock: Annotated[
         str, typer.Option(help="simulated (months in seconds) or real (waits in real time; for near dates).")
@@ -56,21 +67,31 @@ def rehearse_cmd(
             help="Accept synthetic national ids (default: yes for generated extracts, no for --extract).",
         ),
     ] = None,
-    report: Annotated[Path, typer.Option(help="Folder for rehearsal.json, rehearsal.md and downtime.png.")] = Path(
-        "rehearsal-report"
-    ),
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for rehearsal.json, rehearsal.md and downtime.png.")
+    ] = Path("rehearsal-report"),
+    report: Annotated[Path | None, typer.Option("--report", hidden=True, help="Deprecated: use --out.")] = None,
 ) -> None:
-    """Rehearse a cutover night: the go-live core drives real migrations locally; report downtime and problems."""
+    """Rehearse a cutover night: the go-live core drives real migrations locally; report downtime and problems.
+
+    Examples: [bold]epj rehearse[/bold] (Stjørdal on a small generated extract);
+    [bold]epj rehearse --tenant 5035 --extract /path/to/extract --out night-1/[/bold]
+    """
+    report = check_out_dir(report or out)
     if extract is not None and generate:
-        raise typer.BadParameter("give either --extract or --generate, not both")
-    if clock not in ("simulated", "real"):
-        raise typer.BadParameter("--clock must be simulated or real")
+        fail("give either --extract or --generate, not both", "leave out one of them")
+    check_choice(clock, ["simulated", "real"], "--clock")
+    for number in tenant or []:
+        check_tenant(number)
     if target is not None and not target.startswith(("ndjson:", "postgresql://", "postgres://")):
-        raise typer.BadParameter("--target must be ndjson:DIR or postgresql://…")
-    if extract is not None and not extract.is_dir():
-        raise typer.BadParameter(f"--extract {extract}: not a folder")
-    if scale <= 0:
-        raise typer.BadParameter("--scale must be positive")
+        fail(f"--target {mask_dsn(target)!r} is not a target", "give ndjson:DIR or postgresql://…")
+    if target is not None and target.startswith(("postgresql://", "postgres://")):
+        check_database(target, "--target")  # before simulating months: a wrong database fails now
+    if extract is not None:
+        check_dir(extract, "--extract", "extract folder")
+    check_positive(scale, "--scale")
+    if scenario != "default" and scenario.endswith((".yaml", ".yml")):
+        check_file(Path(scenario), "--scenario", "scenario file")
 
     from epj.rehearsal.display import ConsoleDisplay
     from epj.rehearsal.run import Options, rehearse
@@ -87,11 +108,13 @@ def rehearse_cmd(
         synthetic_ids=synthetic_ids,
     )
     display = ConsoleDisplay(clock_label="sim" if clock == "simulated" else "real")
+    existed = report.exists()
     try:
         result = rehearse(options, display)
     except (ValueError, FileNotFoundError) as error:
-        typer.echo(f"epj rehearse: {error}", err=True)
-        raise typer.Exit(2) from None
+        if not existed:  # a usage error found while setting up: leave nothing half-written behind
+            shutil.rmtree(report, ignore_errors=True)
+        fail(str(error))
     data = result.report
     display.note("")
     for number, t in data["tenants"].items():

@@ -229,14 +229,13 @@ def smoke_check_target(target: str, kommunenummer: str, expected: dict[str, int]
         from epj.migration.targets import tenant_schema
 
         schema = tenant_schema(kommunenummer)
+        from epj.migration.store import migrated_counts
+
         try:
             with psycopg.connect(target, connect_timeout=10) as conn:
-                rows = conn.execute(
-                    f"SELECT resource_type, count(*) FROM {schema}.fhir_resource GROUP BY resource_type"
-                ).fetchall()
+                found = migrated_counts(conn, schema)
         except psycopg.Error as error:
             return False, f"database check failed: {type(error).__name__}"
-        found = {str(kind): int(n) for kind, n in rows}
     wrong = sorted(k for k in set(found) | set(expected) if found.get(k, 0) != expected.get(k, 0))
     if wrong:
         detail = ", ".join(f"{k} {found.get(k, 0)}≠{expected.get(k, 0)}" for k in wrong)
@@ -272,6 +271,7 @@ class LocalExecutor:
         self.smokes: dict[str, SmokeRecord] = {}
         self.rollbacks: list[RollbackRecord] = []
         self.events: list[tuple[dt.datetime, str, EmitEvent]] = []
+        self.seals: dict[str, dict[str, Any]] = {}
 
     # ---------------------------------------------------------------- Executor protocol
 
@@ -304,6 +304,34 @@ class LocalExecutor:
 
     def next_event_after(self, now: dt.datetime) -> dt.datetime | None:
         return None  # local work finishes inside perform()
+
+    # ---------------------------------------------------------------- go-live
+
+    def went_live(self, kommunenummer: str, job_name: str) -> None:
+        """Cutover → Live: seal the tenant's store, as the operator's seal Job does in a cluster.
+
+        Only a PostgreSQL target is a tenant store; an NDJSON folder is an export and has no seal. From
+        now on every migration run into this store is refused (``TENANT_LIVE``), also a later rehearsal.
+        """
+        job = self.jobs.get(job_name)
+        target = job.target if job is not None else None
+        if target is None or not target.startswith(("postgresql://", "postgres://")):
+            return
+        import psycopg
+
+        from epj.migration.store import seal_tenant
+
+        try:
+            seal, created = seal_tenant(
+                target, kommunenummer, sealed_by=f"rehearsal go-live of {kommunenummer} (Cutover → Live)",
+                notice=self.display.note,
+            )  # fmt: skip
+        except psycopg.Error as error:
+            self.seals[kommunenummer] = {"error": type(error).__name__}
+            self.display.note(f"{kommunenummer}: could not seal the store at go-live ({type(error).__name__})")
+            return
+        self.seals[kommunenummer] = {**seal.to_dict(), "created": created}
+        self.display.note(f"{kommunenummer}: store sealed — {seal.describe()}")
 
     # ---------------------------------------------------------------- work
 
@@ -346,6 +374,8 @@ class LocalExecutor:
                     dry_run=dry_run,
                     report_dir=report_dir,
                     progress=progress,
+                    run_id=f"rehearsal-{action.job_name}-{clock.now():%Y%m%dT%H%M%S}",
+                    notice=lambda message: self.display.note(f"{kommunenummer}: {message}"),
                 )
             except (MigrationError, ValueError, OSError) as error:
                 job.state, job.message = JobState.FAILED, f"migration refused: {error}"

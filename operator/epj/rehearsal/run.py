@@ -135,6 +135,8 @@ def rehearse(options: Options, display: Display | None = None) -> RehearsalResul
                 f"{scenario.until_at.isoformat()} (go-live {scenario.wave.go_live_date}); use --clock simulated, "
                 f"or a scenario with absolute dates ending within {REAL_CLOCK_HORIZON.total_seconds() / 3600:.0f} h"
             )
+    if options.target is not None and options.target.startswith(("postgresql://", "postgres://")):
+        check_postgres_target(options.target, [m.kommunenummer for m in scenario.wave.members])
     report_dir = options.report_dir
     report_dir.mkdir(parents=True, exist_ok=True)
     work_dir = report_dir / "work"
@@ -175,6 +177,8 @@ def rehearse(options: Options, display: Display | None = None) -> RehearsalResul
             elif transition.from_phase == Phase.CUTOVER and tenant in open_cutover:
                 timing = open_cutover.pop(tenant)
                 timing.ended, timing.end_phase = time.perf_counter(), transition.to_phase
+                if transition.to_phase == Phase.LIVE:
+                    executor.went_live(tenant, timing.job_name)
         _write_json_atomic(
             state_file,
             {
@@ -195,6 +199,35 @@ def rehearse(options: Options, display: Display | None = None) -> RehearsalResul
     result = RehearsalResult(scenario, options, run.states, executor, cutovers, started_at, wall_seconds)
     result.report = write_reports(result)
     return result
+
+
+def check_postgres_target(target: str, tenants: list[str]) -> None:
+    """Before any work: the database answers, and no rehearsed tenant's store in it has gone live.
+
+    A rehearsal that would only find out at Cutover (after simulating months) wastes the night; one
+    pointed at a live tenant's store must not even start. Raises ValueError with what to do.
+    """
+    import psycopg
+
+    from epj.migration.store import read_seal
+    from epj.migration.targets import check_dsn, dsn_host, tenant_schema
+
+    check_dsn(target)
+    try:
+        with psycopg.connect(target, connect_timeout=10) as conn:
+            sealed = [seal for k in tenants if (seal := read_seal(conn, tenant_schema(k))) is not None]
+    except psycopg.Error as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise ValueError(
+            f"--target {dsn_host(target)}: cannot connect ({first}); create the database or fix the URL "
+            "(a password with @ must be percent-encoded as %40)"
+        ) from None
+    if sealed:
+        raise ValueError(
+            "; ".join(s.describe() for s in sealed)
+            + ". Its store in this database is sealed and a rehearsal cannot migrate into it: "
+            "rehearse into another database (--target) or into NDJSON (the default)"
+        )
 
 
 def _breakdown(timing: CutoverTiming, executor: LocalExecutor) -> None:

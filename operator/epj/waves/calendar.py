@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from epj.waves.model import Blackout, Blackouts, Milestones, Preparation, Windows, WindowSpec
+from epj.waves.model import WEEKDAYS, Blackout, Blackouts, Milestones, Preparation, Windows, WindowSpec
 
 
 def easter_sunday(year: int) -> dt.date:
@@ -70,12 +70,45 @@ def default_blackouts(spec: Blackouts, years: Iterable[int]) -> list[Blackout]:
                     end=easter + dt.timedelta(days=spec.easter_days_after),
                 )
             )
+            if spec.public_holidays:
+                periods.extend(public_holidays(year))
     periods.extend(spec.extra)
     return sorted(periods, key=lambda b: (b.start, b.name))
 
 
-def first_monday_on_or_after(day: dt.date) -> dt.date:
-    return day + dt.timedelta(days=(7 - day.weekday()) % 7)
+def public_holidays(year: int) -> list[Blackout]:
+    """Norway's public holidays outside Easter and Christmas: 1 May, 17 May, Ascension Day, Whit Monday."""
+    easter = easter_sunday(year)
+    days = {
+        f"Labour Day {year}": dt.date(year, 5, 1),
+        f"Constitution Day {year}": dt.date(year, 5, 17),
+        f"Ascension Day {year}": easter + dt.timedelta(days=39),
+        f"Whit Monday {year}": easter + dt.timedelta(days=50),
+    }
+    return [Blackout(name=name, start=day, end=day, kind="public-holiday") for name, day in days.items()]
+
+
+def first_weekday_on_or_after(day: dt.date, weekday: int) -> dt.date:
+    """The first ``weekday`` (Monday = 0) on or after ``day``."""
+    return day + dt.timedelta(days=(weekday - day.weekday()) % 7)
+
+
+def go_live_blockers(go_live: dt.date, hypercare_days: int, blackouts: Iterable[Blackout]) -> list[Blackout]:
+    """Blackouts a go-live on ``go_live`` would break.
+
+    A holiday period may not hold the go-live day nor any hypercare day; a public holiday may not be
+    the cutover night (the day before) nor the go-live day.
+    """
+    end = go_live + dt.timedelta(days=hypercare_days - 1)
+    cutover = go_live - dt.timedelta(days=1)
+    hits = []
+    for blackout in blackouts:
+        if blackout.kind == "public-holiday":
+            if blackout.start <= go_live and cutover <= blackout.end:
+                hits.append(blackout)
+        elif blackout.start <= end and go_live <= blackout.end:
+            hits.append(blackout)
+    return hits
 
 
 def resolve_windows(spec: Windows, default_years: Iterable[int]) -> list[WindowSpec]:
@@ -93,7 +126,7 @@ def resolve_windows(spec: Windows, default_years: Iterable[int]) -> list[WindowS
         by_label[window.label] = window
     resolved = []
     for window in by_label.values():
-        go_live = window.go_live or first_monday_on_or_after(window.start)
+        go_live = window.go_live or first_weekday_on_or_after(window.start, WEEKDAYS.index(spec.go_live_weekday))
         if go_live > window.end:
             go_live = window.start
         resolved.append(window.model_copy(update={"go_live": go_live}))
@@ -119,13 +152,18 @@ def working_days(start: dt.date, days: int, blackouts: Iterable[Blackout]) -> in
 def milestones(go_live: dt.date, preparation: Preparation, training_weeks: Iterable[dt.date] = ()) -> Milestones:
     """A tenant's project milestones counted from its go-live (and its training weeks, if planned)."""
     weeks = sorted(training_weeks)
+    schedule = preparation.schedule(go_live)
+    days = schedule.local_dates()
     return Milestones(
-        pre_project=add_months(go_live, -preparation.pre_project_months),
-        main_project=add_months(go_live, -preparation.main_project_months),
-        withdrawal_lock=add_months(go_live, -preparation.withdrawal_lock_months),
+        pre_project=days["pre_project"],
+        main_project=days["main_project"],
+        last_day_to_withdraw=schedule.last_day_to_withdraw,
+        withdrawal_lock=days["withdrawal_lock"],
         training_start=weeks[0] if weeks else None,
         training_end=weeks[-1] + dt.timedelta(days=6) if weeks else None,
-        freeze=go_live - dt.timedelta(days=preparation.freeze_days),
+        rehearsal=days["rehearsal"],
+        freeze=days["freeze"],
+        cutover=days["cutover"],
         go_live=go_live,
-        hypercare_end=go_live + dt.timedelta(days=preparation.hypercare_days - 1),
+        hypercare_end=days["hypercare_end"],
     )

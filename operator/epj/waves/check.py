@@ -97,12 +97,18 @@ def check_plan(problem: Problem, plan: Plan) -> list[Violation]:
         day = entry.go_live
         go_live[tid] = day
         order[tid] = position[entry.window]
+        periods = tuple(b for b in problem.blackouts if b.kind == "period")
+        holidays = tuple(b for b in problem.blackouts if b.kind == "public-holiday")
         for offset in range(hypercare):
-            name = _in_blackout(day + dt.timedelta(days=offset), problem.blackouts)
+            name = _in_blackout(day + dt.timedelta(days=offset), periods)
             if name:
                 what = "goes live" if offset == 0 else "is in hypercare"
                 bad("holidays", f"{t.name} {what} on {day + dt.timedelta(days=offset)}, during {name}")
                 break
+        for offset, what in ((-1, "cuts over"), (0, "goes live")):
+            name = _in_blackout(day + dt.timedelta(days=offset), holidays)
+            if name:
+                bad("holidays", f"{t.name} {what} on {day + dt.timedelta(days=offset)}, a public holiday ({name})")
         if day < s.calendar.earliest_go_live:
             bad("earliest", f"{t.name} goes live {day}, before the earliest go-live {s.calendar.earliest_go_live}")
         if day > s.calendar.latest_go_live:
@@ -123,7 +129,10 @@ def check_plan(problem: Problem, plan: Plan) -> list[Violation]:
             "pre_project": _months_back(day, s.preparation.pre_project_months),
             "main_project": _months_back(day, s.preparation.main_project_months),
             "withdrawal_lock": _months_back(day, s.preparation.withdrawal_lock_months),
+            "last_day_to_withdraw": _months_back(day, s.preparation.withdrawal_lock_months) - dt.timedelta(days=1),
+            "rehearsal": day - dt.timedelta(days=s.preparation.rehearsal_days),
             "freeze": day - dt.timedelta(days=s.preparation.freeze_days),
+            "cutover": day - dt.timedelta(days=1),
             "go_live": day,
             "hypercare_end": day + dt.timedelta(days=hypercare - 1),
         }

@@ -18,6 +18,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from epj import contract
+from epj.clikit import check_date, check_file, check_namespace, check_out_dir, check_positive, fail, fmt_int, staged_dir
+
 if TYPE_CHECKING:
     from epj.waves.model import Plan
     from epj.waves.scenario import Problem
@@ -53,13 +56,25 @@ def _progress(message: str) -> None:
 def _load(path: Path) -> Problem:
     from epj.waves.scenario import ScenarioInvalid, load_problem
 
+    scenario = _scenario_path(path)
+    check_file(scenario, "SCENARIO", "scenario file")
     try:
-        return load_problem(_scenario_path(path))
+        return load_problem(scenario)
     except ScenarioInvalid as exc:
-        _err(f"scenario has {len(exc.errors)} error(s):")
-        for error in exc.errors:
-            _err(f"  {error}")
-        raise typer.Exit(2) from None
+        _scenario_errors(exc)
+        raise AssertionError("unreachable") from None
+
+
+def _scenario_errors(exc: Exception) -> None:
+    """Every problem of a scenario on its own line, then exit 2 (nothing planned, nothing written)."""
+    errors = list(getattr(exc, "errors", []))
+    for error in errors[1:]:
+        _err(f"  {error}")
+    first = errors[0] if errors else exc
+    more = f" (and {len(errors) - 1} more above)" if len(errors) > 1 else ""
+    if getattr(first, "field", None) == "--change":
+        fail(f"{first.reason}{more}", "see the tenants in the previous plan, or: epj tenants list")  # type: ignore[union-attr]
+    fail(f"scenario {first}{more}", "fix the scenario (see operator/epj/waves/scenarios/README.md)")
 
 
 def _print_table(plan: Plan) -> None:
@@ -82,7 +97,7 @@ def _print_table(plan: Plan) -> None:
             w.label,
             str(w.go_live),
             ", ".join(f"{t.name} ({t.tenant}){' 🔒' if t.locked else ''}" for t in members),
-            f"{sum(t.end_users for t in members):,}",
+            fmt_int(sum(t.end_users for t in members)),
             str(sum(x.superuser + x.enduser for t in members for x in t.training)),
             f"{min(starts)} – {max(ends)}" if starts and ends else "–",
         )
@@ -100,13 +115,19 @@ def plan_command(
     time_limit: Annotated[
         float | None, typer.Option(help="Solver time limit in seconds (default: scenario's).")
     ] = None,
-    namespace: Annotated[str, typer.Option(help="Namespace of the RolloutWave manifests.")] = "epj-rollout",
+    namespace: Annotated[str, typer.Option(help="Namespace of the RolloutWave manifests.")] = contract.GOLIVE_NAMESPACE,
 ) -> None:
-    """Plan every called tenant into a production window, with its training, and write the outputs."""
+    """Plan every called tenant into a production window, with its training, and write the outputs.
+
+    Example: [bold]epj waves plan default --out plan/[/bold]
+    """
     from epj.waves.check import check_plan
     from epj.waves.pipeline import plan_problem, write_outputs
     from epj.waves.solver import Infeasible
 
+    check_out_dir(out)
+    check_positive(time_limit, "--time-limit")
+    check_namespace(namespace)
     problem = _load(scenario)
     _progress(f"planning {len(problem.tenants)} tenants over {len(problem.windows)} windows …")
     try:
@@ -116,7 +137,8 @@ def plan_command(
         raise typer.Exit(3) from None
     _progress(f"solved in {plan.solve_seconds:.2f} s: {plan.status}, cost {plan.objective}")
     violations = check_plan(problem, plan)
-    files = write_outputs(problem, plan, out, namespace)
+    with staged_dir(out) as scratch:
+        files = [out / p.name for p in write_outputs(problem, plan, scratch, namespace)]
     _print_table(plan)
     if plan.binding:
         typer.echo("Binding rules (relaxing one would improve the plan):")
@@ -136,16 +158,19 @@ def check_command(
     scenario: ScenarioArg,
     plan_json: Annotated[Path, typer.Argument(help="A plan.json written by 'epj waves plan'.", show_default=False)],
 ) -> None:
-    """Check a plan against every rule of the scenario, independently of the solver."""
+    """Check a plan against every rule of the scenario, independently of the solver.
+
+    Example: [bold]epj waves check default plan/plan.json[/bold]
+    """
     from epj.waves.check import check_plan
     from epj.waves.plan import read_plan
 
+    check_file(plan_json, "PLAN_JSON", "plan file")
     problem = _load(scenario)
     try:
         plan = read_plan(plan_json)
     except ValueError as exc:
-        _err(str(exc))
-        raise typer.Exit(2) from None
+        fail(str(exc), "give a plan.json written by: epj waves plan")
     violations = check_plan(problem, plan)
     if violations:
         typer.echo(f"{len(violations)} violation(s):")
@@ -168,6 +193,8 @@ def replan_command(
 
     Writes the new plan's outputs, ``changes.md`` (what moved and why) and ``scenario.yaml``
     (the scenario with the changes and locks applied, for ``epj waves check``).
+
+    Example: [bold]epj waves replan default plan/plan.json --change call:5036 --out plan-2/[/bold]
     """
     import yaml
 
@@ -178,20 +205,24 @@ def replan_command(
     from epj.waves.scenario import ScenarioInvalid, load_scenario
     from epj.waves.solver import Infeasible
 
+    check_out_dir(out)
+    check_positive(time_limit, "--time-limit")
+    as_of = check_date(today, "--today") if today else dt.date.today()
     try:
         changes = [parse_change(c) for c in change]
-        as_of = dt.date.fromisoformat(today) if today else dt.date.today()
+    except ValueError as exc:
+        fail(str(exc))
+    check_file(previous_plan, "PREVIOUS_PLAN", "plan file")
+    try:
         previous = read_plan(previous_plan)
     except ValueError as exc:
-        _err(str(exc))
-        raise typer.Exit(2) from None
+        fail(str(exc), "give a plan.json written by: epj waves plan")
     path = _scenario_path(scenario)
+    check_file(path, "SCENARIO", "scenario file")
     try:
         problem, touched = prepare_replan(load_scenario(path), str(path), previous, changes, as_of)
     except ScenarioInvalid as exc:
-        for error in exc.errors:
-            _err(f"  {error}")
-        raise typer.Exit(2) from None
+        _scenario_errors(exc)
     _progress(
         f"re-planning {len(problem.tenants)} tenants ({len(problem.locked)} locked) after: "
         + "; ".join(str(c) for c in changes)
@@ -202,10 +233,6 @@ def replan_command(
         _print_conflict(exc)
         raise typer.Exit(3) from None
     violations = check_plan(problem, plan)
-    write_outputs(problem, plan, out)
-    (out / "scenario.yaml").write_text(
-        yaml.safe_dump(problem.scenario.model_dump(mode="json"), sort_keys=False, allow_unicode=True), encoding="utf-8"
-    )
     moves = compare(problem, previous, plan, changes, touched)
     lines = ["# What moved and why", ""]
     lines += [
@@ -214,7 +241,13 @@ def replan_command(
     if not moves:
         lines.append("- nothing moved")
     report = "\n".join(lines) + "\n"
-    (out / "changes.md").write_text(report, encoding="utf-8")
+    with staged_dir(out) as scratch:
+        write_outputs(problem, plan, scratch)
+        (scratch / "scenario.yaml").write_text(
+            yaml.safe_dump(problem.scenario.model_dump(mode="json"), sort_keys=False, allow_unicode=True),
+            encoding="utf-8",
+        )
+        (scratch / "changes.md").write_text(report, encoding="utf-8")
     _print_table(plan)
     typer.echo(report)
     if violations:
@@ -228,9 +261,13 @@ def bench_command(
     as_json: Annotated[bool, typer.Option("--json", help="End with one JSON line of figures.")] = False,
     national_time_limit: Annotated[float, typer.Option(help="Time limit for the national solve (s).")] = 50.0,
 ) -> None:
-    """Solve the regional (22) and a synthetic national (357) scenario, and compare with a greedy baseline."""
+    """Solve the regional (22) and a synthetic national (357) scenario, and compare with a greedy baseline.
+
+    Example: [bold]epj waves bench --json[/bold]
+    """
     from epj.waves.bench import run_bench
 
+    check_positive(national_time_limit, "--national-time-limit")
     figures = run_bench(national_time_limit, progress=_progress)
     if as_json:
         sys.stdout.write(json.dumps(figures) + "\n")

@@ -44,8 +44,11 @@ def _figure(problem: Problem, plan: Plan) -> Any:
         ax.plot(_num(ms.go_live), row, marker="D", color="black", markersize=4)
     ax.set_yticks(range(len(tenants)), [f"{t.name} ({t.tenant})" for t in tenants], fontsize=7)
     ax.set_title(f"Go-live plan {plan.scenario}: main project (grey), training (blue), go-live ◆, hypercare (red)")
-    for blackout in problem.blackouts:
-        ax.axvspan(_num(blackout.start), _num(blackout.end), color="#f2e6c9", alpha=0.5, lw=0)
+    shown = (
+        min(t.milestones.main_project for t in plan.tenants) - dt.timedelta(days=30),
+        max(t.milestones.hypercare_end for t in plan.tenants) + dt.timedelta(days=30),
+    )
+    ax.legend(handles=_legend(problem, ax, shown), loc="upper left", fontsize=7, framealpha=0.9)
 
     weekly: dict[dt.date, int] = defaultdict(int)
     for t in plan.tenants:
@@ -72,6 +75,50 @@ def _figure(problem: Problem, plan: Plan) -> Any:
     return fig
 
 
+#: Colours of the blackout kinds: holidays computed every year, the scenario's own periods, public holidays.
+_HOLIDAY_COLOUR, _CUSTOM_COLOUR, _PUBLIC_COLOUR = "#f2e6c9", "#d9c7ef", "#c9c9c9"
+
+
+def _legend(problem: Problem, ax: Any, shown: tuple[dt.date, dt.date]) -> list[Any]:
+    """Shade every blackout and return the legend: the bars, then each blackout by its scenario name.
+
+    The yearly holidays share one entry ("holidays: summer, Christmas/New Year, Easter"); a period the
+    project lead added (``blackouts.extra``) gets its own entry with the name written in the scenario,
+    so a custom blackout is never explained as a holiday.
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    visible = [b for b in problem.blackouts if b.end >= shown[0] and b.start <= shown[1]]
+    custom = [b for b in visible if b in problem.scenario.calendar.blackouts.extra]
+    public = [b for b in visible if b.kind == "public-holiday" and b not in custom]
+    yearly = [b for b in visible if b not in custom and b not in public]
+    for group, colour, alpha in (
+        (yearly, _HOLIDAY_COLOUR, 0.5),
+        (public, _PUBLIC_COLOUR, 0.6),
+        (custom, _CUSTOM_COLOUR, 0.6),
+    ):
+        for b in group:
+            ax.axvspan(_num(b.start), _num(b.end + dt.timedelta(days=1)), color=colour, alpha=alpha, lw=0)
+    handles: list[Any] = [
+        Patch(color="#dde5f0", label="main project"),
+        Patch(color="#4c78a8", label="training"),
+        Line2D([], [], marker="D", color="black", lw=0, markersize=4, label="go-live"),
+        Patch(color="#e45756", label="command centre (hypercare)"),
+    ]
+    if yearly:
+        first_seen: dict[str, str] = {}
+        for b in sorted(yearly, key=lambda b: b.start.strftime("%m%d")):
+            first_seen.setdefault(b.name.rsplit(" ", 1)[0], "")
+        kinds = list(first_seen)
+        handles.append(Patch(color=_HOLIDAY_COLOUR, alpha=0.5, label=f"blackout: {', '.join(kinds)}"))
+    if public:
+        handles.append(Patch(color=_PUBLIC_COLOUR, alpha=0.6, label="public holidays (no cutover or go-live day)"))
+    for name in dict.fromkeys(b.name for b in custom):
+        handles.append(Patch(color=_CUSTOM_COLOUR, alpha=0.6, label=f"blackout: {name}"))
+    return handles
+
+
 def gantt_png(problem: Problem, plan: Plan) -> bytes:
     import matplotlib.pyplot as plt
 
@@ -84,11 +131,13 @@ def gantt_png(problem: Problem, plan: Plan) -> bytes:
 
 def gantt_html(problem: Problem, plan: Plan) -> str:
     """A self-contained HTML page: the chart as inline SVG and the milestone table."""
+    import matplotlib
     import matplotlib.pyplot as plt
 
     fig = _figure(problem, plan)
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None})
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # text stays text: searchable, selectable
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
     plt.close(fig)
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg") :]

@@ -19,6 +19,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from epj.golive.model import ScheduleSpec
+from epj.golive.schedule import Schedule
+
 #: A tenant id: a kommunenummer ('5035'), or a GP office inside one ('5035-legekontor').
 TenantId = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}(-[a-z0-9][a-z0-9-]*)?$")]
 MonthDay = Annotated[str, StringConstraints(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
@@ -81,7 +84,9 @@ class WindowSpec(_Strict):
     label: WindowLabel
     start: dt.date
     end: dt.date
-    go_live: dt.date | None = Field(default=None, description="Default: the first Monday on or after start.")
+    go_live: dt.date | None = Field(
+        default=None, description="Default: the first go-live weekday (calendar.windows.go_live_weekday) from start."
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> WindowSpec:
@@ -108,20 +113,34 @@ DEFAULT_WINDOW_TEMPLATES: tuple[WindowTemplate, ...] = (
 )
 
 
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+WEEKDAYS: tuple[str, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
 class Windows(_Strict):
     """Four production windows a year by default; list explicit windows to override or add."""
 
+    go_live_weekday: Weekday = Field(
+        default="saturday",
+        description="The weekday a wave goes live on (its first day on the new EPJ). The region's go-lives "
+        "(30.04.2022, 12.11.2022) were Saturdays: cutover the Friday night, when planned activity is lowest.",
+    )
     years: tuple[int, ...] = ()
     each_year: tuple[WindowTemplate, ...] = DEFAULT_WINDOW_TEMPLATES
     explicit: tuple[WindowSpec, ...] = ()
 
 
 class Blackout(_Strict):
-    """A period with no go-live, no hypercare and no training (holidays)."""
+    """A period with no go-live, no hypercare and no training (holidays), or a public holiday.
+
+    A ``public-holiday`` is one day on which no course runs and neither the cutover night nor the
+    go-live day may fall; the command-centre period may span it (it is staffed like a weekend).
+    """
 
     name: str
     start: dt.date
     end: dt.date
+    kind: Literal["period", "public-holiday"] = "period"
 
     @model_validator(mode="after")
     def _ordered(self) -> Blackout:
@@ -138,6 +157,11 @@ class Blackouts(_Strict):
     christmas: tuple[MonthDay, MonthDay] = ("12-15", "01-06")
     easter_days_before: int = Field(default=7, ge=0, le=30, description="From Palm Sunday by default.")
     easter_days_after: int = Field(default=1, ge=0, le=30, description="To Easter Monday by default.")
+    public_holidays: bool = Field(
+        default=True,
+        description="With defaults: 1 May, 17 May, Ascension Day and Whit Monday are public holidays (no course, "
+        "no cutover night, no go-live day). The other public holidays lie inside Easter and Christmas.",
+    )
     extra: tuple[Blackout, ...] = ()
 
 
@@ -155,12 +179,18 @@ class CalendarSpec(_Strict):
 
 
 class Preparation(_Strict):
-    """Project milestones counted back from go-live (DESIGN §2)."""
+    """Project milestones counted back from go-live (DESIGN §2).
 
-    pre_project_months: int = Field(default=18, ge=0, le=60)
-    main_project_months: int = Field(default=12, ge=0, le=60)
-    withdrawal_lock_months: int = Field(default=13, ge=0, le=60)
-    freeze_days: int = Field(default=7, ge=0, le=60)
+    These are the ONE set of offsets of the platform: the plan's RolloutWaves carry them to the
+    operator (``spec.schedule``), and every date in the plan, the ICS, the Gantt, the operator's
+    status and the council report is computed from them by :class:`epj.golive.schedule.Schedule`.
+    """
+
+    pre_project_months: int = Field(default=18, ge=1, le=60)
+    main_project_months: int = Field(default=12, ge=1, le=60)
+    withdrawal_lock_months: int = Field(default=13, ge=1, le=60)
+    rehearsal_days: int = Field(default=42, ge=2, le=365, description="Rehearsal migration, days before go-live.")
+    freeze_days: int = Field(default=3, ge=1, le=60, description="Change freeze, days before go-live.")
     hypercare_days: int = Field(default=21, ge=1, le=120)
     minimum_lead_months: int = Field(
         default=18,
@@ -168,6 +198,25 @@ class Preparation(_Strict):
         le=60,
         description="A tenant needs at least this long from its decision (or planned_on) to go-live.",
     )
+
+    @model_validator(mode="after")
+    def _in_order(self) -> Preparation:
+        self.schedule_spec()  # raises ValueError when the milestones would be out of order
+        return self
+
+    def schedule_spec(self) -> ScheduleSpec:
+        """The offsets as the go-live core (and the RolloutWave's ``spec.schedule``) carries them."""
+        return ScheduleSpec(
+            pre_project_months=self.pre_project_months,
+            withdrawal_lock_months=self.withdrawal_lock_months,
+            main_project_months=self.main_project_months,
+            rehearsal_days=self.rehearsal_days,
+            freeze_days=self.freeze_days,
+        )
+
+    def schedule(self, go_live: dt.date) -> Schedule:
+        """The go-live core's schedule for a go-live day under these offsets."""
+        return Schedule.for_date(go_live, self.schedule_spec().offsets(self.hypercare_days))
 
 
 class SessionRule(_Strict):
@@ -301,12 +350,17 @@ class TrainingWeek(_Strict):
 
 
 class Milestones(_Strict):
+    """A tenant's milestones as Oslo calendar days (from :meth:`Preparation.schedule`)."""
+
     pre_project: dt.date
     main_project: dt.date
+    last_day_to_withdraw: dt.date
     withdrawal_lock: dt.date
     training_start: dt.date | None
     training_end: dt.date | None
+    rehearsal: dt.date
     freeze: dt.date
+    cutover: dt.date
     go_live: dt.date
     hypercare_end: dt.date
 

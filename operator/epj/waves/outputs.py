@@ -11,11 +11,14 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
+from epj import contract
+from epj.numbers import fmt_int
 from epj.waves.model import Plan, TenantKind, TenantPlan
 from epj.waves.scenario import Problem
 
 API_VERSION = "epj.no/v1alpha1"
-DEFAULT_NAMESPACE = "epj-rollout"
+#: RolloutWaves go where the operator watches (one name, epj.contract).
+DEFAULT_NAMESPACE = contract.GOLIVE_NAMESPACE
 
 
 def _members_by_window(plan: Plan) -> dict[str, list[TenantPlan]]:
@@ -28,9 +31,18 @@ def _members_by_window(plan: Plan) -> dict[str, list[TenantPlan]]:
 def rollout_waves(problem: Problem, plan: Plan, namespace: str = DEFAULT_NAMESPACE) -> list[dict[str, Any]]:
     """One RolloutWave per used window; members in processing order, dependencies from the scenario.
 
-    GP offices are not tenants of the operator (no kommunenummer of their own); they are
-    listed in an annotation so the wave still tells the whole story.
+    GP offices have no GoLive of their own (they keep their record systems): each one is listed
+    in ``spec.gpOffices`` of its municipality's wave, whose dependencies-live gate waits for the
+    office to be ready — before or with the municipality, as the seeds require.
     """
+    offices: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for office in problem.gp_offices:
+        offices[office.municipality].append({"id": office.id, "name": office.name, "municipality": office.municipality})
+    for entry in plan.tenants:
+        if entry.kind is TenantKind.gp_office:
+            municipality = problem.tenant(entry.tenant).municipality
+            if municipality is not None:
+                offices[municipality].append({"id": entry.tenant, "name": entry.name, "municipality": municipality})
     depends: dict[str, set[str]] = defaultdict(set)
     for rule in problem.precedence:
         first = problem.tenant(rule.first)
@@ -41,7 +53,6 @@ def rollout_waves(problem: Problem, plan: Plan, namespace: str = DEFAULT_NAMESPA
     for label, members in sorted(_members_by_window(plan).items(), key=lambda kv: windows[kv[0]].go_live):
         window = windows[label]
         municipalities = sorted((m for m in members if m.kind is TenantKind.municipality), key=lambda m: m.tenant)
-        gp_offices = sorted(m.tenant for m in members if m.kind is TenantKind.gp_office)
         in_wave = {m.tenant for m in municipalities}
         ordered: list[TenantPlan] = []
         remaining = list(municipalities)
@@ -56,8 +67,6 @@ def rollout_waves(problem: Problem, plan: Plan, namespace: str = DEFAULT_NAMESPA
             "epj.no/planned-by": f"epj waves plan ({plan.scenario})",
             "epj.no/planned-on": str(plan.planned_on),
         }
-        if gp_offices:
-            annotations["epj.no/gp-offices"] = ",".join(gp_offices)
         waves.append(
             {
                 "apiVersion": API_VERSION,
@@ -83,7 +92,9 @@ def rollout_waves(problem: Problem, plan: Plan, namespace: str = DEFAULT_NAMESPA
                         {"kommunenummer": m.tenant, "dependsOn": sorted(d for d in depends[m.tenant] if len(d) == 4)}
                         for m in ordered
                     ],
+                    "gpOffices": sorted((o for m in ordered for o in offices[m.tenant]), key=lambda o: o["id"]),
                     "hypercareDays": problem.scenario.preparation.hypercare_days,
+                    "schedule": problem.scenario.preparation.schedule_spec().to_dict(),
                 },
             }
         )
@@ -93,10 +104,13 @@ def rollout_waves(problem: Problem, plan: Plan, namespace: str = DEFAULT_NAMESPA
 MILESTONE_TITLES = {
     "pre_project": "pre-project starts",
     "main_project": "main project starts",
-    "withdrawal_lock": "withdrawal lock (last day to withdraw)",
+    "last_day_to_withdraw": "last day to withdraw",
+    "withdrawal_lock": "place locked (no withdrawal from this day)",
     "training_start": "training starts",
     "training_end": "training ends",
-    "freeze": "legacy freeze",
+    "rehearsal": "rehearsal migration",
+    "freeze": "change freeze",
+    "cutover": "cutover night (legacy read-only from 16:00)",
     "go_live": "GO-LIVE",
     "hypercare_end": "command-centre period ends",
 }
@@ -165,7 +179,7 @@ def summary_markdown(problem: Problem, plan: Plan) -> str:
         capacity = s.training.courses_per_day_effective * problem.training_days(w.label)
         names = ", ".join(f"{m.name} ({m.tenant})" for m in sorted(members, key=lambda m: m.tenant))
         users = sum(m.end_users for m in members)
-        lines.append(f"| {w.label} | {w.go_live} | {names} | {users:,} | {sessions} / {capacity} |")
+        lines.append(f"| {w.label} | {w.go_live} | {names} | {fmt_int(users)} | {sessions} / {capacity} |")
     lines += ["", "## Binding rules", ""]
     if plan.binding:
         lines.append("Relaxing one of these rules would make the plan better (each tested by re-solving without it):")
@@ -179,10 +193,11 @@ def summary_markdown(problem: Problem, plan: Plan) -> str:
             tight.append(f"{label} is full: {len(members)} of {cap.max_tenants_per_window} municipalities")
         users = sum(m.end_users for m in members)
         if users > 0.95 * cap.max_end_users_per_window:
-            tight.append(f"{label} uses {users:,} of {cap.max_end_users_per_window:,} end users")
+            tight.append(f"{label} uses {fmt_int(users)} of {fmt_int(cap.max_end_users_per_window)} end users")
     if tight:
         lines += ["", "Limits at (or near) capacity:", ""]
         lines += [f"- {text}" for text in tight]
+    lines += ["", "## Blackouts", "", *_blackout_lines(problem, plan)]
     lines += [
         "",
         "## Milestones",
@@ -198,3 +213,21 @@ def summary_markdown(problem: Problem, plan: Plan) -> str:
             f"| {ms.freeze} | {ms.go_live} | {ms.hypercare_end} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _blackout_lines(problem: Problem, plan: Plan) -> list[str]:
+    """The periods closed to go-lives, each by the name it has in the scenario (custom ones as written)."""
+    if not plan.tenants:
+        return ["No tenant planned."]
+    first = min(t.milestones.main_project for t in plan.tenants)
+    last = max(t.milestones.hypercare_end for t in plan.tenants)
+    custom = {b.name for b in problem.scenario.calendar.blackouts.extra}
+    lines = ["No go-live or command-centre period falls in these periods; no cutover night or go-live day falls on a "
+             "public holiday:", ""]  # fmt: skip
+    for b in problem.blackouts:
+        if b.end < first or b.start > last:
+            continue
+        what = "public holiday" if b.kind == "public-holiday" else ("from the scenario" if b.name in custom else "")
+        when = str(b.start) if b.start == b.end else f"{b.start} – {b.end}"
+        lines.append(f"- {b.name}: {when}" + (f" ({what})" if what else ""))
+    return lines

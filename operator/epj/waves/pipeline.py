@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from epj import contract
 from epj.waves.check import Violation, check_plan
 from epj.waves.model import Plan
 from epj.waves.plan import make_plan, write_plan
@@ -37,7 +38,7 @@ def plan_problem(problem: Problem, *, time_limit: float | None = None, binding: 
     return make_plan(problem, solution, rules)
 
 
-def write_outputs(problem: Problem, plan: Plan, out: Path, namespace: str = "epj-rollout") -> list[Path]:
+def write_outputs(problem: Problem, plan: Plan, out: Path, namespace: str = contract.GOLIVE_NAMESPACE) -> list[Path]:
     """Write every output of ``plan`` into ``out`` (created if needed); returns the files written."""
     from epj.waves.gantt import gantt_html, gantt_png
     from epj.waves.outputs import calendar_ics, rollout_waves, summary_markdown

@@ -102,7 +102,18 @@ def prepare_replan(
     locked = {tid for tid, entry in prev.items() if entry.milestones.withdrawal_lock <= today or entry.locked}
     errors = []
     touched: dict[str, str] = {}
+    planned = {t.id for t in base.tenants}
     for change in changes:
+        if change.kind == "withdraw" and change.target not in prev and change.target not in planned:
+            errors.append(
+                ScenarioError(source, "--change", f"withdraw:{change.target}: {change.target} is not in the plan")
+            )
+            continue
+        if change.kind == "call" and (change.target in prev or change.target in planned):
+            errors.append(
+                ScenarioError(source, "--change", f"call:{change.target}: {change.target} is already in the plan")
+            )
+            continue
         if change.kind == "withdraw":
             if change.target in locked:
                 lock = prev[change.target].milestones.withdrawal_lock
@@ -117,6 +128,11 @@ def prepare_replan(
     changed = apply_changes(scenario, base, changes)
     unlocked = resolve(changed, source)
     ids = {t.id for t in unlocked.tenants}
+    unknown = [c.target for c in changes if c.kind == "call" and c.target not in ids]
+    if unknown:
+        raise ScenarioInvalid(
+            [ScenarioError(source, "--change", f"call:{t}: no option municipality {t} to call") for t in unknown]
+        )
     labels = {w.label for w in unlocked.windows}
     already = {rule.tenant for rule in changed.rules.fixed}
     lock_rules = tuple(

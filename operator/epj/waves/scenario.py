@@ -17,7 +17,8 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from epj.waves.calendar import add_months, default_blackouts, overlapping, resolve_windows, working_days
+from epj.tenants.gp_office import GpOffice
+from epj.waves.calendar import add_months, default_blackouts, go_live_blockers, resolve_windows, working_days
 from epj.waves.model import Blackout, Group, Precedence, Scenario, TenantKind, WindowSpec
 
 SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
@@ -75,6 +76,8 @@ class Problem:
     precedence: tuple[Precedence, ...]
     fixed: dict[str, tuple[str, str]]  # tenant -> (window label, reason)
     locked: frozenset[str] = frozenset()
+    #: GP offices from the tenant files, listed in their municipality's RolloutWave (not planned on their own).
+    gp_offices: tuple[GpOffice, ...] = ()
     previous: dict[str, str] = field(default_factory=dict)  # tenant -> window label of the plan being revised
 
     # -- derived facts (pure functions of the scenario, shared by solver and outputs) --------------------------------
@@ -106,10 +109,8 @@ class Problem:
         return self.superuser_sessions(tenant) + self.enduser_sessions(tenant)
 
     def window_blackouts(self, label: str) -> list[Blackout]:
-        """Holidays that the go-live day or the hypercare period of this window would fall in."""
-        go_live = self.go_live(label)
-        end = go_live + dt.timedelta(days=self.scenario.preparation.hypercare_days - 1)
-        return overlapping(go_live, end, self.blackouts)
+        """Holidays this window's go-live would break (see :func:`epj.waves.calendar.go_live_blockers`)."""
+        return go_live_blockers(self.go_live(label), self.scenario.preparation.hypercare_days, self.blackouts)
 
     def training_weeks(self, label: str) -> list[tuple[dt.date, int]]:
         """(week start, working days) of the weeks a wave in this window may train.
@@ -175,7 +176,18 @@ def load_scenario(path: Path) -> Scenario:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "(file)"
         raise ScenarioInvalid([ScenarioError(str(path), where, f"not valid YAML: {exc}")]) from None
+    except ValueError as exc:  # a date YAML cannot build, e.g. 2030-02-30
+        raise ScenarioInvalid([ScenarioError(str(path), "(file)", f"not a valid date: {exc}")]) from None
     return parse_scenario(data, str(path))
+
+
+def _file_gp_offices(scenario: Scenario, municipalities: set[str]) -> tuple[GpOffice, ...]:
+    """GP offices from ``tenants/gp-offices/`` whose municipality is planned: they gate its cutover."""
+    from epj.tenants import load_tenants
+
+    if not scenario.tenants.from_files:
+        return ()
+    return tuple(g for g in load_tenants().gp_offices if g.municipality in municipalities)
 
 
 def _file_tenants(scenario: Scenario) -> list[PlanTenant]:
@@ -314,6 +326,7 @@ def resolve(scenario: Scenario, source: str = "(scenario)") -> Problem:
         groups=tuple(groups),
         precedence=tuple(precedence),
         fixed=fixed,
+        gp_offices=_file_gp_offices(scenario, {t.id for t in ordered if t.kind is TenantKind.municipality}),
     )
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
+from epj.numbers import fmt_int
 from epj.waves.objective import months_after_first, waiting_weight
 from epj.waves.scenario import Problem
 
@@ -111,12 +112,13 @@ class _Model:
         tenants = p.tenants
         names = {t.id: t.name for t in tenants}
 
-        blocked = [w.label for w in p.windows if p.window_blackouts(w.label)]
+        blocked = {w.label: p.window_blackouts(w.label) for w in p.windows if p.window_blackouts(w.label)}
         if blocked:
+            closes = "; ".join(f"{label} ({', '.join(b.name for b in hits)})" for label, hits in blocked.items())
             lit = self._lit(
                 "holidays",
-                "no go-live or command-centre period during holidays (summer, Christmas/New Year, Easter): "
-                f"closes {', '.join(blocked)}",
+                "no go-live or command-centre period in a blackout, and no cutover night or go-live day on a "
+                f"public holiday: closes {closes}",
             )
             for label in blocked:
                 for t in tenants:
@@ -191,7 +193,9 @@ class _Model:
         lit = self._lit("window-tenants", f"at most {cap.max_tenants_per_window} municipalities go live in one window")
         for label in self.labels:
             m.add(sum(x[t.id, label] for t in tenants) <= cap.max_tenants_per_window).only_enforce_if(lit)
-        lit = self._lit("window-end-users", f"at most {cap.max_end_users_per_window:,} end users go live in one window")
+        lit = self._lit(
+            "window-end-users", f"at most {fmt_int(cap.max_end_users_per_window)} end users go live in one window"
+        )
         for label in self.labels:
             m.add(sum(t.end_users * x[t.id, label] for t in tenants) <= cap.max_end_users_per_window).only_enforce_if(
                 lit

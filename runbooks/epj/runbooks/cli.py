@@ -15,6 +15,8 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from epj.clikit import check_out_dir, check_tenant, fail
+
 
 class _ShowByDefault(TyperGroup):
     """``epj runbook X`` means ``epj runbook show X`` unless X is a subcommand or an option."""
@@ -48,8 +50,14 @@ def _alert_names() -> list[str]:
 def show_command(
     name: str = typer.Argument(..., help="Alert name (EpjJournalErrorBudgetBurn) or process runbook (cutover-night)."),
     plain: bool = typer.Option(False, "--plain", help="Print the Markdown source instead of rendering it."),
+    tenant: str | None = typer.Option(
+        None, "--tenant", help="Fill in this municipality's number and namespace (kommunenummer, e.g. 5035)."
+    ),
 ) -> None:
-    """Print an alert's (or a process) runbook."""
+    """Print an alert's (or a process) runbook; with --tenant, its commands are filled in for that municipality.
+
+    Examples: [bold]epj runbook EpjJournalErrorBudgetBurn --tenant 5035[/bold]; [bold]epj runbook cutover-night[/bold]
+    """
     import difflib
 
     from epj.runbooks.index import alert_runbook_files, process_runbook_files
@@ -64,6 +72,8 @@ def show_command(
         typer.echo(f"error: {name} {reason}.{hint}", err=True)
         raise typer.Exit(2)
     text = path.read_text(encoding="utf-8")
+    if tenant is not None:
+        text = _filled_in(name, path, tenant)
     from rich.console import Console
 
     console = Console()
@@ -76,11 +86,36 @@ def show_command(
     console.print(f"[dim]{path}[/dim]")
 
 
+def _filled_in(name: str, path: Path, number: str) -> str:
+    """The alert runbook rendered for one tenant: its number, name and namespace in every command."""
+    from epj.runbooks.generate import GeneratorError, TenantView, render_all
+
+    chosen = check_tenant(number)
+    if path.parent.name != "alerts":
+        fail(
+            f"--tenant: {path.stem} is a process runbook, written for every municipality",
+            f"leave out --tenant (the alert runbooks take it, e.g. epj runbook EpjJournalErrorBudgetBurn --tenant "
+            f"{chosen.kommunenummer})",
+        )
+    view = TenantView(chosen.kommunenummer, chosen.name, chosen.namespace)
+    try:
+        rendered = render_all(tenant=view)
+    except GeneratorError as exc:
+        fail(f"cannot fill in the runbook: {exc}", "print it without --tenant and replace <KOMMUNENR> by hand")
+    filename = f"{path.stem}.md"
+    if filename not in rendered:
+        fail(f"{path.stem} has no generated runbook", "print it without --tenant")
+    return rendered[filename]
+
+
 @runbook_app.command("list")
 def list_command(
     as_json: bool = typer.Option(False, "--json", help="One JSON object: alerts, runbooks, missing, orphans."),
 ) -> None:
-    """Alerts and runbooks side by side; exit 1 when an alert lacks a runbook or a runbook has no alert."""
+    """Alerts and runbooks side by side; exit 1 when an alert lacks a runbook or a runbook has no alert.
+
+    Example: [bold]epj runbook list[/bold]
+    """
     from epj.runbooks.index import build_index, process_runbook_files
 
     index = build_index(_alert_names())
@@ -115,11 +150,14 @@ def generate_command(
     out: Path | None = typer.Option(None, "--out", help="Folder to write to (default: runbooks/alerts)."),
     check: bool = typer.Option(False, "--check", help="Write nothing; exit 1 when the committed runbooks are stale."),
 ) -> None:
-    """Render the alert runbooks from runbooks/templates and the service catalog."""
+    """Render the alert runbooks from runbooks/templates and the service catalog.
+
+    Example: [bold]epj runbook generate --check[/bold]
+    """
     from epj.paths import runbooks_dir
     from epj.runbooks.generate import GeneratorError, out_of_sync, render_all, write_all
 
-    target = out or runbooks_dir() / "alerts"
+    target = check_out_dir(out) if out is not None else runbooks_dir() / "alerts"
     try:
         rendered = render_all()
     except GeneratorError as exc:
@@ -138,7 +176,10 @@ def generate_command(
 
 @runbook_app.command("check-playbooks")
 def check_playbooks_command() -> None:
-    """Exit 1 when a runbook names a playbook that does not exist in runbooks/ansible/playbooks."""
+    """Exit 1 when a runbook names a playbook that does not exist in runbooks/ansible/playbooks.
+
+    Example: [bold]epj runbook check-playbooks[/bold]
+    """
     from epj.runbooks.index import missing_playbooks
 
     problems: dict[str, Any] = missing_playbooks()

@@ -16,7 +16,11 @@ from pydantic import ValidationError
 
 from epj.catalog import ServiceCatalog, load_catalog
 from epj.paths import tenants_dir
+from epj.tenants.gp_office import GpOffice
 from epj.tenants.model import Environment, Tenant
+
+#: GP offices live in this sub-folder of the tenants folder, one file each.
+GP_OFFICE_DIR = "gp-offices"
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class TenantSet:
     """All municipalities, sorted by kommunenummer (a deterministic order everyone shares)."""
 
     tenants: tuple[Tenant, ...]
+    gp_offices: tuple[GpOffice, ...] = ()
 
     def __iter__(self) -> Iterable[Tenant]:  # type: ignore[override]
         return iter(self.tenants)
@@ -68,8 +73,13 @@ class TenantSet:
             tuple(
                 t.model_copy(update={"option_called": True}) if t.kommunenummer == kommunenummer else t
                 for t in self.tenants
-            )
+            ),
+            self.gp_offices,
         )
+
+    def gp_offices_of(self, kommunenummer: str) -> tuple[GpOffice, ...]:
+        """The GP offices in a municipality (they go live before or with it)."""
+        return tuple(g for g in self.gp_offices if g.municipality == kommunenummer)
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:
@@ -144,7 +154,59 @@ def validate_tenant_dir(directory: Path | None = None) -> tuple[TenantSet, list[
                     )
                 )
     tenants.sort(key=lambda t: t.kommunenummer)
-    return TenantSet(tuple(tenants)), errors
+    offices, office_errors = _gp_offices(folder / GP_OFFICE_DIR, seen)
+    tenant_set = TenantSet(tuple(tenants), offices)
+    if not errors:
+        # What each environment has provisioned may not be lost by an edit (issue 12). Checked once
+        # the municipality files themselves are sound, so a typo is not reported as a deleted tenant.
+        from epj.tenants.provisioned import check_tenant_dir
+
+        errors.extend(check_tenant_dir(folder, tenant_set))
+    errors.extend(office_errors)
+    return tenant_set, errors
+
+
+def _gp_offices(folder: Path, municipalities: dict[str, str]) -> tuple[tuple[GpOffice, ...], list[TenantError]]:
+    """Every ``gp-offices/*.yaml``, each linked to a municipality of the set."""
+    offices: list[GpOffice] = []
+    errors: list[TenantError] = []
+    seen: set[str] = set()
+    for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+        name = f"{GP_OFFICE_DIR}/{path.name}"
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            errors.append(TenantError(name, "(file)", f"cannot be read as YAML: {exc}"))
+            continue
+        if not isinstance(raw, dict):
+            errors.append(TenantError(name, "(file)", "must be a YAML mapping of GP office fields"))
+            continue
+        try:
+            office = GpOffice.model_validate(raw)
+        except ValidationError as exc:
+            errors.extend(TenantError(name, _field_path(e["loc"]), e["msg"]) for e in exc.errors())
+            continue
+        if path.stem != office.file_stem:
+            errors.append(TenantError(name, "id", f"file must be named {office.file_stem}.yaml to match its content"))
+        elif office.municipality not in municipalities:
+            errors.append(
+                TenantError(name, "municipality", f"no municipality with kommunenummer {office.municipality}")
+            )
+        elif office.needs_namespace:
+            errors.append(
+                TenantError(
+                    name,
+                    "needs_namespace",
+                    "the platform provisions nothing for GP offices yet (they keep their own record systems); "
+                    "set it to false, or ask the platform team to add a GP-office namespace to infra/",
+                )
+            )
+        elif office.id in seen:
+            errors.append(TenantError(name, "id", f"{office.id} is used twice"))
+        else:
+            seen.add(office.id)
+            offices.append(office)
+    return tuple(offices), errors
 
 
 def load_tenants(directory: Path | None = None) -> TenantSet:

@@ -46,6 +46,71 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class LeavingReason(StrEnum):
+    """Why a municipality leaves the platform: it withdrew before its place locked, or it is decommissioned."""
+
+    withdrawn = "withdrawn"
+    decommissioned = "decommissioned"
+
+
+#: Days the platform keeps a leaving tenant's database after its final export was received, before its
+#: resources may be released: time to find a defect in the export while the source still exists.
+MIN_DAYS_KEPT_AFTER_EXPORT = 90
+
+
+class FinalExport(_Strict):
+    """The final export handed to the municipality (or its archive): when, the receipt, the file's checksum."""
+
+    on: dt.date
+    receipt: str = Field(min_length=5, description="Reference to the municipality's written receipt of the export.")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="Checksum of the exported dump, as the receipt states.")
+
+
+class Leaving(_Strict):
+    """A municipality leaving the platform, in writing (issue 12): the platform keeps its data until
+    the final export is received and the retention date has passed; only then may it be released.
+
+    Stages, each a written edit of the tenant file reviewed in Git:
+    decided (``reason``, ``decided_on``, ``decision``) → exported (``final_export``,
+    ``retain_until``) → released (``released_on``: Pulumi stops managing the resources, which
+    it never deletes; ``runbooks/process/tenant-leaving.md`` then deletes them explicitly).
+    """
+
+    reason: LeavingReason
+    decided_on: dt.date
+    decision: str = Field(min_length=5, description="Reference to the decision, e.g. 'Kommunestyret sak 045/26'.")
+    final_export: FinalExport | None = None
+    retain_until: dt.date | None = Field(
+        default=None, description="The platform keeps the database at least until this date (after the export)."
+    )
+    released_on: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _in_order(self) -> Leaving:
+        if self.final_export is not None and self.final_export.on < self.decided_on:
+            raise ValueError("final_export.on is before decided_on: export after the decision")
+        if self.retain_until is not None:
+            if self.final_export is None:
+                raise ValueError("retain_until needs final_export: retention runs from the final export")
+            earliest = self.final_export.on + dt.timedelta(days=MIN_DAYS_KEPT_AFTER_EXPORT)
+            if self.retain_until < earliest:
+                raise ValueError(
+                    f"retain_until must be at least {MIN_DAYS_KEPT_AFTER_EXPORT} days after final_export.on "
+                    f"(earliest {earliest.isoformat()})"
+                )
+        if self.released_on is not None:
+            if self.final_export is None or self.retain_until is None:
+                raise ValueError("released_on needs final_export and retain_until: export and retain first")
+            if self.released_on < self.retain_until:
+                raise ValueError(f"released_on is before retain_until ({self.retain_until.isoformat()})")
+        return self
+
+    @property
+    def released(self) -> bool:
+        """Whether the platform may stop managing this tenant's resources (never deletes them itself)."""
+        return self.released_on is not None
+
+
 class Population(_Strict):
     """Inhabitants with provenance, so cost splits and sizing can be traced to a published figure."""
 
@@ -101,6 +166,10 @@ class Tenant(_Strict):
     )
     depends_on: tuple[Kommunenr, ...] = Field(
         default=(), description="Tenants that must be live first (e.g. the host of a shared service)."
+    )
+    leaving: Leaving | None = Field(
+        default=None,
+        description="Set when the municipality leaves the platform (withdrawal or decommissioning), in writing.",
     )
 
     @model_validator(mode="after")

@@ -147,6 +147,12 @@ class ServiceSizing:
     egress: tuple[str, ...]
     public: bool
     uses_database: bool
+    #: Other catalog services this one calls (catalog ``depends_on`` without ``database``).
+    depends_on: tuple[str, ...] = ()
+    #: ``(network, catalog entry)``: each external network this service must reach and the catalog
+    #: service that says so (its own ``egress``, or an integration it depends on). The
+    #: NetworkPolicies are built from these, each flow justified by its entry.
+    network_egress: tuple[tuple[str, str], ...] = ()
 
     @property
     def total_cpu_request_millicores(self) -> int:
@@ -166,10 +172,17 @@ class DatabaseSizing:
     cpu_request_millicores: int
     cpu_limit_millicores: int
     memory_mib: int
+    #: What the rules alone give; smaller than ``storage_gib`` when a provisioned volume is kept (never shrinks).
+    computed_storage_gib: int | None = None
 
     @property
     def total_storage_gib(self) -> int:
         return self.instances * self.storage_gib
+
+    @property
+    def storage_kept(self) -> bool:
+        """Whether the volume size is the provisioned one, above what the sizing rules compute today."""
+        return self.computed_storage_gib is not None and self.computed_storage_gib < self.storage_gib
 
 
 @dataclass(frozen=True)
@@ -256,8 +269,13 @@ def service_replicas(service: Service, expected_end_users: int) -> int:
     return max(MIN_REPLICAS[service.criticality], min(MAX_REPLICAS, wanted))
 
 
-def database_sizing(tenant: Tenant) -> DatabaseSizing:
-    """The PostgreSQL cluster size for one tenant (see the module docstring for the rules)."""
+def database_sizing(tenant: Tenant, min_storage_gib: int | None = None) -> DatabaseSizing:
+    """The PostgreSQL cluster size for one tenant (see the module docstring for the rules).
+
+    ``min_storage_gib``: the volume size already provisioned (``tenants/provisioned/<env>.yaml``).
+    Volumes never shrink: when the computed size is smaller (fewer inhabitants), the provisioned
+    size is kept and ``computed_storage_gib`` records what the rules alone would give.
+    """
     users = tenant.expected_end_users
     hundreds = math.ceil(users / 100)
     storage = DB_BASE_STORAGE_GIB + DB_STORAGE_GIB_PER_1000_INHABITANTS * math.ceil(
@@ -266,14 +284,32 @@ def database_sizing(tenant: Tenant) -> DatabaseSizing:
     cpu = min(DB_MAX_CPU_MILLICORES, DB_BASE_CPU_MILLICORES + DB_CPU_MILLICORES_PER_100_USERS * hundreds)
     return DatabaseSizing(
         instances=3 if users >= DB_THREE_INSTANCES_FROM_USERS else 2,
-        storage_gib=_round_up(storage, DB_STORAGE_STEP_GIB),
+        storage_gib=max(_round_up(storage, DB_STORAGE_STEP_GIB), min_storage_gib or 0),
+        computed_storage_gib=_round_up(storage, DB_STORAGE_STEP_GIB),
         cpu_request_millicores=cpu,
         cpu_limit_millicores=2 * cpu,
         memory_mib=min(DB_MAX_MEMORY_MIB, DB_BASE_MEMORY_MIB + DB_MEMORY_MIB_PER_100_USERS * hundreds),
     )
 
 
-def _service_sizing(service: Service, expected_end_users: int) -> ServiceSizing:
+def _network_egress(
+    service: Service, catalog: ServiceCatalog | None, chosen: frozenset[str]
+) -> tuple[tuple[str, str], ...]:
+    """Own ``egress`` plus that of each integration it depends on and the tenant has chosen."""
+    pairs = {(network, service.name) for network in service.egress}
+    for dep in service.depends_on:
+        target = catalog.services.get(dep) if catalog is not None else None
+        if target is not None and target.kind == "integration" and dep in chosen:
+            pairs |= {(network, target.name) for network in target.egress}
+    return tuple(sorted(pairs))
+
+
+def _service_sizing(
+    service: Service,
+    expected_end_users: int,
+    catalog: ServiceCatalog | None = None,
+    chosen: frozenset[str] = frozenset(),
+) -> ServiceSizing:
     if service.image is None or service.port is None or service.resources is None:
         raise ValueError(f"service {service.name}: a deployed service needs image, port and resources")
     res = service.resources
@@ -290,6 +326,8 @@ def _service_sizing(service: Service, expected_end_users: int) -> ServiceSizing:
         egress=tuple(service.egress),
         public=service.public,
         uses_database="database" in service.depends_on,
+        depends_on=tuple(sorted(d for d in service.depends_on if d != "database")),
+        network_egress=_network_egress(service, catalog, chosen),
     )
 
 
@@ -306,10 +344,13 @@ def deployed_services(tenant: Tenant, catalog: ServiceCatalog) -> tuple[Service,
     return tuple(deployed[name] for name in sorted(set(tenant.services) & set(deployed)))
 
 
-def tenant_sizing(tenant: Tenant, catalog: ServiceCatalog) -> TenantSizing:
-    """Size one tenant: services, database, ResourceQuota and LimitRange."""
-    services = tuple(_service_sizing(svc, tenant.expected_end_users) for svc in deployed_services(tenant, catalog))
-    db = database_sizing(tenant)
+def tenant_sizing(tenant: Tenant, catalog: ServiceCatalog, min_storage_gib: int | None = None) -> TenantSizing:
+    """Size one tenant: services, database, ResourceQuota and LimitRange (``min_storage_gib``: see database_sizing)."""
+    services = tuple(
+        _service_sizing(svc, tenant.expected_end_users, catalog, frozenset(tenant.services))
+        for svc in deployed_services(tenant, catalog)
+    )
+    db = database_sizing(tenant, min_storage_gib)
 
     # Services at full replicas plus one surge pod each (rolling update), database, migration Jobs.
     cpu_req = sum((s.replicas + 1) * s.cpu_request_millicores for s in services)

@@ -45,20 +45,31 @@ def compute_kpis(
     args = (kommunenr, period_start, period_end)
     with conn.cursor() as cur:
         cur.execute("SELECT * FROM epj_kpi_medication(%s, %s, %s, %s)", (*args, window))
-        administrations, planned, on_time = cur.fetchone()
+        administrations, doses_due, on_time, _omitted = cur.fetchone()
         cur.execute("SELECT epj_kpi_documents(%s, %s, %s)", args)
         (documents,) = cur.fetchone()
         cur.execute("SELECT * FROM epj_kpi_visits(%s, %s, %s)", args)
         home_care, same_staff, due, no_show = cur.fetchone()
         cur.execute("SELECT * FROM epj_kpi_emessages(%s, %s, %s)", args)
         answered, turnaround_seconds = cur.fetchone()
+        cur.execute("SELECT * FROM epj_kpi_emessage_backlog(%s, %s)", (kommunenr, period_end))
+        unanswered, oldest_seconds, tracked = cur.fetchone()
+        cur.execute("SELECT * FROM epj_kpi_activity(%s, %s, %s)", args)
+        warnings, chats, logins = cur.fetchone()
     out = {
         "medication_administrations_per_day": KpiValue.per_day(int(administrations), days),
-        "medication_on_time_share": KpiValue.share(int(on_time), int(planned)),
+        "medication_on_time_share": KpiValue.share(int(on_time), int(doses_due)),
         "patient_contacts_per_day": KpiValue.per_day(int(documents), days),
         "care_continuity_share": KpiValue.share(int(same_staff), int(home_care)),
         "no_show_rate": KpiValue.share(int(no_show), int(due)),
         "emessage_turnaround_hours": KpiValue.mean(float(turnaround_seconds) / 3600, int(answered)),
+        "emessage_unanswered": KpiValue.count(int(unanswered), known=bool(tracked)),
+        "emessage_oldest_unanswered_hours": KpiValue.level(
+            None if oldest_seconds is None else float(oldest_seconds) / 3600, int(unanswered), known=bool(tracked)
+        ),
+        "wrong_medication_warnings_per_day": KpiValue.per_day(int(warnings), days),
+        "secure_chat_messages_per_day": KpiValue.per_day(int(chats), days),
+        "citizen_portal_logins_per_day": KpiValue.per_day(int(logins), days),
     }
     assert tuple(out) == KPI_NAMES
     return out

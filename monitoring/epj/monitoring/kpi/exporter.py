@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
@@ -45,8 +46,10 @@ class KpiCollector(Collector):
         tenants: list[str] | None = None,
         as_of: Callable[[], dt.datetime] | None = None,
         ttl: float = 30.0,
+        credentials_dir: str | None = None,
     ) -> None:
         self.dsn = dsn
+        self.credentials_dir = credentials_dir
         self.tenants = tenants
         self.as_of = as_of or (lambda: dt.datetime.now(dt.UTC))
         self.ttl = ttl
@@ -66,7 +69,8 @@ class KpiCollector(Collector):
         baseline = GaugeMetricFamily(names.KPI_BASELINE, "KPI baseline before go-live", labels=["tenant", "kpi"])
         up = GaugeMetricFamily("epj_kpi_up", "1 when the last KPI computation reached the database")
         try:
-            with psycopg.connect(self.dsn, connect_timeout=5) as conn:
+            password = self._password()
+            with psycopg.connect(self.dsn, connect_timeout=5, password=password) as conn:
                 if not self._installed:
                     try:
                         install(conn)
@@ -98,6 +102,20 @@ class KpiCollector(Collector):
             up.add_metric([], 0.0)
         return [value, size, enough, baseline, up]
 
+    def _password(self) -> str | None:
+        """The password file of the mounted database Secret, read at each connect (rotation needs no restart).
+
+        None: libpq's own sources (the DSN, ``PGPASSWORD``, ``~/.pgpass``) apply, as before.
+        """
+        if not self.credentials_dir:
+            return None
+        path = Path(self.credentials_dir) / "password"
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError:
+            log.warning("database password file %s is unreadable", path)
+            return None
+
     def collect(self) -> Iterator[Any]:
         with self._lock:
             now = time.monotonic()
@@ -114,6 +132,7 @@ def serve(
     tenants: list[str] | None = None,
     as_of: dt.datetime | None = None,
     ttl: float = 30.0,
+    credentials_dir: str | None = None,
 ) -> tuple[Any, threading.Thread]:
     """Start the exporter's HTTP server in a thread; returns ``(server, thread)``."""
     from prometheus_client import CollectorRegistry
@@ -121,5 +140,5 @@ def serve(
     from epj.telemetry.setup import start_metrics_server
 
     registry = CollectorRegistry()
-    registry.register(KpiCollector(dsn, tenants, (lambda: as_of) if as_of else None, ttl))
+    registry.register(KpiCollector(dsn, tenants, (lambda: as_of) if as_of else None, ttl, credentials_dir))
     return start_metrics_server(port, addr=addr, registry=registry)

@@ -7,11 +7,11 @@ Definitions (each computed per tenant over ``[period_start, period_end)``):
     (``effectiveDateTime``, else ``effectivePeriod.start``) falls in the period,
     divided by the period's length in days. n = administrations.
 ``medication_on_time_share``
-    Of the completed administrations *planned* in the period (planned time: the
-    extension ``urn:epj:extension:planlagt-tidspunkt`` the migration writes), the
-    share given within ± ``window`` (default 60 minutes) of the planned time.
-    Not-given (``not-done``) doses are not in the denominator: they are a clinical
-    decision, not lateness. n = completed planned administrations.
+    Of the doses *due* in the period (planned time in it: the extension
+    ``urn:epj:extension:planlagt-tidspunkt``; status ``completed`` or ``not-done``), the
+    share given (``completed``) within ± ``window`` (default 60 minutes) of the planned
+    time. A dose due and not given (``not-done``) counts against the share: an omission
+    is not on time. n = doses due.
 ``patient_contacts_per_day``
     DocumentReference (journal notes) dated in the period, per day. n = notes.
 ``care_continuity_share``
@@ -28,6 +28,17 @@ Definitions (each computed per tenant over ``[period_start, period_end)``):
     Incoming e-messages (PLO, table ``kommune_<nr>.emessage``) received in the period
     and answered: mean hours from arrival to the municipality's answer. n = answered
     messages. Lower is better.
+
+``emessage_unanswered`` / ``emessage_oldest_unanswered_hours``
+    The backlog at the period's end: incoming e-messages that had arrived and were not
+    answered then, and the age of the oldest one (hours). A mean over answered messages
+    hides a growing pile; these show it. Lower is better.
+``wrong_medication_warnings_per_day``, ``secure_chat_messages_per_day``, ``citizen_portal_logins_per_day``
+    Events per day from ``kommune_<nr>.activity_event`` (the EPJ's event export). Volumes:
+    reported as change, never as better or worse.
+
+Volumes (administrations, contacts, warnings, chat messages, logins per day) are
+activity, not quality: reports show their change without a verdict.
 
 ``enough_data`` is False when n is below :data:`MIN_SAMPLE`: a small municipality's
 week may hold too few events for a share to mean anything, and a report must say
@@ -46,6 +57,11 @@ KPI_NAMES: tuple[str, ...] = (
     "care_continuity_share",
     "no_show_rate",
     "emessage_turnaround_hours",
+    "emessage_unanswered",
+    "emessage_oldest_unanswered_hours",
+    "wrong_medication_warnings_per_day",
+    "secure_chat_messages_per_day",
+    "citizen_portal_logins_per_day",
 )
 
 MIN_SAMPLE = 30
@@ -67,6 +83,16 @@ class KpiValue:
     @classmethod
     def mean(cls, total: float, n: int) -> KpiValue:
         return cls(total / n if n else None, n, n >= MIN_SAMPLE)
+
+    @classmethod
+    def count(cls, count: int, *, known: bool) -> KpiValue:
+        """A count at one instant (a backlog): a figure whenever its source is there (0 is a finding)."""
+        return cls(float(count) if known else None, count, known)
+
+    @classmethod
+    def level(cls, value: float | None, n: int, *, known: bool) -> KpiValue:
+        """A value read at one instant (the oldest unanswered message's age); None when there is none."""
+        return cls(value if known else None, n, known and value is not None)
 
     @classmethod
     def per_day(cls, count: int, days: float) -> KpiValue:

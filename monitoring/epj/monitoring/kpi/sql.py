@@ -42,6 +42,19 @@ CREATE TABLE IF NOT EXISTS {schema}.emessage (
 CREATE INDEX IF NOT EXISTS emessage_received_at_idx ON {schema}.emessage (received_at);
 """
 
+# Counted events the EPJ and its portals report after go-live (one row per event; ids only, never content or a
+# person): wrong-medication warnings shown to a nurse, secure-chat messages sent, citizen-portal (HelsaMi)
+# logins. The vendor's event export writes here; see monitoring/README.md, "Where each KPI comes from".
+ACTIVITY_DDL = """
+CREATE TABLE IF NOT EXISTS {schema}.activity_event (
+    id text PRIMARY KEY,
+    kind text NOT NULL CHECK (kind IN ('wrong-medication-warning', 'secure-chat-message', 'citizen-portal-login')),
+    occurred_at timestamptz NOT NULL,
+    source text NOT NULL DEFAULT 'epj'
+);
+CREATE INDEX IF NOT EXISTS activity_event_occurred_at_idx ON {schema}.activity_event (occurred_at);
+"""
+
 FUNCTIONS = r"""
 CREATE TABLE IF NOT EXISTS epj_kpi_baseline (
     tenant text NOT NULL CHECK (tenant ~ '^[0-9]{4}$'),
@@ -69,25 +82,30 @@ LANGUAGE sql STABLE AS $$
     ) #>> '{}')::timestamptz
 $$;
 
-CREATE OR REPLACE FUNCTION epj_kpi_medication(kommunenr text, p_from timestamptz, p_to timestamptz, p_window interval)
-RETURNS TABLE (administrations bigint, planned_completed bigint, on_time bigint)
+DROP FUNCTION IF EXISTS epj_kpi_medication(text, timestamptz, timestamptz, interval);
+CREATE FUNCTION epj_kpi_medication(kommunenr text, p_from timestamptz, p_to timestamptz, p_window interval)
+RETURNS TABLE (administrations bigint, planned_due bigint, on_time bigint, omitted bigint)
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
     IF to_regclass(epj_kpi_schema(kommunenr) || '.fhir_resource') IS NULL THEN
-        RETURN QUERY SELECT 0::bigint, 0::bigint, 0::bigint;
+        RETURN QUERY SELECT 0::bigint, 0::bigint, 0::bigint, 0::bigint;
         RETURN;
     END IF;
+    -- Due doses are those planned in the period that were given (completed) or not given (not-done):
+    -- an omission lowers the on-time share, it is not left out of it.
     RETURN QUERY EXECUTE format($q$
         WITH ma AS (
-            SELECT coalesce(resource->>'effectiveDateTime', resource#>>'{effectivePeriod,start}')::timestamptz AS given,
+            SELECT resource->>'status' AS status,
+                   coalesce(resource->>'effectiveDateTime', resource#>>'{effectivePeriod,start}')::timestamptz AS given,
                    epj_kpi_planned_time(resource) AS planned
             FROM %I.fhir_resource
-            WHERE resource_type = 'MedicationAdministration' AND resource->>'status' = 'completed'
+            WHERE resource_type = 'MedicationAdministration' AND resource->>'status' IN ('completed', 'not-done')
         )
-        SELECT count(*) FILTER (WHERE given >= $1 AND given < $2),
+        SELECT count(*) FILTER (WHERE status = 'completed' AND given >= $1 AND given < $2),
                count(*) FILTER (WHERE planned >= $1 AND planned < $2),
-               count(*) FILTER (WHERE planned >= $1 AND planned < $2
-                                AND abs(extract(epoch FROM given - planned)) <= extract(epoch FROM $3))
+               count(*) FILTER (WHERE status = 'completed' AND planned >= $1 AND planned < $2
+                                AND abs(extract(epoch FROM given - planned)) <= extract(epoch FROM $3)),
+               count(*) FILTER (WHERE status = 'not-done' AND planned >= $1 AND planned < $2)
         FROM ma
     $q$, epj_kpi_schema(kommunenr)) USING p_from, p_to, p_window;
 END $$;
@@ -140,6 +158,39 @@ BEGIN
     RETURN QUERY SELECT hc, same, v_due + a_due, v_ns + a_ns;
 END $$;
 
+DROP FUNCTION IF EXISTS epj_kpi_emessage_backlog(text, timestamptz);
+CREATE FUNCTION epj_kpi_emessage_backlog(kommunenr text, p_at timestamptz)
+RETURNS TABLE (unanswered bigint, oldest_seconds double precision, tracked boolean)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF to_regclass(epj_kpi_schema(kommunenr) || '.emessage') IS NULL THEN
+        RETURN QUERY SELECT 0::bigint, NULL::double precision, false;
+        RETURN;
+    END IF;
+    -- Incoming messages that had arrived and were not answered at p_at (the period's end).
+    RETURN QUERY EXECUTE format($q$
+        SELECT count(*), max(extract(epoch FROM $1 - received_at))::double precision, true
+        FROM %I.emessage
+        WHERE direction = 'in' AND received_at < $1 AND (answered_at IS NULL OR answered_at >= $1)
+    $q$, epj_kpi_schema(kommunenr)) USING p_at;
+END $$;
+
+CREATE OR REPLACE FUNCTION epj_kpi_activity(kommunenr text, p_from timestamptz, p_to timestamptz)
+RETURNS TABLE (wrong_medication_warnings bigint, secure_chat_messages bigint, citizen_portal_logins bigint)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF to_regclass(epj_kpi_schema(kommunenr) || '.activity_event') IS NULL THEN
+        RETURN QUERY SELECT 0::bigint, 0::bigint, 0::bigint;
+        RETURN;
+    END IF;
+    RETURN QUERY EXECUTE format($q$
+        SELECT count(*) FILTER (WHERE kind = 'wrong-medication-warning'),
+               count(*) FILTER (WHERE kind = 'secure-chat-message'),
+               count(*) FILTER (WHERE kind = 'citizen-portal-login')
+        FROM %I.activity_event WHERE occurred_at >= $1 AND occurred_at < $2
+    $q$, epj_kpi_schema(kommunenr)) USING p_from, p_to;
+END $$;
+
 CREATE OR REPLACE FUNCTION epj_kpi_emessages(kommunenr text, p_from timestamptz, p_to timestamptz)
 RETURNS TABLE (answered bigint, turnaround_seconds double precision)
 LANGUAGE plpgsql STABLE AS $$
@@ -166,6 +217,25 @@ def install(conn: Any) -> None:
     conn.commit()
 
 
+class KpiFunctionsMissing(RuntimeError):
+    """The KPI functions are not in this database; reports never create them (they may run read-only)."""
+
+
+def require_installed(conn: Any) -> None:
+    """Check (without DDL) that :func:`install` has run in this database, so a read-only role can report."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT to_regprocedure('epj_kpi_medication(text,timestamptz,timestamptz,interval)') IS NOT NULL"
+            " AND to_regclass('epj_kpi_baseline') IS NOT NULL"
+        )
+        row = cur.fetchone()
+    if not row or not row[0]:
+        raise KpiFunctionsMissing(
+            "the KPI functions are not installed in this database; the database owner runs "
+            "`epj monitoring kpi baseline` or starts the KPI exporter once (reports only read)"
+        )
+
+
 def _ensure_tenant_table(conn: Any, kommunenr: str, ddl: str) -> None:
     if not (len(kommunenr) == 4 and kommunenr.isdigit()):
         raise ValueError("kommunenr must be 4 digits")
@@ -179,6 +249,11 @@ def _ensure_tenant_table(conn: Any, kommunenr: str, ddl: str) -> None:
 def ensure_emessage_table(conn: Any, kommunenr: str) -> None:
     """Create ``kommune_<nr>.emessage`` if missing (the e-messaging service owns writes)."""
     _ensure_tenant_table(conn, kommunenr, EMESSAGE_DDL)
+
+
+def ensure_activity_table(conn: Any, kommunenr: str) -> None:
+    """Create ``kommune_<nr>.activity_event`` if missing (the EPJ's event export owns writes)."""
+    _ensure_tenant_table(conn, kommunenr, ACTIVITY_DDL)
 
 
 def ensure_visit_table(conn: Any, kommunenr: str) -> None:

@@ -1,0 +1,137 @@
+"""Who may decide a gate, and what the API server — not the client — writes on each decision.
+
+A go/no-go decision is a ``GoLiveApproval`` object, one per decision (the audit trail is the set of
+those objects: complete, never an ever-growing list in the GoLive). The client (``epj golive
+approve``) writes only what a person decides: tenant, gate, role (``by``), approve or reject, why.
+The operator's admission webhook, called by the API server, then
+
+* **stamps** ``user`` (the authenticated Kubernetes user from the admission request) and ``at``
+  (the webhook's clock at admission, i.e. server time), overwriting anything the client sent;
+* **checks** the role against the user's groups with a :class:`RoleMapping` (group → roles, from
+  the operator's configuration) and against the gate (:data:`~epj.golive.phases.GATE_ROLES`:
+  ``service-owner`` never decides a go-no-go);
+* refuses any change afterwards (decisions are immutable; a new decision is a new object).
+
+An object that was not stamped (created while the webhook was bypassed) never counts:
+:func:`approval_from_object` returns None for it. Which round a decision belongs to (the phase and
+attempt it decides) follows from its server time: see :func:`epj.golive.gates.counts`.
+
+Pure: no kopf, no I/O. The kopf adapter is :mod:`epj.operator.admission`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pydantic import Field, ValidationError
+
+from epj.golive.clock import ensure_utc
+from epj.golive.model import KOMMUNENR_PATTERN, Approval, CoreModel
+from epj.golive.phases import APPROVAL_GATES, GATE_ROLES, ApprovalDecision, ApproverRole, GateName
+
+#: Without configuration, membership of the group ``epj-approver:<role>`` grants ``<role>``
+#: (e.g. ``epj-approver:cutover-lead``); the identity provider maps people to these groups.
+DEFAULT_GROUP_PREFIX = "epj-approver:"
+
+
+class ApprovalRefused(ValueError):
+    """The admission webhook refuses the decision; the message says what is wrong and what to do."""
+
+
+class RoleMapping(CoreModel):
+    """Kubernetes groups → approver roles.
+
+    ``groups`` maps a group name to the roles it grants; every group named ``prefix + <role>``
+    grants that role as well (set ``prefix`` to null to allow only the explicit map).
+    Configured as JSON in ``EPJ_APPROVER_ROLES`` (see :meth:`from_json`).
+    """
+
+    groups: dict[str, tuple[ApproverRole, ...]] = Field(default_factory=dict)
+    prefix: str | None = DEFAULT_GROUP_PREFIX
+
+    def roles(self, groups: Iterable[str]) -> frozenset[ApproverRole]:
+        """Every role the given groups grant."""
+        granted: set[ApproverRole] = set()
+        for group in groups:
+            granted.update(self.groups.get(group, ()))
+            if self.prefix and group.startswith(self.prefix):
+                try:
+                    granted.add(ApproverRole(group.removeprefix(self.prefix)))
+                except ValueError:
+                    continue
+        return frozenset(granted)
+
+    @classmethod
+    def from_json(cls, text: str | None) -> RoleMapping:
+        """Parse ``{"groups": {"<group>": ["<role>", ...]}, "prefix": "epj-approver:"}``; empty → defaults."""
+        if not text or not text.strip():
+            return cls()
+        try:
+            return cls.model_validate(json.loads(text))
+        except (ValueError, ValidationError) as error:
+            roles = ", ".join(r.value for r in ApproverRole)
+            raise ValueError(
+                'approver role mapping is not valid: expected {"groups": {"<group>": ["<role>", ...]}} '
+                f"with roles among {roles} ({str(error).splitlines()[0]})"
+            ) from None
+
+
+class ApprovalRequest(CoreModel):
+    """A ``GoLiveApproval`` spec as the client writes it (``at`` and ``user`` are the server's to set)."""
+
+    kommunenummer: str = Field(pattern=KOMMUNENR_PATTERN)
+    gate: GateName
+    by: ApproverRole
+    decision: ApprovalDecision
+    reason: str = Field(min_length=3, max_length=500)
+
+
+def admit(
+    spec: Mapping[str, Any], *, user: str, groups: Iterable[str], now: dt.datetime, mapping: RoleMapping
+) -> dict[str, Any]:
+    """The stamped spec of a new decision, or :class:`ApprovalRefused` saying why not and what to do."""
+    try:
+        request = ApprovalRequest.model_validate(
+            {k: v.strip() if isinstance(v, str) else v for k, v in spec.items() if k not in ("at", "user")}
+        )
+    except ValidationError as error:
+        problems = "; ".join(f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+        raise ApprovalRefused(f"approval refused: {problems}") from None
+    if request.gate not in APPROVAL_GATES:
+        allowed = ", ".join(sorted(str(g) for g in APPROVAL_GATES))
+        raise ApprovalRefused(
+            f"approval refused: gate {request.gate} is decided by evidence; approvals go to {allowed}"
+        )
+    if not user:
+        raise ApprovalRefused("approval refused: the request carries no authenticated user")
+    if request.by not in GATE_ROLES[request.gate]:
+        may = ", ".join(sorted(r.value for r in GATE_ROLES[request.gate]))
+        raise ApprovalRefused(f"approval refused: {request.by} does not decide {request.gate}; roles that do: {may}")
+    granted = mapping.roles(groups)
+    if request.by not in granted:
+        held = ", ".join(sorted(r.value for r in granted)) or "none"
+        raise ApprovalRefused(
+            f"approval refused: your groups do not grant the role {request.by} (they grant: {held}); "
+            f"ask for membership of the group for {request.by}, or decide with a role you hold"
+        )
+    stamped = request.to_dict()
+    stamped.update(at=_stamp(now), user=user)
+    return stamped
+
+
+def approval_from_object(body: Mapping[str, Any]) -> Approval | None:
+    """The core's :class:`Approval` from a ``GoLiveApproval`` object; None unless the webhook stamped it."""
+    spec = dict(body.get("spec") or {})
+    if not spec.get("user") or not spec.get("at"):
+        return None
+    try:
+        return Approval.model_validate({k: spec.get(k) for k in ("gate", "by", "at", "reason", "decision", "user")})
+    except ValidationError:
+        return None
+
+
+def _stamp(now: dt.datetime) -> str:
+    return ensure_utc(now).isoformat().replace("+00:00", "Z")
