@@ -197,5 +197,6 @@ class Reason(StrEnum):
     COMPLETED = "Completed"
     APPROVAL_RECORDED = "ApprovalRecorded"
     APPROVAL_NOT_COUNTED = "ApprovalNotCounted"
+    CRITICAL_ALERT = "CriticalAlert"
     INVALID_STATUS = "InvalidStatus"
     WAVE_CHANGED = "WaveChanged"
