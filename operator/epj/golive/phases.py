@@ -166,6 +166,8 @@ class ConditionType(StrEnum):
     BLOCKED = "Blocked"
     #: Set by adapters only, after repeated reconcile errors (the core never fails to decide).
     STALLED = "Stalled"
+    #: Set by adapters after a rollback: True only once the rollback Job they ordered succeeded.
+    ROLLBACK_COMPLETE = "RollbackComplete"
 
 
 class Reason(StrEnum):
