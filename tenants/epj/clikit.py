@@ -390,6 +390,8 @@ def tidy_help(command: Any) -> None:
             continue
         if param.param_type_name == "option" and param.metavar is None:
             param.metavar = _readable_type(param)
+        elif param.param_type_name == "argument" and getattr(param, "hidden", False):
+            setattr(param, "get_usage_pieces", lambda ctx: [])  # noqa: B010  (a deprecated spelling, not offered)
         elif param.param_type_name == "argument" and not getattr(param, "_epj_tidy", False):
             # Arguments show their type from display_type_rich (metavar is their name in messages).
             word = _readable_type(param)

@@ -136,6 +136,17 @@ MIGRATION_CATEGORIES: Final = ("read", "migrated", "quarantined", "unaccounted")
 #: Values of the ``purpose`` label of the migration metrics.
 MIGRATION_PURPOSES: Final = ("rehearsal", "cutover")
 
+# The migration process's own instruments (``epj migrate``, ``epj rehearse``): a laptop rehearsal or a bench
+# reads them in-process. In the cluster the Job is short-lived and not scraped; its result reaches Prometheus
+# through the MigrationJob status (the names above), so no rule or dashboard queries these.
+MIGRATION_PROCESS_RECORDS_READ: Final = "epj_migration_records_read"
+MIGRATION_PROCESS_RECORDS_MIGRATED: Final = "epj_migration_records_migrated"
+MIGRATION_PROCESS_RECORDS_QUARANTINED: Final = "epj_migration_records_quarantined"
+MIGRATION_PROCESS_RESOURCES_STAGED: Final = "epj_migration_resources_staged"
+MIGRATION_PROCESS_ROWS_PER_SECOND: Final = "epj_migration_rows_per_second"
+MIGRATION_PROCESS_PHASE_SECONDS: Final = "epj_migration_phase_duration_seconds"
+MIGRATION_PROCESS_RUN_COMPLETE: Final = "epj_migration_last_run_complete"
+
 # Probes (central probe exporter).
 PROBE_SUCCESS: Final = "epj_probe_success"
 PROBE_DURATION: Final = "epj_probe_duration_seconds"

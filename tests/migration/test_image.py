@@ -51,10 +51,15 @@ def test_wheel_holds_every_area_and_the_data(wheel: Path, repo_root: Path) -> No
         "epj/runbooks/cli.py",
     ):
         assert module in names, module
-    tenant_files = sorted(p.name for p in (repo_root / "tenants").glob("*.yaml"))
-    assert sorted(n.rsplit("/", 1)[1] for n in names if n.startswith("epj/_data/tenants/") and n.endswith(".yaml")) == (
-        tenant_files
+    # Every tenant data file, also those in sub-folders (GP offices, provisioning records), ships in the wheel.
+    tenants = repo_root / "tenants"
+    tenant_files = sorted(p.relative_to(tenants).as_posix() for p in tenants.rglob("*.yaml") if "epj" not in p.parts)
+    shipped = sorted(
+        n.removeprefix("epj/_data/tenants/")
+        for n in names
+        if n.startswith("epj/_data/tenants/") and n.endswith(".yaml")
     )
+    assert shipped == tenant_files
     assert "epj/_data/monitoring/service-catalog.yaml" in names  # where epj.paths looks
     assert any(n.startswith("epj/_data/runbooks/") for n in names)
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]

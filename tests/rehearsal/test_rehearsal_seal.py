@@ -42,6 +42,9 @@ def test_rehearsal_go_live_seals_and_a_second_rehearsal_is_refused_up_front(
         ).fetchall()
     assert seal == [("rehearsal go-live of 5035 (Cutover → Live)", published[0][0])]
     assert "cutover" in published[0][0]
+    reported = _load(tmp_path / "one")["tenants"]["5035"]["seal"]
+    assert (reported["sealed_by"], reported["live_run"], reported["created"]) == (seal[0][0], seal[0][1], True)
+    assert "Store sealed at go-live" in (tmp_path / "one" / "rehearsal.md").read_text(encoding="utf-8")
     before = _dump(pg_dsn)
 
     second = _invoke("--scale", "0.01", "--target", pg_dsn, "--report", str(tmp_path / "two"))

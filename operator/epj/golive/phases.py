@@ -88,6 +88,8 @@ class GateName(StrEnum):
     DEPENDENCIES = "dependencies-live"
     #: Freeze → Cutover: a recorded go/no-go approval.
     GO_NO_GO = "go-no-go"
+    #: Freeze → Cutover: the night can still start in its window (not after the latest start time).
+    CUTOVER_WINDOW = "cutover-window"
     #: Cutover → Live: the final migration job reconciled complete.
     CUTOVER_RECONCILED = "cutover-reconciled"
     #: Cutover → Live: post-cutover smoke checks passed.
@@ -202,3 +204,5 @@ class Reason(StrEnum):
     CRITICAL_ALERT = "CriticalAlert"
     INVALID_STATUS = "InvalidStatus"
     WAVE_CHANGED = "WaveChanged"
+    TIMING_CHANGE_DEFERRED = "TimingChangeDeferred"
+    CUTOVER_WINDOW_MISSED = "CutoverWindowMissed"

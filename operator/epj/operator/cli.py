@@ -30,7 +30,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from epj import contract
-from epj.clikit import check_dsn, check_kommunenr, check_namespace, fail
+from epj.clikit import check_dsn, check_kommunenr, check_namespace, check_tenant, fail
 
 T = TypeVar("T")
 
@@ -208,6 +208,7 @@ def smoke_cmd(
     from epj.operator.smoke import smoke_check
 
     tenant = _tenant(tenant_opt, positional)
+    check_tenant(tenant)  # the smoke check compares a known tenant's store with its reconciliation
     target = dsn or target
     if target:
         check_dsn(target)

@@ -22,7 +22,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any, cast
+from typing import Any
 
 from epj.golive.actions import CreateMigrationJob, Decision, EmitEvent, RollBack, RunSmokeChecks
 from epj.golive.approvals import approval_from_object
@@ -41,6 +41,7 @@ from epj.golive.phases import ConditionType, JobState, Phase
 from epj.golive.wave import GpOfficeMember
 from epj.operator import resources
 from epj.operator.context import OperatorContext, TenantView
+from epj.operator.events import post_event
 from epj.operator.kube import GOLIVES, JOBS, MIGRATION_JOBS, ROLLOUT_WAVES, Body
 from epj.operator.wave import KEPT_PHASES, without_owner
 
@@ -438,10 +439,3 @@ def with_generation(state: GoLiveState, generation: int) -> GoLiveState:
     if state.observed_generation == generation and conditions == state.conditions:
         return state
     return state.model_copy(update={"observed_generation": generation, "conditions": conditions})
-
-
-def post_event(body: Body, type_: str, reason: str, message: str) -> None:
-    """A Kubernetes Event on the object (kopf posts it in the background)."""
-    import kopf
-
-    kopf.event(kopf.Body(cast(Any, body)), type=type_, reason=reason, message=message)  # RawBody is a TypedDict

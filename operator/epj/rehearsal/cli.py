@@ -50,9 +50,7 @@ def rehearse_cmd(
     ] = False,
     target: Annotated[
         str | None,
-        typer.Option(
-            help="ndjson:DIR (one folder per tenant below it) or postgresql://…. Default: ndjson:REPORT/target."
-        ),
+        typer.Option(help="ndjson:DIR (one folder per tenant below it) or postgresql://…. Default: ndjson:OUT/target."),
     ] = None,
     clock: Annotated[
         str, typer.Option(help="simulated (months in seconds) or real (waits in real time; for near dates).")

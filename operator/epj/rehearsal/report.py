@@ -142,6 +142,8 @@ def build_report(result: RehearsalResult) -> dict[str, Any]:
                 {"at": _iso(r.at), "reason": r.reason} for r in executor.rollbacks if r.kommunenummer == number
             ],
             "jobs": [j.to_dict() for j in jobs],
+            # The go-live seal of a PostgreSQL store (None for NDJSON, which is an export, not a store).
+            "seal": executor.seals.get(number),
             "rehearsal_reconciliation": rehearsal_jobs[-1].report if rehearsal_jobs else None,
             "reconciliation": final_report,
         }
@@ -229,6 +231,13 @@ def render_markdown(report: dict[str, Any]) -> str:
             ]
             lines += [f"- {r['at']}: resumed by {r['by']} — {r['reason']}" for r in t["resumes"]]
             lines += [f"- {r['at']}: **rolled back** — {r['reason']}" for r in t["rollbacks"]]
+        seal = t.get("seal")
+        if seal and "sealed_at" in seal:
+            lines += [
+                "",
+                f"Store sealed at go-live ({seal['sealed_at']}, by {seal['sealed_by']}, live data from migration run "
+                f"{seal['live_run']}): every later migration run into it is refused.",
+            ]
         rec = t["reconciliation"] or t["rehearsal_reconciliation"]
         lines += [
             "",
