@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from epj.infra.config import InfraConfigError, infra_config_from_mapping, load_stack_config
 
+DIGEST = "sha256:" + "ab" * 32
+OTHER = "sha256:" + "cd" * 32
 BASE = {
     "imageRegistry": "r.example/vendor",
     "imageTag": "1.0",
-    "operatorImage": "r.example/epj:1",
+    "imageDigests": {"epj/journal": DIGEST},
+    "operatorImage": f"r.example/epj:1@{DIGEST}",
+    "postgresImage": f"r.example/cnpg/postgresql:16.4@{OTHER}",
     "healthNetworkCidrs": ["100.64.0.0/16"],
-    "apiServerCidrs": ["10.0.0.1/32"],
+    "apiServerCidrs": ["192.168.0.10/32"],
+    "apiServerServiceCidrs": ["10.0.0.1/32"],
+    "kubeContext": "ctx",
+    "ingressDomain": "epj.example",
+    "certIssuer": "ca",
     "backupEndpointUrl": "https://s3.example.no",
     "backupBucket": "epj-backup-test",
     "backupEndpointCidrs": ["10.41.8.0/24"],
@@ -25,7 +31,9 @@ BASE = {
 def test_stack_files_load(env: str) -> None:
     config = load_stack_config(env)
     assert config.environment == env
-    assert config.image("epj/journal").endswith("/epj/journal:" + config.image_tag)
+    assert config.image("epj/journal").startswith(f"{config.image_registry}/epj/journal:{config.image_tag}@sha256:")
+    assert "@sha256:" in config.operator_image and "@sha256:" in config.postgres_image
+    assert config.postgres_image.startswith(config.registry_host + "/")
     assert "{kommunenummer}" not in config.admin_group("5035") and "5035" in config.admin_group("5035")
 
 
@@ -46,6 +54,12 @@ def test_pulumi_style_json_strings_are_decoded() -> None:
         ({"adminGroupPattern": "admins"}, "adminGroupPattern: must contain"),
         ({"imagetag": "x"}, "unknown key.*epj-platform:imagetag"),
         ({"apiServerPort": "https"}, "apiServerPort: must be a port number"),
+        ({"kubeContext": None}, "missing required key.*epj-platform:kubeContext"),
+        ({"imageDigests": None}, "missing required key.*epj-platform:imageDigests"),
+        ({"postgresImage": "ghcr.io/cloudnative-pg/postgresql:16.4"}, "postgresImage: .* is not pinned by digest"),
+        ({"operatorImage": "r.example/epj:1"}, "operatorImage: .* is not pinned by digest"),
+        ({"apiServerServiceCidrs": ["10.96.0.1"]}, None),
+        ({"certIssuerKind": "Vault"}, "certIssuerKind: must be ClusterIssuer or Issuer"),
         ({"backupBucket": None}, "missing required key.*epj-platform:backupBucket"),
         ({"backupEndpointUrl": "s3.example.no"}, "backupEndpointUrl: 's3.example.no' is not an http"),
         ({"backupBucket": "Epj_Backups"}, "backupBucket: not an S3 bucket name"),
@@ -55,9 +69,12 @@ def test_pulumi_style_json_strings_are_decoded() -> None:
         ({"backupSchedule": "0 1 * * *"}, "backupSchedule: CloudNativePG schedules have six fields"),
     ],
 )
-def test_bad_values_are_named(change: dict[str, object], message: str) -> None:
+def test_bad_values_are_named(change: dict[str, object], message: str | None) -> None:
     values = {**BASE, **change}
     values = {k: v for k, v in values.items() if v is not None}
+    if message is None:  # a bare address is a /32 network: accepted
+        infra_config_from_mapping("test", values, source="Pulumi.test.yaml")
+        return
     with pytest.raises(InfraConfigError, match=message):
         infra_config_from_mapping("test", values, source="Pulumi.test.yaml")
 
@@ -67,27 +84,22 @@ def test_missing_stack_file_is_named() -> None:
         load_stack_config("staging")
 
 
-DIGEST = "sha256:" + "ab" * 32
-
-
-def test_image_digests_pin_images_and_drop_the_checkov_skip() -> None:
-    from dataclasses import replace
-
+def test_every_image_is_pinned_by_digest_and_no_checkov_skip_remains() -> None:
     from epj.catalog import load_catalog
     from epj.infra.manifests import deployment
     from epj.tenants import load_tenants
     from epj.tenants.sizing import tenant_sizing
 
-    config = infra_config_from_mapping("test", {**BASE, "imageDigests": json.dumps({"epj/journal": DIGEST})})
+    config = infra_config_from_mapping("test", BASE)
     tenant = load_tenants().get("5035")
     sizing = tenant_sizing(tenant, load_catalog())
     pinned = deployment(tenant, sizing.service("journal"), config)
     container = pinned["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == f"r.example/vendor/epj/journal:1.0@{DIGEST}"
     assert "annotations" not in pinned["metadata"]
-    by_tag = deployment(tenant, sizing.service("secure-chat"), config)
-    assert by_tag["metadata"]["annotations"]["checkov.io/skip1"].startswith("CKV_K8S_43=")
-    assert replace(config, image_digests={}).image("epj/journal") == "r.example/vendor/epj/journal:1.0"
+    # An image without a digest is refused, naming the key and the image (never rendered by tag).
+    with pytest.raises(InfraConfigError, match=r"imageDigests has no digest for 'epj/chat'"):
+        deployment(tenant, sizing.service("secure-chat"), config)
 
 
 def test_a_malformed_digest_is_named() -> None:

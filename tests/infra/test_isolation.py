@@ -45,10 +45,13 @@ def test_platform_namespaces_reach_postgres_only_where_they_must(
 ) -> None:
     tenant = tenant_set.get("5035")
     pg = _pg_labels("5035")
-    for ns in ("ingress-nginx", "epj-monitoring", "epj-system", "cnpg-system", "default", "kube-system"):
+    for ns in ("ingress-nginx", "epj-monitoring", "epj-system", "default", "kube-system"):
         assert not ingress_allowed(test_objects, ns, tenant.namespace, pg, 5432), ns
     assert ingress_allowed(test_objects, "epj-monitoring", tenant.namespace, pg, 9187)
+    # CloudNativePG's operator talks to each instance's manager (8000) and to PostgreSQL itself (5432).
     assert ingress_allowed(test_objects, "cnpg-system", tenant.namespace, pg, 8000)
+    assert ingress_allowed(test_objects, "cnpg-system", tenant.namespace, pg, 5432)
+    assert not ingress_allowed(test_objects, "cnpg-system", tenant.namespace, pg, 9187)
     assert not ingress_allowed(test_objects, "epj-monitoring", tenant.namespace, pg, 8000)
 
 
@@ -122,9 +125,14 @@ def test_secrets_are_referenced_only_inside_their_own_namespace(test_objects: li
     issued = {(o["metadata"]["namespace"], o["spec"]["secretName"]) for o in test_objects if o["kind"] == "Certificate"}
     assert issued == {("epj-system", "epj-golive-webhook-tls")}
     secrets |= issued
+    # CloudNativePG's CA of the Cluster epj-db (clients mount its ca.crt only) exists once the Cluster does.
+    clusters = {o["metadata"]["namespace"] for o in test_objects if o["kind"] == "Cluster"}
+    generated = {(ns, "epj-db-ca") for ns in clusters}
     referencing = 0
     for obj in test_objects:
         for name in _secret_refs(obj):
+            if (obj["metadata"].get("namespace"), name) in generated:
+                continue
             referencing += 1
             ns = obj["metadata"].get("namespace")
             assert (ns, name) in secrets, f"{obj['kind']} {ns}/{obj['metadata']['name']} refers to missing {name}"

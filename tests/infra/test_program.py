@@ -54,7 +54,7 @@ def test_every_active_tenant_has_the_whole_baseline(test_objects: list[Obj], ten
         assert _one(objs, "LimitRange", "tenant-limits")["spec"]["limits"][0]["type"] == "Container"
         deny = _one(objs, "NetworkPolicy", "default-deny")["spec"]
         assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
-        for name in ("allow-dns-egress", "allow-db-clients-to-postgres", "allow-health-network-egress"):
+        for name in ("allow-dns-egress", "allow-db-clients-to-postgres", "allow-e-messaging-health-network-egress"):
             _one(objs, "NetworkPolicy", name)
         role = _one(objs, "Role", "kommune-admin")
         binding = _one(objs, "RoleBinding", "kommune-admin")
@@ -95,10 +95,10 @@ def test_deployments_run_restricted_pods_with_configured_images(test_objects: li
             assert pod["automountServiceAccountToken"] is False
             image = pod["containers"][0]["image"]
             if dep["metadata"]["name"] == "epj-kpi-exporter":  # this repository's image, like the operator
-                assert image == "registry.test.epj.example.no/epj-platform/epj:0.1.0"
+                assert image.startswith("registry.test.epj.example.no/epj-platform/epj:0.1.0@sha256:")
             else:
                 assert image.startswith("registry.test.epj.example.no/vendor/epj/")
-                assert image.endswith(":2026.11.1")
+                assert ":2026.11.1@sha256:" in image
 
 
 def test_platform_has_operator_crds_rbac_and_monitoring_namespace(test_objects: list[Obj]) -> None:

@@ -124,7 +124,10 @@ def egress_policy(tenant: Tenant, config: InfraConfig, db_pods: dict[str, Any], 
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": _meta(tenant, EGRESS_POLICY, labels),
+        "metadata": {
+            **_meta(tenant, EGRESS_POLICY, labels),
+            "annotations": {"epj.no/justification": "CloudNativePG archives WAL and base backups to the object store"},
+        },
         "spec": {
             "podSelector": db_pods,
             "policyTypes": ["Egress"],

@@ -51,6 +51,20 @@ class InfraConfig:
     postgres_image: str = "ghcr.io/cloudnative-pg/postgresql:16.4"
     storage_class: str | None = None
     image_digests: Mapping[str, str] = field(default_factory=dict)
+    #: The ``kubernetes`` Service's ClusterIP(s): pods dial it on 443 before DNAT.
+    api_server_service_cidrs: tuple[str, ...] = ()
+    api_server_service_port: int = 443
+    #: kubeconfig context the stack's explicit Kubernetes provider targets (never kubectl's current one).
+    kube_context: str = ""
+    #: A docker-registry Secret in each tenant namespace used to pull images, when the registry needs one.
+    image_pull_secret: str | None = None
+    #: DNS zone of the tenants' hosts: ``<service>.<kommunenummer>.<ingressDomain>``.
+    ingress_domain: str = ""
+    ingress_class: str = "nginx-internal"
+    public_ingress_class: str = "nginx-public"
+    #: cert-manager issuer that signs every tenant's TLS certificate.
+    cert_issuer: str = ""
+    cert_issuer_kind: str = "ClusterIssuer"
     # Continuous backup (issue 13, epj.infra.backup): the S3-compatible object store and the policy.
     backup_endpoint_url: str = ""
     backup_bucket: str = ""
@@ -74,18 +88,19 @@ class InfraConfig:
         return self.migration_image or self.operator_image
 
     def image(self, name: str) -> str:
-        """A vendor image reference ``<registry>/<image>:<tag>``, plus ``@sha256:…`` when its digest is configured."""
+        """A vendor image ``<registry>/<image>:<tag>@sha256:…``; an image without a configured digest is refused."""
         digest = self.image_digests.get(name)
-        ref = f"{self.image_registry}/{name}:{self.image_tag}"
-        return f"{ref}@{digest}" if digest else ref
-
-    def image_pinned(self, name: str) -> bool:
-        """Whether a vendor image is pinned by digest (``imageDigests``), not only by tag."""
-        return name in self.image_digests
+        if not digest:
+            raise InfraConfigError(
+                f"Pulumi.{self.environment}.yaml: {PROJECT}:imageDigests has no digest for {name!r}: "
+                "every workload is pinned by digest; add the vendor's published sha256 for it"
+            )
+        return f"{self.image_registry}/{name}:{self.image_tag}@{digest}"
 
     @property
-    def operator_image_pinned(self) -> bool:
-        return "@sha256:" in self.operator_image
+    def registry_host(self) -> str:
+        """The registry every tenant workload's image must come from (host part of ``imageRegistry``)."""
+        return self.image_registry.split("/", 1)[0]
 
     def admin_group(self, kommunenummer: str) -> str:
         """The OIDC group whose members administer one municipality's namespace."""
@@ -108,6 +123,15 @@ _KEYS: dict[str, str] = {
     "postgresImage": "postgres_image",
     "storageClass": "storage_class",
     "imageDigests": "image_digests",
+    "apiServerServiceCidrs": "api_server_service_cidrs",
+    "apiServerServicePort": "api_server_service_port",
+    "kubeContext": "kube_context",
+    "imagePullSecret": "image_pull_secret",
+    "ingressDomain": "ingress_domain",
+    "ingressClass": "ingress_class",
+    "publicIngressClass": "public_ingress_class",
+    "certIssuer": "cert_issuer",
+    "certIssuerKind": "cert_issuer_kind",
     "backupEndpointUrl": "backup_endpoint_url",
     "backupBucket": "backup_bucket",
     "backupEndpointCidrs": "backup_endpoint_cidrs",
@@ -120,24 +144,34 @@ _KEYS: dict[str, str] = {
     "migrationImage": "migration_image",
     "integrationProbeUrls": "integration_probe_urls",
 }
+_REQUIRED = (
+    "imageRegistry",
+    "imageTag",
+    "imageDigests",
+    "operatorImage",
+    "postgresImage",
+    "healthNetworkCidrs",
+    "apiServerCidrs",
+    "apiServerServiceCidrs",
+    "kubeContext",
+    "ingressDomain",
+    "certIssuer",
+    "backupEndpointUrl",
+    "backupBucket",
+    "backupEndpointCidrs",
+    "runbookBaseUrl",
+)
+_LISTS = {"healthNetworkCidrs", "healthNetworkPorts", "apiServerCidrs", "apiServerServiceCidrs", "backupEndpointCidrs"}
+_PORTS = {"apiServerPort", "apiServerServicePort", "backupEndpointPort"}
+#: Images outside the vendor's registry+tag scheme: a full reference pinned by digest.
+_PINNED_IMAGES = {"operatorImage", "postgresImage", "migrationImage"}
+_PINNED_REF = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?/[^@\s]+@sha256:[0-9a-f]{64}$")
 #: Pulumi secret (``pulumi config set --secret --path``): ``{kommunenummer: {accessKeyId, secretAccessKey}}``.
 BACKUP_CREDENTIALS_KEY = "backupCredentials"
 _BACKUP_ENCRYPTIONS = ("AES256", "aws:kms")
 _RETENTION = re.compile(r"^[1-9][0-9]*[dwm]$")
 # CloudNativePG schedules have six fields, seconds first.
 _SCHEDULE = re.compile(r"^\S+( \S+){5}$")
-_REQUIRED = (
-    "imageRegistry",
-    "imageTag",
-    "operatorImage",
-    "healthNetworkCidrs",
-    "apiServerCidrs",
-    "backupEndpointUrl",
-    "backupBucket",
-    "backupEndpointCidrs",
-    "runbookBaseUrl",
-)
-_LISTS = {"healthNetworkCidrs", "healthNetworkPorts", "apiServerCidrs", "backupEndpointCidrs"}
 #: Environments whose URLs must be real: a reserved ``.invalid`` host there would send on-call staff nowhere.
 _REAL_ENVIRONMENTS = frozenset({"prod"})
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -171,6 +205,12 @@ def _decode(key: str, value: Any, source: str) -> Any:
             if not isinstance(digest, str) or not _DIGEST.match(digest):
                 raise InfraConfigError(f"{source}: {PROJECT}:{key}.{image}: {digest!r} is not a sha256:<64 hex> digest")
         return dict(sorted(value.items()))
+    if key in _PINNED_IMAGES and not (isinstance(value, str) and _PINNED_REF.match(value)):
+        raise InfraConfigError(
+            f"{source}: {PROJECT}:{key}: {value!r} is not pinned by digest (<registry>/<image>[:tag]@sha256:<64 hex>)"
+        )
+    if key == "certIssuerKind" and value not in ("ClusterIssuer", "Issuer"):
+        raise InfraConfigError(f"{source}: {PROJECT}:{key}: must be ClusterIssuer or Issuer")
     if key == "integrationProbeUrls":
         if isinstance(value, str):
             try:
@@ -183,7 +223,7 @@ def _decode(key: str, value: Any, source: str) -> Any:
             if not isinstance(url, str) or not url.startswith(("https://", "http://")):
                 raise InfraConfigError(f"{source}: {PROJECT}:{key}.{service}: {url!r} is not an http(s) URL")
         return dict(sorted(value.items()))
-    if key in ("apiServerPort", "backupEndpointPort"):
+    if key in _PORTS:
         try:
             return int(value)
         except (TypeError, ValueError) as exc:
@@ -202,7 +242,7 @@ def infra_config_from_mapping(environment: str, values: Mapping[str, Any], sourc
     if missing:
         raise InfraConfigError(f"{source}: missing required key(s) {', '.join(f'{PROJECT}:{k}' for k in missing)}")
     kwargs = {_KEYS[k]: _decode(k, v, source) for k, v in values.items()}
-    for key in ("healthNetworkCidrs", "apiServerCidrs", "backupEndpointCidrs"):
+    for key in ("healthNetworkCidrs", "apiServerCidrs", "apiServerServiceCidrs", "backupEndpointCidrs"):
         for cidr in kwargs[_KEYS[key]]:
             try:
                 ipaddress.ip_network(str(cidr))

@@ -41,6 +41,10 @@ DB_PORT = 5432
 DB_STATUS_PORT = 8000  # CloudNativePG instance manager (operator and replicas talk to it)
 DB_METRICS_PORT = 9187
 DB_CREDENTIALS_DIR = "/var/run/secrets/epj-db"
+#: CloudNativePG's own CA Secret (``<cluster>-ca``); clients mount only its ``ca.crt`` to verify the server.
+DB_CA_SECRET = f"{DB_CLUSTER}-ca"
+DB_CA_DIR = "/var/run/secrets/epj-db-ca"
+DB_SSLMODE = "verify-full"
 
 COMPONENT = "epj.no/component"
 TENANT_LABEL = "epj.no/tenant"
@@ -57,16 +61,36 @@ OPERATOR_METRICS_PORT = contract.OPERATOR_METRICS_PORT
 
 HEALTH_NETWORK = "health-network"
 
+#: Kept for clients outside the platform render that still pin by tag; nothing rendered here uses it.
 SKIP_IMAGE_DIGEST = (
-    "CKV_K8S_43=Images are <registry>/<image>:<release tag> from stack config (imageRegistry, imageTag): "
-    "the vendor publishes releases by tag and the tag is reviewed in Git per environment; "
-    "set imageDigests to pin by digest and this skip goes away"
+    "CKV_K8S_43=The image is given by the caller by tag; the platform's own workloads are pinned by digest "
+    "(stack key imageDigests) and the admission policy refuses tenant Jobs without a digest"
 )
 
 
-def _digest_skip(pinned: bool) -> dict[str, Any]:
-    """The checkov skip for image digests, only while an image is pinned by tag alone."""
-    return {} if pinned else {"annotations": {"checkov.io/skip1": SKIP_IMAGE_DIGEST}}
+def db_tls_env() -> list[dict[str, Any]]:
+    """libpq's own variables: verify the server certificate against CloudNativePG's CA (``verify-full``)."""
+    return [
+        {"name": "PGSSLMODE", "value": DB_SSLMODE},
+        {"name": "PGSSLROOTCERT", "value": f"{DB_CA_DIR}/ca.crt"},
+    ]
+
+
+def db_ca_volume() -> dict[str, Any]:
+    """Only ``ca.crt`` of CloudNativePG's CA Secret (never its ``ca.key``)."""
+    return {
+        "name": "db-ca",
+        "secret": {"secretName": DB_CA_SECRET, "defaultMode": 0o444, "items": [{"key": "ca.crt", "path": "ca.crt"}]},
+    }
+
+
+def db_ca_mount() -> dict[str, Any]:
+    return {"name": "db-ca", "mountPath": DB_CA_DIR, "readOnly": True}
+
+
+def pull_secrets(config: InfraConfig) -> dict[str, Any]:
+    """``imagePullSecrets`` for a pod spec when the stack names one (``imagePullSecret``)."""
+    return {"imagePullSecrets": [{"name": config.image_pull_secret}]} if config.image_pull_secret else {}
 
 
 def _pod_security() -> dict[str, str]:
@@ -151,8 +175,51 @@ def limit_range(tenant: Tenant, sizing: TenantSizing) -> Manifest:
     }
 
 
+JUSTIFICATION = "epj.no/justification"
+
+
+def api_server_egress(config: InfraConfig) -> list[dict[str, Any]]:
+    """Egress rules to the Kubernetes API server, as a CNI that checks egress after DNAT sees it.
+
+    A pod dials the ``kubernetes`` Service (ClusterIP, 443); Calico and Cilium evaluate the policy
+    against the translated address, the control-plane endpoint IPs on 6443. Both are allowed so
+    the rule holds whichever the CNI checks (stack keys ``apiServerCidrs``/``apiServerPort`` and
+    ``apiServerServiceCidrs``/``apiServerServicePort``).
+    """
+    return [
+        {
+            "to": [{"ipBlock": {"cidr": cidr}} for cidr in config.api_server_cidrs],
+            "ports": _tcp(config.api_server_port),
+        },
+        {
+            "to": [{"ipBlock": {"cidr": cidr}} for cidr in config.api_server_service_cidrs],
+            "ports": _tcp(config.api_server_service_port),
+        },
+    ]
+
+
+def _dns_egress() -> dict[str, Any]:
+    return {
+        "to": [
+            {"namespaceSelector": _ns_selector("kube-system"), "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}
+        ],
+        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+    }
+
+
+def app_selector(name: str) -> dict[str, Any]:
+    """The pods of one clinical service (the Deployment's pod labels)."""
+    return {"matchLabels": {NAME_LABEL: name, COMPONENT: "app"}}
+
+
 def network_policies(tenant: Tenant, sizing: TenantSizing, config: InfraConfig) -> list[Manifest]:
-    """Default deny in and out, then one policy per allowed flow (each readable on its own)."""
+    """Default deny in and out, then one policy per allowed flow, each saying why it exists.
+
+    Every allow carries the annotation ``epj.no/justification``: the service-catalog entry
+    (``depends_on``, ``egress``) or the platform part (CloudNativePG, monitoring, DNS, the
+    operator's Jobs) that needs it. App-to-app and health-network flows are derived from the
+    catalog, so a dependency added there opens exactly that flow and nothing else.
+    """
     ns, labels = tenant.namespace, tenant_labels(tenant)
     db_pods = {"matchLabels": {"cnpg.io/cluster": DB_CLUSTER}}
     # The migration and smoke-check Jobs (started by the operator) and the KPI exporter are database clients too.
@@ -163,37 +230,31 @@ def network_policies(tenant: Tenant, sizing: TenantSizing, config: InfraConfig) 
     }
     apps = {"matchLabels": {COMPONENT: "app"}}
     app_ports = [s.port for s in sizing.services]
+    deployed = {s.name: s for s in sizing.services}
 
-    def policy(name: str, spec: dict[str, Any]) -> Manifest:
+    def policy(name: str, why: str, spec: dict[str, Any]) -> Manifest:
         return {
             "apiVersion": "networking.k8s.io/v1",
             "kind": "NetworkPolicy",
-            "metadata": _meta(name, ns, labels),
+            "metadata": _meta(name, ns, labels, annotations={JUSTIFICATION: why}),
             "spec": spec,
         }
 
     policies = [
-        policy("default-deny", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": _meta("default-deny", ns, labels),
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+        },
         policy(
             "allow-dns-egress",
-            {
-                "podSelector": {},
-                "policyTypes": ["Egress"],
-                "egress": [
-                    {
-                        "to": [
-                            {
-                                "namespaceSelector": _ns_selector("kube-system"),
-                                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-                            }
-                        ],
-                        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-                    }
-                ],
-            },
+            "every pod resolves Service names (kube-dns)",
+            {"podSelector": {}, "policyTypes": ["Egress"], "egress": [_dns_egress()]},
         ),
         policy(
             "allow-db-clients-to-postgres",
+            "catalog depends_on: database (apps); the operator's migration and smoke-check Jobs",
             {
                 "podSelector": db_pods,
                 "policyTypes": ["Ingress"],
@@ -203,6 +264,7 @@ def network_policies(tenant: Tenant, sizing: TenantSizing, config: InfraConfig) 
         ),
         policy(
             "allow-db-clients-egress-to-postgres",
+            "catalog depends_on: database (apps); the operator's migration and smoke-check Jobs",
             {
                 "podSelector": db_clients,
                 "policyTypes": ["Egress"],
@@ -211,6 +273,8 @@ def network_policies(tenant: Tenant, sizing: TenantSizing, config: InfraConfig) 
         ),
         policy(
             "allow-postgres-cluster",
+            "CloudNativePG: replication and instance manager between instances, the CloudNativePG "
+            "operator to each instance (status 8000 and PostgreSQL 5432), instances to the API server",
             {
                 "podSelector": db_pods,
                 "policyTypes": ["Ingress", "Egress"],
@@ -218,20 +282,18 @@ def network_policies(tenant: Tenant, sizing: TenantSizing, config: InfraConfig) 
                     {"from": [{"podSelector": db_pods}], "ports": _tcp(DB_PORT, DB_STATUS_PORT)},
                     {
                         "from": [{"namespaceSelector": _ns_selector(config.cnpg_operator_namespace)}],
-                        "ports": _tcp(DB_STATUS_PORT),
+                        "ports": _tcp(DB_PORT, DB_STATUS_PORT),
                     },
                 ],
                 "egress": [
                     {"to": [{"podSelector": db_pods}], "ports": _tcp(DB_PORT, DB_STATUS_PORT)},
-                    {
-                        "to": [{"ipBlock": {"cidr": cidr}} for cidr in config.api_server_cidrs],
-                        "ports": _tcp(config.api_server_port),
-                    },
+                    *api_server_egress(config),
                 ],
             },
         ),
         policy(
             "allow-monitoring-scrape-postgres",
+            "monitoring: Prometheus scrapes the PostgreSQL exporter (PodMonitor epj-db)",
             {
                 "podSelector": db_pods,
                 "policyTypes": ["Ingress"],
@@ -249,6 +311,7 @@ def network_policies(tenant: Tenant, sizing: TenantSizing, config: InfraConfig) 
         policies += [
             policy(
                 "allow-ingress-controller-to-apps",
+                "the tenant's Ingresses (internal for staff, public for catalog public: true)",
                 {
                     "podSelector": apps,
                     "policyTypes": ["Ingress"],
@@ -260,9 +323,9 @@ def network_policies(tenant: Tenant, sizing: TenantSizing, config: InfraConfig) 
                     ],
                 },
             ),
-            # Post-cutover smoke-check Jobs (started by the operator, label epj.no/component=smoke).
             policy(
                 "allow-smoke-checks-to-apps",
+                "the operator's post-cutover smoke-check Jobs (epj.no/component=smoke)",
                 {
                     "podSelector": apps,
                     "policyTypes": ["Ingress"],
@@ -271,6 +334,7 @@ def network_policies(tenant: Tenant, sizing: TenantSizing, config: InfraConfig) 
             ),
             policy(
                 "allow-smoke-checks-egress-to-apps",
+                "the operator's post-cutover smoke-check Jobs (epj.no/component=smoke)",
                 {
                     "podSelector": smoke,
                     "policyTypes": ["Egress"],
@@ -279,6 +343,7 @@ def network_policies(tenant: Tenant, sizing: TenantSizing, config: InfraConfig) 
             ),
             policy(
                 "allow-monitoring-scrape-apps",
+                "monitoring: Prometheus scrapes the clinical services (ServiceMonitor epj-services)",
                 {
                     "podSelector": apps,
                     "policyTypes": ["Ingress"],
@@ -291,29 +356,63 @@ def network_policies(tenant: Tenant, sizing: TenantSizing, config: InfraConfig) 
                 },
             ),
         ]
+    # App to app: one pair of policies per catalog depends_on between two services this tenant runs.
+    for svc in sizing.services:
+        for dep in svc.depends_on:
+            target = deployed.get(dep)
+            if target is None:
+                continue
+            why = f"service catalog: {svc.name} depends_on {dep}"
+            policies += [
+                policy(
+                    f"allow-{svc.name}-egress-to-{dep}",
+                    why,
+                    {
+                        "podSelector": app_selector(svc.name),
+                        "policyTypes": ["Egress"],
+                        "egress": [{"to": [{"podSelector": app_selector(dep)}], "ports": _tcp(target.port)}],
+                    },
+                ),
+                policy(
+                    f"allow-{dep}-from-{svc.name}",
+                    why,
+                    {
+                        "podSelector": app_selector(dep),
+                        "policyTypes": ["Ingress"],
+                        "ingress": [{"from": [{"podSelector": app_selector(svc.name)}], "ports": _tcp(target.port)}],
+                    },
+                ),
+            ]
     # The rollback Job (label epj.no/component=rollback) scales the tenant's Deployments via the API.
     policies.append(
         policy(
             "allow-rollback-egress-to-api-server",
+            "the operator's rollback Job scales the tenant's Deployments through the API server",
             {
                 "podSelector": {"matchLabels": {COMPONENT: "rollback"}},
                 "policyTypes": ["Egress"],
-                "egress": [
-                    {
-                        "to": [{"ipBlock": {"cidr": cidr}} for cidr in config.api_server_cidrs],
-                        "ports": _tcp(config.api_server_port),
-                    }
-                ],
+                "egress": api_server_egress(config),
             },
         )
     )
-    health = sorted(s.name for s in sizing.services if HEALTH_NETWORK in s.egress)
-    if health:
+    # App to national integrations: the health network, for each service whose own catalog entry or an
+    # integration it depends on lists `egress: [health-network]`.
+    for svc in sizing.services:
+        entries = sorted(entry for network, entry in svc.network_egress if network == HEALTH_NETWORK)
+        if not entries:
+            continue
+        reasons = ", ".join(
+            f"{svc.name} egress health-network"
+            if e == svc.name
+            else f"{svc.name} depends_on {e} (egress health-network)"
+            for e in entries
+        )
         policies.append(
             policy(
-                "allow-health-network-egress",
+                f"allow-{svc.name}-health-network-egress",
+                f"service catalog: {reasons}",
                 {
-                    "podSelector": {"matchExpressions": [{"key": NAME_LABEL, "operator": "In", "values": health}]},
+                    "podSelector": app_selector(svc.name),
                     "policyTypes": ["Egress"],
                     "egress": [
                         {
@@ -435,7 +534,9 @@ def database_cluster(tenant: Tenant, sizing: TenantSizing, config: InfraConfig) 
         "metadata": _meta(DB_CLUSTER, tenant.namespace, tenant_labels(tenant)),
         "spec": {
             "instances": db.instances,
+            # From the region's registry, pinned by digest (stack key postgresImage).
             "imageName": config.postgres_image,
+            **pull_secrets(config),
             "primaryUpdateStrategy": "unsupervised",
             "enableSuperuserAccess": False,
             "bootstrap": {"initdb": {"database": DB_NAME, "owner": DB_OWNER, "secret": {"name": DB_SECRET}}},
@@ -486,9 +587,13 @@ def deployment(tenant: Tenant, svc: ServiceSizing, config: InfraConfig) -> Manif
             {"name": "EPJ_DB_PORT", "value": str(DB_PORT)},
             {"name": "EPJ_DB_NAME", "value": DB_NAME},
             {"name": "EPJ_DB_CREDENTIALS_DIR", "value": DB_CREDENTIALS_DIR},
+            *db_tls_env(),
         ]
-        mounts.append({"name": "db-credentials", "mountPath": DB_CREDENTIALS_DIR, "readOnly": True})
-        volumes.append({"name": "db-credentials", "secret": {"secretName": DB_SECRET, "defaultMode": 0o440}})
+        mounts += [{"name": "db-credentials", "mountPath": DB_CREDENTIALS_DIR, "readOnly": True}, db_ca_mount()]
+        volumes += [
+            {"name": "db-credentials", "secret": {"secretName": DB_SECRET, "defaultMode": 0o440}},
+            db_ca_volume(),
+        ]
     probe = {"httpGet": {"path": svc.health_path, "port": "http"}, "timeoutSeconds": 2, "failureThreshold": 3}
     container = {
         "name": svc.name,
@@ -514,7 +619,7 @@ def deployment(tenant: Tenant, svc: ServiceSizing, config: InfraConfig) -> Manif
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": _meta(svc.name, tenant.namespace, labels, **_digest_skip(config.image_pinned(svc.image))),
+        "metadata": _meta(svc.name, tenant.namespace, labels),
         "spec": {
             "replicas": svc.replicas,
             "revisionHistoryLimit": 5,
@@ -536,6 +641,7 @@ def deployment(tenant: Tenant, svc: ServiceSizing, config: InfraConfig) -> Manif
                     ],
                     "containers": [container],
                     "volumes": volumes,
+                    **pull_secrets(config),
                 },
             },
         },
@@ -669,7 +775,7 @@ def _kpi_exporter(tenant: Tenant, config: InfraConfig) -> list[Manifest]:
             db,
             restricted_container_security(),
             restricted_pod_security(),
-            _digest_skip(config.operator_image_pinned).get("annotations", {}),
+            {},  # every image is pinned by digest: no checkov skip
         ),
         *observability.kpi_exporter_network_policies(tenant, config, labels),
     ]
@@ -747,7 +853,7 @@ def platform_manifests(config: InfraConfig, crds: Sequence[Manifest]) -> list[Ma
             config,
             restricted_container_security(),
             restricted_pod_security(),
-            _digest_skip(config.operator_image_pinned).get("annotations", {}),
+            {},  # every image is pinned by digest: no checkov skip
         ),
     ]
     return objs
@@ -777,7 +883,6 @@ def _operator_deployment(config: InfraConfig, labels: Mapping[str, str]) -> Mani
             annotations={
                 "checkov.io/skip1": "CKV_K8S_38=The operator talks to the Kubernetes API, so it needs its "
                 "ServiceAccount token; its roles are epj.operator.deploy's rules (epj.no kinds, events, peering)",
-                **({} if config.operator_image_pinned else {"checkov.io/skip2": SKIP_IMAGE_DIGEST}),
             },
         ),
         "spec": {
@@ -832,6 +937,7 @@ def _operator_deployment(config: InfraConfig, labels: Mapping[str, str]) -> Mani
                         }
                     ],
                     "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}, webhook_volume],
+                    **pull_secrets(config),
                 },
             },
         },
@@ -858,19 +964,8 @@ def _operator_network_policies(config: InfraConfig) -> list[Manifest]:
                 "podSelector": {"matchLabels": {COMPONENT: "operator"}},
                 "policyTypes": ["Egress"],
                 "egress": [
-                    {
-                        "to": [
-                            {
-                                "namespaceSelector": _ns_selector("kube-system"),
-                                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-                            }
-                        ],
-                        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-                    },
-                    {
-                        "to": [{"ipBlock": {"cidr": cidr}} for cidr in config.api_server_cidrs],
-                        "ports": _tcp(config.api_server_port),
-                    },
+                    _dns_egress(),
+                    *api_server_egress(config),
                     # Alertmanager (no-critical-alerts gate) in the monitoring namespace.
                     {
                         "to": [{"namespaceSelector": _ns_selector(config.monitoring_namespace)}],

@@ -269,6 +269,7 @@ def kpi_exporter_network_policies(tenant: Tenant, config: InfraConfig, labels: M
                 "name": "allow-monitoring-scrape-exporters",
                 "namespace": tenant.namespace,
                 "labels": dict(labels),
+                "annotations": {"epj.no/justification": "monitoring: Prometheus scrapes the tenant's KPI exporter"},
             },
             "spec": {
                 "podSelector": {"matchLabels": {contract.COMPONENT_LABEL: contract.COMPONENT_EXPORTER}},

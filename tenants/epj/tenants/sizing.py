@@ -147,6 +147,12 @@ class ServiceSizing:
     egress: tuple[str, ...]
     public: bool
     uses_database: bool
+    #: Other catalog services this one calls (catalog ``depends_on`` without ``database``).
+    depends_on: tuple[str, ...] = ()
+    #: ``(network, catalog entry)``: each external network this service must reach and the catalog
+    #: service that says so (its own ``egress``, or an integration it depends on). The
+    #: NetworkPolicies are built from these, each flow justified by its entry.
+    network_egress: tuple[tuple[str, str], ...] = ()
 
     @property
     def total_cpu_request_millicores(self) -> int:
@@ -286,7 +292,24 @@ def database_sizing(tenant: Tenant, min_storage_gib: int | None = None) -> Datab
     )
 
 
-def _service_sizing(service: Service, expected_end_users: int) -> ServiceSizing:
+def _network_egress(
+    service: Service, catalog: ServiceCatalog | None, chosen: frozenset[str]
+) -> tuple[tuple[str, str], ...]:
+    """Own ``egress`` plus that of each integration it depends on and the tenant has chosen."""
+    pairs = {(network, service.name) for network in service.egress}
+    for dep in service.depends_on:
+        target = catalog.services.get(dep) if catalog is not None else None
+        if target is not None and target.kind == "integration" and dep in chosen:
+            pairs |= {(network, target.name) for network in target.egress}
+    return tuple(sorted(pairs))
+
+
+def _service_sizing(
+    service: Service,
+    expected_end_users: int,
+    catalog: ServiceCatalog | None = None,
+    chosen: frozenset[str] = frozenset(),
+) -> ServiceSizing:
     if service.image is None or service.port is None or service.resources is None:
         raise ValueError(f"service {service.name}: a deployed service needs image, port and resources")
     res = service.resources
@@ -303,6 +326,8 @@ def _service_sizing(service: Service, expected_end_users: int) -> ServiceSizing:
         egress=tuple(service.egress),
         public=service.public,
         uses_database="database" in service.depends_on,
+        depends_on=tuple(sorted(d for d in service.depends_on if d != "database")),
+        network_egress=_network_egress(service, catalog, chosen),
     )
 
 
@@ -321,7 +346,10 @@ def deployed_services(tenant: Tenant, catalog: ServiceCatalog) -> tuple[Service,
 
 def tenant_sizing(tenant: Tenant, catalog: ServiceCatalog, min_storage_gib: int | None = None) -> TenantSizing:
     """Size one tenant: services, database, ResourceQuota and LimitRange (``min_storage_gib``: see database_sizing)."""
-    services = tuple(_service_sizing(svc, tenant.expected_end_users) for svc in deployed_services(tenant, catalog))
+    services = tuple(
+        _service_sizing(svc, tenant.expected_end_users, catalog, frozenset(tenant.services))
+        for svc in deployed_services(tenant, catalog)
+    )
     db = database_sizing(tenant, min_storage_gib)
 
     # Services at full replicas plus one surge pod each (rolling update), database, migration Jobs.
