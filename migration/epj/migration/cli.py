@@ -319,6 +319,7 @@ def seal_cmd(
     from epj.migration.targets import check_dsn, tenant_schema
 
     try:
+        tenant = check_tenant(tenant).kommunenummer  # an unknown number must not get a seal of its own
         tenant_schema(tenant)
         if target:
             check_dsn(target)
