@@ -99,6 +99,9 @@ def test_every_role_grants_exactly_its_allow_list(test_objects: list[Obj], tenan
 
 def test_the_allow_list_catches_pods_exec_for_tenant_admins(test_objects: list[Obj]) -> None:
     admin = next(o for o in test_objects if o["kind"] == "Role" and o["metadata"]["name"] == "kommune-admin")
-    widened = {**admin, "rules": [*admin["rules"], {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create"]}]}
+    widened = {
+        **admin,
+        "rules": [*admin["rules"], {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create"]}],
+    }
     assert _grants(widened) != KOMMUNE_ADMIN
     assert _grants(admin) == KOMMUNE_ADMIN

@@ -4,7 +4,8 @@ DESIGN §4: on a failed cutover the tenant goes back to the legacy system. From 
 cluster we can do half of it: turn the tenant's traffic off the new EPJ by scaling its clinical
 Deployments (``epj.no/component=app``) to zero through the ``deployments/scale`` subresource
 (the rollback role may not patch anything else of a Deployment), printing the replica counts it
-found so the way back is known (``pulumi up`` restores the declared ones). Setting the legacy system back to read-write is outside our reach:
+found so the way back is known (``pulumi up`` restores the declared ones). Setting the legacy
+system back to read-write is outside our reach:
 the command prints the exact instruction and succeeds, so the operator holds the tenant
 (RolledBack) until a person resumes it. Running it twice changes nothing the second time.
 """
