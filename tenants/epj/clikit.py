@@ -209,6 +209,9 @@ def check_dsn(dsn: str, option: str = "--dsn") -> str:
 
     if not dsn.startswith(("postgresql://", "postgres://")) and "=" not in dsn:
         fail(f"{option} {mask_dsn(dsn)!r} is not a PostgreSQL address", "give postgresql://USER@HOST:PORT/DATABASE")
+    netloc = dsn.split("://", 1)[-1].split("/", 1)[0] if "://" in dsn else ""
+    if netloc.count("@") > 1:
+        fail(f"{option} {mask_dsn(dsn)!r}: the address has two '@'", _dsn_hint(dsn))
     try:
         conninfo_to_dict(dsn)
     except Exception as exc:  # psycopg.ProgrammingError: its message names the bad part

@@ -187,6 +187,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("generate-no-tenant", ["migrate", "generate", "--out", "OUT"], "--tenant is missing"),
     ("bench-tenant", ["migrate", "bench", "--tenant", "9999"], "9999: no municipality"),
     ("bench-dsn", ["migrate", "bench", "--dsn", DEAD_DSN], "cannot connect"),
+    ("seal-unknown-tenant", ["migrate", "seal", "--tenant", "9999", "--dsn", DEAD_DSN], "9999: no municipality"),
+    ("smoke-unknown-tenant", ["golive", "smoke", "--tenant", "9999", "--dsn", DEAD_DSN], "9999: no municipality"),
     ("seal-dsn", ["migrate", "seal", "--tenant", "5035", "--dsn", "banana"], "banana"),
     # golive
     (

@@ -212,3 +212,56 @@ def test_cel_rules_behave() -> None:
     wave = {"goLiveDate": "2027-09-06", "productionWindow": {"start": "2027-08-16", "end": "2027-10-29"}}
     assert _cel(window_rule, self=wave)
     assert not _cel(window_rule, self={**wave, "goLiveDate": "2027-11-01"})
+
+
+def _root_rule(kind: str) -> str:
+    crd = next(c for c in crd_manifests() if c["spec"]["names"]["kind"] == kind)
+    rules = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["x-kubernetes-validations"]
+    assert len(rules) == 1
+    rule: str = rules[0]["rule"]
+    return rule
+
+
+GOLIVE_SPEC = {
+    "kommunenummer": "5035",
+    "wave": "wave-2027-q3",
+    "goLiveDate": "2027-09-06",
+    "hypercareDays": 21,
+    "soakDays": 0,
+    "gates": {"trainingThreshold": 0.9, "timeoutHours": {}},
+    "paused": False,
+}
+
+
+def test_golive_timing_cannot_change_under_a_running_night() -> None:
+    rule = _root_rule("GoLive")
+    edits = {
+        "goLiveDate": "2027-09-13",
+        "gates": {"trainingThreshold": 0.9, "timeoutHours": {"cutover-reconciled": 1}},
+        "hypercareDays": 30,
+        "soakDays": 2,
+        "schedule": {"freezeDays": 5},
+    }
+    for phase in ("Freeze", "Cutover"):
+        old = {"spec": GOLIVE_SPEC, "status": {"phase": phase}}
+        for field, value in edits.items():
+            assert not _cel(rule, oldSelf=old, self={**old, "spec": {**GOLIVE_SPEC, field: value}}), (phase, field)
+        # Levers and approvals are not timing: a pause during the night is a NO-GO, and must be accepted.
+        assert _cel(rule, oldSelf=old, self={**old, "spec": {**GOLIVE_SPEC, "paused": True}})
+    for phase in ("Rehearsal", "OnHold", "RolledBack", "Live", "Hypercare"):
+        old = {"spec": GOLIVE_SPEC, "status": {"phase": phase}}
+        assert _cel(rule, oldSelf=old, self={**old, "spec": {**GOLIVE_SPEC, "goLiveDate": "2027-09-13"}}), phase
+    fresh = {"spec": GOLIVE_SPEC}
+    assert _cel(rule, oldSelf=fresh, self={"spec": {**GOLIVE_SPEC, "goLiveDate": "2027-09-13"}})
+
+
+def test_wave_timing_cannot_change_while_a_member_runs_its_night() -> None:
+    rule = _root_rule("RolloutWave")
+    spec = {"goLiveDate": "2027-09-06", "gates": {"timeoutHours": {}}, "hypercareDays": 21, "members": []}
+    locked = {"spec": spec, "status": {"timingLocked": ["5035"]}}
+    assert not _cel(rule, oldSelf=locked, self={**locked, "spec": {**spec, "goLiveDate": "2027-09-13"}})
+    assert not _cel(rule, oldSelf=locked, self={**locked, "spec": {**spec, "gates": {"timeoutHours": {"go-no-go": 1}}}})
+    assert _cel(rule, oldSelf=locked, self={**locked, "spec": {**spec, "paused": True}})
+    free = {"spec": spec, "status": {"timingLocked": []}}
+    assert _cel(rule, oldSelf=free, self={**free, "spec": {**spec, "goLiveDate": "2027-09-13"}})
+    assert _cel(rule, oldSelf={"spec": spec}, self={"spec": {**spec, "goLiveDate": "2027-09-13"}})

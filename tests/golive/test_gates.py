@@ -40,7 +40,8 @@ def test_all_gates_pass_on_the_happy_path(wave_run: Play) -> None:
     run = wave_run()
     state = run.states["5035"]
     assert state.phase == Phase.STABLE
-    assert {g for g, o in state.gate_trail() if o == OUT.PASSED} == set(GateName)
+    # cutover-window is a guard that records only a miss (the night could not start in its window).
+    assert {g for g, o in state.gate_trail() if o == OUT.PASSED} == set(GateName) - {GateName.CUTOVER_WINDOW}
     for record in state.gates:
         assert record.outcome == OUT.PASSED and record.reason and record.at is not None
 

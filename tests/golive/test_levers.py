@@ -50,16 +50,40 @@ def test_pause_at_a_safe_point_stops_everything_until_unpaused(wave_run: Play) -
 
 
 def test_unpause_continues_and_restarts_gate_timeouts(wave_run: Play) -> None:
-    # Paused in Freeze from -75h to +10h; go/no-go arrives at +15h. Without the restart, the gate's deadline
-    # (cutover due -15h, +12h) would have passed at the unpause; with it, the gate waits until +22h.
-    levers = [{"at": "-75h", "paused": True}, {"at": "+10h", "paused": False}]
+    # go/no-go times out 2 h after the cutover is due (-15h → -13h). Paused in Freeze from -75h to -14h;
+    # the decision arrives at -12h30m. Without the restart the gate would have timed out at -13h; with
+    # it the deadline is -12h, and the night starts at -12h30m (inside its window, latest start -11h).
+    levers = [{"at": "-75h", "paused": True}, {"at": "-14h", "paused": False}]
     run = wave_run(
-        defaults={"levers": levers, "approvals": [{**GO, "at": "+15h"}, {**EXIT, "at": "+22d"}]}, until="+50d"
+        wave={"gates": {"timeoutHours": {"go-no-go": 2}}},
+        defaults={"levers": levers, "approvals": [{**GO, "at": "-750m"}, {**EXIT, "at": "+22d"}]},
+        until="+50d",
     )
     state = run.states["5035"]
     assert state.phase == Phase.STABLE and not state.paused
     cutover = [t for t, p in _transitions(run) if p == Phase.CUTOVER]
-    assert cutover == [SCHEDULE.resolve("+15h")]
+    assert cutover == [SCHEDULE.resolve("-750m")]
+
+
+def test_a_late_go_no_go_holds_instead_of_starting_the_night_in_the_morning(wave_run: Play) -> None:
+    # Approved at 02:00 on go-live day (the runbook's night would end at 11:00, into the clinical day).
+    run = wave_run(defaults={"approvals": [{**GO, "at": "-5h"}, EXIT]})
+    state = run.states["5035"]
+    assert state.phase == Phase.ON_HOLD and state.held_from == Phase.FREEZE
+    assert Phase.CUTOVER not in state.phase_trail()
+    assert state.gate_trail()[-1] == (GateName.CUTOVER_WINDOW, GateOutcome.FAILED)
+    assert "latest start 2027-09-05 20:00 (Oslo)" in state.phase_reason
+    assert "Re-plan the go-live" in state.next_action and "epj golive resume" in state.next_action
+
+
+def test_the_night_runs_on_the_dates_it_started_with(wave_run: Play) -> None:
+    # goLiveDate moved a week later during the cutover night: the night ends as planned, the edit is announced.
+    relaxed = {"at": "-14h", "go_live_date": "2027-09-13"}
+    run = wave_run(defaults={"levers": [relaxed]})
+    state = run.states["5035"]
+    assert state.phase == Phase.STABLE
+    live = [t for t, p in _transitions(run) if p == Phase.HYPERCARE]
+    assert live == [SCHEDULE.go_live_at]  # Live → Hypercare on the pinned go-live morning
 
 
 def test_pause_during_cutover_is_a_no_go_that_rolls_back_and_stops_the_final_migration(scenario: Build) -> None:
@@ -171,11 +195,12 @@ def test_resume_after_rollback_needs_a_new_go_no_go(scenario: Build) -> None:
 
 
 def test_resume_after_rollback_with_new_approval_goes_live(scenario: Build) -> None:
+    # The night of 5 September rolled back; the go-live is re-planned a week later, resumed, approved again.
     again = {**GO, "at": "+25h", "reason": "extract re-delivered and checked"}
     built = scenario(
         defaults={
             "faults": {"cutover": ["truncated-extract", "ok"]},
-            "levers": [{"at": "+1d", "resume": RESUME}],
+            "levers": [{"at": "+1d", "resume": RESUME, "go_live_date": "2027-09-13"}],
             "approvals": [GO, again, {**EXIT, "at": "+22d"}],
         },
         until="+40d",
@@ -187,6 +212,8 @@ def test_resume_after_rollback_with_new_approval_goes_live(scenario: Build) -> N
     assert state.phase_trail()[5:] == [
         Phase.CUTOVER, Phase.ROLLED_BACK, Phase.FREEZE, Phase.CUTOVER, Phase.LIVE, Phase.HYPERCARE, Phase.STABLE
     ]  # fmt: skip
+    second_night = [t for t, p in _transitions(run) if p == Phase.CUTOVER][1]
+    assert second_night == Schedule.for_date(dt.date(2027, 9, 13)).cutover_at
     jobs = [a.job_name for _, _, a in executor.performed if isinstance(a, CreateMigrationJob)]
     assert jobs == ["golive-5035-rehearsal-1", "golive-5035-cutover-1", "golive-5035-cutover-2"]
     resumes = [e for e in state.history if e.kind == "Resume"]

@@ -157,6 +157,10 @@ def run_cmd(
         close()
         typer.echo(f"epj migrate run: {exc.explain()}", err=True)
         raise typer.Exit(130) from None
+    except KeyboardInterrupt:
+        close()
+        typer.echo("epj migrate run: interrupted (Ctrl-C) before loading began: nothing was written", err=True)
+        raise typer.Exit(130) from None
     except MigrationError as exc:
         close()
         typer.echo(f"error: {exc}", err=True)
@@ -319,6 +323,7 @@ def seal_cmd(
     from epj.migration.targets import check_dsn, tenant_schema
 
     try:
+        tenant = check_tenant(tenant).kommunenummer  # an unknown number must not get a seal of its own
         tenant_schema(tenant)
         if target:
             check_dsn(target)

@@ -50,7 +50,9 @@ def alerts_command(
 def render_command(
     out: Path = typer.Option(..., "--out", help="Folder to write rules/, tests/, alertmanager.yml, dashboards/."),
     runbook_base: str | None = typer.Option(
-        None, "--runbook-base", help="Base URL of runbook links (default: EPJ_RUNBOOK_BASE_URL or a placeholder)."
+        None,
+        "--runbook-base",
+        help="Base URL of runbook links (default: EPJ_RUNBOOK_BASE_URL, else the --env stack file's runbookBaseUrl).",
     ),
     env: str = typer.Option("prod", "--env", help="Environment whose active tenants get Alertmanager routes."),
 ) -> None:

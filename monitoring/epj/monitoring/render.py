@@ -89,8 +89,27 @@ def render_dashboards(out: Path, catalog: ServiceCatalog) -> list[Path]:
     return written
 
 
+def _stack_runbook_base(env: str) -> str | None:
+    """The environment's ``runbookBaseUrl`` from its stack file (what the cluster's rules use), if it has one."""
+    from epj.infra.config import InfraConfigError, load_stack_config
+
+    try:
+        return load_stack_config(env).runbook_base_url
+    except InfraConfigError:
+        return None
+
+
 def render_all(out: Path, base_url: str | None = None, env: str = "prod") -> list[Path]:
-    """Render everything; returns the files written, in a stable order."""
+    """Render everything; returns the files written, in a stable order.
+
+    Runbook base: ``base_url``, else ``EPJ_RUNBOOK_BASE_URL``, else the stack file's ``runbookBaseUrl`` of
+    ``env`` (so these files link where the cluster's rules link), else the reserved placeholder.
+    """
+    import os
+
+    from epj import contract
+
+    base_url = base_url or os.environ.get(contract.ENV_RUNBOOK_BASE_URL) or _stack_runbook_base(env)
     catalog = load_catalog()
     out.mkdir(parents=True, exist_ok=True)
     written = render_rules(out, catalog, base_url)

@@ -66,7 +66,7 @@ from epj.golive.phases import (
     Reason,
     is_allowed,
 )
-from epj.golive.schedule import Schedule
+from epj.golive.schedule import OSLO, Schedule
 
 #: Gates guarding the way OUT of a phase (to the next phase on the main line).
 EXIT_GATES: dict[Phase, tuple[GateName, ...]] = {
@@ -99,7 +99,7 @@ class _Step:
 
     def __init__(self, spec: GoLiveSpec, state: GoLiveState, observations: Observations, now: dt.datetime) -> None:
         self.spec, self.obs, self.now = spec, observations, now
-        self.schedule = Schedule.for_date(spec.go_live_date, spec.schedule.offsets(spec.hypercare_days))
+        self.schedule = _schedule(spec, state)
         self.state = state
         self.updates: dict[str, Any] = {}
         self.history: list[HistoryEntry] = []
@@ -143,6 +143,13 @@ class _Step:
             HistoryEntry(at=self.now, kind="Transition", from_phase=source, to_phase=target, reason=message)
         )
         self.event(reason, f"{source} → {target}: {message}", warning=warning)
+        if target == Phase.FREEZE:
+            self.updates.update(pinned_go_live_date=self.spec.go_live_date, pinned_schedule=self.spec.schedule)
+        elif target not in PINNED:
+            self.updates.update(pinned_go_live_date=None, pinned_schedule=None)
+        if (target == Phase.FREEZE or target not in PINNED) and self.pending.timing_deferred:
+            self.set_pending(timing_deferred=False)
+        self.schedule = _schedule(self.spec, self.state.model_copy(update=self.updates))
         # A gate's round opens when the main line reaches the phase it decides; a resume from a hold keeps the
         # round (decisions recorded during the hold, after it began, count: ``approvals_since``).
         opened = [gate for gate, phase in GATE_PHASE.items() if phase == target and source not in HELD]
@@ -205,6 +212,15 @@ class _Step:
 
     def evaluate(self, gate: GateName, due: dt.datetime) -> GateRecord:
         opened, deadline = self.gate_window(gate, due)
+        previous = self.gate_records.get(gate)
+        if (
+            previous is not None
+            and previous.opened_at is not None
+            and previous.deadline is not None
+            and self.get("window_start") <= previous.opened_at <= self.now
+        ):
+            # Frozen when the gate opened: editing timeouts or dates never moves a running gate's deadline.
+            opened, deadline = previous.opened_at, previous.deadline
         state = self.state.model_copy(update=self.updates)
         result: Check = check(gate, self.spec, state, self.obs, self.now, self.now >= opened)
         record = settle(gate, result, opened, deadline, self.now)
@@ -300,18 +316,48 @@ class _Step:
             self.history.append(HistoryEntry(at=self.now, kind="Event", reason=message))
             self.event(Reason.WAVE_CHANGED, message)
 
+    def record_timing(self) -> None:
+        """Timing edits during the night wait: say so once (the pinned schedule keeps deciding)."""
+        date, schedule = self.get("pinned_go_live_date"), self.get("pinned_schedule")
+        if date is None or self.pending.timing_deferred:
+            return
+        if (date, schedule) != (self.spec.go_live_date, self.spec.schedule):
+            message = (
+                f"goLiveDate/schedule edit deferred: the night runs on goLiveDate {date.isoformat()} until the "
+                "tenant is in Hypercare or held"
+            )
+            self.event(Reason.TIMING_CHANGE_DEFERRED, message, warning=True)
+            self.set_pending(timing_deferred=True)
+
     def run(self) -> None:
         self.record_wave()
+        self.record_timing()
         self.record_approvals()
         self.record_migration()
         if self.phase in TERMINAL:
             return
+        self.notice_alerts()
         if self.levers():
             return
         if self.phase in HELD:
             self.step_held()
             return
         self.step_phase()
+
+    def notice_alerts(self) -> None:
+        """While the tenant serves: a Warning event when a critical alert starts firing (not at the gate's deadline)."""
+        if self.phase not in (Phase.LIVE, Phase.HYPERCARE) and self.get("held_from") != Phase.HYPERCARE:
+            return
+        firing = _critical(self.obs)
+        if firing is None:
+            return
+        notified = self.pending.alerts_notified
+        new = [name for name in firing if name not in notified]
+        if new:
+            message = f"critical alert firing in {self.phase}: {', '.join(new)} (see its runbook)"
+            self.event(Reason.CRITICAL_ALERT, message, warning=True)
+        if tuple(firing) != notified:
+            self.updates["pending"] = self.pending.model_copy(update={"alerts_notified": tuple(firing)})
 
     def levers(self) -> bool:
         """Withdrawal, abort and pause. True when they took this step."""
@@ -352,6 +398,18 @@ class _Step:
             self.event(Reason.RESUMED, f"unpaused in {phase}; gate timeouts restart now")
         return False
 
+    def window_missed(self, latest: dt.datetime) -> None:
+        """Past the latest start the night no longer fits before the clinical morning: hold, say what to do."""
+        local = latest.astimezone(OSLO).strftime("%Y-%m-%d %H:%M")
+        reason = (
+            f"cutover window missed: latest start {local} (Oslo) has passed; the night must not run into the "
+            "clinical day. Re-plan the go-live (a later goLiveDate or wave), then resume"
+        )
+        record = GateRecord(name=GateName.CUTOVER_WINDOW, outcome=GateOutcome.FAILED, at=self.now, reason=reason)
+        self.gate_records[GateName.CUTOVER_WINDOW] = record
+        self.event(Reason.CUTOVER_WINDOW_MISSED, reason, warning=True)
+        self.hold(record)
+
     def step_held(self) -> None:
         resume, held_at = self.spec.resume, self.get("held_at")
         if resume is None or held_at is None or not held_at < resume.at <= self.now:
@@ -389,7 +447,7 @@ class _Step:
                 self.request_migration(MigrationPurpose.REHEARSAL)
             self.gated_step(schedule.freeze_at, Phase.FREEZE)
         elif phase == Phase.FREEZE:
-            if self.gated_step(schedule.cutover_at, Phase.CUTOVER):
+            if self.gated_step(schedule.cutover_at, Phase.CUTOVER, latest=schedule.cutover_latest_at):
                 self.event(Reason.MIGRATION_REQUESTED, "legacy system read-only; final extract and migration start")
                 self.request_migration(MigrationPurpose.CUTOVER)
         elif phase == Phase.CUTOVER:
@@ -406,10 +464,13 @@ class _Step:
         end: dt.datetime = started + dt.timedelta(days=self.spec.hypercare_days)
         return end
 
-    def gated_step(self, due: dt.datetime, target: Phase) -> bool:
+    def gated_step(self, due: dt.datetime, target: Phase, *, latest: dt.datetime | None = None) -> bool:
+        """Move to ``target`` when every exit gate passed and ``due`` is reached — but never after ``latest``."""
         verdict, failing = self.through_gates(EXIT_GATES[self.phase], due)
         if verdict == "fail" and failing is not None:
             self.hold(failing)
+        elif verdict == "pass" and latest is not None and self.now > latest:
+            self.window_missed(latest)
         elif verdict == "pass":
             self.move(target, Reason.GATES_PASSED, f"gates passed: {', '.join(EXIT_GATES[self.phase])}")
             return True
@@ -465,6 +526,16 @@ class _Step:
         # Validate once at the end: catches a bad update early instead of in the adapter.
         state = GoLiveState.model_validate(state.model_dump())
         return Decision(state=state, transition=self.transition, actions=tuple(self.actions))
+
+
+#: The night's timing is pinned in these phases (entered at Freeze; edits wait, see ``GoLiveState.pinned_*``).
+PINNED = frozenset({Phase.FREEZE, Phase.CUTOVER, Phase.LIVE})
+
+
+def _schedule(spec: GoLiveSpec, state: GoLiveState) -> Schedule:
+    date = state.pinned_go_live_date or spec.go_live_date
+    offsets = (state.pinned_schedule or spec.schedule).offsets(spec.hypercare_days)
+    return Schedule.for_date(date, offsets)
 
 
 def decide(spec: GoLiveSpec, state: GoLiveState | None, observations: Observations, now: dt.datetime) -> Decision:
@@ -531,6 +602,9 @@ def _conditions(spec: GoLiveSpec, state: GoLiveState, obs: Observations, now: dt
         blocked = cond(ConditionType.BLOCKED, True, Reason.PAUSED, "spec.paused is true")
     elif dependency:
         blocked = cond(ConditionType.BLOCKED, True, Reason.DEPENDENCY_FAILED, dependency)
+    elif phase in (Phase.LIVE, Phase.HYPERCARE) and _critical(obs):
+        firing = ", ".join(_critical(obs) or ())
+        blocked = cond(ConditionType.BLOCKED, True, Reason.CRITICAL_ALERT, f"critical alert firing: {firing}")
     elif pending:
         blocked = cond(ConditionType.BLOCKED, True, Reason.GATES_PENDING, _gate_summary(pending))
     elif phase in TERMINAL:
@@ -538,6 +612,13 @@ def _conditions(spec: GoLiveSpec, state: GoLiveState, obs: Observations, now: dt
     else:
         blocked = cond(ConditionType.BLOCKED, False, Reason.NOT_BLOCKED)
     return [ready, progressing, blocked]
+
+
+def _critical(obs: Observations) -> list[str] | None:
+    """Names of the critical alerts firing for the tenant (None: the alert source is unavailable)."""
+    if obs.alerts is None:
+        return None
+    return sorted({a.name for a in obs.alerts if a.severity == "critical"})
 
 
 def _gate_summary(records: list[GateRecord]) -> str:

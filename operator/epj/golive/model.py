@@ -39,6 +39,7 @@ DEFAULT_TIMEOUT_HOURS: dict[GateName, int] = {
     GateName.NO_CRITICAL_ALERTS: 6,
     GateName.DEPENDENCIES: 24,
     GateName.GO_NO_GO: 12,
+    GateName.CUTOVER_WINDOW: 4,
     GateName.CUTOVER_RECONCILED: 10,
     GateName.SMOKE_CHECKS: 2,
     GateName.HYPERCARE_EXIT: 168,
@@ -266,6 +267,9 @@ class Pending(CoreModel):
     abort: bool = False
     abort_ignored: bool = False
     withdrawal_refused: bool = False
+    #: Critical alerts firing while the tenant serves that a Warning event was given for (again when they refire).
+    alerts_notified: tuple[str, ...] = ()
+    timing_deferred: bool = False
 
 
 class GoLiveState(CoreModel):
@@ -275,6 +279,10 @@ class GoLiveState(CoreModel):
     phase_reason: str = ""
     #: The wave this go-live was last decided in (a move to another wave is recorded in the history).
     wave: str | None = None
+    #: From Freeze until Hypercare the night's timing is pinned: edits of goLiveDate or the schedule offsets
+    #: are deferred (with an event) and apply once the tenant is past the night or held.
+    pinned_go_live_date: dt.date | None = None
+    pinned_schedule: ScheduleSpec | None = None
     phase_since: UtcDatetime
     #: From when gate timeouts count in this phase: phase entry, resume or unpause.
     window_start: UtcDatetime

@@ -88,6 +88,8 @@ class GateName(StrEnum):
     DEPENDENCIES = "dependencies-live"
     #: Freeze → Cutover: a recorded go/no-go approval.
     GO_NO_GO = "go-no-go"
+    #: Freeze → Cutover: the night can still start in its window (not after the latest start time).
+    CUTOVER_WINDOW = "cutover-window"
     #: Cutover → Live: the final migration job reconciled complete.
     CUTOVER_RECONCILED = "cutover-reconciled"
     #: Cutover → Live: post-cutover smoke checks passed.
@@ -166,6 +168,8 @@ class ConditionType(StrEnum):
     BLOCKED = "Blocked"
     #: Set by adapters only, after repeated reconcile errors (the core never fails to decide).
     STALLED = "Stalled"
+    #: Set by adapters after a rollback: True only once the rollback Job they ordered succeeded.
+    ROLLBACK_COMPLETE = "RollbackComplete"
 
 
 class Reason(StrEnum):
@@ -197,5 +201,8 @@ class Reason(StrEnum):
     COMPLETED = "Completed"
     APPROVAL_RECORDED = "ApprovalRecorded"
     APPROVAL_NOT_COUNTED = "ApprovalNotCounted"
+    CRITICAL_ALERT = "CriticalAlert"
     INVALID_STATUS = "InvalidStatus"
     WAVE_CHANGED = "WaveChanged"
+    TIMING_CHANGE_DEFERRED = "TimingChangeDeferred"
+    CUTOVER_WINDOW_MISSED = "CutoverWindowMissed"

@@ -151,6 +151,8 @@ class Lever(CoreModel):
     aborted: bool | None = None
     withdraw: bool | None = None
     resume: ScriptedResume | None = None
+    #: Re-plan: the member's go-live date from now on (e.g. after a rolled-back night).
+    go_live_date: dt.date | None = None
 
 
 class TenantScript(CoreModel):
@@ -268,6 +270,7 @@ class Scenario(CoreModel):
     def levers(self, kommunenummer: str, now: dt.datetime) -> dict[str, Any]:
         """The spec levers as they stand at ``now``: paused, aborted, withdraw and the latest resume."""
         state: dict[str, Any] = {"paused": False, "aborted": False, "withdraw": False, "resume": None}
+        replanned: dt.date | None = None
         for lever in sorted(self.script(kommunenummer).levers or (), key=lambda item: self.at(item.at)):
             at = self.at(lever.at)
             if at > now:
@@ -278,12 +281,18 @@ class Scenario(CoreModel):
                     state[key] = value
             if lever.resume is not None:
                 state["resume"] = ResumeRequest(by=lever.resume.by, at=at, reason=lever.resume.reason)
+            if lever.go_live_date is not None:
+                replanned = lever.go_live_date
+        if replanned is not None:
+            state["go_live_date"] = replanned
         return state
 
     def spec_for(self, kommunenummer: str, now: dt.datetime) -> GoLiveSpec:
         """The member's GoLive spec as people will have written it by ``now``."""
         levers = self.levers(kommunenummer, now)
-        return self.wave.golive_spec(kommunenummer, approvals=self.approvals(kommunenummer, now), **levers)
+        replanned = levers.pop("go_live_date", None)
+        spec = self.wave.golive_spec(kommunenummer, approvals=self.approvals(kommunenummer, now), **levers)
+        return spec if replanned is None else spec.model_copy(update={"go_live_date": replanned})
 
     def training(self, kommunenummer: str, now: dt.datetime) -> float | None:
         """Training completion share at ``now`` (a step function; None before the first report)."""

@@ -57,6 +57,8 @@ class Offsets:
     rehearsal_days: int = 42
     freeze_days: int = 3
     cutover_local_time: dt.time = dt.time(16, 0)
+    #: The night must start by then (Oslo, day before go-live) or it does not fit before the clinical morning.
+    cutover_latest_local_time: dt.time = dt.time(20, 0)
     go_live_local_time: dt.time = dt.time(7, 0)
     hypercare_days: int = 21
 
@@ -65,6 +67,8 @@ class Offsets:
             raise ValueError("offsets must satisfy pre-project > withdrawal lock > main project (months)")
         if not self.main_project_months * 28 > self.rehearsal_days > self.freeze_days >= 1:
             raise ValueError("offsets must satisfy main project > rehearsal > freeze ≥ 1 day")
+        if not self.cutover_local_time <= self.cutover_latest_local_time:
+            raise ValueError("the latest cutover start must not be before the cutover start")
         if self.hypercare_days < 1:
             raise ValueError("the command-centre (hypercare) period must last at least 1 day")
 
@@ -85,6 +89,8 @@ class Schedule:
     cutover_at: dt.datetime
     go_live_at: dt.datetime
     hypercare_end_date: dt.date
+    #: Latest start of the cutover night: past it, Freeze holds instead of starting the night.
+    cutover_latest_at: dt.datetime | None = None
 
     @classmethod
     def for_date(cls, go_live_date: dt.date, offsets: Offsets = DEFAULT_OFFSETS) -> Schedule:
@@ -99,6 +105,7 @@ class Schedule:
             cutover_at=local_instant(go_live_date - dt.timedelta(days=1), offsets.cutover_local_time),
             go_live_at=local_instant(go_live_date, offsets.go_live_local_time),
             hypercare_end_date=go_live_date + dt.timedelta(days=offsets.hypercare_days - 1),
+            cutover_latest_at=local_instant(go_live_date - dt.timedelta(days=1), offsets.cutover_latest_local_time),
         )
 
     def local_dates(self) -> dict[str, dt.date]:

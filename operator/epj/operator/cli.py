@@ -30,7 +30,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from epj import contract
-from epj.clikit import check_dsn, check_kommunenr, check_namespace, fail
+from epj.clikit import check_dsn, check_kommunenr, check_namespace, check_tenant, fail
 
 T = TypeVar("T")
 
@@ -179,6 +179,11 @@ def status_cmd(
         )  # fmt: skip
     Console(width=None if sys.stdout.isatty() else 200).print(table)
     if tenant is not None and rows:
+        rollback = rows[0].get("rollback")
+        if rollback and rollback["reason"] == "RollbackJobFailed":
+            typer.echo(f"  ROLLBACK FAILED: {rollback['message']}")
+        elif rollback:
+            typer.echo(f"  rollback: {rollback['message']}")
         for gate, outcome in rows[0]["gates"].items():
             typer.echo(f"  gate {gate}: {outcome}")
         for approval in rows[0]["approvals"]:
@@ -203,6 +208,7 @@ def smoke_cmd(
     from epj.operator.smoke import smoke_check
 
     tenant = _tenant(tenant_opt, positional)
+    check_tenant(tenant)  # the smoke check compares a known tenant's store with its reconciliation
     target = dsn or target
     if target:
         check_dsn(target)

@@ -117,7 +117,42 @@ def _reconciliation() -> Schema:
     }
 
 
-def _crd(kind: str, plural: str, short: list[str], spec: Schema, status: Schema, columns: list[Schema]) -> Schema:
+#: Spec fields that time the night: from Freeze to the end of Cutover they may not change (see TIMING_RULES).
+TIMING_FIELDS = ("goLiveDate", "schedule", "gates", "hypercareDays", "soakDays")
+
+
+def _unchanged(fields: tuple[str, ...]) -> str:
+    return " && ".join(
+        f"(has(self.spec.{f}) == has(oldSelf.spec.{f}) && (!has(self.spec.{f}) || self.spec.{f} == oldSelf.spec.{f}))"
+        for f in fields
+    )
+
+
+#: CEL transition rules (object level: they see the old status) refusing timing edits under a running night.
+GOLIVE_TIMING_RULE: Schema = {
+    "rule": "!has(oldSelf.status) || !has(oldSelf.status.phase) || !(oldSelf.status.phase in ['Freeze', 'Cutover'])"
+    f" || ({_unchanged(TIMING_FIELDS)})",
+    "message": "goLiveDate, schedule, gates, hypercareDays and soakDays cannot change while the tenant is in "
+    "Freeze or Cutover (deadlines of a running night do not move); re-plan after the night or from a hold",
+}
+WAVE_TIMING_RULE: Schema = {
+    "rule": "!has(oldSelf.status) || !has(oldSelf.status.timingLocked) || size(oldSelf.status.timingLocked) == 0"
+    f" || ({_unchanged(TIMING_FIELDS)})",
+    "message": "goLiveDate, schedule, gates, hypercareDays and soakDays cannot change while a member is in Freeze "
+    "or Cutover (status.timingLocked); re-plan after the night or move the other members to another wave",
+}
+
+
+def _crd(
+    kind: str,
+    plural: str,
+    short: list[str],
+    spec: Schema,
+    status: Schema,
+    columns: list[Schema],
+    rules: list[Schema] | None = None,
+) -> Schema:
+    root: Schema = {"x-kubernetes-validations": rules} if rules else {}
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -154,6 +189,7 @@ def _crd(kind: str, plural: str, short: list[str], spec: Schema, status: Schema,
                                 "spec": spec,
                                 "status": status,
                             },
+                            **root,
                         }
                     },
                 }
@@ -337,6 +373,11 @@ def rollout_wave_crd() -> Schema:
             "observedGeneration": {"type": "integer"},
             "phase": {"type": "string", "description": "Furthest phase all members reached, or Blocked."},
             "order": {"type": "array", "items": KOMMUNENR, "description": "Deterministic processing order."},
+            "timingLocked": {
+                "type": "array",
+                "items": KOMMUNENR,
+                "description": "Members in Freeze or Cutover: while any, the wave's timing fields cannot change.",
+            },
             "tenantsByPhase": {
                 "type": "object",
                 "additionalProperties": {"type": "integer"},
@@ -358,7 +399,7 @@ def rollout_wave_crd() -> Schema:
         {"name": "Paused", "type": "boolean", "jsonPath": ".spec.paused"},
         {"name": "Aborted", "type": "boolean", "jsonPath": ".spec.aborted", "priority": 1},
     ]
-    return _crd("RolloutWave", "rolloutwaves", ["wave", "waves"], spec, status, columns)
+    return _crd("RolloutWave", "rolloutwaves", ["wave", "waves"], spec, status, columns, [WAVE_TIMING_RULE])
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -497,6 +538,15 @@ def golive_crd() -> Schema:
             "phase": _enum(Phase, "Current go-live phase."),
             "phaseReason": {"type": "string", "description": "Why the tenant is in this phase."},
             "wave": {"type": "string", "description": "The wave last decided in (moves are in the history)."},
+            "pinnedGoLiveDate": {
+                "type": "string",
+                "format": "date",
+                "description": "From Freeze until Hypercare (or a hold) the night runs on this date; edits wait.",
+            },
+            "pinnedSchedule": {
+                **_schedule(),
+                "description": "The schedule offsets pinned with pinnedGoLiveDate.",
+            },
             "phaseSince": _timestamp("When the current phase was entered."),
             "windowStart": _timestamp("From when gate timeouts count in this phase (entry, resume or unpause)."),
             "heldFrom": _enum(Phase, "The phase a hold started from (OnHold resumes there)."),
@@ -536,6 +586,12 @@ def golive_crd() -> Schema:
                     "abort": {"type": "boolean"},
                     "abortIgnored": {"type": "boolean"},
                     "withdrawalRefused": {"type": "boolean"},
+                    "alertsNotified": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "Critical alerts a Warning event was given for while the tenant serves.",
+                    },
+                    "timingDeferred": {"type": "boolean"},
                 },
             },
             "history": _history(),
@@ -550,7 +606,7 @@ def golive_crd() -> Schema:
         {"name": "Go-live date", "type": "string", "jsonPath": ".spec.goLiveDate"},
         {"name": "Reason", "type": "string", "jsonPath": ".status.phaseReason", "priority": 1},
     ]
-    return _crd("GoLive", "golives", ["gl"], spec, status, columns)
+    return _crd("GoLive", "golives", ["gl"], spec, status, columns, [GOLIVE_TIMING_RULE])
 
 
 # --------------------------------------------------------------------------------------------------------------------

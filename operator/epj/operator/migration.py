@@ -14,7 +14,7 @@ from typing import Any
 from epj.golive.phases import JobState
 from epj.operator import resources
 from epj.operator.context import OperatorContext
-from epj.operator.golive import post_event
+from epj.operator.events import post_event
 from epj.operator.kube import GOLIVES, JOBS, MIGRATION_JOBS, Body, Resource
 
 PODS = Resource("", "v1", "pods", "Pod")

@@ -17,6 +17,8 @@ from epj.golive.phases import MAIN_LINE, Phase
 from epj.golive.wave import FAILED, WaveSpec, blocked_by, tenants_by_phase
 from epj.operator import resources
 from epj.operator.context import OperatorContext
+from epj.operator.crds import TIMING_FIELDS
+from epj.operator.events import post_event
 from epj.operator.kube import GOLIVES, ROLLOUT_WAVES, Body
 
 logger = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ async def ensure_members(ctx: OperatorContext, body: Body, wave: WaveSpec) -> li
     """Create missing GoLives (in processing order) and update wave-owned spec keys. Returns created names."""
     namespace = body["metadata"]["namespace"]
     created: list[str] = []
+    refused: list[str] = []
     for kommunenummer in wave.order():
         fields = member_spec_fields(wave, kommunenummer)
         manifest = resources.golive_manifest(body, {"kommunenummer": kommunenummer}, fields)
@@ -62,8 +65,17 @@ async def ensure_members(ctx: OperatorContext, body: Body, wave: WaveSpec) -> li
                 logger.warning("GoLive %s belongs to wave %s, not %s: left alone", name, current.get("wave"), wave.name)
             continue
         changes = {k: v for k, v in fields.items() if k != "wave" and current.get(k) != v}
+        phase = (existing.get("status") or {}).get("phase")
+        held = sorted(k for k in changes if k in TIMING_FIELDS) if phase in TIMING_LOCKED else []
+        if held:
+            # The CRD refuses these edits under a running night (CEL); say so instead of failing the wave.
+            refused.append(f"{kommunenummer} ({phase}: {', '.join(held)})")
+            changes = {k: v for k, v in changes.items() if k not in held}
         if changes:
             await ctx.client.patch(GOLIVES, namespace, name, {"spec": changes})
+    if refused:
+        message = f"timing edits not applied to members whose night runs: {'; '.join(refused)}; re-apply after it"
+        post_event(body, "Warning", "TimingChangeRefused", message)
     return created
 
 
@@ -90,6 +102,10 @@ async def release_members(ctx: OperatorContext, wave: Body) -> list[str]:
         await ctx.client.patch(GOLIVES, namespace, golive["metadata"]["name"], {"metadata": {"ownerReferences": refs}})
         kept.append(golive["metadata"]["name"])
     return sorted(kept)
+
+
+#: While a member is in one of these, the wave's timing fields do not reach it (the CRDs refuse them too).
+TIMING_LOCKED = frozenset({str(Phase.FREEZE), str(Phase.CUTOVER)})
 
 
 #: A member may move to another wave only while nothing time-critical runs (before Freeze).
@@ -149,6 +165,7 @@ async def update_wave_status(ctx: OperatorContext, namespace: str, name: str) ->
     blocked_patch.update(blocked)
     status = {
         "order": wave.order(),
+        "timingLocked": sorted(k for k, p in phases.items() if p in TIMING_LOCKED),
         "tenantsByPhase": by_phase,
         "blocked": blocked_patch,
         "phase": wave_phase(list(phases.values())),
