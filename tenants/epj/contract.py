@@ -164,6 +164,17 @@ CERTIFICATE_LABEL: Final = "certificate"
 CERTIFICATE_EXPIRY: Final = "epj_certificate_expiry_timestamp_seconds"
 
 # Prerequisite exporters (kube-prometheus): the rules also query these, documented in infra/README.md.
+# Tenant databases (CloudNativePG instance manager and its Barman Cloud plugin, scraped by the PodMonitor
+# ``epj-db``; kubelet volume stats from kube-prometheus). Read by the backup alerts and their runbooks.
+BACKUP_LAST_AVAILABLE: Final = "barman_cloud_cloudnative_pg_io_last_available_backup_timestamp"
+BACKUP_LAST_FAILED: Final = "barman_cloud_cloudnative_pg_io_last_failed_backup_timestamp"
+BACKUP_FIRST_RECOVERABILITY: Final = "barman_cloud_cloudnative_pg_io_first_recoverability_point"
+PG_ARCHIVER_FAILED: Final = "cnpg_pg_stat_archiver_failed_count"
+PG_ARCHIVER_SECONDS_SINCE_LAST: Final = "cnpg_pg_stat_archiver_seconds_since_last_archival"
+PG_IN_RECOVERY: Final = "cnpg_pg_replication_in_recovery"
+PG_REPLICATION_LAG: Final = "cnpg_pg_replication_lag"
+KUBELET_VOLUME_AVAILABLE: Final = "kubelet_volume_stats_available_bytes"
+KUBELET_VOLUME_CAPACITY: Final = "kubelet_volume_stats_capacity_bytes"
 KUBE_STATE_METRICS_JOB: Final = "kube-state-metrics"
 KUBE_POD_WAITING_REASON: Final = "kube_pod_container_status_waiting_reason"
 KUBE_POD_LAST_TERMINATED_REASON: Final = "kube_pod_container_status_last_terminated_reason"

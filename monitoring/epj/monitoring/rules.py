@@ -676,6 +676,140 @@ def workload_alerts() -> tuple[Alert, ...]:
     )
 
 
+#: Daily base backups (stack key backupSchedule): one missed backup warns, two page.
+BACKUP_WARN_HOURS = 26
+BACKUP_PAGE_HOURS = 50
+#: No WAL segment archived for this long on a primary (CloudNativePG switches WAL at least every 5 minutes).
+WAL_ARCHIVE_LAG_MINUTES = 15
+#: The PITR window (stack key backupRetention, 30 days in prod) plus a few days before retention counts as stuck.
+RECOVERABILITY_MAX_DAYS = 33
+VOLUME_WARN_FREE = 0.15
+VOLUME_PAGE_FREE = 0.05
+REPLICATION_LAG_SECONDS = 300
+
+
+def _db_volumes(expr: str) -> str:
+    return _in_tenant_namespaces(expr)
+
+
+def backup_alerts() -> tuple[Alert, ...]:
+    """Each tenant database's backups and replicas (issue 13); runbooks under ``runbooks/alerts/``."""
+    age = f"(time() - max by ({contract.TENANT}) ({contract.BACKUP_LAST_AVAILABLE}))"
+    out = [
+        Alert(
+            name=alert_name("DatabaseBackupTooOld"),
+            expr=f"{age} > {hours} * 3600",
+            for_="15m",
+            severity=severity,
+            scope="platform",
+            summary=f"Municipality {{{{ $labels.tenant }}}}: last database base backup is older than {hours} hours.",
+            description=(
+                f"The newest successful base backup of kommune-{{{{ $labels.tenant }}}}'s database is more than "
+                f"{hours} hours old (daily schedule). Point-in-time recovery still works from the older backup "
+                "plus archived WAL, but takes longer and depends on more WAL; a second missed backup pages."
+            ),
+        )
+        for hours, severity in ((BACKUP_WARN_HOURS, "warning"), (BACKUP_PAGE_HOURS, "critical"))
+    ]
+    primary = f"on (namespace, pod) ({contract.PG_IN_RECOVERY} == 0)"
+    out += [
+        Alert(
+            name=alert_name("DatabaseWalArchivingFailing"),
+            expr=f"max by ({contract.TENANT}) (increase({contract.PG_ARCHIVER_FAILED}[10m])) > 0",
+            for_="10m",
+            severity="critical",
+            scope="platform",
+            summary="Municipality {{ $labels.tenant }}: the database cannot archive WAL to the object store.",
+            description=(
+                "WAL archiving of kommune-{{ $labels.tenant }}'s database has failed for 10 minutes. Every minute "
+                "of changes since the last archived segment exists only on the database volumes: a lost volume "
+                "now loses patient data, and the volume fills with unarchived WAL."
+            ),
+        ),
+        Alert(
+            name=alert_name("DatabaseWalArchivingLagging"),
+            expr=(
+                f"max by ({contract.TENANT}) (\n  {contract.PG_ARCHIVER_SECONDS_SINCE_LAST}\n  and {primary}\n)"
+                f" > {WAL_ARCHIVE_LAG_MINUTES * 60}"
+            ),
+            for_="5m",
+            severity="warning",
+            scope="platform",
+            summary=(
+                f"Municipality {{{{ $labels.tenant }}}}: no WAL archived for over {WAL_ARCHIVE_LAG_MINUTES} minutes."
+            ),
+            description=(
+                f"The primary of kommune-{{{{ $labels.tenant }}}} has archived no WAL segment for more than "
+                f"{WAL_ARCHIVE_LAG_MINUTES} minutes, although CloudNativePG switches segments every 5 minutes: the "
+                "newest point the database can be recovered to is falling behind."
+            ),
+        ),
+        Alert(
+            name=alert_name("DatabaseRecoverabilityPointStale"),
+            expr=(
+                f"(time() - max by ({contract.TENANT}) ({contract.BACKUP_FIRST_RECOVERABILITY}))"
+                f" > {RECOVERABILITY_MAX_DAYS} * 86400"
+            ),
+            for_="1h",
+            severity="warning",
+            scope="platform",
+            summary=(
+                "Municipality {{ $labels.tenant }}: the first recoverability point is more than "
+                f"{RECOVERABILITY_MAX_DAYS} days old."
+            ),
+            description=(
+                "The earliest point kommune-{{ $labels.tenant }}'s database can be recovered to has stopped "
+                "moving forward: the retention policy is not pruning (backups failing since, or the plugin "
+                "cannot delete). Old backups pile up in the bucket beyond the agreed window."
+            ),
+        ),
+    ]
+    pvc = f'namespace=~"{TENANT_NAMESPACE_RE.replace("(", "").replace(")", "")}"'
+    free = (
+        f"min by (namespace, persistentvolumeclaim) (\n    {contract.KUBELET_VOLUME_AVAILABLE}{{{pvc}}}\n"
+        f"    / {contract.KUBELET_VOLUME_CAPACITY}{{{pvc}}}\n  )"
+    )
+    for limit, severity, for_ in ((VOLUME_WARN_FREE, "warning", "15m"), (VOLUME_PAGE_FREE, "critical", "5m")):
+        pct = round(limit * 100)
+        out.append(
+            Alert(
+                name=alert_name("DatabaseVolumeFillingUp"),
+                expr=_db_volumes(f"{free} < {_num(limit)}"),
+                for_=for_,
+                severity=severity,
+                scope="platform",
+                summary=(
+                    f"Volume {{{{ $labels.persistentvolumeclaim }}}} of municipality {{{{ $labels.tenant }}}} "
+                    f"has less than {pct}% free."
+                ),
+                description=(
+                    f"Persistent volume claim {{{{ $labels.persistentvolumeclaim }}}} in {{{{ $labels.namespace }}}} "
+                    f"has less than {pct}% of its space left. A full database volume stops all writes: nurses "
+                    "cannot document."
+                ),
+            )
+        )
+    out.append(
+        Alert(
+            name=alert_name("DatabaseReplicationLag"),
+            expr=f"max by ({contract.TENANT}, pod) ({contract.PG_REPLICATION_LAG}) > {REPLICATION_LAG_SECONDS}",
+            for_="10m",
+            severity="warning",
+            scope="platform",
+            summary=(
+                "Municipality {{ $labels.tenant }}: standby {{ $labels.pod }} lags more than "
+                f"{REPLICATION_LAG_SECONDS // 60} minutes."
+            ),
+            description=(
+                "Standby {{ $labels.pod }} of kommune-{{ $labels.tenant }}'s database replays WAL more than "
+                f"{REPLICATION_LAG_SECONDS} seconds behind the primary. A failover now would lose no committed "
+                "data (it waits for replay) but would take longer, and reads from the standby are stale."
+            ),
+        )
+    )
+    return tuple(out)
+
+
 def certificate_alerts() -> tuple[Alert, ...]:
     """The platform's health-network and HelseID certificates (probe exporter, from their Secrets)."""
     left = f"(min by ({contract.CERTIFICATE_LABEL}) ({contract.CERTIFICATE_EXPIRY}) - time())"
@@ -759,6 +893,7 @@ def rule_groups(catalog: ServiceCatalog | None = None) -> tuple[RuleGroup, ...]:
         )
     )
     groups.append(RuleGroup(name="epj-workloads", file_stem="workloads", alerts=workload_alerts()))
+    groups.append(RuleGroup(name="epj-databases", file_stem="databases", alerts=backup_alerts()))
     groups.append(RuleGroup(name="epj-migration", file_stem="migration", alerts=migration_alerts()))
     return tuple(groups)
 

@@ -337,12 +337,28 @@ class _Step:
         self.record_migration()
         if self.phase in TERMINAL:
             return
+        self.notice_alerts()
         if self.levers():
             return
         if self.phase in HELD:
             self.step_held()
             return
         self.step_phase()
+
+    def notice_alerts(self) -> None:
+        """While the tenant serves: a Warning event when a critical alert starts firing (not at the gate's deadline)."""
+        if self.phase not in (Phase.LIVE, Phase.HYPERCARE) and self.get("held_from") != Phase.HYPERCARE:
+            return
+        firing = _critical(self.obs)
+        if firing is None:
+            return
+        notified = self.pending.alerts_notified
+        new = [name for name in firing if name not in notified]
+        if new:
+            message = f"critical alert firing in {self.phase}: {', '.join(new)} (see its runbook)"
+            self.event(Reason.CRITICAL_ALERT, message, warning=True)
+        if tuple(firing) != notified:
+            self.updates["pending"] = self.pending.model_copy(update={"alerts_notified": tuple(firing)})
 
     def levers(self) -> bool:
         """Withdrawal, abort and pause. True when they took this step."""
@@ -613,6 +629,9 @@ def _conditions(spec: GoLiveSpec, state: GoLiveState, obs: Observations, now: dt
         blocked = cond(ConditionType.BLOCKED, True, Reason.PAUSED, "spec.paused is true")
     elif dependency:
         blocked = cond(ConditionType.BLOCKED, True, Reason.DEPENDENCY_FAILED, dependency)
+    elif phase in (Phase.LIVE, Phase.HYPERCARE) and _critical(obs):
+        firing = ", ".join(_critical(obs) or ())
+        blocked = cond(ConditionType.BLOCKED, True, Reason.CRITICAL_ALERT, f"critical alert firing: {firing}")
     elif pending:
         blocked = cond(ConditionType.BLOCKED, True, Reason.GATES_PENDING, _gate_summary(pending))
     elif phase in TERMINAL:
@@ -620,6 +639,13 @@ def _conditions(spec: GoLiveSpec, state: GoLiveState, obs: Observations, now: dt
     else:
         blocked = cond(ConditionType.BLOCKED, False, Reason.NOT_BLOCKED)
     return [ready, progressing, blocked]
+
+
+def _critical(obs: Observations) -> list[str] | None:
+    """Names of the critical alerts firing for the tenant (None: the alert source is unavailable)."""
+    if obs.alerts is None:
+        return None
+    return sorted({a.name for a in obs.alerts if a.severity == "critical"})
 
 
 def _gate_summary(records: list[GateRecord]) -> str:

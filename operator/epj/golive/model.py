@@ -270,6 +270,8 @@ class Pending(CoreModel):
     abort: bool = False
     abort_ignored: bool = False
     withdrawal_refused: bool = False
+    #: Critical alerts firing while the tenant serves that a Warning event was given for (again when they refire).
+    alerts_notified: tuple[str, ...] = ()
     timing_deferred: bool = False
 
 

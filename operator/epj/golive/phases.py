@@ -177,6 +177,8 @@ class ConditionType(StrEnum):
     BLOCKED = "Blocked"
     #: Set by adapters only, after repeated reconcile errors (the core never fails to decide).
     STALLED = "Stalled"
+    #: Set by adapters after a rollback: True only once the rollback Job they ordered succeeded.
+    ROLLBACK_COMPLETE = "RollbackComplete"
 
 
 class Reason(StrEnum):
@@ -208,6 +210,7 @@ class Reason(StrEnum):
     COMPLETED = "Completed"
     APPROVAL_RECORDED = "ApprovalRecorded"
     APPROVAL_NOT_COUNTED = "ApprovalNotCounted"
+    CRITICAL_ALERT = "CriticalAlert"
     INVALID_STATUS = "InvalidStatus"
     WAVE_CHANGED = "WaveChanged"
     TIMING_CHANGE_DEFERRED = "TimingChangeDeferred"

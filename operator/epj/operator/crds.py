@@ -593,6 +593,11 @@ def golive_crd() -> Schema:
                     "abort": {"type": "boolean"},
                     "abortIgnored": {"type": "boolean"},
                     "withdrawalRefused": {"type": "boolean"},
+                    "alertsNotified": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "Critical alerts a Warning event was given for while the tenant serves.",
+                    },
                     "timingDeferred": {"type": "boolean"},
                 },
             },
