@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from epj.golive import GateName, GateOutcome, Phase, WaveRun
+from epj.golive import ConditionType, GateName, GateOutcome, Phase, WaveRun
 
 Play = Callable[..., WaveRun]
 GO = {"gate": "go-no-go", "by": "project-lead", "at": "-2d", "decision": "approve", "reason": "all green"}
@@ -93,3 +93,35 @@ def test_a_succeeded_job_without_a_readable_result_fails_its_gate_at_once(wave_r
     record = decision.state.gate(GateName.CUTOVER_RECONCILED)
     assert record is not None and record.outcome == GateOutcome.FAILED
     assert "no readable reconciliation result" in record.reason
+
+
+# ----------------------------------------------------------------------------------- alerts while serving
+
+
+def test_a_critical_alert_during_hypercare_blocks_with_a_warning_when_it_happens(wave_run: Play) -> None:
+    import datetime as dt
+
+    from epj.golive import EmitEvent, Schedule, run_wave
+
+    from .conftest import build
+
+    alert = {"name": "MedicationAdministrationDown", "severity": "critical", "from": "+3d", "until": "+4d"}
+    run = run_wave(build(defaults={"alerts": [alert]}), keep_decisions=True)
+    go_live = Schedule.for_date(dt.date(2027, 9, 6))
+    fired = go_live.go_live_at + dt.timedelta(days=3)  # scenario times count from the go-live morning
+    warnings = [
+        (at, action)
+        for at, tenant, decision in run.decisions
+        for action in decision.actions
+        if isinstance(action, EmitEvent) and action.reason == "CriticalAlert"
+    ]
+    assert len(warnings) == 1
+    at, action = warnings[0]
+    assert action.type == "Warning" and "MedicationAdministrationDown" in action.message
+    assert at == fired  # when it happens, not at day 21
+    during = [d.state for at, _, d in run.decisions if fired <= at < fired + dt.timedelta(hours=12)]
+    assert during
+    blocked = during[0].condition(ConditionType.BLOCKED)
+    assert blocked is not None and blocked.status == "True" and blocked.reason == "CriticalAlert"
+    # Cleared at +4d: the tenant still reaches Stable with its hypercare exit.
+    assert run.states["5035"].phase == Phase.STABLE

@@ -107,5 +107,8 @@ def render(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``epj render`` to the root app."""
+    """Add ``epj render`` and ``epj backup …`` to the root app."""
     app.command("render")(render)
+    from epj.infra import backup_cli
+
+    backup_cli.register(app)

@@ -50,6 +50,7 @@ from epj.golive.model import (
     Pending,
 )
 from epj.golive.phases import (
+    APPROVAL_GATES,
     GATE_PHASE,
     GATE_ROLES,
     HELD,
@@ -336,12 +337,28 @@ class _Step:
         self.record_migration()
         if self.phase in TERMINAL:
             return
+        self.notice_alerts()
         if self.levers():
             return
         if self.phase in HELD:
             self.step_held()
             return
         self.step_phase()
+
+    def notice_alerts(self) -> None:
+        """While the tenant serves: a Warning event when a critical alert starts firing (not at the gate's deadline)."""
+        if self.phase not in (Phase.LIVE, Phase.HYPERCARE) and self.get("held_from") != Phase.HYPERCARE:
+            return
+        firing = _critical(self.obs)
+        if firing is None:
+            return
+        notified = self.pending.alerts_notified
+        new = [name for name in firing if name not in notified]
+        if new:
+            message = f"critical alert firing in {self.phase}: {', '.join(new)} (see its runbook)"
+            self.event(Reason.CRITICAL_ALERT, message, warning=True)
+        if tuple(firing) != notified:
+            self.updates["pending"] = self.pending.model_copy(update={"alerts_notified": tuple(firing)})
 
     def levers(self) -> bool:
         """Withdrawal, abort and pause. True when they took this step."""
@@ -432,8 +449,12 @@ class _Step:
             self.gated_step(schedule.freeze_at, Phase.FREEZE)
         elif phase == Phase.FREEZE:
             if self.gated_step(schedule.cutover_at, Phase.CUTOVER, latest=schedule.cutover_latest_at):
-                self.event(Reason.MIGRATION_REQUESTED, "legacy system read-only; final extract and migration start")
-                self.request_migration(MigrationPurpose.CUTOVER)
+                if self.spec.gates.require_extract_delivered:
+                    self.event(Reason.GATES_PENDING, "legacy system read-only; waiting for the final extract")
+                    self.evaluate(GateName.EXTRACT_DELIVERED, self.now)
+                else:
+                    self.event(Reason.MIGRATION_REQUESTED, "legacy system read-only; final extract and migration start")
+                    self.request_migration(MigrationPurpose.CUTOVER)
         elif phase == Phase.CUTOVER:
             self.step_cutover()
         elif phase == Phase.LIVE:
@@ -460,10 +481,26 @@ class _Step:
             return True
         return False
 
+    def _final_migration_requested(self) -> bool:
+        """A cutover migration was requested in THIS night (not a rolled-back earlier one)."""
+        job: MigrationRecord | None = self.get("migration")
+        return (
+            job is not None and job.purpose == MigrationPurpose.CUTOVER and job.requested_at >= self.get("phase_since")
+        )
+
     def step_cutover(self) -> None:
         rejected = check_approval(self.spec, self.state, GateName.GO_NO_GO, self.now)
         if rejected.outcome == GateOutcome.FAILED:
             self.no_go(f"NO-GO during the cutover night: {rejected.reason}")
+            return
+        if self.spec.gates.require_extract_delivered and not self._final_migration_requested():
+            delivered = self.evaluate(GateName.EXTRACT_DELIVERED, self.get("window_start"))
+            if delivered.outcome in (GateOutcome.FAILED, GateOutcome.TIMED_OUT):
+                self.roll_back(delivered)  # nothing was migrated: legacy back to read-write
+            elif delivered.outcome == GateOutcome.PASSED:
+                self.gate_entry(delivered)
+                self.event(Reason.MIGRATION_REQUESTED, "final extract delivered; the final migration starts")
+                self.request_migration(MigrationPurpose.CUTOVER)
             return
         start = self.get("window_start")
         reconciled = self.evaluate(GateName.CUTOVER_RECONCILED, start)
@@ -533,8 +570,14 @@ def decide(spec: GoLiveSpec, state: GoLiveState | None, observations: Observatio
 # -------------------------------------------------------------------- conditions, next action, wake-up
 
 
+def _watched(phase: Phase) -> tuple[GateName, ...]:
+    """Gates whose records matter in ``phase``: its exit gates, and in Cutover the extract gate before them."""
+    extra = (GateName.EXTRACT_DELIVERED,) if phase == Phase.CUTOVER else ()
+    return (*extra, *EXIT_GATES.get(phase, ()))
+
+
 def _open_pending(state: GoLiveState, now: dt.datetime) -> list[GateRecord]:
-    gates = EXIT_GATES.get(state.phase, ())
+    gates = _watched(state.phase)
     return [
         g
         for g in state.gates
@@ -586,6 +629,9 @@ def _conditions(spec: GoLiveSpec, state: GoLiveState, obs: Observations, now: dt
         blocked = cond(ConditionType.BLOCKED, True, Reason.PAUSED, "spec.paused is true")
     elif dependency:
         blocked = cond(ConditionType.BLOCKED, True, Reason.DEPENDENCY_FAILED, dependency)
+    elif phase in (Phase.LIVE, Phase.HYPERCARE) and _critical(obs):
+        firing = ", ".join(_critical(obs) or ())
+        blocked = cond(ConditionType.BLOCKED, True, Reason.CRITICAL_ALERT, f"critical alert firing: {firing}")
     elif pending:
         blocked = cond(ConditionType.BLOCKED, True, Reason.GATES_PENDING, _gate_summary(pending))
     elif phase in TERMINAL:
@@ -593,6 +639,13 @@ def _conditions(spec: GoLiveSpec, state: GoLiveState, obs: Observations, now: dt
     else:
         blocked = cond(ConditionType.BLOCKED, False, Reason.NOT_BLOCKED)
     return [ready, progressing, blocked]
+
+
+def _critical(obs: Observations) -> list[str] | None:
+    """Names of the critical alerts firing for the tenant (None: the alert source is unavailable)."""
+    if obs.alerts is None:
+        return None
+    return sorted({a.name for a in obs.alerts if a.severity == "critical"})
 
 
 def _gate_summary(records: list[GateRecord]) -> str:
@@ -642,7 +695,7 @@ def _next_action(spec: GoLiveSpec, state: GoLiveState, schedule: Schedule, now: 
         parts = []
         for gate in pending:
             hint = ""
-            if gate.name in (GateName.GO_NO_GO, GateName.HYPERCARE_EXIT) and "no " in gate.reason:
+            if gate.name in APPROVAL_GATES and "no " in gate.reason:
                 hint = f" (`epj golive approve --tenant {tenant} --gate {gate.name} --by ROLE --reason ...`)"
             deadline = f" by {gate.deadline.isoformat()}" if gate.deadline else ""
             parts.append(f"{gate.name}: {gate.reason}{hint}{deadline}")
@@ -680,7 +733,7 @@ def _wake_at(spec: GoLiveSpec, state: GoLiveState, schedule: Schedule, now: dt.d
     if state.phase in TERMINAL or state.phase in HELD or state.paused:
         return None
     candidates = [_due(spec, state, schedule)]
-    gates = EXIT_GATES.get(state.phase, ())
+    gates = _watched(state.phase)
     for record in state.gates:
         if record.name in gates:
             candidates += [record.opened_at, record.deadline]

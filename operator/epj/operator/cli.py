@@ -179,6 +179,11 @@ def status_cmd(
         )  # fmt: skip
     Console(width=None if sys.stdout.isatty() else 200).print(table)
     if tenant is not None and rows:
+        rollback = rows[0].get("rollback")
+        if rollback and rollback["reason"] == "RollbackJobFailed":
+            typer.echo(f"  ROLLBACK FAILED: {rollback['message']}")
+        elif rollback:
+            typer.echo(f"  rollback: {rollback['message']}")
         for gate, outcome in rows[0]["gates"].items():
             typer.echo(f"  gate {gate}: {outcome}")
         for approval in rows[0]["approvals"]:

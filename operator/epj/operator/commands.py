@@ -21,6 +21,8 @@ from epj.operator.crds import API_VERSION
 from epj.operator.kube import APPROVALS, GOLIVES, Body, KubeClient
 from epj.operator.resources import GOLIVE_LABEL, golive_name, labels
 
+ROLLBACK = "RollbackComplete"
+
 
 class CommandError(ValueError):
     """A user error: names the field and the reason (never echoes personal data)."""
@@ -137,6 +139,9 @@ def summary(body: Body, approvals: list[Body] | None = None) -> dict[str, Any]:
         "ready": conditions.get("Ready", {}).get("status", "Unknown"),
         "blocked": conditions.get("Blocked", {}).get("status", "Unknown"),
         "stalled": conditions.get("Stalled", {}).get("status", "False"),
+        "rollback": {k: conditions[ROLLBACK].get(k) for k in ("status", "reason", "message")}
+        if ROLLBACK in conditions
+        else None,
         "nextAction": status.get("nextAction", ""),
         "gates": {g["name"]: g["outcome"] for g in status.get("gates") or []},
         "approvals": [

@@ -64,6 +64,13 @@ def _gates_config() -> Schema:
                 "default": DEFAULT_TRAINING_THRESHOLD,
                 "description": "Share of end users who must have completed training before Freeze (0..1).",
             },
+            "requireExtractDelivered": {
+                "type": "boolean",
+                "default": False,
+                "description": "The cutover night waits for a recorded `extract-delivered` (the final extract, "
+                "UTTREKK.txt with counts per file, delivered from the read-only legacy systems) before the final "
+                "migration starts; no record by its timeout rolls the night back. The runbook's night sets it.",
+            },
             "timeoutHours": {
                 "type": "object",
                 "default": {},
@@ -586,6 +593,11 @@ def golive_crd() -> Schema:
                     "abort": {"type": "boolean"},
                     "abortIgnored": {"type": "boolean"},
                     "withdrawalRefused": {"type": "boolean"},
+                    "alertsNotified": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "Critical alerts a Warning event was given for while the tenant serves.",
+                    },
                     "timingDeferred": {"type": "boolean"},
                 },
             },

@@ -62,6 +62,8 @@ class Reconciler:
         self.counted = False
         #: True while a smoke-check Job runs: nobody else wakes us when it ends, so poll it.
         self.polling = False
+        #: True while the rollback Job this operator ordered runs (polled like the smoke Job).
+        self.rollback_running = False
         #: The stamped decisions of the current reconcile (from the GoLiveApproval objects).
         self.approvals: tuple[Approval, ...] = ()
         #: The wave's ownerReference was removed (Cutover reached); see :meth:`release_from_wave`.
@@ -191,10 +193,11 @@ class Reconciler:
             now = self.ctx.now()
             decision = decide(spec, state, observations, now)
             new_state = decision.state
-            if generation is not None:
-                new_state = with_generation(new_state, int(generation))
             if self.errors:
                 new_state = self.clear_stalled(new_state, now, spec.kommunenummer)
+            new_state = await self.verify_rollback(body, spec, new_state, now)
+            if generation is not None:
+                new_state = with_generation(new_state, int(generation))
             await self.persist(body, spec, state, new_state, decision)
             state = new_state
             await self.release_from_wave(body, new_state)
@@ -208,8 +211,48 @@ class Reconciler:
                 break
         if state is None:
             return None
-        self.polling = state.phase == Phase.CUTOVER and state.smoke_requested_for is not None
+        smoke_running = state.phase == Phase.CUTOVER and state.smoke_requested_for is not None
+        self.polling = smoke_running or self.rollback_running
         return state.next_wake_at
+
+    async def verify_rollback(self, body: Body, spec: GoLiveSpec, state: GoLiveState, now: dt.datetime) -> GoLiveState:
+        """What the operator ordered, it verifies: RolledBack is clean only when the rollback Job succeeded.
+
+        Sets ``RollbackComplete`` (True: Job succeeded; False: running, or failed with the Job's own
+        message, e.g. RBAC ``forbidden``), posts a Warning event once when it fails, and says in
+        ``nextAction`` that traffic may still reach the new EPJ. Polls the Job while it runs.
+        """
+        self.rollback_running = False
+        if state.phase != Phase.ROLLED_BACK or state.migration is None:
+            return state
+        manifest = resources.rollback_job(spec.kommunenummer, state.migration.job_name, body["metadata"]["name"],
+                                          self.ctx.image)  # fmt: skip
+        meta = manifest["metadata"]
+        job = await self.ctx.client.get(JOBS, meta["namespace"], meta["name"])
+        job_state = resources.job_state(job) if job is not None else JobState.PENDING
+        before = state.condition(ConditionType.ROLLBACK_COMPLETE)
+        if job_state == JobState.SUCCEEDED:
+            ok, reason, message = True, "RollbackJobSucceeded", f"Job {meta['name']} succeeded: traffic off"
+        elif job_state == JobState.FAILED:
+            detail = resources.job_message(job) or "no message"
+            ok, reason, message = False, "RollbackJobFailed", f"Job {meta['name']} failed: {detail}"
+        else:
+            self.rollback_running = True
+            ok, reason, message = False, "RollbackRunning", f"Job {meta['name']} is {job_state}"
+        if before is not None and (before.reason, before.message) == (reason, message):
+            conditions = state.conditions
+        else:
+            conditions = set_condition(state.conditions, ConditionType.ROLLBACK_COMPLETE, ok, reason, message, now)
+        update: dict[str, Any] = {"conditions": conditions}
+        if reason == "RollbackJobFailed":
+            update["next_action"] = (
+                f"ROLLBACK FAILED ({message}): traffic may still reach the new EPJ. Turn it off by hand "
+                f"(`epj golive rollback --tenant {spec.kommunenummer}`, runbooks/process/rollback.md), fix the "
+                "cause, then resume"
+            )
+            if before is None or before.reason != reason:
+                post_event(body, "Warning", "RollbackFailed", message)
+        return state.model_copy(update=update)
 
     async def persist(
         self, body: Body, spec: GoLiveSpec, old: GoLiveState | None, new: GoLiveState, decision: Decision
@@ -301,9 +344,11 @@ class Reconciler:
                 await self.ctx.client.ensure(JOBS, manifest["metadata"]["namespace"], manifest)
             elif isinstance(action, EmitEvent):
                 post_event(body, action.type, action.reason, action.message)
-        transition, record = decision.transition, decision.state.migration
-        if transition is not None and (transition.from_phase, transition.to_phase) == (Phase.CUTOVER, Phase.LIVE):
-            # Going live seals the tenant's store: from now on every migration run into it is refused.
+        record = decision.state.migration
+        if decision.state.phase == Phase.LIVE:
+            # Going live seals the tenant's store: from now on every migration run into it is refused. Ensured
+            # on every decision in Live (by name: created once), so a crash between saving Live and acting
+            # still gets the seal; the seal itself is idempotent.
             job_name = record.job_name if record is not None else f"golive-{spec.kommunenummer}"
             manifest = resources.seal_job(spec.kommunenummer, job_name, body["metadata"]["name"], self.ctx.image)
             await self.ctx.client.ensure(JOBS, manifest["metadata"]["namespace"], manifest)
