@@ -375,3 +375,38 @@ def test_every_epj_command_in_a_runbook_parses_against_the_cli(helpers: Any) -> 
         except CliError as exc:
             bad.append(f"{where}: {command}: {exc}")
     assert not bad, "\n".join(bad)
+
+
+def _cpu(q: str) -> float:
+    return float(q[:-1]) / 1000 if q.endswith("m") else float(q)
+
+
+def _mib(q: str) -> float:
+    units = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024}
+    return float(q[:-2]) * units[q[-2:]] if q[-2:] in units else float(q) / 2**20
+
+
+def test_every_tenant_quota_admits_everything_the_render_deploys_there(prod_objects: list[Obj], helpers: Any) -> None:
+    """The KPI exporter added to each tenant namespace must fit its ResourceQuota (with a rolling-update surge)."""
+    for quota in helpers.of_kind(prod_objects, "ResourceQuota"):
+        ns, hard = quota["metadata"]["namespace"], quota["spec"]["hard"]
+        cpu = mem = cpu_lim = mem_lim = 0.0
+        pods = 0
+        for dep in (d for d in helpers.of_kind(prod_objects, "Deployment") if d["metadata"]["namespace"] == ns):
+            n = dep["spec"]["replicas"] + 1  # one surge pod during a rollout
+            pods += n
+            for c in dep["spec"]["template"]["spec"]["containers"]:
+                cpu += n * _cpu(c["resources"]["requests"]["cpu"])
+                mem += n * _mib(c["resources"]["requests"]["memory"])
+                cpu_lim += n * _cpu(c["resources"]["limits"]["cpu"])
+                mem_lim += n * _mib(c["resources"]["limits"]["memory"])
+        for db in (c for c in helpers.of_kind(prod_objects, "Cluster") if c["metadata"]["namespace"] == ns):
+            n = db["spec"]["instances"]
+            pods += n
+            cpu += n * _cpu(db["spec"]["resources"]["requests"]["cpu"])
+            mem += n * _mib(db["spec"]["resources"]["requests"]["memory"])
+            cpu_lim += n * _cpu(db["spec"]["resources"]["limits"]["cpu"])
+            mem_lim += n * _mib(db["spec"]["resources"]["limits"]["memory"])
+        assert pods <= int(hard["pods"]), ns
+        assert cpu <= _cpu(hard["requests.cpu"]) and mem <= _mib(hard["requests.memory"]), ns
+        assert cpu_lim <= _cpu(hard["limits.cpu"]) and mem_lim <= _mib(hard["limits.memory"]), ns

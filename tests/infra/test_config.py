@@ -123,9 +123,11 @@ def test_runbook_base_url_is_required_and_trailing_slash_is_dropped() -> None:
 
 
 def test_migration_image_defaults_to_the_operator_image_and_urls_are_checked() -> None:
-    assert infra_config_from_mapping("test", BASE).effective_migration_image == "r.example/epj:1"
-    other = infra_config_from_mapping("test", {**BASE, "migrationImage": "r.example/migrate:2"})
-    assert other.effective_migration_image == "r.example/migrate:2"
+    assert infra_config_from_mapping("test", BASE).effective_migration_image == f"r.example/epj:1@{DIGEST}"
+    other = infra_config_from_mapping("test", {**BASE, "migrationImage": f"r.example/migrate:2@{OTHER}"})
+    assert other.effective_migration_image == f"r.example/migrate:2@{OTHER}"
+    with pytest.raises(InfraConfigError, match=r"migrationImage: 'r.example/migrate:2' is not pinned by digest"):
+        infra_config_from_mapping("test", {**BASE, "migrationImage": "r.example/migrate:2"})
     with pytest.raises(InfraConfigError, match=r"integrationProbeUrls\.kjernejournal: 'ftp://x' is not an http"):
         infra_config_from_mapping("test", {**BASE, "integrationProbeUrls": {"kjernejournal": "ftp://x"}})
     with pytest.raises(InfraConfigError, match=r"alertmanagerUrl: 'alertmanager:9093' is not an http"):

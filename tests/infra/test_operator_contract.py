@@ -72,7 +72,10 @@ def test_the_rules_cover_what_the_operator_and_the_rollback_job_call() -> None:
     assert _allows(deploy.OPERATOR_RULES, CONFIG_MAPS, "watch")
     assert not _allows(deploy.OPERATOR_RULES, CONFIG_MAPS, "patch")
     assert _allows(deploy.TENANT_RULES, JOBS, "create") and _allows(deploy.TENANT_RULES, PODS, "list")
-    assert _allows(deploy.ROLLBACK_RULES, DEPLOYMENTS, "list") and _allows(deploy.ROLLBACK_RULES, DEPLOYMENTS, "patch")
+    assert _allows(deploy.ROLLBACK_RULES, DEPLOYMENTS, "list")
+    # The rollback scales through deployments/scale only: it may not patch a whole Deployment.
+    assert not _allows(deploy.ROLLBACK_RULES, DEPLOYMENTS, "patch")
+    assert any("deployments/scale" in r["resources"] and "patch" in r["verbs"] for r in deploy.ROLLBACK_RULES)
     assert not _allows(deploy.ROLLBACK_RULES, DEPLOYMENTS, "delete")
 
 

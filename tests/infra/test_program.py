@@ -186,3 +186,44 @@ async def test_render_objects_works_from_async_code() -> None:
 
     objs = render_objects("test")
     assert any(o["kind"] == "ResourceQuota" and o["metadata"]["namespace"] == "kommune-5035" for o in objs)
+
+
+def test_every_kubernetes_object_goes_through_the_stacks_explicit_provider(
+    test_registrations: list[Registration],
+) -> None:
+    providers = [r for r in test_registrations if r.type == "pulumi:providers:kubernetes"]
+    assert [(p.name, p.inputs.get("context")) for p in providers] == [("k8s-test", "epj-test")]
+    kube = [r for r in test_registrations if r.is_kubernetes]
+    assert kube
+    for reg in kube:
+        assert reg.provider.startswith("urn:pulumi:test::epj-platform::"), reg.name
+        assert "pulumi:providers:kubernetes::k8s-test::" in reg.provider, reg.name
+
+
+def test_each_environment_targets_its_own_cluster() -> None:
+    from epj.infra.config import load_stack_config
+
+    test, prod = load_stack_config("test"), load_stack_config("prod")
+    assert (test.kube_context, prod.kube_context) == ("epj-test", "epj-prod")
+    assert test.ingress_domain != prod.ingress_domain and test.image_registry != prod.image_registry
+
+
+def test_pulumi_up_refuses_an_unknown_config_key_like_epj_render(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``config_from_pulumi`` sees every key the engine hands over: a typo is named, not ignored."""
+    from pulumi.runtime.config import CONFIG
+
+    from epj.infra.config import InfraConfigError, read_stack_values
+    from epj.infra.program import config_from_pulumi
+
+    values = {
+        f"epj-platform:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in read_stack_values("test").items()
+    }
+    monkeypatch.setattr("pulumi.get_stack", lambda: "test")
+    token = CONFIG.set({**values, "kubernetes:context": "ignored-other-provider"})
+    try:
+        assert config_from_pulumi().kube_context == "epj-test"
+        CONFIG.set({**values, "epj-platform:storageClas": "fast"})
+        with pytest.raises(InfraConfigError, match=r"Pulumi\.test\.yaml: unknown key\(s\) epj-platform:storageClas"):
+            config_from_pulumi()
+    finally:
+        CONFIG.reset(token)

@@ -53,3 +53,33 @@ def test_ctrl_c_while_loading_says_the_target_is_unchanged_and_exits_130(
         staging = conn.execute("SELECT to_regclass('kommune_5035.fhir_resource_staging')").fetchone()
     assert states == {"first": "published", "interrupted-run": "aborted"}
     assert staging == (None,)
+
+
+def test_ctrl_c_while_waiting_for_another_run_says_nothing_was_written(tmp_path: Path, pg_dsn: str) -> None:
+    from epj.migration.targets import PostgresTarget
+
+    from .extract_kit import bruker, write_extract
+
+    extract = write_extract(tmp_path / "x", profil={"BRUKER": [bruker(bid="1")]})
+    run_migration(extract, pg_dsn, synthetic_ids=True, report_dir=tmp_path / "ref", run_id="first")
+    loaded = _pg_snapshot(pg_dsn)
+    holder = PostgresTarget(pg_dsn, "5035", run_id="long-run")
+    holder.open()
+    try:
+        cmd = [sys.executable, "-m", "epj.cli", "migrate", "run", str(extract), "--target", pg_dsn]
+        cmd += ["--out", str(tmp_path / "second"), "--synthetic-ids"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert proc.stderr is not None
+        line = ""
+        while "waits for" not in line:  # the run says whom it waits for, then blocks on the lock
+            line = proc.stderr.readline()
+            assert line or proc.poll() is None, "the run ended without waiting"
+        assert "waits for migration run long-run (started " in line
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        holder.abort()
+    assert proc.returncode == 130, err
+    assert "interrupted (Ctrl-C)" in err and "unchanged" in err and "Traceback" not in err
+    assert _pg_snapshot(pg_dsn) == loaded
+    assert not (tmp_path / "second").exists()

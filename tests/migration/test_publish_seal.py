@@ -86,7 +86,7 @@ def test_go_live_seal_refuses_every_later_run_and_the_store_stays_byte_identical
     assert _dump(pg_dsn) == before
 
     # sealing again keeps the first record
-    again = runner.invoke(app, ["migrate", "seal", "--tenant", "5035", "--target", pg_dsn])
+    again = runner.invoke(app, ["migrate", "seal", "--tenant", "5035", "--dsn", pg_dsn])
     assert again.exit_code == 0, again.output
     assert "already sealed" in again.output and "cutover-run-1" in again.output
     assert _dump(pg_dsn) == before

@@ -120,6 +120,7 @@ def test_rollback_turns_tenant_traffic_off_idempotently_and_names_the_manual_ste
     first = runner.invoke(app, ["golive", "rollback", "--tenant", "5035", "--server", tenant_cluster])
     assert first.exit_code == 0, first.output
     assert _last_json(first.stdout)["scaled_to_zero"] == ["journal", "medication"]
+    assert _last_json(first.stdout)["replicas_before"] == {"journal": 3, "medication": 2}
     assert "set the legacy record system of kommune 5035 back to read-write" in first.stderr
     assert _replicas(tenant_cluster) == {"journal": 0, "medication": 0, "ingress-helper": 1}
     second = runner.invoke(app, ["golive", "rollback", "--tenant", "5035", "--server", tenant_cluster])

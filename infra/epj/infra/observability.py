@@ -28,7 +28,9 @@ from typing import Any
 
 from epj import contract
 from epj.infra.config import InfraConfig
+from epj.tenants import sizing
 from epj.tenants.model import Tenant
+from epj.tenants.sizing import cpu_quantity, memory_quantity
 
 Manifest = dict[str, Any]
 
@@ -96,7 +98,16 @@ def _exporter_container(
         "args": args,
         "env": env,
         "ports": [{"name": contract.METRICS_PORT_NAME, "containerPort": port, "protocol": "TCP"}],
-        "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "250m", "memory": "256Mi"}},
+        "resources": {
+            "requests": {
+                "cpu": cpu_quantity(sizing.KPI_EXPORTER_CPU_REQUEST_MILLICORES),
+                "memory": memory_quantity(sizing.KPI_EXPORTER_MEMORY_REQUEST_MIB),
+            },
+            "limits": {
+                "cpu": cpu_quantity(sizing.KPI_EXPORTER_CPU_LIMIT_MILLICORES),
+                "memory": memory_quantity(sizing.KPI_EXPORTER_MEMORY_LIMIT_MIB),
+            },
+        },
         "livenessProbe": {
             "httpGet": {"path": contract.METRICS_PATH, "port": contract.METRICS_PORT_NAME},
             "initialDelaySeconds": 15,

@@ -20,7 +20,6 @@ from epj.infra.config import (
     PROJECT,
     InfraConfig,
     InfraConfigError,
-    config_keys,
     infra_config_from_mapping,
 )
 from epj.paths import tenants_dir
@@ -35,15 +34,33 @@ TenantRules = Callable[[Tenant], Sequence[Manifest]]
 
 
 def config_from_pulumi() -> InfraConfig:
-    """The stack's ``epj-platform:*`` config, checked (a missing key names the stack file)."""
-    cfg = pulumi.Config()
+    """The stack's ``epj-platform:*`` config, checked exactly as ``epj render`` checks the stack file.
+
+    Every key of the project the engine handed over is passed on (not only the known ones), so a
+    typo such as ``epj-platform:storageClas`` stops ``pulumi up`` with the key named instead of
+    being ignored. Only the secret ``backupCredentials`` is read separately (never into the config).
+    """
+    from pulumi.runtime.config import CONFIG
+
+    prefix = f"{PROJECT}:"
     values: dict[str, Any] = {}
-    for key in config_keys():
-        value = cfg.get(key)
-        if value is not None:
-            values[key] = value
+    for full_key, value in CONFIG.get().items():
+        if not full_key.startswith(prefix) or full_key[len(prefix) :] == BACKUP_CREDENTIALS_KEY:
+            continue
+        values[full_key[len(prefix) :]] = value
     stack = pulumi.get_stack()
     return infra_config_from_mapping(stack, values, source=f"Pulumi.{stack}.yaml")
+
+
+def kubernetes_provider(config: InfraConfig) -> pulumi.ProviderResource:
+    """The stack's explicit Kubernetes provider: the kubeconfig context named in the stack (``kubeContext``).
+
+    Every resource of the program goes through it, so ``pulumi up`` can never land on whatever
+    cluster ``kubectl`` happens to point at; the stack config refuses to load without a context.
+    """
+    import pulumi_kubernetes as k8s
+
+    return k8s.Provider(f"k8s-{config.environment}", context=config.kube_context, enable_server_side_apply=True)
 
 
 def backup_credentials(kommunenummer: str) -> tuple[pulumi.Output[Any], pulumi.Output[Any]]:
@@ -147,7 +164,16 @@ def main(
     # Size all first: fail before registering anything.
     sized = [(p, tenant_sizing(p.tenant, catalog, p.storage_floor_gib)) for p in chosen]
 
-    PlatformBase("platform", PlatformBaseArgs(config=config, crds=default_crds(), prometheus_rules=platform_rules))
+    for _, sizing in sized:  # every image pinned by digest: a missing digest fails before anything registers
+        for svc in sizing.services:
+            config.image(svc.image)
+    provider = kubernetes_provider(config)
+    on_cluster = pulumi.ResourceOptions(providers=[provider])
+    PlatformBase(
+        "platform",
+        PlatformBaseArgs(config=config, crds=default_crds(), prometheus_rules=platform_rules),
+        opts=on_cluster,
+    )
     components: dict[str, MunicipalityTenant] = {}
     for entry, sizing in sized:
         tenant = entry.tenant
@@ -172,6 +198,7 @@ def main(
                 protect=entry.protect,
                 backup_credentials=backup_credentials(tenant.kommunenummer),
             ),
+            opts=on_cluster,
         )
     pulumi.export("environment", config.environment)
     pulumi.export("tenants", sorted(components))

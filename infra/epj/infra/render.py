@@ -62,6 +62,8 @@ class Registration:
     #: Resource options as the engine received them (``protect``, ``retainOnDelete``).
     protect: bool = False
     retain_on_delete: bool = False
+    #: The provider reference the engine received (``urn::id``; empty: the default provider).
+    provider: str = ""
 
     @property
     def is_kubernetes(self) -> bool:
@@ -166,13 +168,17 @@ def _run_program(
         def call(self, args: MockCallArgs) -> tuple[dict[str, Any], None]:
             return {}, None
 
-    options: dict[tuple[str, str], tuple[bool, bool]] = {}
+    options: dict[tuple[str, str], tuple[bool, bool, str]] = {}
 
     class OptionsMonitor(MockMonitor):  # type: ignore[misc]  # pulumi's mocks are unannotated
         """Also record the resource options the engine would persist (protect, retainOnDelete)."""
 
         def RegisterResource(self, request: Any) -> Any:  # the gRPC method name
-            options[(request.type, request.name)] = (bool(request.protect), bool(request.retainOnDelete))
+            options[(request.type, request.name)] = (
+                bool(request.protect),
+                bool(request.retainOnDelete),
+                str(request.provider or ""),
+            )
             return super().RegisterResource(request)  # type: ignore[no-untyped-call]  # unannotated upstream
 
     mocks = EchoMocks()
@@ -181,7 +187,8 @@ def _run_program(
     # pulumi.runtime.test runs the program and waits for every registration to finish.
     pulumi.runtime.test(lambda: main(tenants=tenant_set, registry=registry, today=today))()  # type: ignore[no-untyped-call]  # unannotated
     with_options = [
-        Registration(r.type, r.name, r.inputs, r.custom, *options.get((r.type, r.name), (False, False))) for r in seen
+        Registration(r.type, r.name, r.inputs, r.custom, *options.get((r.type, r.name), (False, False, "")))
+        for r in seen
     ]
     return sorted(with_options, key=lambda r: (r.type, r.name))
 

@@ -157,6 +157,10 @@ def run_cmd(
         close()
         typer.echo(f"epj migrate run: {exc.explain()}", err=True)
         raise typer.Exit(130) from None
+    except KeyboardInterrupt:
+        close()
+        typer.echo("epj migrate run: interrupted (Ctrl-C) before loading began: nothing was written", err=True)
+        raise typer.Exit(130) from None
     except MigrationError as exc:
         close()
         typer.echo(f"error: {exc}", err=True)

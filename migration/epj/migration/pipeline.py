@@ -228,8 +228,10 @@ def run_migration(
     sink = open_target(target, tenant, dry_run=dry_run, run_id=run_id, notice=notice)
     try:
         sink.open()
-    except BaseException:
+    except BaseException as error:
         sink.abort()
+        if isinstance(error, KeyboardInterrupt):  # e.g. while waiting for another run of this tenant
+            raise MigrationInterrupted(records=0, published=False, target=sink.description) from None
         raise
     made_report_dir = not report_dir.exists()
     try:

@@ -52,7 +52,10 @@ CLUSTER_RULES: list[dict[str, Any]] = [
 #: The rollback Job's ServiceAccount in each tenant namespace, and what it may do there.
 ROLLBACK_ACCOUNT = "epj-rollback"
 ROLLBACK_RULES: list[dict[str, Any]] = [
-    {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "patch"]},
+    # Find the tenant's clinical Deployments (read only) …
+    {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list"]},
+    # … and change their replica count through the scale subresource, never the rest of a Deployment.
+    {"apiGroups": ["apps"], "resources": ["deployments/scale"], "verbs": ["get", "patch"]},
 ]
 
 #: RBAC rules in each tenant namespace (``kommune-<kommunenummer>``).

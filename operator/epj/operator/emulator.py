@@ -50,7 +50,8 @@ CORE_RESOURCES: dict[str, dict[str, Any]] = {
     "v1/configmaps": {"kind": "ConfigMap", "namespaced": True},
     "v1/pods": {"kind": "Pod", "namespaced": True},
     "batch/v1/jobs": {"kind": "Job", "namespaced": True, "subresources": {"status"}},
-    "apps/v1/deployments": {"kind": "Deployment", "namespaced": True},  # scaled by the rollback
+    # Scaled by the rollback through the scale subresource.
+    "apps/v1/deployments": {"kind": "Deployment", "namespaced": True, "subresources": {"scale"}},
     "coordination.k8s.io/v1/leases": {"kind": "Lease", "namespaced": True},
 }
 
@@ -109,6 +110,13 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]  # kmock ships n
                 if request.subresource == "status":
                     # A status patch changes only the status (as on a real API server).
                     request = _only_status(request, meta["resourceVersion"])
+                elif request.subresource == "scale":
+                    # A scale patch changes only spec.replicas (as on a real API server).
+                    replicas = (data.get("spec") or {}).get("replicas")
+                    data.clear()
+                    data.update({"metadata": {"resourceVersion": meta["resourceVersion"]}})
+                    if replicas is not None:
+                        data["spec"] = {"replicas": replicas}
         elif (
             request.resource is not None
             and action == kmock.action.UPDATE

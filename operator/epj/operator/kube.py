@@ -182,9 +182,11 @@ class KubeClient:
                 raise
             return found, False
 
-    async def patch(self, resource: Resource, namespace: str | None, name: str, patch: Body) -> Body:
-        """JSON merge patch of the object (spec, metadata)."""
-        path = resource.path(namespace, name)
+    async def patch(
+        self, resource: Resource, namespace: str | None, name: str, patch: Body, *, subresource: str | None = None
+    ) -> Body:
+        """JSON merge patch of the object (spec, metadata), or of one of its subresources (e.g. ``scale``)."""
+        path = resource.path(namespace, name, subresource) if subresource else resource.path(namespace, name)
         return await self.request("PATCH", path, patch, content_type="application/merge-patch+json")
 
     async def patch_status(self, resource: Resource, namespace: str | None, name: str, status: Body) -> Body:

@@ -354,3 +354,28 @@ def reconciliation_from_report(text: str | None) -> Reconciliation | None:
     }
     message = report.get("error")
     return Reconciliation(complete=bool(report["complete"]), counts=counts, message=str(message) if message else None)
+
+
+#: Container waiting reasons that will not resolve on their own: the Job would otherwise sit until its deadline.
+STUCK_WAITING_REASONS = frozenset(
+    {"ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError"}
+)
+
+
+def stuck_reason(pods: list[dict[str, Any]]) -> str | None:
+    """Why a Job's pod cannot start (image pull, unschedulable, bad config), as ``Reason: message``; None if not stuck.
+
+    Read from what the kubelet and the scheduler report on the pod, so a stuck Job is known within one
+    poll instead of at its deadline.
+    """
+    for pod in pods:
+        status = pod.get("status") or {}
+        for container in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]:
+            waiting = (container.get("state") or {}).get("waiting") or {}
+            if waiting.get("reason") in STUCK_WAITING_REASONS:
+                return f"{waiting['reason']}: {str(waiting.get('message') or '')[:200]}".rstrip(": ")
+        for condition in status.get("conditions") or []:
+            scheduled = (condition.get("type"), condition.get("status"), condition.get("reason"))
+            if scheduled == ("PodScheduled", "False", "Unschedulable"):
+                return f"Unschedulable: {str(condition.get('message') or '')[:200]}".rstrip(": ")
+    return None

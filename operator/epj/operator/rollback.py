@@ -2,8 +2,10 @@
 
 DESIGN §4: on a failed cutover the tenant goes back to the legacy system. From inside the
 cluster we can do half of it: turn the tenant's traffic off the new EPJ by scaling its clinical
-Deployments (``epj.no/component=app``) to zero, remembering the replica count in an annotation
-so the way back is known. Setting the legacy system back to read-write is outside our reach:
+Deployments (``epj.no/component=app``) to zero through the ``deployments/scale`` subresource
+(the rollback role may not patch anything else of a Deployment), printing the replica counts it
+found so the way back is known (``pulumi up`` restores the declared ones). Setting the legacy
+system back to read-write is outside our reach:
 the command prints the exact instruction and succeeds, so the operator holds the tenant
 (RolledBack) until a person resumes it. Running it twice changes nothing the second time.
 """
@@ -19,7 +21,6 @@ from epj.operator.kube import KubeClient, Resource
 DEPLOYMENTS = Resource("apps", "v1", "deployments", "Deployment")
 APP_LABEL, APP_VALUE = "epj.no/component", "app"
 APP_SELECTOR = f"{APP_LABEL}={APP_VALUE}"
-REPLICAS_ANNOTATION = "epj.no/replicas-before-rollback"
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class RollbackOutcome:
     namespace: str
     scaled: list[str]
     already_off: list[str]
+    replicas_before: dict[str, int] | None = None
 
     def instruction(self) -> str:
         return (
@@ -43,6 +45,7 @@ class RollbackOutcome:
             "traffic": "off",
             "scaled_to_zero": self.scaled,
             "already_off": self.already_off,
+            "replicas_before": dict(sorted((self.replicas_before or {}).items())),
             "legacy_read_write": "manual",
         }
         return json.dumps(data, sort_keys=True)
@@ -52,6 +55,7 @@ async def rollback(client: KubeClient, tenant: str, namespace: str) -> RollbackO
     """Scale every clinical Deployment of ``namespace`` to zero (idempotent), recording the old replica count."""
     scaled: list[str] = []
     already_off: list[str] = []
+    before: dict[str, int] = {}
     for deployment in await client.list(DEPLOYMENTS, namespace, label_selector=APP_SELECTOR):
         meta = deployment["metadata"]
         if (meta.get("labels") or {}).get(APP_LABEL) != APP_VALUE:  # the selector is the server's; check anyway
@@ -60,7 +64,7 @@ async def rollback(client: KubeClient, tenant: str, namespace: str) -> RollbackO
         if replicas == 0:
             already_off.append(meta["name"])
             continue
-        patch = {"metadata": {"annotations": {REPLICAS_ANNOTATION: str(replicas)}}, "spec": {"replicas": 0}}
-        await client.patch(DEPLOYMENTS, namespace, meta["name"], patch)
+        await client.patch(DEPLOYMENTS, namespace, meta["name"], {"spec": {"replicas": 0}}, subresource="scale")
         scaled.append(meta["name"])
-    return RollbackOutcome(tenant, namespace, sorted(scaled), sorted(already_off))
+        before[meta["name"]] = replicas
+    return RollbackOutcome(tenant, namespace, sorted(scaled), sorted(already_off), before)

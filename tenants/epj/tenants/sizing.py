@@ -77,6 +77,14 @@ DEFAULT_MEMORY_LIMIT_MIB = 512
 # Pods beyond the computed ones (CNPG's short-lived join/initdb pods, a debug pod).
 EXTRA_PODS = 4
 
+# The tenant's KPI exporter (infra deploys one per tenant namespace, epj.infra.observability): one replica
+# plus one rolling-update surge pod, counted in the quota like a service.
+KPI_EXPORTER_CPU_REQUEST_MILLICORES = 50
+KPI_EXPORTER_CPU_LIMIT_MILLICORES = 250
+KPI_EXPORTER_MEMORY_REQUEST_MIB = 128
+KPI_EXPORTER_MEMORY_LIMIT_MIB = 256
+KPI_EXPORTER_PODS = 2
+
 _CPU_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m?)$")
 _MEM_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$")
 _MEM_FACTOR: dict[str, int] = {
@@ -361,6 +369,10 @@ def tenant_sizing(tenant: Tenant, catalog: ServiceCatalog, min_storage_gib: int 
     cpu_lim += db.instances * db.cpu_limit_millicores + MIGRATION_JOBS * MIGRATION_CPU_LIMIT_MILLICORES
     mem_req += db.instances * db.memory_mib + MIGRATION_JOBS * MIGRATION_MEMORY_REQUEST_MIB
     mem_lim += db.instances * db.memory_mib + MIGRATION_JOBS * MIGRATION_MEMORY_LIMIT_MIB
+    cpu_req += KPI_EXPORTER_PODS * KPI_EXPORTER_CPU_REQUEST_MILLICORES
+    cpu_lim += KPI_EXPORTER_PODS * KPI_EXPORTER_CPU_LIMIT_MILLICORES
+    mem_req += KPI_EXPORTER_PODS * KPI_EXPORTER_MEMORY_REQUEST_MIB
+    mem_lim += KPI_EXPORTER_PODS * KPI_EXPORTER_MEMORY_LIMIT_MIB
 
     quota = QuotaSizing(
         cpu_millicores=_round_up(cpu_req, 100),
@@ -368,7 +380,7 @@ def tenant_sizing(tenant: Tenant, catalog: ServiceCatalog, min_storage_gib: int 
         memory_mib=_round_up(mem_req, 256),
         memory_limit_mib=_round_up(mem_lim, 256),
         storage_gib=db.total_storage_gib + db.storage_gib,
-        pods=sum(s.replicas + 1 for s in services) + db.instances + MIGRATION_JOBS + EXTRA_PODS,
+        pods=sum(s.replicas + 1 for s in services) + db.instances + MIGRATION_JOBS + KPI_EXPORTER_PODS + EXTRA_PODS,
         pvcs=db.instances + MIGRATION_VOLUMES,
     )
     limits = LimitRangeSizing(
