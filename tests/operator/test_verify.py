@@ -131,3 +131,32 @@ def test_stuck_reasons_from_pod_status() -> None:
     assert stuck_reason([running, creating]) is None
     bad = {"status": {"containerStatuses": [{"state": {"waiting": {"reason": "ErrImagePull"}}}]}}
     assert stuck_reason([bad]) == "ErrImagePull"
+
+
+async def test_two_waves_claiming_one_tenant_the_loser_says_so(cluster: LocalCluster) -> None:
+    await cluster.start_operator()
+    await cluster.apply_wave(WAVE_NAME, wave_spec(members=[{"kommunenummer": "5035"}]))
+    await phase_is(cluster, "5035", "Planned")
+    await cluster.apply_wave(
+        "wave-2027-q3-b", wave_spec(members=[{"kommunenummer": "5035"}, {"kommunenummer": "5006"}])
+    )
+    await phase_is(cluster, "5006", "Planned")
+
+    def contested(wave: dict[str, Any] | None) -> dict[str, Any]:
+        conditions = ((wave or {}).get("status") or {}).get("conditions") or []
+        return next((c for c in conditions if c["type"] == "Contested"), {})
+
+    loser = await eventually(
+        lambda: cluster.wave("wave-2027-q3-b"), lambda w: contested(w).get("status") == "True", what="Contested"
+    )
+    assert "5035 (in wave wave-2027-q3)" in contested(loser)["message"]
+    events = await eventually(
+        lambda: cluster.events("wave-2027-q3-b"),
+        lambda es: any(e["reason"] == "MembersContested" and e["type"] == "Warning" for e in es),
+        what="MembersContested warning on the losing wave",
+    )
+    assert any("5035" in e["message"] for e in events)
+    golive = await cluster.golive("5035")
+    assert golive is not None and golive["spec"]["wave"] == WAVE_NAME  # the first wave keeps it
+    winner = await cluster.wave(WAVE_NAME)
+    assert contested(winner).get("status") in (None, "False")

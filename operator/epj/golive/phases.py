@@ -179,6 +179,8 @@ class ConditionType(StrEnum):
     STALLED = "Stalled"
     #: Set by adapters after a rollback: True only once the rollback Job they ordered succeeded.
     ROLLBACK_COMPLETE = "RollbackComplete"
+    #: RolloutWave only: a member is claimed by another wave, which keeps it (set by the wave adapter).
+    CONTESTED = "Contested"
 
 
 class Reason(StrEnum):
