@@ -173,7 +173,7 @@ def smoke_job(kommunenummer: str, migration_job: str, golive: str, image: str) -
     PostgreSQL and services (and nothing of another tenant); credentials from the owner Secret
     as files, exported to libpq by the entry script, as in the migration Job.
     """
-    from epj.infra.manifests import DB_CLUSTER, DB_CREDENTIALS_DIR, DB_NAME, DB_PORT, DB_SECRET
+    from epj.contract import DB_CLUSTER, DB_CREDENTIALS_DIR, DB_NAME, DB_PORT, DB_SECRET
 
     name = f"smoke-{migration_job.removeprefix('golive-')}"
     extra = {GOLIVE_LABEL: golive, MIGRATION_JOB_LABEL: migration_job, ROLE_LABEL: "smoke", COMPONENT_LABEL: "smoke"}
@@ -214,7 +214,7 @@ def seal_job(kommunenummer: str, migration_job: str, golive: str, image: str) ->
     job["metadata"].update(name=name, labels=job_labels)
     job["spec"]["template"]["metadata"]["labels"] = job_labels
     container = job["spec"]["template"]["spec"]["containers"][0]
-    from epj.infra.manifests import DB_CREDENTIALS_DIR as creds
+    from epj.contract import DB_CREDENTIALS_DIR as creds
 
     seal = ["epj", "migrate", "seal", "--tenant", kommunenummer, "--by", f"operator: GoLive {golive} Cutover -> Live"]
     container["command"] = [
