@@ -173,7 +173,16 @@ def smoke_job(kommunenummer: str, migration_job: str, golive: str, image: str) -
     PostgreSQL and services (and nothing of another tenant); credentials from the owner Secret
     as files, exported to libpq by the entry script, as in the migration Job.
     """
-    from epj.infra.manifests import DB_CLUSTER, DB_CREDENTIALS_DIR, DB_NAME, DB_PORT, DB_SECRET
+    from epj.infra.manifests import (
+        DB_CLUSTER,
+        DB_CREDENTIALS_DIR,
+        DB_NAME,
+        DB_PORT,
+        DB_SECRET,
+        db_ca_mount,
+        db_ca_volume,
+        db_tls_env,
+    )
 
     name = f"smoke-{migration_job.removeprefix('golive-')}"
     extra = {GOLIVE_LABEL: golive, MIGRATION_JOB_LABEL: migration_job, ROLE_LABEL: "smoke", COMPONENT_LABEL: "smoke"}
@@ -190,13 +199,15 @@ def smoke_job(kommunenummer: str, migration_job: str, golive: str, image: str) -
         {"name": "PGHOST", "value": f"{DB_CLUSTER}-rw"},
         {"name": "PGPORT", "value": str(DB_PORT)},
         {"name": "PGDATABASE", "value": DB_NAME},
-        {"name": "PGSSLMODE", "value": "require"},
+        # Verify the server against CloudNativePG's CA (verify-full), not only encrypt.
+        *db_tls_env(),
         {"name": "PGAPPNAME", "value": "epj-smoke"},
         {"name": "PGCONNECT_TIMEOUT", "value": "10"},
     ]
-    container["volumeMounts"] = [{"name": "db-credentials", "mountPath": creds, "readOnly": True}]
+    container["volumeMounts"] = [{"name": "db-credentials", "mountPath": creds, "readOnly": True}, db_ca_mount()]
     job["spec"]["template"]["spec"]["volumes"] = [
-        {"name": "db-credentials", "secret": {"secretName": DB_SECRET, "defaultMode": 0o440}}
+        {"name": "db-credentials", "secret": {"secretName": DB_SECRET, "defaultMode": 0o440}},
+        db_ca_volume(),
     ]
     return job
 
