@@ -2,15 +2,49 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# ../shared is optional (developers' rule 5): tests use it as an extra cross-check when it is there.
+# EPJ_SHARED_DIR points elsewhere; a path that does not exist simulates a fresh clone.
 SHARED_DIR = Path(os.environ.get("EPJ_SHARED_DIR", REPO_ROOT.parent / "shared"))
+GOLDEN_DIR = REPO_ROOT / "migration" / "golden"
+GOLDEN_EXTRACT = GOLDEN_DIR / "5035-golden"
+SHARED_SAMPLE = SHARED_DIR / "legacy-extracts" / "samples" / "5035-stjordal"
+
+
+def shared_available() -> bool:
+    """Whether the optional shared material (SPEC, sample) is beside the clone."""
+    return (SHARED_DIR / "legacy-extracts" / "SPEC.md").is_file() and (SHARED_SAMPLE / "UTTREKK.txt").is_file()
+
+
+def reference_extracts() -> list[tuple[str, Path, Path]]:
+    """(name, extract folder, expected reconciliation) of every extract with a known reconciliation:
+    always the project's golden extract, plus the shared sample as a cross-check when present."""
+    found = [("golden", GOLDEN_EXTRACT, GOLDEN_DIR / "5035-golden.expected.json")]
+    if shared_available():
+        found.append(("shared-sample", SHARED_SAMPLE, SHARED_SAMPLE.parent / "5035-stjordal.expected.json"))
+    return found
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test asking for `reference_extract` runs once per known extract (golden always, shared if present)."""
+    if "reference_extract" in metafunc.fixturenames:
+        cases = reference_extracts()
+        metafunc.parametrize(
+            "reference_extract",
+            [(path, json.loads(expected.read_text(encoding="utf-8"))) for _, path, expected in cases],
+            ids=[name for name, _, _ in cases],
+        )
+
+
 PG_ADMIN_DSN = os.environ.get("EPJ_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -20,17 +54,41 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    """The steering repo's shared/ folder (SPEC, samples). CI always has it beside the clone."""
-    if not (SHARED_DIR / "legacy-extracts" / "SPEC.md").is_file():
-        pytest.fail(f"shared material not found at {SHARED_DIR} (set EPJ_SHARED_DIR)")
-    return SHARED_DIR
+def shared_dir() -> Path | None:
+    """The steering repo's shared/ folder (SPEC, samples) when it is beside the clone, else None."""
+    return SHARED_DIR if shared_available() else None
 
 
 @pytest.fixture(scope="session")
-def sample_extract(shared_dir: Path) -> Path:
-    """The shared Stjørdal sample extract (SPEC §1 layout)."""
-    return shared_dir / "legacy-extracts" / "samples" / "5035-stjordal"
+def golden_extract() -> Path:
+    """The project's own hand-made golden extract for Stjørdal (migration/golden, SPEC §1 layout)."""
+    return GOLDEN_EXTRACT
+
+
+@pytest.fixture(scope="session")
+def expected_golden() -> dict[str, Any]:
+    """The golden extract's reconciliation (SPEC §6), worked out by hand row by row."""
+    data: dict[str, Any] = json.loads((GOLDEN_DIR / "5035-golden.expected.json").read_text(encoding="utf-8"))
+    return data
+
+
+@pytest.fixture(scope="session")
+def generated_extract(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A deterministic generated extract for Stjørdal (project generator, seed fixed, extract time
+    2026-03-01) for tests that need volume (thousands of doses) rather than hand-checked rows."""
+    import datetime as dt
+
+    from epj.migration.generate import generate_extract
+
+    folder = tmp_path_factory.mktemp("generated") / "5035"
+    generate_extract(folder, "5035", scale=0.003, seed=7, extract_time=dt.datetime(2026, 3, 1, 2, 0))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def sample_extract(golden_extract: Path) -> Path:
+    """An extract for tests that need a migrated tenant: the project's golden extract (self-contained)."""
+    return golden_extract
 
 
 @pytest.fixture()

@@ -7,7 +7,8 @@ sets). A base backup with ``barman-cloud-backup``, writes, a recorded point in t
 more writes and damage. The restore (``barman-cloud-restore`` + ``barman-cloud-wal-restore``
 as ``restore_command``, ``recovery_target_time``) into a *new* data directory must hold
 exactly the data of that moment (row counts and checksums) and none of the later writes,
-while the damaged original is left as it was.
+while the damaged original is left as it was. Last, the monthly drill's long-term copy: a backup
+marked ``barman-cloud-backup-keep --target full`` survives the retention policy until released.
 
 Needs the barman-cloud tools and moto (``.ci/setup --with-test-tools`` puts them in
 ``.venv/barman-cloud``, readable by the ``postgres`` user) and PostgreSQL 15's binaries.
@@ -15,6 +16,7 @@ Needs the barman-cloud tools and moto (``.ci/setup --with-test-tools`` puts them
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -257,6 +259,20 @@ def test_restore_to_a_point_in_time_holds_exactly_that_moments_data(s3: S3, work
         assert restored.sql("SELECT count(*) FROM medication_given") == "2500"
         # The original is untouched by the restore: still the damaged state.
         assert _state(live) == damaged
+
+        # The drill keeps the proven backup as the month's long-term copy: it survives retention.
+        proven = json.loads(listing)["backups_list"][0]["backup_id"]
+        live.barman("barman-cloud-backup-keep", "--target", "full", dest, SERVER, proven)
+        live.barman("barman-cloud-backup", "-e", "AES256", "-z", "-h", str(live.socket_dir), "-p", str(live.port),
+                    dest, SERVER)  # fmt: skip
+        live.barman("barman-cloud-backup-delete", "--retention-policy", "REDUNDANCY 1", dest, SERVER)
+        after = json.loads(live.barman("barman-cloud-backup-list", "--format", "json", dest, SERVER))
+        kept = {b["backup_id"] for b in after["backups_list"]}
+        assert proven in kept and len(kept) == 2
+        live.barman("barman-cloud-backup-keep", "--release", dest, SERVER, proven)
+        live.barman("barman-cloud-backup-delete", "--retention-policy", "REDUNDANCY 1", dest, SERVER)
+        released = json.loads(live.barman("barman-cloud-backup-list", "--format", "json", dest, SERVER))
+        assert proven not in {b["backup_id"] for b in released["backups_list"]}
     finally:
         if restored is not None:
             restored.stop()

@@ -43,6 +43,19 @@ PREREQUISITE_METRICS = {
     contract.KUBE_POD_WAITING_REASON: "kube-state-metrics",
     contract.KUBE_POD_LAST_TERMINATED_REASON: "kube-state-metrics",
     contract.KUBE_POD_RESTARTS: "kube-state-metrics",
+    contract.KUBELET_VOLUME_AVAILABLE: "kubelet_volume_stats_available_bytes",
+    contract.KUBELET_VOLUME_CAPACITY: "kubelet_volume_stats_capacity_bytes",
+}
+#: Emitted by each tenant's CloudNativePG instances (the instance manager's default queries and the Barman Cloud
+#: plugin), scraped by the rendered PodMonitor ``epj-db`` (selector ``cnpg.io/cluster``), not by a Deployment.
+DATABASE_INSTANCE_METRICS = {
+    contract.BACKUP_LAST_AVAILABLE,
+    contract.BACKUP_LAST_FAILED,
+    contract.BACKUP_FIRST_RECOVERABILITY,
+    contract.PG_ARCHIVER_FAILED,
+    contract.PG_ARCHIVER_SECONDS_SINCE_LAST,
+    contract.PG_IN_RECOVERY,
+    contract.PG_REPLICATION_LAG,
 }
 
 
@@ -201,12 +214,29 @@ def test_every_queried_metric_is_emitted_by_a_deployed_and_scraped_component(
         for name in _emitted(dep):
             scraped.setdefault(name, set()).add(target["job"])
     readme = (ROOT / "infra" / "README.md").read_text(encoding="utf-8")
+    db_monitored = {
+        o["metadata"]["namespace"]
+        for o in prod_objects
+        if o["kind"] == "PodMonitor" and o["spec"]["selector"].get("matchLabels", {}).get("cnpg.io/cluster") == "epj-db"
+    }
+    tenants_without_db_monitor = sorted(
+        o["metadata"]["name"]
+        for o in prod_objects
+        if o["kind"] == "Namespace"
+        and o["metadata"]["name"].startswith("kommune-")
+        and o["metadata"]["name"] not in db_monitored
+    )
     missing = []
     for name in sorted(queried):
         if name in SYNTHETIC or name in recorded or name in scraped:
             continue
         if name in PREREQUISITE_METRICS:
             assert PREREQUISITE_METRICS[name] in readme, f"{name}: README must list {PREREQUISITE_METRICS[name]}"
+            continue
+        if name in DATABASE_INSTANCE_METRICS:
+            assert tenants_without_db_monitor == [], (
+                f"{name}: no PodMonitor on the database in {tenants_without_db_monitor}"
+            )
             continue
         missing.append(name)
     assert not missing, f"queried but no rendered component emits them where a monitor scrapes: {missing}"

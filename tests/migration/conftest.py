@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,10 +12,9 @@ from epj.migration.pipeline import run_migration
 
 
 @pytest.fixture(scope="session")
-def expected_sample(sample_extract: Path) -> dict[str, Any]:
-    """The shared sample's expected reconciliation (SPEC §6)."""
-    data: dict[str, Any] = json.loads((sample_extract.parent / "5035-stjordal.expected.json").read_text())
-    return data
+def expected_sample(expected_golden: dict[str, Any]) -> dict[str, Any]:
+    """The expected reconciliation of `sample_extract` (the golden extract's)."""
+    return expected_golden
 
 
 @pytest.fixture()

@@ -15,7 +15,8 @@ from .extract_kit import bruker, write_extract
 runner = CliRunner()
 
 
-def test_run_sample_exit_zero(sample_extract: Path, expected_sample: dict[str, Any], tmp_path: Path) -> None:
+def test_run_sample_exit_zero(reference_extract: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    sample_extract, expected_sample = reference_extract
     result = runner.invoke(
         app,
         [

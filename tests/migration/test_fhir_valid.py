@@ -285,7 +285,10 @@ def test_immunization(rid: str, ident: Any, pid: str, atc: str, date: dt.date, d
     )
 
 
-def test_whole_sample_output_validates_and_references_resolve(sample_extract: Path, tmp_path: Path) -> None:
+def test_whole_sample_output_validates_and_references_resolve(
+    reference_extract: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    sample_extract = reference_extract[0]
     out = tmp_path / "out"
     run_migration(sample_extract, f"ndjson:{out}", synthetic_ids=True, report_dir=tmp_path / "r")
     resources = [json.loads(line) for path in out.iterdir() for line in path.read_text().splitlines()]
@@ -297,7 +300,8 @@ def test_whole_sample_output_validates_and_references_resolve(sample_extract: Pa
                 assert res[key]["reference"] in known
 
 
-def test_validate_fhir_option(sample_extract: Path, tmp_path: Path, expected_sample: dict[str, Any]) -> None:
+def test_validate_fhir_option(reference_extract: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    sample_extract, expected_sample = reference_extract
     report = run_migration(
         sample_extract, None, dry_run=True, synthetic_ids=True, report_dir=tmp_path, validate_fhir=True
     )

@@ -63,10 +63,14 @@ def spans() -> InMemorySpanExporter:
 
 
 def test_debug_run_leaks_no_personal_data(
-    sample_extract: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, spans: InMemorySpanExporter
+    reference_extract: tuple[Path, object],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    spans: InMemorySpanExporter,
 ) -> None:
+    sample_extract = reference_extract[0]
     ids, names, notes = _secrets(sample_extract)
-    assert len(ids) > 50 and len(names) > 50 and len(notes) > 50  # the scan has something to find
+    assert len(ids) >= 8 and len(names) >= 20 and len(notes) >= 3  # the scan has something to find
     with caplog.at_level(logging.DEBUG):
         report = run_migration(
             sample_extract, f"ndjson:{tmp_path / 'out'}", synthetic_ids=True, report_dir=tmp_path / "r"

@@ -73,11 +73,11 @@ class _Health(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture()
-def migrated_tenant(pg_dsn: str, sample_extract: Path, tmp_path: Path) -> str:
-    """The Stjørdal sample migrated by the migration library, plus ten late doses in the documented shape."""
+def migrated_tenant(pg_dsn: str, generated_extract: Path, tmp_path: Path) -> str:
+    """A generated Stjørdal extract migrated by the migration library, plus ten late doses in the documented shape."""
     from epj.migration.pipeline import run_migration
 
-    run_migration(sample_extract, pg_dsn, kommunenr="5035", synthetic_ids=True, report_dir=tmp_path / "report")
+    run_migration(generated_extract, pg_dsn, kommunenr="5035", synthetic_ids=True, report_dir=tmp_path / "report")
     with psycopg.connect(pg_dsn) as conn, conn.cursor() as cur:
         for i in range(10):
             planned = dt.datetime(2026, 2, 20, 8, tzinfo=OSLO) + dt.timedelta(days=i % 5, hours=i)

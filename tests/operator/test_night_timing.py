@@ -8,8 +8,8 @@ from epj.golive.schedule import Schedule
 from epj.operator.kube import GOLIVES, ROLLOUT_WAVES
 from epj.operator.testing import LocalCluster, eventually
 
-from .conftest import WAVE_NAME
-from .faults import MINUTE, drive_to, events_of, finish_migration, finish_smoke, phase_is, status_of
+from .conftest import WAVE_NAME, wave_spec
+from .faults import MINUTE, drive_to, enter, events_of, finish_migration, finish_smoke, phase_is, status_of
 
 
 def _gate(status: dict[str, object], name: str) -> dict[str, str]:
@@ -91,3 +91,27 @@ async def test_after_an_operator_outage_the_night_does_not_start_in_the_morning(
     assert "Cutover" not in [e["toPhase"] for e in status["history"] if e["kind"] == "Transition"]
     assert _gate(status, "cutover-window")["outcome"] == "Failed"
     assert [m["metadata"]["name"] for m in await cluster.migration_jobs()] == ["golive-5035-rehearsal-1"]
+
+
+async def test_the_final_migration_starts_only_after_the_extract_is_recorded(
+    cluster: LocalCluster, schedule: Schedule
+) -> None:
+    await cluster.start_operator()
+    await cluster.apply_wave(
+        WAVE_NAME, {**wave_spec(members=[{"kommunenummer": "5035"}]), "gates": {"requireExtractDelivered": True}}
+    )
+    for phase in ("Preparing", "Training", "Rehearsal", "Freeze"):
+        await enter(cluster, schedule, "5035", phase)
+    await cluster.approve("5035", "go-no-go", "cutover-lead", "GO/NO-GO 1: go for the freeze")
+    cluster.advance_to(schedule.cutover_at + MINUTE)
+    status = await phase_is(cluster, "5035", "Cutover")
+    assert _gate(status, "extract-delivered")["outcome"] == "Pending"
+    assert "extract-delivered" in status["nextAction"]
+    assert [m["metadata"]["name"] for m in await cluster.migration_jobs()] == ["golive-5035-rehearsal-1"]
+
+    cluster.advance(dt.timedelta(hours=1))
+    await cluster.approve("5035", "extract-delivered", "cutover-lead", "UTTREKK.txt counts match")
+    await finish_migration(cluster, "5035", "cutover")
+    await finish_smoke(cluster, "5035")
+    status = await phase_is(cluster, "5035", "Live")
+    assert _gate(status, "extract-delivered")["outcome"] == "Passed"

@@ -92,3 +92,30 @@ async def test_operator_starts_the_seal_job_at_cutover_to_live_and_not_before(
     assert _script(jobs["seal-5035-cutover-1"])[:5] == ["epj", "migrate", "seal", "--tenant", "5035"]
     # Malvik still waits for Stjørdal's go-live to count: no seal Job of its own while in Freeze/Cutover.
     assert await cluster.job_state("kommune-5031", "seal-5031-cutover-1") is None
+
+
+async def test_a_seal_job_lost_before_it_ran_is_started_again_after_a_restart_in_live(
+    cluster: LocalCluster, schedule: Schedule
+) -> None:
+    from epj.operator.kube import JOBS
+
+    await cluster.start_operator()
+    await cluster.apply_wave(WAVE_NAME, wave_spec())
+    await through_rehearsal(cluster, schedule, TENANTS)
+    cluster.advance_to(schedule.cutover_at + MINUTE)
+    for k in TENANTS:
+        await cluster.approve(k, "go-no-go", "project-lead", "Rehearsal reconciled")
+    await phase_is(cluster, "5035", "Cutover")
+    await cutover_job_done(cluster, "5035")
+    await eventually(lambda: cluster.job_state("kommune-5035", "smoke-5035-cutover-1"), what="smoke Job")
+    await cluster.finish_job("kommune-5035", "smoke-5035-cutover-1", succeeded=True)
+    await phase_is(cluster, "5035", "Live")
+    await eventually(lambda: cluster.job_state("kommune-5035", "seal-5035-cutover-1"), what="seal Job")
+    # As if the process died after saving Live but before the seal Job existed.
+    await cluster.stop_operator()
+    await cluster.client.delete(JOBS, "kommune-5035", "seal-5035-cutover-1")
+    assert await cluster.job_state("kommune-5035", "seal-5035-cutover-1") is None
+    await cluster.start_operator()
+    await eventually(lambda: cluster.job_state("kommune-5035", "seal-5035-cutover-1"), what="seal Job again")
+    body = await cluster.golive("5035")
+    assert body is not None and body["status"]["phase"] == "Live"

@@ -70,3 +70,93 @@ async def test_a_succeeded_rollback_job_is_recorded_as_complete(cluster: LocalCl
     assert body is not None and _rollback(body)["reason"] == "RollbackJobSucceeded"
     assert condition(body, "Blocked")["reason"] == "RolledBack"
     assert not body["status"]["nextAction"].startswith("ROLLBACK FAILED")
+
+
+async def test_a_job_stuck_in_image_pull_backoff_is_reported_at_once_not_at_its_deadline(
+    cluster: LocalCluster, schedule: Schedule
+) -> None:
+    from epj.operator.kube import JOBS, MIGRATION_JOBS
+    from epj.operator.testing import PODS
+
+    await cluster.start_operator()
+    await cluster.apply_wave(WAVE_NAME, wave_spec(members=[{"kommunenummer": "5035"}]))
+    await cluster.set_training({"5035": 0.95})
+    cluster.advance_to(schedule.rehearsal_at + MINUTE)
+    await phase_is(cluster, "5035", "Rehearsal")
+    job = "migrate-rehearsal-5035-1"
+    await eventually(lambda: cluster.job_state("kommune-5035", job), what="rehearsal Job")
+    waiting = {"reason": "ImagePullBackOff", "message": 'Back-off pulling image "registry.epj.local/epj:typo"'}
+    containers = [{"name": "main", "state": {"waiting": waiting}}]
+    pod = {
+        "metadata": {"name": f"{job}-x1", "labels": {"job-name": job}},
+        "status": {"phase": "Pending", "containerStatuses": containers},
+    }
+    await cluster.client.create(PODS, "kommune-5035", pod)
+    await cluster.client.patch_status(JOBS, "kommune-5035", job, {"active": 1})
+
+    def stalled(mj: dict[str, Any] | None) -> dict[str, Any]:
+        return next((c for c in ((mj or {}).get("status") or {}).get("conditions") or [] if c["type"] == "Stalled"), {})
+
+    mj = await eventually(
+        lambda: cluster.client.get(MIGRATION_JOBS, cluster.namespace, "golive-5035-rehearsal-1"),
+        lambda m: stalled(m).get("status") == "True",
+        what="MigrationJob Stalled",
+    )
+    assert stalled(mj)["reason"] == "ImagePullBackOff" and "epj:typo" in stalled(mj)["message"]
+    assert stalled(mj)["observedGeneration"] == mj["metadata"]["generation"]  # type: ignore[index]
+    events = await eventually(
+        lambda: cluster.events("golive-5035-rehearsal-1"),
+        lambda es: any(e["reason"] == "JobStuck" and e["type"] == "Warning" for e in es),
+        what="JobStuck warning",
+    )
+    assert events
+    # The GoLive shows it too (no simulated time has passed: reported at once, not at the 48 h deadline).
+    golive = await eventually(
+        lambda: cluster.golive("5035"),
+        lambda b: "ImagePullBackOff" in str(((b or {}).get("status") or {}).get("migration", {}).get("message")),
+        what="GoLive migration message",
+    )
+    assert golive is not None and golive["status"]["phase"] == "Rehearsal"
+
+
+def test_stuck_reasons_from_pod_status() -> None:
+    from epj.operator.resources import stuck_reason
+
+    message = "0/3 nodes are available: 3 Insufficient memory."
+    scheduled = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message}
+    unschedulable = {"status": {"conditions": [scheduled]}}
+    assert stuck_reason([unschedulable]) == "Unschedulable: 0/3 nodes are available: 3 Insufficient memory."
+    running = {"status": {"containerStatuses": [{"state": {"running": {}}}]}}
+    creating = {"status": {"containerStatuses": [{"state": {"waiting": {"reason": "ContainerCreating"}}}]}}
+    assert stuck_reason([running, creating]) is None
+    bad = {"status": {"containerStatuses": [{"state": {"waiting": {"reason": "ErrImagePull"}}}]}}
+    assert stuck_reason([bad]) == "ErrImagePull"
+
+
+async def test_two_waves_claiming_one_tenant_the_loser_says_so(cluster: LocalCluster) -> None:
+    await cluster.start_operator()
+    await cluster.apply_wave(WAVE_NAME, wave_spec(members=[{"kommunenummer": "5035"}]))
+    await phase_is(cluster, "5035", "Planned")
+    await cluster.apply_wave(
+        "wave-2027-q3-b", wave_spec(members=[{"kommunenummer": "5035"}, {"kommunenummer": "5006"}])
+    )
+    await phase_is(cluster, "5006", "Planned")
+
+    def contested(wave: dict[str, Any] | None) -> dict[str, Any]:
+        conditions = ((wave or {}).get("status") or {}).get("conditions") or []
+        return next((c for c in conditions if c["type"] == "Contested"), {})
+
+    loser = await eventually(
+        lambda: cluster.wave("wave-2027-q3-b"), lambda w: contested(w).get("status") == "True", what="Contested"
+    )
+    assert "5035 (in wave wave-2027-q3)" in contested(loser)["message"]
+    events = await eventually(
+        lambda: cluster.events("wave-2027-q3-b"),
+        lambda es: any(e["reason"] == "MembersContested" and e["type"] == "Warning" for e in es),
+        what="MembersContested warning on the losing wave",
+    )
+    assert any("5035" in e["message"] for e in events)
+    golive = await cluster.golive("5035")
+    assert golive is not None and golive["spec"]["wave"] == WAVE_NAME  # the first wave keeps it
+    winner = await cluster.wave(WAVE_NAME)
+    assert contested(winner).get("status") in (None, "False")

@@ -71,12 +71,12 @@ def test_default_rehearsal_with_no_arguments_goes_live(tmp_path: Path, monkeypat
     assert "Cutover → Live" in result.output and "records" in result.output  # live progress lines
 
 
-def test_shared_sample_extract_reports_exactly_its_expected_reconciliation(
-    tmp_path: Path, sample_extract: Path, shared_dir: Path
+def test_reference_extract_reports_exactly_its_expected_reconciliation(
+    tmp_path: Path, reference_extract: tuple[Path, dict[str, Any]]
 ) -> None:
+    sample_extract, expected = reference_extract
     result = _invoke("--extract", str(sample_extract), "--synthetic-ids", "--out", str(tmp_path))
     assert result.exit_code == 0, result.output
-    expected = json.loads((shared_dir / "legacy-extracts/samples/5035-stjordal.expected.json").read_text("utf-8"))
     data = _load(tmp_path)
     assert data["reconciliation"]["5035"] == expected
     assert data["tenants"]["5035"]["rehearsal_reconciliation"] == expected

@@ -60,12 +60,15 @@ def test_backup_damage_restore_round_trip(tenant_db: TenantDb) -> None:
     for suffix, content in [(".dump", "x"), (".dump.sha256", "x"), (".manifest.json", '{"fingerprint": {}}')]:
         (old / f"{SCHEMA}-20200101T000000Z{suffix}").write_text(content)
     first = run_playbook("backup-tenant-db.yml", db.extra(epj_backup_keep=1))
-    assert first.rc == 0 and first.changed == 4, first  # dump, checksum, manifest; the old files deleted (one loop)
+    # dump, its mode, checksum, manifest; the old files deleted (one loop)
+    assert first.rc == 0 and first.changed == 5, first
     backups = sorted(p.name for p in (db.backup_dir / TENANT).iterdir())
     assert len(backups) == 3 and backups[0].endswith(".dump") and "20200101" not in " ".join(backups), backups
     manifest = json.loads(next((db.backup_dir / TENANT).glob("*.manifest.json")).read_text())
     assert manifest["fingerprint"]["resource_types"] == migrated
     assert stat.S_IMODE((db.backup_dir / TENANT).stat().st_mode) == 0o700  # only its owner can read the dumps
+    for path in (db.backup_dir / TENANT).iterdir():  # and each file on its own, patient records included
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
 
     again = run_playbook("backup-tenant-db.yml", db.extra())
     assert again.rc == 0 and again.changed == 0, again

@@ -31,6 +31,8 @@ PROCESS = [
     "tenant-onboarding",
     "downtime-procedure",
     "tenant-leaving",
+    "restore-point-in-time",
+    "monthly-restore-drill",
 ]
 
 

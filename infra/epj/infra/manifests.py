@@ -33,18 +33,18 @@ Manifest = dict[str, Any]
 #: Kubernetes version the pod-security labels and the schema validation are pinned to.
 KUBERNETES_VERSION = "1.31"
 
-DB_CLUSTER = "epj-db"
-DB_SECRET = "epj-db-owner"
-DB_NAME = "epj"
-DB_OWNER = "epj"
-DB_PORT = 5432
+DB_CLUSTER = contract.DB_CLUSTER
+DB_SECRET = contract.DB_SECRET
+DB_NAME = contract.DB_NAME
+DB_OWNER = contract.DB_OWNER
+DB_PORT = contract.DB_PORT
 DB_STATUS_PORT = 8000  # CloudNativePG instance manager (operator and replicas talk to it)
 DB_METRICS_PORT = 9187
-DB_CREDENTIALS_DIR = "/var/run/secrets/epj-db"
+DB_CREDENTIALS_DIR = contract.DB_CREDENTIALS_DIR
 #: CloudNativePG's own CA Secret (``<cluster>-ca``); clients mount only its ``ca.crt`` to verify the server.
-DB_CA_SECRET = f"{DB_CLUSTER}-ca"
-DB_CA_DIR = "/var/run/secrets/epj-db-ca"
-DB_SSLMODE = "verify-full"
+DB_CA_SECRET = contract.DB_CA_SECRET
+DB_CA_DIR = contract.DB_CA_DIR
+DB_SSLMODE = contract.DB_SSLMODE
 
 COMPONENT = "epj.no/component"
 TENANT_LABEL = "epj.no/tenant"

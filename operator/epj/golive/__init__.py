@@ -19,7 +19,10 @@ alert source is unreachable) and direct dependencies' ``dependency_status(their_
 The :class:`Decision` holds the new ``state`` to persist, the ``transition`` taken (if any; call
 ``decide`` again at once, one step per call), ``actions`` to perform after persisting
 (:class:`CreateMigrationJob` — idempotent by its deterministic ``job_name``; :class:`RunSmokeChecks`;
-:class:`RollBack`; :class:`EmitEvent`), and ``wake_at`` — the latest time to look again.
+:class:`RollBack` — with ``stop_job`` when the night ended while the final migration still ran: stop it
+before it publishes; :class:`EmitEvent`), and ``wake_at`` — the latest time to look again.
+``state.results`` holds every migration job's final result by name: an adapter never runs a job
+whose result is recorded there again.
 Conditions (Ready, Progressing, Blocked) and ``next_action`` are in ``state``; an adapter adds
 ``Stalled`` with :func:`set_condition`.
 

@@ -50,6 +50,7 @@ from epj.golive.model import (
     Pending,
 )
 from epj.golive.phases import (
+    APPROVAL_GATES,
     GATE_PHASE,
     GATE_ROLES,
     HELD,
@@ -448,8 +449,12 @@ class _Step:
             self.gated_step(schedule.freeze_at, Phase.FREEZE)
         elif phase == Phase.FREEZE:
             if self.gated_step(schedule.cutover_at, Phase.CUTOVER, latest=schedule.cutover_latest_at):
-                self.event(Reason.MIGRATION_REQUESTED, "legacy system read-only; final extract and migration start")
-                self.request_migration(MigrationPurpose.CUTOVER)
+                if self.spec.gates.require_extract_delivered:
+                    self.event(Reason.GATES_PENDING, "legacy system read-only; waiting for the final extract")
+                    self.evaluate(GateName.EXTRACT_DELIVERED, self.now)
+                else:
+                    self.event(Reason.MIGRATION_REQUESTED, "legacy system read-only; final extract and migration start")
+                    self.request_migration(MigrationPurpose.CUTOVER)
         elif phase == Phase.CUTOVER:
             self.step_cutover()
         elif phase == Phase.LIVE:
@@ -476,10 +481,26 @@ class _Step:
             return True
         return False
 
+    def _final_migration_requested(self) -> bool:
+        """A cutover migration was requested in THIS night (not a rolled-back earlier one)."""
+        job: MigrationRecord | None = self.get("migration")
+        return (
+            job is not None and job.purpose == MigrationPurpose.CUTOVER and job.requested_at >= self.get("phase_since")
+        )
+
     def step_cutover(self) -> None:
         rejected = check_approval(self.spec, self.state, GateName.GO_NO_GO, self.now)
         if rejected.outcome == GateOutcome.FAILED:
             self.no_go(f"NO-GO during the cutover night: {rejected.reason}")
+            return
+        if self.spec.gates.require_extract_delivered and not self._final_migration_requested():
+            delivered = self.evaluate(GateName.EXTRACT_DELIVERED, self.get("window_start"))
+            if delivered.outcome in (GateOutcome.FAILED, GateOutcome.TIMED_OUT):
+                self.roll_back(delivered)  # nothing was migrated: legacy back to read-write
+            elif delivered.outcome == GateOutcome.PASSED:
+                self.gate_entry(delivered)
+                self.event(Reason.MIGRATION_REQUESTED, "final extract delivered; the final migration starts")
+                self.request_migration(MigrationPurpose.CUTOVER)
             return
         start = self.get("window_start")
         reconciled = self.evaluate(GateName.CUTOVER_RECONCILED, start)
@@ -549,8 +570,14 @@ def decide(spec: GoLiveSpec, state: GoLiveState | None, observations: Observatio
 # -------------------------------------------------------------------- conditions, next action, wake-up
 
 
+def _watched(phase: Phase) -> tuple[GateName, ...]:
+    """Gates whose records matter in ``phase``: its exit gates, and in Cutover the extract gate before them."""
+    extra = (GateName.EXTRACT_DELIVERED,) if phase == Phase.CUTOVER else ()
+    return (*extra, *EXIT_GATES.get(phase, ()))
+
+
 def _open_pending(state: GoLiveState, now: dt.datetime) -> list[GateRecord]:
-    gates = EXIT_GATES.get(state.phase, ())
+    gates = _watched(state.phase)
     return [
         g
         for g in state.gates
@@ -668,7 +695,7 @@ def _next_action(spec: GoLiveSpec, state: GoLiveState, schedule: Schedule, now: 
         parts = []
         for gate in pending:
             hint = ""
-            if gate.name in (GateName.GO_NO_GO, GateName.HYPERCARE_EXIT) and "no " in gate.reason:
+            if gate.name in APPROVAL_GATES and "no " in gate.reason:
                 hint = f" (`epj golive approve --tenant {tenant} --gate {gate.name} --by ROLE --reason ...`)"
             deadline = f" by {gate.deadline.isoformat()}" if gate.deadline else ""
             parts.append(f"{gate.name}: {gate.reason}{hint}{deadline}")
@@ -706,7 +733,7 @@ def _wake_at(spec: GoLiveSpec, state: GoLiveState, schedule: Schedule, now: dt.d
     if state.phase in TERMINAL or state.phase in HELD or state.paused:
         return None
     candidates = [_due(spec, state, schedule)]
-    gates = EXIT_GATES.get(state.phase, ())
+    gates = _watched(state.phase)
     for record in state.gates:
         if record.name in gates:
             candidates += [record.opened_at, record.deadline]

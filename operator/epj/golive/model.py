@@ -40,6 +40,7 @@ DEFAULT_TIMEOUT_HOURS: dict[GateName, int] = {
     GateName.DEPENDENCIES: 24,
     GateName.GO_NO_GO: 12,
     GateName.CUTOVER_WINDOW: 4,
+    GateName.EXTRACT_DELIVERED: 3,
     GateName.CUTOVER_RECONCILED: 10,
     GateName.SMOKE_CHECKS: 2,
     GateName.HYPERCARE_EXIT: 168,
@@ -72,6 +73,8 @@ class GateConfig(CoreModel):
     """Gate settings: the training threshold and per-gate timeouts in hours."""
 
     training_threshold: float = Field(default=DEFAULT_TRAINING_THRESHOLD, ge=0, le=1)
+    #: The night waits for a recorded ``extract-delivered`` before the final migration starts (the runbook's night).
+    require_extract_delivered: bool = False
     timeout_hours: dict[GateName, int] = Field(default_factory=dict)
 
     def timeout(self, gate: GateName) -> dt.timedelta:

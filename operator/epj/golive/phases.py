@@ -90,6 +90,11 @@ class GateName(StrEnum):
     GO_NO_GO = "go-no-go"
     #: Freeze → Cutover: the night can still start in its window (not after the latest start time).
     CUTOVER_WINDOW = "cutover-window"
+    #: Inside Cutover, before the final migration starts: the final extract (UTTREKK.txt with counts per file)
+    #: was taken from the read-only legacy systems and delivered — recorded by the cutover lead. Required when
+    #: the wave's ``gates.requireExtractDelivered`` is true (the runbook's night); otherwise the migration
+    #: starts with the night.
+    EXTRACT_DELIVERED = "extract-delivered"
     #: Cutover → Live: the final migration job reconciled complete.
     CUTOVER_RECONCILED = "cutover-reconciled"
     #: Cutover → Live: post-cutover smoke checks passed.
@@ -99,7 +104,9 @@ class GateName(StrEnum):
 
 
 #: Gates a person decides with an approval record (`epj golive approve --tenant TENANT --gate G ...`).
-APPROVAL_GATES: frozenset[GateName] = frozenset({GateName.GO_NO_GO, GateName.HYPERCARE_EXIT})
+APPROVAL_GATES: frozenset[GateName] = frozenset(
+    {GateName.GO_NO_GO, GateName.EXTRACT_DELIVERED, GateName.HYPERCARE_EXIT}
+)
 
 
 class GateOutcome(StrEnum):
@@ -137,6 +144,7 @@ class ApproverRole(StrEnum):
 GATE_ROLES: dict[GateName, frozenset[ApproverRole]] = {
     GateName.GO_NO_GO: frozenset(ApproverRole) - {ApproverRole.SERVICE_OWNER},
     GateName.HYPERCARE_EXIT: frozenset(ApproverRole) - {ApproverRole.CUTOVER_LEAD},
+    GateName.EXTRACT_DELIVERED: frozenset({ApproverRole.CUTOVER_LEAD, ApproverRole.PROJECT_LEAD}),
 }
 
 #: The phase whose exit each approval gate decides: a decision counts only when recorded in the current round of
@@ -144,6 +152,7 @@ GATE_ROLES: dict[GateName, frozenset[ApproverRole]] = {
 #: A decision given earlier — a hypercare-exit before the cutover, a go-no-go of a rolled-back night — never counts.
 GATE_PHASE: dict[GateName, Phase] = {
     GateName.GO_NO_GO: Phase.FREEZE,
+    GateName.EXTRACT_DELIVERED: Phase.CUTOVER,
     GateName.HYPERCARE_EXIT: Phase.HYPERCARE,
 }
 
@@ -170,6 +179,8 @@ class ConditionType(StrEnum):
     STALLED = "Stalled"
     #: Set by adapters after a rollback: True only once the rollback Job they ordered succeeded.
     ROLLBACK_COMPLETE = "RollbackComplete"
+    #: RolloutWave only: a member is claimed by another wave, which keeps it (set by the wave adapter).
+    CONTESTED = "Contested"
 
 
 class Reason(StrEnum):

@@ -64,6 +64,13 @@ def _gates_config() -> Schema:
                 "default": DEFAULT_TRAINING_THRESHOLD,
                 "description": "Share of end users who must have completed training before Freeze (0..1).",
             },
+            "requireExtractDelivered": {
+                "type": "boolean",
+                "default": False,
+                "description": "The cutover night waits for a recorded `extract-delivered` (the final extract, "
+                "UTTREKK.txt with counts per file, delivered from the read-only legacy systems) before the final "
+                "migration starts; no record by its timeout rolls the night back. The runbook's night sets it.",
+            },
             "timeoutHours": {
                 "type": "object",
                 "default": {},

@@ -344,9 +344,11 @@ class Reconciler:
                 await self.ctx.client.ensure(JOBS, manifest["metadata"]["namespace"], manifest)
             elif isinstance(action, EmitEvent):
                 post_event(body, action.type, action.reason, action.message)
-        transition, record = decision.transition, decision.state.migration
-        if transition is not None and (transition.from_phase, transition.to_phase) == (Phase.CUTOVER, Phase.LIVE):
-            # Going live seals the tenant's store: from now on every migration run into it is refused.
+        record = decision.state.migration
+        if decision.state.phase == Phase.LIVE:
+            # Going live seals the tenant's store: from now on every migration run into it is refused. Ensured
+            # on every decision in Live (by name: created once), so a crash between saving Live and acting
+            # still gets the seal; the seal itself is idempotent.
             job_name = record.job_name if record is not None else f"golive-{spec.kommunenummer}"
             manifest = resources.seal_job(spec.kommunenummer, job_name, body["metadata"]["name"], self.ctx.image)
             await self.ctx.client.ensure(JOBS, manifest["metadata"]["namespace"], manifest)

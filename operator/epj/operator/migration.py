@@ -57,6 +57,8 @@ async def sync_migration_job(ctx: OperatorContext, body: Body) -> JobState:
     update: dict[str, Any] = {}
     if status.get("jobName") != job_name:
         update["jobName"] = job_name
+    if state not in FINAL:
+        update.update(await _stalled(ctx, body, status, job_ns, job_name))
     if status.get("state") != str(state):
         update["state"] = str(state)
         now = _stamp(ctx.now())
@@ -76,6 +78,33 @@ async def sync_migration_job(ctx: OperatorContext, body: Body) -> JobState:
         await ctx.client.patch_status(MIGRATION_JOBS, meta["namespace"], meta["name"], update)
     _remember(ctx, body, {**status, **update}, changed=bool(update) or key not in ctx.migration_status)
     return state
+
+
+async def _stalled(
+    ctx: OperatorContext, body: Body, status: dict[str, Any], job_ns: str, job_name: str
+) -> dict[str, Any]:
+    """The Stalled condition of a running MigrationJob whose pod cannot start (and a Warning event when it starts).
+
+    ImagePullBackOff or an unschedulable pod never resolves by waiting: reported at the next poll
+    (``job_poll_seconds``), with the kubelet's or scheduler's reason, instead of at the gate's deadline.
+    """
+    stuck = resources.stuck_reason(await _job_pods(ctx, job_ns, job_name))
+    conditions = [dict(c) for c in status.get("conditions") or []]
+    before = next((c for c in conditions if c.get("type") == "Stalled"), None)
+    was_stuck = before is not None and before.get("status") == "True"
+    if stuck is None and not was_stuck:
+        return {}
+    if stuck is not None and was_stuck and before is not None and before.get("message") == f"Job {job_name}: {stuck}":
+        return {}
+    if stuck is not None:
+        message = f"Job {job_name}: {stuck}"
+        new = _condition("Stalled", True, stuck.split(":", 1)[0], message, ctx.now())
+        post_event(body, "Warning", "JobStuck", f"{message}; it will not start by waiting (fix, or delete the Job)")
+    else:
+        new = _condition("Stalled", False, "PodStarted", f"Job {job_name}: pod started", ctx.now())
+    new["observedGeneration"] = body["metadata"].get("generation")
+    rest = [c for c in conditions if c.get("type") != "Stalled"]
+    return {"conditions": [*rest, new], "message": new["message"]}
 
 
 def _remember(ctx: OperatorContext, body: Body, status: dict[str, Any], *, changed: bool) -> None:

@@ -173,15 +173,15 @@ def smoke_job(kommunenummer: str, migration_job: str, golive: str, image: str) -
     PostgreSQL and services (and nothing of another tenant); credentials from the owner Secret
     as files, exported to libpq by the entry script, as in the migration Job.
     """
-    from epj.infra.manifests import (
+    from epj.contract import (
+        DB_CA_DIR,
+        DB_CA_SECRET,
         DB_CLUSTER,
         DB_CREDENTIALS_DIR,
         DB_NAME,
         DB_PORT,
         DB_SECRET,
-        db_ca_mount,
-        db_ca_volume,
-        db_tls_env,
+        DB_SSLMODE,
     )
 
     name = f"smoke-{migration_job.removeprefix('golive-')}"
@@ -200,14 +200,26 @@ def smoke_job(kommunenummer: str, migration_job: str, golive: str, image: str) -
         {"name": "PGPORT", "value": str(DB_PORT)},
         {"name": "PGDATABASE", "value": DB_NAME},
         # Verify the server against CloudNativePG's CA (verify-full), not only encrypt.
-        *db_tls_env(),
+        {"name": "PGSSLMODE", "value": DB_SSLMODE},
+        {"name": "PGSSLROOTCERT", "value": f"{DB_CA_DIR}/ca.crt"},
         {"name": "PGAPPNAME", "value": "epj-smoke"},
         {"name": "PGCONNECT_TIMEOUT", "value": "10"},
     ]
-    container["volumeMounts"] = [{"name": "db-credentials", "mountPath": creds, "readOnly": True}, db_ca_mount()]
+    container["volumeMounts"] = [
+        {"name": "db-credentials", "mountPath": creds, "readOnly": True},
+        {"name": "db-ca", "mountPath": DB_CA_DIR, "readOnly": True},
+    ]
     job["spec"]["template"]["spec"]["volumes"] = [
         {"name": "db-credentials", "secret": {"secretName": DB_SECRET, "defaultMode": 0o440}},
-        db_ca_volume(),
+        # Only ca.crt of CloudNativePG's CA, never its key.
+        {
+            "name": "db-ca",
+            "secret": {
+                "secretName": DB_CA_SECRET,
+                "defaultMode": 0o444,
+                "items": [{"key": "ca.crt", "path": "ca.crt"}],
+            },
+        },
     ]
     return job
 
@@ -225,7 +237,7 @@ def seal_job(kommunenummer: str, migration_job: str, golive: str, image: str) ->
     job["metadata"].update(name=name, labels=job_labels)
     job["spec"]["template"]["metadata"]["labels"] = job_labels
     container = job["spec"]["template"]["spec"]["containers"][0]
-    from epj.infra.manifests import DB_CREDENTIALS_DIR as creds
+    from epj.contract import DB_CREDENTIALS_DIR as creds
 
     seal = ["epj", "migrate", "seal", "--tenant", kommunenummer, "--by", f"operator: GoLive {golive} Cutover -> Live"]
     container["command"] = [
@@ -365,3 +377,28 @@ def reconciliation_from_report(text: str | None) -> Reconciliation | None:
     }
     message = report.get("error")
     return Reconciliation(complete=bool(report["complete"]), counts=counts, message=str(message) if message else None)
+
+
+#: Container waiting reasons that will not resolve on their own: the Job would otherwise sit until its deadline.
+STUCK_WAITING_REASONS = frozenset(
+    {"ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError"}
+)
+
+
+def stuck_reason(pods: list[dict[str, Any]]) -> str | None:
+    """Why a Job's pod cannot start (image pull, unschedulable, bad config), as ``Reason: message``; None if not stuck.
+
+    Read from what the kubelet and the scheduler report on the pod, so a stuck Job is known within one
+    poll instead of at its deadline.
+    """
+    for pod in pods:
+        status = pod.get("status") or {}
+        for container in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]:
+            waiting = (container.get("state") or {}).get("waiting") or {}
+            if waiting.get("reason") in STUCK_WAITING_REASONS:
+                return f"{waiting['reason']}: {str(waiting.get('message') or '')[:200]}".rstrip(": ")
+        for condition in status.get("conditions") or []:
+            scheduled = (condition.get("type"), condition.get("status"), condition.get("reason"))
+            if scheduled == ("PodScheduled", "False", "Unschedulable"):
+                return f"Unschedulable: {str(condition.get('message') or '')[:200]}".rstrip(": ")
+    return None

@@ -48,6 +48,7 @@ async def ensure_members(ctx: OperatorContext, body: Body, wave: WaveSpec) -> li
     namespace = body["metadata"]["namespace"]
     created: list[str] = []
     refused: list[str] = []
+    contested: list[str] = []
     for kommunenummer in wave.order():
         fields = member_spec_fields(wave, kommunenummer)
         manifest = resources.golive_manifest(body, {"kommunenummer": kommunenummer}, fields)
@@ -63,6 +64,7 @@ async def ensure_members(ctx: OperatorContext, body: Body, wave: WaveSpec) -> li
                 created.append(name)
             else:
                 logger.warning("GoLive %s belongs to wave %s, not %s: left alone", name, current.get("wave"), wave.name)
+                contested.append(f"{kommunenummer} (in wave {current.get('wave')})")
             continue
         changes = {k: v for k, v in fields.items() if k != "wave" and current.get(k) != v}
         phase = (existing.get("status") or {}).get("phase")
@@ -76,6 +78,12 @@ async def ensure_members(ctx: OperatorContext, body: Body, wave: WaveSpec) -> li
     if refused:
         message = f"timing edits not applied to members whose night runs: {'; '.join(refused)}; re-apply after it"
         post_event(body, "Warning", "TimingChangeRefused", message)
+    if contested:
+        message = (
+            f"members claimed by another wave, not taken over: {', '.join(contested)}; remove them from one of "
+            "the waves (a tenant goes live in one wave)"
+        )
+        post_event(body, "Warning", "MembersContested", message)
     return created
 
 
@@ -154,6 +162,11 @@ async def update_wave_status(ctx: OperatorContext, namespace: str, name: str) ->
         for k in wave.order()
         if (view := ctx.tenants.get((namespace, k))) is not None and view.wave == name
     }
+    contested = sorted(
+        f"{k} (in wave {view.wave})"
+        for k in wave.order()
+        if (view := ctx.tenants.get((namespace, k))) is not None and view.wave != name
+    )
     blocked = blocked_by(list(wave.members), phases)
     failed = sorted(k for k, p in phases.items() if p in FAILED)
     now = ctx.now().isoformat()
@@ -177,6 +190,13 @@ async def update_wave_status(ctx: OperatorContext, namespace: str, name: str) ->
                 "MembersFailed" if failed else "NotBlocked",
                 now,
                 f"failed: {', '.join(failed)}; blocked: {', '.join(sorted(blocked))}" if failed else "",
+            ),
+            _condition(
+                "Contested",
+                bool(contested),
+                "MembersInAnotherWave" if contested else "NoConflict",
+                now,
+                f"claimed by another wave (not taken over): {', '.join(contested)}" if contested else "",
             ),
         ],
     }
