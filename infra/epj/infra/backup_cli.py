@@ -37,10 +37,14 @@ def restore_manifest(
     out: Annotated[Path, typer.Option("--out", "-o", help="File to write the manifests to (YAML).")],
     env: Annotated[str, typer.Option("--env", "-e", help="Environment = Pulumi stack (test, prod).")] = "prod",
     name: Annotated[
-        str | None, typer.Option("--name", help="Name of the new cluster (default epj-db-pitr-<target time>).")
+        str | None,
+        typer.Option("--name", help="Name of the new cluster.", show_default="epj-db-pitr-<target time>"),
     ] = None,
 ) -> None:
-    """Write the recovery Cluster for a municipality at a point in time: review it, then kubectl apply it."""
+    """Write the recovery Cluster for a municipality at a point in time: review it, then kubectl apply it.
+
+    Example: [bold]epj backup restore-manifest --tenant 5035 --to 2026-12-04T11:30:00+01:00 --out pitr-5035.yaml[/bold]
+    """
     from rich.console import Console
 
     from epj.catalog import load_catalog
@@ -60,6 +64,8 @@ def restore_manifest(
         fail(f"--env {env!r} is not an environment", f"use one of {', '.join(e.value for e in Environment)}")
     target = _parse_time(to)
     chosen = check_tenant(tenant, active_in=environment)
+    if out.is_dir():
+        fail(f"--out {out} is a folder", "give the file to write the manifests to, e.g. --out pitr-5035.yaml")
     try:
         config = load_stack_config(environment)
     except InfraConfigError as exc:
@@ -95,7 +101,10 @@ def verify_restore(
     dsn: Annotated[str, typer.Option("--dsn", help="The restored cluster's database (postgresql://…).")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write the result as JSON here.")] = None,
 ) -> None:
-    """Check a restored database: promoted, and rows per table of the municipality's schema."""
+    """Check a restored database: promoted, and rows per table of the municipality's schema.
+
+    Example: [bold]epj backup verify-restore --tenant 5035 --dsn postgresql://…@epj-db-pitr-…-rw.kommune-5035/epj[/bold]
+    """
     import psycopg
     from rich.console import Console
 
@@ -103,6 +112,8 @@ def verify_restore(
 
     number = check_kommunenr(tenant, "--tenant")
     check_dsn(dsn)
+    if out is not None and out.is_dir():
+        fail(f"--out {out} is a folder", "give the JSON file to write, e.g. --out restore-5035.json")
     schema = f"kommune_{number}"
     try:
         with psycopg.connect(dsn, connect_timeout=10) as conn:
