@@ -63,3 +63,28 @@ def test_migration_smoke_and_seal_jobs_verify_the_server(tenant_set: TenantSet) 
         env = {e["name"]: e.get("value") for e in _pod(built)["containers"][0]["env"]}
         assert (env["PGSSLMODE"], env["PGSSLROOTCERT"]) == ("verify-full", CA_FILE)
         assert _ca_mounted(_pod(built))
+
+
+def test_each_tenant_has_tls_ingress_and_only_the_portal_is_public(test_objects: list[Obj]) -> None:
+    ns = "kommune-5035"
+    mine = [o for o in test_objects if o["metadata"].get("namespace") == ns]
+    cert = next(o for o in mine if o["kind"] == "Certificate")
+    hosts = [f"{s}.5035.test.epj.example.no" for s in
+             ("citizen-portal", "e-messaging", "journal", "medication-administration", "secure-chat")]  # fmt: skip
+    assert cert["spec"]["dnsNames"] == hosts
+    assert cert["spec"]["issuerRef"] == {"name": "epj-test-ca", "kind": "ClusterIssuer", "group": "cert-manager.io"}
+    ingresses = {o["metadata"]["name"]: o for o in mine if o["kind"] == "Ingress"}
+    assert sorted(ingresses) == ["epj-internal", "epj-public"]
+    internal, public = ingresses["epj-internal"]["spec"], ingresses["epj-public"]["spec"]
+    assert internal["ingressClassName"] == "nginx-internal" and public["ingressClassName"] == "nginx-public"
+    assert internal["tls"] == [{"hosts": hosts, "secretName": cert["spec"]["secretName"]}]
+    assert [r["host"] for r in public["rules"]] == ["citizen-portal.5035.test.epj.example.no"]
+    assert public["tls"] == [{"hosts": ["citizen-portal.5035.test.epj.example.no"], "secretName": "epj-tls"}]
+    backend = public["rules"][0]["http"]["paths"][0]["backend"]
+    assert backend == {"service": {"name": "citizen-portal", "port": {"name": "http"}}}
+    # Every public host in the whole render is a citizen portal (catalog public: true), nothing else.
+    for obj in test_objects:
+        if obj["kind"] == "Ingress" and obj["spec"]["ingressClassName"] == "nginx-public":
+            assert {r["http"]["paths"][0]["backend"]["service"]["name"] for r in obj["spec"]["rules"]} == {
+                "citizen-portal"
+            }
