@@ -40,7 +40,10 @@ def restore_manifest(
         str | None, typer.Option("--name", help="Name of the new cluster (default epj-db-pitr-<target time>).")
     ] = None,
 ) -> None:
-    """Write the recovery Cluster for a municipality at a point in time: review it, then kubectl apply it."""
+    """Write the recovery Cluster for a municipality at a point in time: review it, then kubectl apply it.
+
+    Example: [bold]epj backup restore-manifest --tenant 5035 --to 2026-12-04T11:30:00+01:00 --out pitr-5035.yaml[/bold]
+    """
     from rich.console import Console
 
     from epj.catalog import load_catalog
@@ -95,7 +98,10 @@ def verify_restore(
     dsn: Annotated[str, typer.Option("--dsn", help="The restored cluster's database (postgresql://…).")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write the result as JSON here.")] = None,
 ) -> None:
-    """Check a restored database: promoted, and rows per table of the municipality's schema."""
+    """Check a restored database: promoted, and rows per table of the municipality's schema.
+
+    Example: [bold]epj backup verify-restore --tenant 5035 --dsn postgresql://app@epj-db-pitr-20261204t1030z-rw/epj[/bold]
+    """
     import psycopg
     from rich.console import Console
 
