@@ -56,6 +56,22 @@ COMPONENT_EXPORTER: Final = "exporter"
 COMPONENT_APP: Final = "app"
 COMPONENT_MIGRATION: Final = "migration"
 
+# --------------------------------------------------------------------------------------------- tenant database
+
+#: Each tenant's PostgreSQL (CloudNativePG ``Cluster``): the render creates it, the clinical services, the
+#: KPI exporter, the migration Job and the operator's smoke/seal Jobs connect to it with these names.
+DB_CLUSTER: Final = "epj-db"
+DB_SECRET: Final = "epj-db-owner"
+DB_NAME: Final = "epj"
+DB_OWNER: Final = "epj"
+DB_PORT: Final = 5432
+DB_CREDENTIALS_DIR: Final = "/var/run/secrets/epj-db"
+#: CloudNativePG's CA Secret of the cluster (``<cluster>-ca``); clients mount only its ``ca.crt``.
+DB_CA_SECRET: Final = f"{DB_CLUSTER}-ca"
+DB_CA_DIR: Final = "/var/run/secrets/epj-db-ca"
+#: Every database client verifies the server certificate and host name against that CA.
+DB_SSLMODE: Final = "verify-full"
+
 # --------------------------------------------------------------------------------------------- ports
 
 OPERATOR_HEALTH_PORT: Final = 8080

@@ -288,6 +288,31 @@ CASES: list[tuple[str, list[str], str]] = [
     ("tenants-list-dir", ["tenants", "list", "--dir", "FILE"], "is a file"),
     ("population-missing", ["tenants", "population", "--from", "/nope.csv"], "no such SSB table export"),
     ("population-not-csv", ["tenants", "population", "--from", "BROKEN", "--dry-run"], "no header row"),
+    (
+        "pitr-tenant",
+        ["backup", "restore-manifest", "--tenant", "9999", "--to", "2026-12-04T11:30:00+01:00", "--out", "OUT"],
+        "9999: no municipality",
+    ),
+    (
+        "pitr-time",
+        ["backup", "restore-manifest", "--tenant", "5035", "--to", "banana", "--out", "OUT"],
+        "is not a date and time",
+    ),
+    (
+        "pitr-out-folder",
+        ["backup", "restore-manifest", "--tenant", "5035", "--to", "2026-12-04T11:30:00+01:00", "--out", "EMPTY"],
+        "is a folder",
+    ),
+    (
+        "verify-restore-dsn",
+        ["backup", "verify-restore", "--tenant", "5035", "--dsn", "banana"],
+        "not a PostgreSQL address",
+    ),
+    (
+        "verify-restore-tenant",
+        ["backup", "verify-restore", "--tenant", "50x5", "--dsn", DEAD_DSN],
+        "not a kommunenummer",
+    ),
     # usage mistakes
     ("unknown-command", ["waves", "plam"], "No such command 'plam'"),
     ("unknown-option", ["report", "cost", "--kommune", "5035"], "No such option"),

@@ -1,14 +1,15 @@
-"""kill -9 at a random point while loading, then rerun: the target and report end exactly as after an
-uninterrupted run, and while the killed run lay dead the target still held the previous load."""
+"""kill -9 at a fixed point while loading, then rerun: the target and report end exactly as after an
+uninterrupted run, and while the killed run lay dead the target still held the previous load.
+
+The fault point is deterministic: the run is started through a small wrapper that SIGKILLs its own
+process when the rules emit the N-th resource (half of what the extract yields), so every run dies
+at the same record, mid-load, with no timing or randomness involved."""
 
 from __future__ import annotations
 
-import os
-import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -42,21 +43,43 @@ def test_generated_extract_reconciles_as_its_generator_expects(
     assert run_migration(extract, None, dry_run=True, synthetic_ids=True, report_dir=tmp_path) == expected
 
 
-def _start(extract: Path, target: str, report: Path) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "epj.cli", "migrate", "run", str(extract), "--target", target]
+# Runs `epj migrate run …` and kills itself (SIGKILL, like kill -9) when the N-th resource is emitted.
+_KILL_AT_RECORD = """
+import os, signal, sys
+from epj.migration import rules
+
+kill_at = int(sys.argv.pop(1))
+emitted = 0
+original = rules.ExtractRules._emit
+
+
+def _emit(self, resource, patient_id, source):
+    global emitted
+    emitted += 1
+    if emitted == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)
+    original(self, resource, patient_id, source)
+
+
+rules.ExtractRules._emit = _emit
+from epj.cli import main
+
+sys.argv[0] = "epj"
+main()
+"""
+
+
+def _run_killed_at(extract: Path, target: str, report: Path, kill_at: int) -> None:
+    """Run the migration CLI in a subprocess that dies (SIGKILL) at the `kill_at`-th emitted resource."""
+    cmd = [sys.executable, "-c", _KILL_AT_RECORD, str(kill_at), "migrate", "run", str(extract), "--target", target]
     cmd += ["--out", str(report), "--synthetic-ids"]
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600, check=False)
+    assert proc.returncode == -signal.SIGKILL, "the run was not killed at its fault point"
 
 
-def _wait_then_kill(proc: subprocess.Popen[bytes], started_writing: Any, rng: random.Random) -> None:
-    deadline = time.monotonic() + 60
-    while not started_writing():
-        assert proc.poll() is None, "the run ended before it started writing"
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    time.sleep(rng.uniform(0.0, 0.8))
-    os.kill(proc.pid, signal.SIGKILL)
-    assert proc.wait() == -signal.SIGKILL, "the run finished before the kill: make the extract bigger"
+def _midpoint(reconciliation: dict[str, Any]) -> int:
+    """Half the resources the extract yields (non-Patient resources stream while Profil is read)."""
+    return sum(reconciliation["resources"].values()) // 2
 
 
 @pytest.mark.postgres
@@ -67,17 +90,12 @@ def test_postgres_kill_minus_nine_then_rerun(medium_extract: Path, tmp_path: Pat
     assert reference["complete"] is True
     loaded = _pg_snapshot(pg_dsn)
     ref_quarantine = (tmp_path / "ref" / "quarantine.ndjson").read_bytes()
-    dbname = pg_dsn.rsplit("/", 1)[1]
-
-    def copying() -> bool:
-        with psycopg.connect(pg_dsn, autocommit=True) as conn:
-            row = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND query LIKE 'COPY%%'", (dbname,)
-            ).fetchone()
-        return bool(row and row[0])
-
-    proc = _start(medium_extract, pg_dsn, tmp_path / "killed")
-    _wait_then_kill(proc, copying, random.Random())
+    _run_killed_at(medium_extract, pg_dsn, tmp_path / "killed", _midpoint(reference))
+    with psycopg.connect(pg_dsn) as conn:
+        staged = conn.execute(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'kommune_5035' AND tablename LIKE '%staging%'"
+        ).fetchone()
+    assert staged is not None and staged[0] >= 1  # died mid-load: its staging table is left behind
     assert _pg_snapshot(pg_dsn) == loaded  # the dead run changed nothing visible
     again = run_migration(medium_extract, pg_dsn, synthetic_ids=True, report_dir=tmp_path / "killed")
     assert again == reference
@@ -102,11 +120,8 @@ def test_ndjson_kill_minus_nine_then_rerun(medium_extract: Path, tmp_path: Path)
     reference = run_migration(medium_extract, f"ndjson:{out}", synthetic_ids=True, report_dir=tmp_path / "ref")
     loaded = _ndjson_snapshot(out)
 
-    def writing() -> bool:
-        return any(p.name.endswith(".partial") for p in tmp_path.iterdir())
-
-    proc = _start(medium_extract, f"ndjson:{out}", tmp_path / "killed")
-    _wait_then_kill(proc, writing, random.Random())
+    _run_killed_at(medium_extract, f"ndjson:{out}", tmp_path / "killed", _midpoint(reference))
+    assert any(p.name.endswith(".partial") for p in tmp_path.iterdir())  # died mid-write
     assert _ndjson_snapshot(out) == loaded
     assert (
         run_migration(medium_extract, f"ndjson:{out}", synthetic_ids=True, report_dir=tmp_path / "killed") == reference

@@ -184,3 +184,54 @@ def test_operator_run_requires_a_scope() -> None:
     result = runner.invoke(app, ["operator", "run", "--standalone"])
     assert result.exit_code == 1
     assert "--namespace" in result.output
+
+
+def test_resume_after_a_rollback_restores_the_replicas_it_scaled_to_zero() -> None:
+    import asyncio
+
+    from epj.operator.kube import GOLIVES, KubeClient
+    from epj.operator.rollback import DEPLOYMENTS, rollback
+    from epj.operator.testing import PODS
+
+    def deployment(name: str, replicas: int, component: str = "app") -> dict[str, Any]:
+        return {"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": name, "labels": {"epj.no/component": component}},
+                "spec": {"replicas": replicas}}  # fmt: skip
+
+    async def scenario(url: str) -> None:
+        async with KubeClient(url) as client:
+            golive = {"apiVersion": "epj.no/v1alpha1", "kind": "GoLive", "metadata": {"name": "golive-5035"},
+                      "spec": {"kommunenummer": "5035", "wave": "w", "goLiveDate": "2027-09-06"},
+                      "status": {"phase": "RolledBack", "migration": {"jobName": "golive-5035-cutover-1"}}}  # fmt: skip
+            await client.create(GOLIVES, NAMESPACE, golive)
+            for obj in (deployment("epj-web", 3), deployment("epj-api", 2), deployment("epj-exporter", 1, "exporter")):
+                await client.create(DEPLOYMENTS, "kommune-5035", obj)
+            records: list[str] = []
+            outcome = await rollback(client, "5035", "kommune-5035", record=records.append)
+            assert outcome.scaled == ["epj-api", "epj-web"]
+            assert json.loads(records[0])["replicas_before"] == {"epj-api": 2, "epj-web": 3}
+            # The rollback Job's pod ends with that record as its termination message (kubelet's part).
+            job = "rollback-5035-cutover-1"
+            pod = {"metadata": {"name": f"{job}-p1", "labels": {"job-name": job}},
+                   "status": {"containerStatuses": [{"name": "main", "state": {"terminated": {
+                       "exitCode": 0, "message": records[0]}}}]}}  # fmt: skip
+            await client.create(PODS, "kommune-5035", pod)
+            scaled = {d["metadata"]["name"]: d for d in await client.list(DEPLOYMENTS, "kommune-5035")}
+            assert scaled["epj-web"]["spec"]["replicas"] == 0 and scaled["epj-api"]["spec"]["replicas"] == 0
+
+    with emulator_thread(NAMESPACE) as (_, url):
+        asyncio.run(scenario(url))
+        result = runner.invoke(
+            app, ["golive", "resume", "--tenant", "5035", "--by", "project-lead", "--reason", "Extract re-run",
+                  "--server", url],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert "replicas restored as recorded before the rollback (epj-api=2, epj-web=3)" in result.output
+
+        async def after() -> dict[str, Any]:
+            async with KubeClient(url) as client:
+                return {d["metadata"]["name"]: d for d in await client.list(DEPLOYMENTS, "kommune-5035")}
+
+        restored = asyncio.run(after())
+    assert restored["epj-web"]["spec"]["replicas"] == 3 and restored["epj-api"]["spec"]["replicas"] == 2
+    assert restored["epj-exporter"]["spec"]["replicas"] == 1

@@ -37,7 +37,8 @@ def restore_manifest(
     out: Annotated[Path, typer.Option("--out", "-o", help="File to write the manifests to (YAML).")],
     env: Annotated[str, typer.Option("--env", "-e", help="Environment = Pulumi stack (test, prod).")] = "prod",
     name: Annotated[
-        str | None, typer.Option("--name", help="Name of the new cluster (default epj-db-pitr-<target time>).")
+        str | None,
+        typer.Option("--name", help="Name of the new cluster.", show_default="epj-db-pitr-<target time>"),
     ] = None,
 ) -> None:
     """Write the recovery Cluster for a municipality at a point in time: review it, then kubectl apply it.
@@ -63,6 +64,8 @@ def restore_manifest(
         fail(f"--env {env!r} is not an environment", f"use one of {', '.join(e.value for e in Environment)}")
     target = _parse_time(to)
     chosen = check_tenant(tenant, active_in=environment)
+    if out.is_dir():
+        fail(f"--out {out} is a folder", "give the file to write the manifests to, e.g. --out pitr-5035.yaml")
     try:
         config = load_stack_config(environment)
     except InfraConfigError as exc:
@@ -100,7 +103,7 @@ def verify_restore(
 ) -> None:
     """Check a restored database: promoted, and rows per table of the municipality's schema.
 
-    Example: [bold]epj backup verify-restore --tenant 5035 --dsn postgresql://app@epj-db-pitr-20261204t1030z-rw/epj[/bold]
+    Example: [bold]epj backup verify-restore --tenant 5035 --dsn postgresql://…@epj-db-pitr-…-rw.kommune-5035/epj[/bold]
     """
     import psycopg
     from rich.console import Console
@@ -109,6 +112,8 @@ def verify_restore(
 
     number = check_kommunenr(tenant, "--tenant")
     check_dsn(dsn)
+    if out is not None and out.is_dir():
+        fail(f"--out {out} is a folder", "give the JSON file to write, e.g. --out restore-5035.json")
     schema = f"kommune_{number}"
     try:
         with psycopg.connect(dsn, connect_timeout=10) as conn:

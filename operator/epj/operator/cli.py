@@ -138,12 +138,21 @@ def resume_cmd(
 
     Example: [bold]epj golive resume --tenant 5035 --by project-lead --reason "Extract re-run, reconciled"[/bold]
     """
-    from epj.operator.commands import resume
+    from epj.operator.commands import restore_after_rollback, resume
 
     tenant = _tenant(tenant_opt, positional)
 
-    _with_client(server, lambda c: resume(c, namespace, tenant, by=by, reason=reason))
+    async def run(client: Any) -> tuple[dict[str, int], str | None]:
+        body = await resume(client, namespace, tenant, by=by, reason=reason)
+        return await restore_after_rollback(client, body)
+
+    restored, note = _with_client(server, run)
     typer.echo(f"{tenant}: resume requested by {by}; the operator acts on it at once")
+    if note:
+        typer.echo(f"{tenant}: note: {note}", err=True)
+    if restored:
+        listed = ", ".join(f"{name}={replicas}" for name, replicas in restored.items())
+        typer.echo(f"{tenant}: traffic back on: replicas restored as recorded before the rollback ({listed})")
 
 
 @golive_app.command("status")
@@ -242,7 +251,9 @@ def rollback_cmd(
         check_namespace(tenant_namespace, "--tenant-namespace")
 
     ns = tenant_namespace or namespace_of(tenant)
-    outcome = _with_client(server, lambda c: rollback(c, tenant, ns))
+    from epj.operator.rollback import record_to_termination_log
+
+    outcome = _with_client(server, lambda c: rollback(c, tenant, ns, record=record_to_termination_log))
     typer.echo(
         f"{tenant}: traffic off in {ns} ({len(outcome.scaled)} Deployments scaled to 0, "
         f"{len(outcome.already_off)} already off)",

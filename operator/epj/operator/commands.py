@@ -126,6 +126,37 @@ async def resume(
     return await client.patch(GOLIVES, namespace, body["metadata"]["name"], {"spec": {"resume": request.to_dict()}})
 
 
+async def restore_after_rollback(client: KubeClient, golive: Body) -> tuple[dict[str, int], str | None]:
+    """After a resume of a RolledBack tenant: give back the replicas the rollback scaled to zero (name → replicas).
+
+    The rollback Job recorded each Deployment's replicas in its termination message before scaling
+    (``epj.operator.rollback``); the Job is kept a week after it finished. An OnHold tenant was never
+    scaled down: nothing to do. Returns (name → replicas restored, a note when they cannot be known).
+    """
+    status = golive.get("status") or {}
+    job = (status.get("migration") or {}).get("jobName")
+    if status.get("phase") != "RolledBack" or not job:
+        return {}, None
+    from epj.operator.kube import Resource
+    from epj.operator.resources import tenant_namespace, termination_message
+    from epj.operator.rollback import recorded_replicas, restore
+
+    pods_resource = Resource("", "v1", "pods", "Pod")
+
+    kommunenummer = str(golive["spec"]["kommunenummer"])
+    namespace = tenant_namespace(kommunenummer)
+    rollback_job = f"rollback-{job.removeprefix('golive-')}"
+    pods = await client.list(pods_resource, namespace, label_selector=f"job-name={rollback_job}")
+    mine = [p for p in pods if (p["metadata"].get("labels") or {}).get("job-name") == rollback_job]
+    replicas = recorded_replicas(termination_message(mine))
+    if not replicas:
+        return {}, (
+            f"the replicas before the rollback are unknown (rollback Job {rollback_job} gone or unreadable in "
+            f"{namespace}): restore the declared ones with `pulumi up`"
+        )
+    return await restore(client, namespace, replicas), None
+
+
 def summary(body: Body, approvals: list[Body] | None = None) -> dict[str, Any]:
     """One GoLive as the status command shows it (and ``--json`` prints it), with its recorded decisions."""
     spec, status = body.get("spec") or {}, body.get("status") or {}

@@ -1,8 +1,12 @@
 """What a cluster needs to run the operator with peering, for ``infra/`` to render next to the CRDs.
 
 * :func:`peering_manifests` — kopf's ``KopfPeering`` CRD (namespaced) and the peering object
-  ``epj-golive-operator``: with it, a second replica pauses while the first is alive
-  (``epj operator run`` without ``--standalone``).
+  ``epj-golive-operator``. How kopf peering behaves (kopf ``_core/engines/peering.py``): every replica
+  runs at the same priority (0), and when a replica sees another live one of EQUAL priority it logs
+  "Possibly conflicting operators with the same priority" and pauses ALL of them, itself included;
+  they resume only when the others' heartbeats expire (about a minute after one stops). Peering is
+  therefore a guard against two operators acting at once, not a hot standby: during the overlap
+  nothing is reconciled. A lower-priority replica pauses in favour of a higher one (not used here).
 * :data:`OPERATOR_RULES` — the API access the operator uses (least privilege), in the operator's
   namespace; the tenant namespaces need ``batch/jobs`` create/get and ``pods`` get/list (the
   migration, smoke and rollback Jobs and their pods' termination messages).
@@ -18,8 +22,10 @@
 * :data:`ROLLBACK_RULES` — the rollback Job's own ServiceAccount (:data:`ROLLBACK_ACCOUNT`) in a tenant
   namespace: scale the tenant's clinical Deployments to zero (``epj golive rollback``), nothing else.
 
-Replicas: one, with peering (not ``--standalone``) and the ``Recreate`` strategy, so a second
-operator started by hand (or an overlap during a node drain) pauses instead of racing.
+Replicas: one, with peering (not ``--standalone``) and the ``Recreate`` strategy (the old pod is gone
+before the new one starts, so no overlap on a rollout). A second operator started by hand (or an
+overlap during a node drain) makes both pause until one is gone — they never race on a GoLive. The
+admission webhooks keep answering during such a pause (they do not depend on peering).
 """
 
 from __future__ import annotations

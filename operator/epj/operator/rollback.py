@@ -13,6 +13,8 @@ the command prints the exact instruction and succeeds, so the operator holds the
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,9 +53,18 @@ class RollbackOutcome:
         return json.dumps(data, sort_keys=True)
 
 
-async def rollback(client: KubeClient, tenant: str, namespace: str) -> RollbackOutcome:
-    """Scale every clinical Deployment of ``namespace`` to zero (idempotent), recording the old replica count."""
-    scaled: list[str] = []
+#: Where a container's termination message goes (Kubernetes' default ``terminationMessagePath``).
+TERMINATION_LOG = "/dev/termination-log"
+
+
+async def rollback(
+    client: KubeClient, tenant: str, namespace: str, *, record: Callable[[str], None] | None = None
+) -> RollbackOutcome:
+    """Scale every clinical Deployment of ``namespace`` to zero (idempotent), recording the old replica count.
+
+    The replica counts are recorded (``record``: the rollback Job's termination message) BEFORE anything
+    is scaled, so ``epj golive resume`` can give them back even if the Job dies half-way.
+    """
     already_off: list[str] = []
     before: dict[str, int] = {}
     for deployment in await client.list(DEPLOYMENTS, namespace, label_selector=APP_SELECTOR):
@@ -63,8 +74,43 @@ async def rollback(client: KubeClient, tenant: str, namespace: str) -> RollbackO
         replicas = int((deployment.get("spec") or {}).get("replicas", 1))
         if replicas == 0:
             already_off.append(meta["name"])
-            continue
-        await client.patch(DEPLOYMENTS, namespace, meta["name"], {"spec": {"replicas": 0}}, subresource="scale")
-        scaled.append(meta["name"])
-        before[meta["name"]] = replicas
-    return RollbackOutcome(tenant, namespace, sorted(scaled), sorted(already_off), before)
+        else:
+            before[meta["name"]] = replicas
+    planned = RollbackOutcome(tenant, namespace, sorted(before), sorted(already_off), before)
+    if record is not None:
+        record(planned.to_json())
+    for name in sorted(before):
+        await client.patch(DEPLOYMENTS, namespace, name, {"spec": {"replicas": 0}}, subresource="scale")
+    return planned
+
+
+def record_to_termination_log(text: str) -> None:
+    """Write ``text`` as this container's termination message when running in a pod (no-op elsewhere)."""
+    if os.path.exists(TERMINATION_LOG) and os.access(TERMINATION_LOG, os.W_OK):
+        with open(TERMINATION_LOG, "w", encoding="utf-8") as log:
+            log.write(text)
+
+
+def recorded_replicas(termination_message: str | None) -> dict[str, int]:
+    """The replicas a rollback recorded (its termination message), name → replicas; empty when unreadable."""
+    try:
+        data = json.loads(termination_message or "")
+    except ValueError:
+        return {}
+    before = data.get("replicas_before") if isinstance(data, dict) else None
+    if not isinstance(before, dict):
+        return {}
+    return {str(k): int(v) for k, v in before.items() if isinstance(v, int) and v > 0}
+
+
+async def restore(client: KubeClient, namespace: str, replicas: dict[str, int]) -> dict[str, int]:
+    """Give back the recorded replicas to Deployments still at zero (through ``scale``); name → replicas."""
+    restored: dict[str, int] = {}
+    current = {d["metadata"]["name"]: d for d in await client.list(DEPLOYMENTS, namespace, label_selector=APP_SELECTOR)}
+    for name, count in sorted(replicas.items()):
+        deployment = current.get(name)
+        if deployment is None or int((deployment.get("spec") or {}).get("replicas", 0)) != 0:
+            continue  # gone, or someone already scaled it: never override a person
+        await client.patch(DEPLOYMENTS, namespace, name, {"spec": {"replicas": count}}, subresource="scale")
+        restored[name] = count
+    return restored

@@ -6,7 +6,9 @@ emulator, embedded in the test's event loop) and by :mod:`epj.operator.app` (``k
 Operating choices:
 
 * **One active replica:** kopf peering (``KopfPeering`` object ``epj-golive-operator``) unless
-  ``standalone``; a second replica pauses while the first is alive. Tests run standalone.
+  ``standalone``. All replicas have the same priority, and kopf then pauses EVERY replica (itself
+  included) while it sees another one alive, until the other's heartbeat expires: a second replica
+  means a pause, never two writers (see :mod:`epj.operator.deploy`). Tests run standalone.
 * **Own finalizer and annotation prefix** (``epj.no/...``) instead of kopf's defaults, so a
   person at 03:00 recognises them.
 * **Liveness:** kopf's probe endpoint (``--liveness http://0.0.0.0:8080/healthz``); in the
