@@ -223,7 +223,11 @@ class Reconciler:
         ``nextAction`` that traffic may still reach the new EPJ. Polls the Job while it runs.
         """
         self.rollback_running = False
-        if state.phase != Phase.ROLLED_BACK or state.migration is None:
+        # An abort during the night rolls back first, then ends the go-live: the rollback Job still counts.
+        rolled_back_then_aborted = state.phase == Phase.ABORTED and (
+            state.held_from == Phase.CUTOVER or state.condition(ConditionType.ROLLBACK_COMPLETE) is not None
+        )
+        if (state.phase != Phase.ROLLED_BACK and not rolled_back_then_aborted) or state.migration is None:
             return state
         manifest = resources.rollback_job(spec.kommunenummer, state.migration.job_name, body["metadata"]["name"],
                                           self.ctx.image)  # fmt: skip
