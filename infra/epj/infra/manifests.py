@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from epj import contract
-from epj.infra import observability
+from epj.infra import admission, observability
 from epj.infra.config import InfraConfig
 from epj.tenants.model import Tenant
 from epj.tenants.sizing import (
@@ -913,6 +913,8 @@ def platform_manifests(config: InfraConfig, crds: Sequence[Manifest]) -> list[Ma
         # Admission webhooks stamping every go/no-go decision (certificate: cert-manager, see deploy.py).
         *deploy.webhook_manifests(ons, {NAME_LABEL: OPERATOR_NAME}),
         *_operator_network_policies(config),
+        # What the operator may create in tenant namespaces (CEL in the API server, epj.infra.admission).
+        *admission.admission_manifests(config, deploy.ROLLBACK_ACCOUNT),
         observability.operator_pod_monitor(config),
         *observability.probe_exporter(
             config,
