@@ -263,10 +263,7 @@ class Reconciler:
     ) -> None:
         status = new.to_status()
         if status != self.persisted:
-            patch: dict[str, Any] = dict(status)
-            for key in self.persisted or {}:
-                if key not in status:
-                    patch[key] = None
+            patch = merge_patch(self.persisted or {}, status)
             meta = body["metadata"]
             await self.ctx.client.patch_status(GOLIVES, meta["namespace"], meta["name"], patch)
             self.persisted = status
@@ -434,6 +431,26 @@ class Reconciler:
         )
         self.ctx.metrics.stalled(tenant, False)
         return state.model_copy(update={"conditions": conditions})
+
+
+def merge_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON merge patch (RFC 7386) turning ``old`` into ``new``: keys gone at ANY depth are deleted.
+
+    A merge patch merges nested maps: without the explicit nulls a new migration record would keep the
+    previous record's keys it does not set (e.g. the rehearsal's ``reconciliation`` on the cutover record,
+    read back after a restart as if the final migration had reconciled).
+    """
+    patch: dict[str, Any] = {}
+    for key, value in new.items():
+        before = old.get(key)
+        if isinstance(value, Mapping) and isinstance(before, Mapping):
+            patch[key] = merge_patch(before, value)
+        else:
+            patch[key] = value
+    for key in old:
+        if key not in new:
+            patch[key] = None
+    return patch
 
 
 def with_generation(state: GoLiveState, generation: int) -> GoLiveState:
