@@ -66,6 +66,11 @@ DB_NAME: Final = "epj"
 DB_OWNER: Final = "epj"
 DB_PORT: Final = 5432
 DB_CREDENTIALS_DIR: Final = "/var/run/secrets/epj-db"
+#: CloudNativePG's CA Secret of the cluster (``<cluster>-ca``); clients mount only its ``ca.crt``.
+DB_CA_SECRET: Final = f"{DB_CLUSTER}-ca"
+DB_CA_DIR: Final = "/var/run/secrets/epj-db-ca"
+#: Every database client verifies the server certificate and host name against that CA.
+DB_SSLMODE: Final = "verify-full"
 
 # --------------------------------------------------------------------------------------------- ports
 

@@ -42,7 +42,12 @@ pytestmark = pytest.mark.xdist_group("pitr")
 
 
 def _tools() -> Path:
-    for candidate in (REPO / ".venv" / "barman-cloud" / "bin", Path(shutil.which("barman-cloud-backup") or "").parent):
+    candidates = (
+        Path(os.environ.get("EPJ_BARMAN_DIR", "/opt/epj-barman-cloud")) / "bin",  # where .ci/setup puts it as root
+        REPO / ".venv" / "barman-cloud" / "bin",
+        Path(shutil.which("barman-cloud-backup") or "").parent,
+    )
+    for candidate in candidates:
         if (candidate / "barman-cloud-backup").is_file() and (candidate / "moto_server").is_file():
             return candidate
     pytest.fail(

@@ -167,6 +167,22 @@ CASES: list[tuple[str, list[str], str]] = [
         "--time-limit -5",
     ),
     ("replan-out-file", ["waves", "replan", "default", "PLAN", "--change", "call:5036", "--out", "FILE"], "file"),
+    # backup
+    (
+        "backup-restore-to",
+        ["backup", "restore-manifest", "--tenant", "5035", "--to", "yesterday", "--out", "OUT"],
+        "is not a date and time",
+    ),
+    (
+        "backup-restore-window",
+        ["backup", "restore-manifest", "--tenant", "5035", "--to", "2020-01-01T00:00:00Z", "--out", "OUT"],
+        "older than the PITR window",
+    ),
+    (
+        "backup-verify-dsn",
+        ["backup", "verify-restore", "--tenant", "5035", "--dsn", DEAD_DSN],
+        "cannot read the restored database",
+    ),
     # render
     ("render-out-file", ["render", "--out", "FILE"], "is an existing file"),
     ("render-env", ["render", "--env", "staging", "--out", "OUT"], "unknown environment"),

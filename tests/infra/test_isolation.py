@@ -123,7 +123,8 @@ def test_secrets_are_referenced_only_inside_their_own_namespace(test_objects: li
     }
     # Secrets cert-manager issues from a rendered Certificate (the operator's webhook certificate) exist too.
     issued = {(o["metadata"]["namespace"], o["spec"]["secretName"]) for o in test_objects if o["kind"] == "Certificate"}
-    assert issued == {("epj-system", "epj-golive-webhook-tls")}
+    tenant_tls = {(t.namespace, "epj-tls") for t in tenant_set.active("test")}
+    assert issued == {("epj-system", "epj-golive-webhook-tls")} | tenant_tls
     secrets |= issued
     # CloudNativePG's CA of the Cluster epj-db (clients mount its ca.crt only) exists once the Cluster does.
     clusters = {o["metadata"]["namespace"] for o in test_objects if o["kind"] == "Cluster"}

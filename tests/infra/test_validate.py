@@ -128,4 +128,5 @@ def test_checkov_reports_no_failed_kubernetes_check(rendered_dir: Path) -> None:
     for skipped in report["results"]["skipped_checks"]:
         reason = skipped["check_result"].get("suppress_comment") or ""
         assert len(reason) > 40, f"{skipped['check_id']} on {skipped['resource']} is skipped without a reason"
-    assert {c["check_id"] for c in report["results"]["skipped_checks"]} <= {"CKV_K8S_43", "CKV_K8S_38"}
+    # Only the operator's ServiceAccount token (it talks to the API); every image is pinned by digest (no CKV_K8S_43).
+    assert {c["check_id"] for c in report["results"]["skipped_checks"]} <= {"CKV_K8S_38"}

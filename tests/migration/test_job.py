@@ -77,8 +77,9 @@ def test_command_runs_the_migration_and_synthetic_ids_only_in_rehearsal(tenants:
     rehearsal, cutover = _script(_job(tenant, "rehearsal")), _script(_job(tenant, "cutover"))
     for script in (rehearsal, cutover):
         assert (
-            "epj migrate run /extract --target 'postgresql://epj-db-rw.kommune-5031.svc:5432/epj?sslmode=require'"
-            in (script)
+            "epj migrate run /extract --target "
+            "'postgresql://epj-db-rw.kommune-5031.svc:5432/epj?sslmode=verify-full"
+            "&sslrootcert=/var/run/secrets/epj-db-ca/ca.crt'" in (script)
         )
         assert "--out /report --tenant 5031" in script
         assert "> /dev/termination-log" in script and script.endswith("exit $rc")
@@ -93,7 +94,9 @@ def test_credentials_come_only_from_the_tenants_own_secret(tenants: TenantSet) -
         assert job["metadata"]["namespace"] == tenant.namespace
         pod = job["spec"]["template"]["spec"]
         secret_volumes = [v for v in pod["volumes"] if "secret" in v]
-        assert [v["secret"]["secretName"] for v in secret_volumes] == [DB_SECRET]
+        # The owner's credentials, and only ca.crt of CloudNativePG's CA (to verify the server, never its key).
+        assert [v["secret"]["secretName"] for v in secret_volumes] == [DB_SECRET, "epj-db-ca"]
+        assert secret_volumes[1]["secret"]["items"] == [{"key": "ca.crt", "path": "ca.crt"}]
         text = json.dumps(job)
         assert "secretKeyRef" not in text and "envFrom" not in text
         # No credential in the manifest: the URL names host and database only; libpq gets PG* from the files.
@@ -222,8 +225,8 @@ def test_entry_script_runs_the_real_cli_into_postgres(tenants: TenantSet, tmp_pa
     local_db = pg_dsn.rsplit("/", 1)[1]
     script = (
         entry_script(tenant, "rehearsal")
-        .replace(DB_CREDENTIALS_DIR, str(creds))
         .replace(f"'{target_url(tenant)}'", f"'postgresql://127.0.0.1:5432/{local_db}?sslmode=disable'")
+        .replace(DB_CREDENTIALS_DIR, str(creds))
         .replace(" /extract --target", f" {extract} --target")
         .replace(REPORT_MOUNT, str(report))
         .replace("/dev/termination-log", str(tmp_path / "termination-log"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from epj.golive.schedule import Schedule
 from epj.operator.kube import GOLIVES, ROLLOUT_WAVES
 from epj.operator.testing import LocalCluster, Reached, eventually, reconciliation_report
@@ -113,3 +115,23 @@ async def test_a_member_moved_to_another_wave_keeps_its_audit_trail(cluster: Loc
     await eventually(lambda: cluster.wave(WAVE_NAME), lambda w: w is None, what="old wave deleted")
     await cluster.collect_garbage()
     assert await cluster.golive("5035") is not None
+
+
+async def test_a_no_go_recorded_while_deletion_waits_still_ends_the_night(
+    cluster: LocalCluster, schedule: Schedule
+) -> None:
+    """brk1: the finalizer's reconcile must see the tenant's decisions (a rejection is a NO-GO)."""
+    reached = Reached()
+    await cluster.start_operator(fault=reached)
+    await drive_to(cluster, schedule, "5035", "Cutover")
+    await cluster.client.delete(GOLIVES, cluster.namespace, "golive-5035")
+    await eventually(lambda: reached.seen("golive.deletion_held"), what="deletion held during Cutover")
+
+    cluster.advance(dt.timedelta(minutes=5))
+    await cluster.approve("5035", "go-no-go", "project-lead", "Extract checksum mismatch: NO-GO", reject=True)
+    # The night ends: the running final migration is stopped, the rollback Job runs, only then the object goes.
+    await eventually(lambda: cluster.job_state(TENANT_NS, "rollback-5035-cutover-1"), what="rollback Job")
+    await eventually(lambda: _gone(cluster, "5035"), what="GoLive deleted after the rollback")
+    assert await cluster.job_state(TENANT_NS, "migrate-cutover-5035-1") is None  # stopped before it published
+    reasons = [(e["type"], e["reason"]) for e in await cluster.events("golive-5035")]
+    assert ("Warning", "RolledBack") in reasons

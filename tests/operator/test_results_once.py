@@ -164,3 +164,26 @@ async def _seen(ctx: Any, names: set[str]) -> bool:
 
 async def _seen_tenant(ctx: Any) -> bool:
     return bool(ctx.tenants)
+
+
+async def test_the_cutover_record_never_inherits_the_rehearsals_result_across_a_restart(
+    cluster: LocalCluster, schedule: Schedule
+) -> None:
+    """brk1: the status is a merge patch; a new migration record must not keep the old one's reconciliation.
+
+    After a restart the operator reads the stored status: a cutover Job that succeeded without a readable
+    result must fail its gate at once (roll back), not pass on the rehearsal's reconciliation.
+    """
+    await cluster.start_operator()
+    await drive_to(cluster, schedule, "5035", "Cutover")
+    stored = (await status_of(cluster, "5035"))["migration"]
+    assert stored["jobName"] == "golive-5035-cutover-1"
+    assert "reconciliation" not in stored  # the rehearsal's result belongs to the rehearsal record only
+
+    await cluster.stop_operator()
+    await cluster.start_operator()
+    await cluster.finish_job(TENANT_NS, "migrate-cutover-5035-1", succeeded=True)  # no termination message
+    held = await phase_is(cluster, "5035", "RolledBack")
+    gate = next(g for g in held["gates"] if g["name"] == "cutover-reconciled")
+    assert gate["outcome"] == "Failed" and "no readable reconciliation" in gate["reason"]
+    assert await cluster.job_state(TENANT_NS, "smoke-5035-cutover-1") is None

@@ -160,3 +160,37 @@ async def test_two_waves_claiming_one_tenant_the_loser_says_so(cluster: LocalClu
     assert golive is not None and golive["spec"]["wave"] == WAVE_NAME  # the first wave keeps it
     winner = await cluster.wave(WAVE_NAME)
     assert contested(winner).get("status") in (None, "False")
+
+
+async def test_a_failed_rollback_job_is_surfaced_after_an_abort_during_the_night(
+    cluster: LocalCluster, schedule: Schedule
+) -> None:
+    """brk1: abort during Cutover rolls back then ends the go-live (Aborted); the rollback Job still counts."""
+    from epj.operator.kube import ROLLOUT_WAVES
+
+    await cluster.start_operator()
+    await cluster.apply_wave(WAVE_NAME, wave_spec(members=[{"kommunenummer": "5035"}]))
+    await through_rehearsal(cluster, schedule, ("5035",))
+    await cluster.approve("5035", "go-no-go", "cutover-lead", "Go for cutover")
+    cluster.advance_to(schedule.cutover_at + MINUTE)
+    await phase_is(cluster, "5035", "Cutover")
+    await cluster.client.patch(ROLLOUT_WAVES, cluster.namespace, WAVE_NAME, {"spec": {"aborted": True}})
+    await phase_is(cluster, "5035", "Aborted")
+    await eventually(lambda: cluster.job_state("kommune-5035", "rollback-5035-cutover-1"), what="rollback Job")
+
+    forbidden = 'deployments.apps "epj-web" is forbidden: User "system:serviceaccount:kommune-5035:epj-rollback"'
+    await cluster.finish_job("kommune-5035", "rollback-5035-cutover-1", succeeded=False, message=forbidden)
+    body = await eventually(
+        lambda: cluster.golive("5035"),
+        lambda b: _rollback(b).get("reason") == "RollbackJobFailed",
+        what="RollbackComplete=False RollbackJobFailed on the aborted GoLive",
+    )
+    assert body is not None and body["status"]["phase"] == "Aborted"
+    assert body["status"]["nextAction"].startswith("ROLLBACK FAILED")
+    await eventually(
+        lambda: cluster.events("golive-5035"),
+        lambda es: any(e["type"] == "Warning" and e["reason"] == "RollbackFailed" for e in es),
+        what="RollbackFailed warning",
+    )
+    (row,) = await status(cluster.client, cluster.namespace, "5035")
+    assert row["rollback"]["reason"] == "RollbackJobFailed" and "forbidden" in row["rollback"]["message"]

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from epj import contract
-from epj.infra import observability
+from epj.infra import admission, observability
 from epj.infra.config import InfraConfig
 from epj.tenants.model import Tenant
 from epj.tenants.sizing import (
@@ -42,9 +42,9 @@ DB_STATUS_PORT = 8000  # CloudNativePG instance manager (operator and replicas t
 DB_METRICS_PORT = 9187
 DB_CREDENTIALS_DIR = contract.DB_CREDENTIALS_DIR
 #: CloudNativePG's own CA Secret (``<cluster>-ca``); clients mount only its ``ca.crt`` to verify the server.
-DB_CA_SECRET = f"{DB_CLUSTER}-ca"
-DB_CA_DIR = "/var/run/secrets/epj-db-ca"
-DB_SSLMODE = "verify-full"
+DB_CA_SECRET = contract.DB_CA_SECRET
+DB_CA_DIR = contract.DB_CA_DIR
+DB_SSLMODE = contract.DB_SSLMODE
 
 COMPONENT = "epj.no/component"
 TENANT_LABEL = "epj.no/tenant"
@@ -670,6 +670,70 @@ def pod_disruption_budget(tenant: Tenant, svc: ServiceSizing) -> Manifest:
     }
 
 
+TLS_SECRET = "epj-tls"
+
+
+def service_host(tenant: Tenant, svc: ServiceSizing, config: InfraConfig) -> str:
+    """``<service>.<kommunenummer>.<ingressDomain>``: one host per clinical service and municipality."""
+    return f"{svc.name}.{tenant.kommunenummer}.{config.ingress_domain}"
+
+
+def ingress_manifests(tenant: Tenant, sizing: TenantSizing, config: InfraConfig) -> list[Manifest]:
+    """The tenant's way in: a cert-manager Certificate and two Ingresses, TLS on every host.
+
+    ``epj-internal`` (class ``ingressClass``, the health network's staff entrance) routes every
+    service; ``epj-public`` (class ``publicIngressClass``) only the services the catalog marks
+    ``public: true`` (the citizen portal). Nothing else is exposed outside the cluster.
+    """
+    if not sizing.services:
+        return []
+    ns, labels = tenant.namespace, tenant_labels(tenant)
+    hosts = {svc.name: service_host(tenant, svc, config) for svc in sizing.services}
+    certificate = {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "Certificate",
+        "metadata": _meta(TLS_SECRET, ns, labels),
+        "spec": {
+            "secretName": TLS_SECRET,
+            "dnsNames": sorted(hosts.values()),
+            "issuerRef": {"name": config.cert_issuer, "kind": config.cert_issuer_kind, "group": "cert-manager.io"},
+            "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+        },
+    }
+
+    def ingress(name: str, ingress_class: str, services: Sequence[ServiceSizing]) -> Manifest:
+        return {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": _meta(name, ns, labels, annotations={"nginx.ingress.kubernetes.io/force-ssl-redirect": "true"}),
+            "spec": {
+                "ingressClassName": ingress_class,
+                "tls": [{"hosts": sorted(hosts[s.name] for s in services), "secretName": TLS_SECRET}],
+                "rules": [
+                    {
+                        "host": hosts[s.name],
+                        "http": {
+                            "paths": [
+                                {
+                                    "path": "/",
+                                    "pathType": "Prefix",
+                                    "backend": {"service": {"name": s.name, "port": {"name": "http"}}},
+                                }
+                            ]
+                        },
+                    }
+                    for s in services
+                ],
+            },
+        }
+
+    objs = [certificate, ingress("epj-internal", config.ingress_class, sizing.services)]
+    public = [s for s in sizing.services if s.public]
+    if public:
+        objs.append(ingress("epj-public", config.public_ingress_class, public))
+    return objs
+
+
 def _tenant_relabeling(tenant: Tenant) -> list[dict[str, Any]]:
     # Every scraped series carries tenant="<kommunenr>" (DESIGN §6), whatever the app exports.
     return [{"action": "replace", "targetLabel": "tenant", "replacement": tenant.kommunenummer}]
@@ -752,6 +816,7 @@ def tenant_manifests(
         if svc.replicas > 1:
             objs.append(pod_disruption_budget(tenant, svc))
     objs += monitors(tenant, sizing)
+    objs += ingress_manifests(tenant, sizing, config)
     objs += _kpi_exporter(tenant, config)
     return objs
 
@@ -848,6 +913,8 @@ def platform_manifests(config: InfraConfig, crds: Sequence[Manifest]) -> list[Ma
         # Admission webhooks stamping every go/no-go decision (certificate: cert-manager, see deploy.py).
         *deploy.webhook_manifests(ons, {NAME_LABEL: OPERATOR_NAME}),
         *_operator_network_policies(config),
+        # What the operator may create in tenant namespaces (CEL in the API server, epj.infra.admission).
+        *admission.admission_manifests(config, deploy.ROLLBACK_ACCOUNT),
         observability.operator_pod_monitor(config),
         *observability.probe_exporter(
             config,

@@ -242,18 +242,28 @@ def kpi_exporter(
         NAME_LABEL: name,
         contract.COMPONENT_LABEL: contract.COMPONENT_EXPORTER,
     }
+    from epj.infra import manifests  # the database client's TLS settings (manifests imports this module)
+
     env = [
         {"name": contract.ENV_ENVIRONMENT, "value": config.environment},
         {"name": contract.ENV_TENANT, "value": tenant.kommunenummer},
         {
             "name": contract.ENV_KPI_DSN,
             "value": f"host={db['host']} port={db['port']} dbname={db['name']} user={db['user']} "
-            "connect_timeout=5 application_name=epj-kpi-exporter",
+            "connect_timeout=5 application_name=epj-kpi-exporter "
+            # TLS verified against CloudNativePG's CA (only its ca.crt is mounted).
+            f"sslmode={manifests.DB_SSLMODE} sslrootcert={manifests.DB_CA_DIR}/ca.crt",
         },
         {"name": contract.ENV_DB_CREDENTIALS_DIR, "value": db["credentials_dir"]},
     ]
-    mounts = [{"name": "db-credentials", "mountPath": db["credentials_dir"], "readOnly": True}]
-    volumes = [{"name": "db-credentials", "secret": {"secretName": db["secret"], "defaultMode": 0o440}}]
+    mounts = [
+        {"name": "db-credentials", "mountPath": db["credentials_dir"], "readOnly": True},
+        manifests.db_ca_mount(),
+    ]
+    volumes = [
+        {"name": "db-credentials", "secret": {"secretName": db["secret"], "defaultMode": 0o440}},
+        manifests.db_ca_volume(),
+    ]
     container = _exporter_container(
         "kpi-exporter", config.operator_image, kpi_exporter_args(tenant), contract.KPI_EXPORTER_PORT, env,
         container_security, mounts,

@@ -33,15 +33,19 @@ from typing import Any, Final, Literal
 from epj.contract import ENV_MIGRATION_RUN
 from epj.infra.manifests import (
     COMPONENT,
+    DB_CA_DIR,
     DB_CLUSTER,
     DB_CREDENTIALS_DIR,
     DB_NAME,
     DB_PORT,
     DB_SECRET,
+    DB_SSLMODE,
     KOMMUNENR_LABEL,
     PART_OF,
     SKIP_IMAGE_DIGEST,
     TENANT_LABEL,
+    db_ca_mount,
+    db_ca_volume,
     restricted_container_security,
     restricted_pod_security,
 )
@@ -86,7 +90,10 @@ def job_name(purpose: Purpose, run_id: str) -> str:
 
 def target_url(tenant: Tenant) -> str:
     """The tenant database as a libpq URL without credentials (those come from the Secret via PG* variables)."""
-    return f"postgresql://{DB_CLUSTER}-rw.{tenant.namespace}.svc:{DB_PORT}/{DB_NAME}?sslmode=require"
+    return (
+        f"postgresql://{DB_CLUSTER}-rw.{tenant.namespace}.svc:{DB_PORT}/{DB_NAME}"
+        f"?sslmode={DB_SSLMODE}&sslrootcert={DB_CA_DIR}/ca.crt"
+    )
 
 
 def migrate_args(tenant: Tenant, purpose: Purpose) -> list[str]:
@@ -180,7 +187,7 @@ def migration_job_manifest(
         "app.kubernetes.io/component": "migration",
         "app.kubernetes.io/managed-by": "epj-operator",
     }
-    annotations = {"checkov.io/skip1": SKIP_IMAGE_DIGEST}
+    annotations: dict[str, str] = {} if "@sha256:" in image else {"checkov.io/skip1": SKIP_IMAGE_DIGEST}
     if extract_records is not None:
         annotations[RECORDS_ANNOTATION] = str(extract_records)
     script = entry_script(tenant, purpose)
@@ -216,6 +223,7 @@ def migration_job_manifest(
             {"name": "report", "mountPath": REPORT_MOUNT},
             {"name": "tmp", "mountPath": "/tmp"},
             {"name": "db-credentials", "mountPath": DB_CREDENTIALS_DIR, "readOnly": True},
+            db_ca_mount(),
         ],
     }
     pod_spec: dict[str, Any] = {
@@ -229,6 +237,7 @@ def migration_job_manifest(
             report_volume,
             {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
             {"name": "db-credentials", "secret": {"secretName": DB_SECRET, "defaultMode": 0o440}},
+            db_ca_volume(),
         ],
     }
     if image_pull_secret:

@@ -223,7 +223,11 @@ class Reconciler:
         ``nextAction`` that traffic may still reach the new EPJ. Polls the Job while it runs.
         """
         self.rollback_running = False
-        if state.phase != Phase.ROLLED_BACK or state.migration is None:
+        # An abort during the night rolls back first, then ends the go-live: the rollback Job still counts.
+        rolled_back_then_aborted = state.phase == Phase.ABORTED and (
+            state.held_from == Phase.CUTOVER or state.condition(ConditionType.ROLLBACK_COMPLETE) is not None
+        )
+        if (state.phase != Phase.ROLLED_BACK and not rolled_back_then_aborted) or state.migration is None:
             return state
         manifest = resources.rollback_job(spec.kommunenummer, state.migration.job_name, body["metadata"]["name"],
                                           self.ctx.image)  # fmt: skip
@@ -259,10 +263,7 @@ class Reconciler:
     ) -> None:
         status = new.to_status()
         if status != self.persisted:
-            patch: dict[str, Any] = dict(status)
-            for key in self.persisted or {}:
-                if key not in status:
-                    patch[key] = None
+            patch = merge_patch(self.persisted or {}, status)
             meta = body["metadata"]
             await self.ctx.client.patch_status(GOLIVES, meta["namespace"], meta["name"], patch)
             self.persisted = status
@@ -430,6 +431,26 @@ class Reconciler:
         )
         self.ctx.metrics.stalled(tenant, False)
         return state.model_copy(update={"conditions": conditions})
+
+
+def merge_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON merge patch (RFC 7386) turning ``old`` into ``new``: keys gone at ANY depth are deleted.
+
+    A merge patch merges nested maps: without the explicit nulls a new migration record would keep the
+    previous record's keys it does not set (e.g. the rehearsal's ``reconciliation`` on the cutover record,
+    read back after a restart as if the final migration had reconciled).
+    """
+    patch: dict[str, Any] = {}
+    for key, value in new.items():
+        before = old.get(key)
+        if isinstance(value, Mapping) and isinstance(before, Mapping):
+            patch[key] = merge_patch(before, value)
+        else:
+            patch[key] = value
+    for key in old:
+        if key not in new:
+            patch[key] = None
+    return patch
 
 
 def with_generation(state: GoLiveState, generation: int) -> GoLiveState:

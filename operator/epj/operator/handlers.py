@@ -149,17 +149,20 @@ async def golive_spec_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> Non
     context_of(memo).wake(str(body.metadata.namespace), str(body.metadata.name))
 
 
-async def golive_deleted(body: kopf.Body, status: kopf.Status, memo: kopf.Memo, **_: Any) -> None:
+async def golive_deleted(body: kopf.Body, status: kopf.Status, memo: kopf.Memo, **kwargs: Any) -> None:
     """Deletion waits for the whole cutover night (until Live or RolledBack) and for a running migration Job.
 
     kopf stops the daemon once deletion is requested, so while the night runs this handler
-    reconciles instead (a failed final migration still rolls back) and asks kopf to retry.
+    reconciles instead (a failed final migration or a recorded NO-GO still rolls back: it reads the
+    tenant's decisions from the same index as the daemon) and asks kopf to retry.
     """
     ctx = context_of(memo)
     raw = dict(body)
     if (raw.get("status") or {}).get("phase") == str(Phase.CUTOVER):
         reconciler = golive_adapter.Reconciler(ctx)
-        wake_at = await reconciler.reconcile(raw)
+        approvals: kopf.Index[tuple[str, str], dict[str, Any]] = kwargs["approvals"]
+        key = (str(body.metadata.namespace), str((raw.get("spec") or {}).get("kommunenummer", "")))
+        wake_at = await reconciler.reconcile(raw, approvals=list(approvals.get(key, ())))
         state = reconciler.state
         if state is not None and state.phase == Phase.CUTOVER:
             await ctx.fault_point("golive.deletion_held", golive=str(body.metadata.name))

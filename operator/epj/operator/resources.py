@@ -173,7 +173,16 @@ def smoke_job(kommunenummer: str, migration_job: str, golive: str, image: str) -
     PostgreSQL and services (and nothing of another tenant); credentials from the owner Secret
     as files, exported to libpq by the entry script, as in the migration Job.
     """
-    from epj.contract import DB_CLUSTER, DB_CREDENTIALS_DIR, DB_NAME, DB_PORT, DB_SECRET
+    from epj.contract import (
+        DB_CA_DIR,
+        DB_CA_SECRET,
+        DB_CLUSTER,
+        DB_CREDENTIALS_DIR,
+        DB_NAME,
+        DB_PORT,
+        DB_SECRET,
+        DB_SSLMODE,
+    )
 
     name = f"smoke-{migration_job.removeprefix('golive-')}"
     extra = {GOLIVE_LABEL: golive, MIGRATION_JOB_LABEL: migration_job, ROLE_LABEL: "smoke", COMPONENT_LABEL: "smoke"}
@@ -190,13 +199,27 @@ def smoke_job(kommunenummer: str, migration_job: str, golive: str, image: str) -
         {"name": "PGHOST", "value": f"{DB_CLUSTER}-rw"},
         {"name": "PGPORT", "value": str(DB_PORT)},
         {"name": "PGDATABASE", "value": DB_NAME},
-        {"name": "PGSSLMODE", "value": "require"},
+        # Verify the server against CloudNativePG's CA (verify-full), not only encrypt.
+        {"name": "PGSSLMODE", "value": DB_SSLMODE},
+        {"name": "PGSSLROOTCERT", "value": f"{DB_CA_DIR}/ca.crt"},
         {"name": "PGAPPNAME", "value": "epj-smoke"},
         {"name": "PGCONNECT_TIMEOUT", "value": "10"},
     ]
-    container["volumeMounts"] = [{"name": "db-credentials", "mountPath": creds, "readOnly": True}]
+    container["volumeMounts"] = [
+        {"name": "db-credentials", "mountPath": creds, "readOnly": True},
+        {"name": "db-ca", "mountPath": DB_CA_DIR, "readOnly": True},
+    ]
     job["spec"]["template"]["spec"]["volumes"] = [
-        {"name": "db-credentials", "secret": {"secretName": DB_SECRET, "defaultMode": 0o440}}
+        {"name": "db-credentials", "secret": {"secretName": DB_SECRET, "defaultMode": 0o440}},
+        # Only ca.crt of CloudNativePG's CA, never its key.
+        {
+            "name": "db-ca",
+            "secret": {
+                "secretName": DB_CA_SECRET,
+                "defaultMode": 0o444,
+                "items": [{"key": "ca.crt", "path": "ca.crt"}],
+            },
+        },
     ]
     return job
 
