@@ -265,3 +265,24 @@ def test_more_barn_than_the_manifest_announces_is_incomplete(tmp_path: Path) -> 
     report = run_migration(extract, None, dry_run=True, synthetic_ids=True, report_dir=tmp_path / "r")
     assert report["complete"] is False
     assert report["manifest_mismatch"] == {"cgm/Barn": {"manifest": 1, "read": 2}}
+
+
+def test_minute_sixty_is_an_invalid_timestamp() -> None:
+    """Mutation survivor in values.parse_no_timestamp: minutes 60-99 match the digit pattern but do not exist."""
+    rules, out = _rules()
+    rules.profil("BRUKER", 1, bruker(bid="1"))
+    for n, minute in enumerate(("60", "75", "99"), start=1):
+        rules.profil("JOURNAL", n, [str(n), "1", f"01.02.2026 10:{minute}", "RAPPORT", "", "", "x"])
+    rules.profil("JOURNAL", 4, ["4", "1", "01.02.2026 10:59", "RAPPORT", "", "", "x"])
+    assert rules.tally.quarantine["INVALID_DATE"] == 3
+    assert [r["date"] for r in out if r["resourceType"] == "DocumentReference"] == ["2026-02-01T10:59:00+01:00"]
+
+
+def test_extract_time_with_an_explicit_offset_is_kept() -> None:
+    """Mutation survivor in values.parse_extract_time: an offset in the manifest is not re-read as Oslo time."""
+    from epj.migration.values import parse_extract_time
+
+    got = parse_extract_time("2026-03-01T02:00:00+00:00")
+    assert got is not None and got.utcoffset() == dt.timedelta(0) and got.hour == 2
+    local = parse_extract_time("2026-07-01T02:00:00")
+    assert local is not None and local.utcoffset() == dt.timedelta(hours=2)
