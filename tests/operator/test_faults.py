@@ -174,3 +174,59 @@ async def test_real_report_travels_job_to_termination_message_to_golive(
     assert status["migration"]["reconciliation"]["counts"] == expected
     cluster.advance_to(schedule.freeze_at + dt.timedelta(minutes=1))
     await phase_is(cluster, "5035", "Freeze")
+
+
+async def test_crash_between_saving_a_rollback_and_acting_still_rolls_back(
+    cluster: LocalCluster, schedule: Schedule
+) -> None:
+    """brk1: RolledBack persisted, the process dies before the rollback Job exists: the restart orders it."""
+    crash = CrashAt("golive.saved", _wants("RollBack", "RolledBack"))
+    await cluster.start_operator(fault=crash)
+    await drive_to(cluster, schedule, "5035", "Cutover")
+    await cluster.approve("5035", "go-no-go", "project-lead", "Reconciliation short", reject=True)
+    await crash.wait()
+    await cluster.stop_operator()
+    assert await cluster.job_state(TENANT_NS, "rollback-5035-cutover-1") is None  # the crash came first
+    await cluster.start_operator()
+    await eventually(lambda: cluster.job_state(TENANT_NS, "rollback-5035-cutover-1"), what="rollback Job ordered")
+    # The unfinished final migration is stopped before it publishes, also after the crash.
+    await eventually(
+        lambda: cluster.job_state(TENANT_NS, "migrate-cutover-5035-1"), lambda s: s is None, what="migration stopped"
+    )
+    jobs = sorted(j["metadata"]["name"] for j in await cluster.jobs(TENANT_NS))
+    assert jobs == ["migrate-rehearsal-5035-1", "rollback-5035-cutover-1"]
+
+
+async def test_a_collected_rollback_job_keeps_its_recorded_outcome_across_a_restart(
+    cluster: LocalCluster, schedule: Schedule
+) -> None:
+    """brk1: the rollback Job's TTL ends before a person resumes; its recorded success stays (nothing re-run)."""
+    from epj.operator.kube import JOBS
+
+    def rollback(body: dict[str, Any] | None) -> dict[str, Any]:
+        conditions = ((body or {}).get("status") or {}).get("conditions") or []
+        return next((dict(c) for c in conditions if c["type"] == "RollbackComplete"), {})
+
+    await cluster.start_operator()
+    await drive_to(cluster, schedule, "5035", "Cutover")
+    await cluster.approve("5035", "go-no-go", "project-lead", "Reconciliation short", reject=True)
+    await phase_is(cluster, "5035", "RolledBack")
+    await eventually(lambda: cluster.job_state(TENANT_NS, "rollback-5035-cutover-1"), what="rollback Job")
+    await cluster.finish_job(TENANT_NS, "rollback-5035-cutover-1", succeeded=True)
+    await eventually(lambda: cluster.golive("5035"), lambda b: rollback(b).get("status") == "True", what="complete")
+
+    await cluster.stop_operator()
+    await cluster.client.delete(JOBS, TENANT_NS, "rollback-5035-cutover-1")  # ttlSecondsAfterFinished
+    cluster.advance(dt.timedelta(days=8))
+    ctx = await cluster.start_operator()
+    await eventually(lambda: _reconciled(ctx), what="the GoLive reconciled after the restart")
+    cluster.wake_all()
+    await eventually(lambda: _reconciled(ctx), what="and again")
+    body = await cluster.golive("5035")
+    assert body is not None and body["status"]["phase"] == "RolledBack"
+    assert rollback(body)["status"] == "True" and rollback(body)["reason"] == "RollbackJobSucceeded"
+    assert await cluster.job_state(TENANT_NS, "rollback-5035-cutover-1") is None  # not run again
+
+
+async def _reconciled(ctx: Any) -> bool:
+    return bool(getattr(ctx, "tenants", {}))

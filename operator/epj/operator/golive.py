@@ -37,7 +37,7 @@ from epj.golive.model import (
     Reconciliation,
     SmokeResult,
 )
-from epj.golive.phases import ConditionType, JobState, Phase
+from epj.golive.phases import ConditionType, JobState, MigrationPurpose, Phase
 from epj.golive.wave import GpOfficeMember
 from epj.operator import resources
 from epj.operator.context import OperatorContext, TenantView
@@ -195,7 +195,8 @@ class Reconciler:
             new_state = decision.state
             if self.errors:
                 new_state = self.clear_stalled(new_state, now, spec.kommunenummer)
-            new_state = await self.verify_rollback(body, spec, new_state, now)
+            ordering = any(isinstance(a, RollBack) for a in decision.actions)
+            new_state = await self.verify_rollback(body, spec, new_state, now, ordering=ordering)
             if generation is not None:
                 new_state = with_generation(new_state, int(generation))
             await self.persist(body, spec, state, new_state, decision)
@@ -215,12 +216,19 @@ class Reconciler:
         self.polling = smoke_running or self.rollback_running
         return state.next_wake_at
 
-    async def verify_rollback(self, body: Body, spec: GoLiveSpec, state: GoLiveState, now: dt.datetime) -> GoLiveState:
+    async def verify_rollback(
+        self, body: Body, spec: GoLiveSpec, state: GoLiveState, now: dt.datetime, *, ordering: bool = False
+    ) -> GoLiveState:
         """What the operator ordered, it verifies: RolledBack is clean only when the rollback Job succeeded.
 
         Sets ``RollbackComplete`` (True: Job succeeded; False: running, or failed with the Job's own
         message, e.g. RBAC ``forbidden``), posts a Warning event once when it fails, and says in
         ``nextAction`` that traffic may still reach the new EPJ. Polls the Job while it runs.
+
+        The Job's outcome, once recorded in the condition, stays when the Job is collected (its TTL). A Job
+        that is missing with no outcome recorded was never created (the process died between saving
+        RolledBack and acting, ``ordering`` is False): it is ordered now, and an unfinished final migration
+        is stopped before it publishes.
         """
         self.rollback_running = False
         # An abort during the night rolls back first, then ends the go-live: the rollback Job still counts.
@@ -233,8 +241,19 @@ class Reconciler:
                                           self.ctx.image)  # fmt: skip
         meta = manifest["metadata"]
         job = await self.ctx.client.get(JOBS, meta["namespace"], meta["name"])
-        job_state = resources.job_state(job) if job is not None else JobState.PENDING
         before = state.condition(ConditionType.ROLLBACK_COMPLETE)
+        if job is None and before is not None and before.reason in ("RollbackJobSucceeded", "RollbackJobFailed"):
+            return state  # collected after it finished: its outcome is recorded
+        if job is None and not ordering:
+            record = state.migration
+            if (
+                record.purpose == MigrationPurpose.CUTOVER
+                and record.state in (JobState.PENDING, JobState.RUNNING)
+                and record.job_name not in state.results
+            ):
+                await self.stop_migration(body, record.job_name)
+            job, _ = await self.ctx.client.ensure(JOBS, meta["namespace"], manifest)
+        job_state = resources.job_state(job) if job is not None else JobState.PENDING
         if job_state == JobState.SUCCEEDED:
             ok, reason, message = True, "RollbackJobSucceeded", f"Job {meta['name']} succeeded: traffic off"
         elif job_state == JobState.FAILED:
