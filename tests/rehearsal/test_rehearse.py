@@ -7,28 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from epj.golive import Phase, load_scenario, run_wave, trace
-from epj.rehearsal.cli import register
 from epj.rehearsal.report import mask_target
 from epj.rehearsal.run import Options, rehearse
 
 
-def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def root() -> None:
-        """Test root."""
-
-    register(app)
-    return app
-
-
 def _invoke(*args: str) -> Any:
-    return CliRunner().invoke(_app(), ["rehearse", *args])
+    # Through the real root command (its one-line error handling), on a terminal wide enough to never wrap.
+    from epj.cli import app
+
+    return CliRunner().invoke(app, ["rehearse", *args], env={"COLUMNS": "200"})
 
 
 def _load(report: Path) -> dict[str, Any]:
