@@ -194,3 +194,59 @@ async def test_a_failed_rollback_job_is_surfaced_after_an_abort_during_the_night
     )
     (row,) = await status(cluster.client, cluster.namespace, "5035")
     assert row["rollback"]["reason"] == "RollbackJobFailed" and "forbidden" in row["rollback"]["message"]
+
+
+def _stuck_pod(job: str) -> dict[str, Any]:
+    waiting = {"reason": "ImagePullBackOff", "message": 'Back-off pulling image "registry.epj.local/epj:typo"'}
+    return {
+        "metadata": {"name": f"{job}-x1", "labels": {"job-name": job}},
+        "status": {"phase": "Pending", "containerStatuses": [{"name": "main", "state": {"waiting": waiting}}]},
+    }
+
+
+async def test_a_stuck_rollback_job_is_reported_at_once(cluster: LocalCluster, schedule: Schedule) -> None:
+    """brk1: a rollback Job that cannot start leaves traffic on the new EPJ: say so now, not 'running' forever."""
+    from epj.operator.testing import PODS
+
+    await rolled_back(cluster, schedule)
+    await cluster.client.create(PODS, "kommune-5035", _stuck_pod("rollback-5035-cutover-1"))
+    body = await eventually(
+        lambda: cluster.golive("5035"),
+        lambda b: _rollback(b).get("reason") == "RollbackJobStuck",
+        what="RollbackComplete=False RollbackJobStuck",
+    )
+    assert body is not None and "ImagePullBackOff" in _rollback(body)["message"]
+    assert body["status"]["nextAction"].startswith("ROLLBACK FAILED")
+    await eventually(
+        lambda: cluster.events("golive-5035"),
+        lambda es: any(e["type"] == "Warning" and e["reason"] == "RollbackFailed" for e in es),
+        what="RollbackFailed warning",
+    )
+
+
+async def test_a_stuck_smoke_job_is_reported_at_once(cluster: LocalCluster, schedule: Schedule) -> None:
+    """brk1: a smoke-check Job stuck in ImagePullBackOff is reported within a poll, not at its 2 h deadline."""
+    from epj.operator.testing import PODS
+
+    await cluster.start_operator()
+    await cluster.apply_wave(WAVE_NAME, wave_spec(members=[{"kommunenummer": "5035"}]))
+    await through_rehearsal(cluster, schedule, ("5035",))
+    await cluster.approve("5035", "go-no-go", "cutover-lead", "Go for cutover")
+    cluster.advance_to(schedule.cutover_at + MINUTE)
+    await phase_is(cluster, "5035", "Cutover")
+    await cutover_job_done(cluster, "5035")
+    await eventually(lambda: cluster.job_state("kommune-5035", "smoke-5035-cutover-1"), what="smoke Job")
+    await cluster.client.create(PODS, "kommune-5035", _stuck_pod("smoke-5035-cutover-1"))
+    events = await eventually(
+        lambda: cluster.events("golive-5035"),
+        lambda es: any(e["type"] == "Warning" and e["reason"] == "JobStuck" for e in es),
+        what="JobStuck warning on the GoLive",
+    )
+    stuck = next(e for e in events if e["reason"] == "JobStuck")
+    assert "smoke-5035-cutover-1" in stuck["message"] and "ImagePullBackOff" in stuck["message"]
+    body = await eventually(
+        lambda: cluster.golive("5035"),
+        lambda b: "ImagePullBackOff" in str(((b or {}).get("status") or {}).get("nextAction")),
+        what="nextAction names the stuck smoke Job",
+    )
+    assert body is not None and body["status"]["phase"] == "Cutover"

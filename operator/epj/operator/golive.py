@@ -43,6 +43,7 @@ from epj.operator import resources
 from epj.operator.context import OperatorContext, TenantView
 from epj.operator.events import post_event
 from epj.operator.kube import GOLIVES, JOBS, MIGRATION_JOBS, ROLLOUT_WAVES, Body
+from epj.operator.migration import job_pods
 from epj.operator.wave import KEPT_PHASES, without_owner
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,9 @@ class Reconciler:
         self.released = False
         #: The wave's spec as read at the start of the current reconcile (levers, Alertmanager URL).
         self.wave: dict[str, Any] = {}
+        #: Why the current smoke-check Job cannot start (None: it is not stuck), and the cause last reported.
+        self.smoke_stuck: str | None = None
+        self.smoke_stuck_reported: str | None = None
 
     # ---------------------------------------------------------------- inputs
 
@@ -100,6 +104,7 @@ class Reconciler:
 
     async def observe(self, body: Body, spec: GoLiveSpec, state: GoLiveState | None) -> Observations:
         ctx, namespace = self.ctx, body["metadata"]["namespace"]
+        self.smoke_stuck = None
         migration: MigrationObservation | None = None
         smoke: SmokeResult | None = None
         if state is not None and state.migration is not None:
@@ -162,6 +167,14 @@ class Reconciler:
         if state == JobState.FAILED:
             reason = resources.job_message(job) or f"Job {manifest['metadata']['name']} failed"
             return SmokeResult(job_name=job_name, passed=False, reason=reason)
+        meta = manifest["metadata"]
+        stuck = resources.stuck_reason(await job_pods(self.ctx, meta["namespace"], meta["name"]))
+        if stuck is not None:
+            # It will not start by waiting: report it now (not at the gate's deadline), once per cause.
+            self.smoke_stuck = f"smoke-check Job {meta['name']} cannot start: {stuck}"
+            if self.smoke_stuck_reported != self.smoke_stuck:
+                post_event(body, "Warning", "JobStuck", f"{self.smoke_stuck}; fix it or delete the Job (re-created)")
+                self.smoke_stuck_reported = self.smoke_stuck
         return None
 
     # ---------------------------------------------------------------- the loop
@@ -197,6 +210,10 @@ class Reconciler:
                 new_state = self.clear_stalled(new_state, now, spec.kommunenummer)
             ordering = any(isinstance(a, RollBack) for a in decision.actions)
             new_state = await self.verify_rollback(body, spec, new_state, now, ordering=ordering)
+            if self.smoke_stuck is not None and new_state.phase == Phase.CUTOVER:
+                new_state = new_state.model_copy(
+                    update={"next_action": f"{self.smoke_stuck}: fix the cause or delete the Job (it is re-created)"}
+                )
             if generation is not None:
                 new_state = with_generation(new_state, int(generation))
             await self.persist(body, spec, state, new_state, decision)
@@ -261,19 +278,23 @@ class Reconciler:
             ok, reason, message = False, "RollbackJobFailed", f"Job {meta['name']} failed: {detail}"
         else:
             self.rollback_running = True
-            ok, reason, message = False, "RollbackRunning", f"Job {meta['name']} is {job_state}"
+            stuck = resources.stuck_reason(await job_pods(self.ctx, meta["namespace"], meta["name"]))
+            if stuck is not None:
+                ok, reason, message = False, "RollbackJobStuck", f"Job {meta['name']} cannot start: {stuck}"
+            else:
+                ok, reason, message = False, "RollbackRunning", f"Job {meta['name']} is {job_state}"
         if before is not None and (before.reason, before.message) == (reason, message):
             conditions = state.conditions
         else:
             conditions = set_condition(state.conditions, ConditionType.ROLLBACK_COMPLETE, ok, reason, message, now)
         update: dict[str, Any] = {"conditions": conditions}
-        if reason == "RollbackJobFailed":
+        if reason in ("RollbackJobFailed", "RollbackJobStuck"):
             update["next_action"] = (
                 f"ROLLBACK FAILED ({message}): traffic may still reach the new EPJ. Turn it off by hand "
                 f"(`epj golive rollback --tenant {spec.kommunenummer}`, runbooks/process/rollback.md), fix the "
                 "cause, then resume"
             )
-            if before is None or before.reason != reason:
+            if before is None or before.reason not in ("RollbackJobFailed", "RollbackJobStuck"):
                 post_event(body, "Warning", "RollbackFailed", message)
         return state.model_copy(update=update)
 

@@ -70,7 +70,7 @@ async def sync_migration_job(ctx: OperatorContext, body: Body) -> JobState:
             message = resources.job_message(job)
             if message:
                 update["message"] = message
-            pods = await _job_pods(ctx, job_ns, job_name)
+            pods = await job_pods(ctx, job_ns, job_name)
             reconciliation = resources.reconciliation_from_report(resources.termination_message(pods))
             if reconciliation is not None:
                 update["reconciliation"] = reconciliation.to_dict()
@@ -88,7 +88,7 @@ async def _stalled(
     ImagePullBackOff or an unschedulable pod never resolves by waiting: reported at the next poll
     (``job_poll_seconds``), with the kubelet's or scheduler's reason, instead of at the gate's deadline.
     """
-    stuck = resources.stuck_reason(await _job_pods(ctx, job_ns, job_name))
+    stuck = resources.stuck_reason(await job_pods(ctx, job_ns, job_name))
     conditions = [dict(c) for c in status.get("conditions") or []]
     before = next((c for c in conditions if c.get("type") == "Stalled"), None)
     was_stuck = before is not None and before.get("status") == "True"
@@ -146,7 +146,7 @@ def _condition(kind: str, status: bool, reason: str, message: str, now: dt.datet
             "lastTransitionTime": _stamp(now)}  # fmt: skip
 
 
-async def _job_pods(ctx: OperatorContext, namespace: str, job_name: str) -> list[Body]:
+async def job_pods(ctx: OperatorContext, namespace: str, job_name: str) -> list[Body]:
     pods = await ctx.client.list(PODS, namespace, label_selector=f"job-name={job_name}")
     return [p for p in pods if (p.get("metadata", {}).get("labels") or {}).get("job-name") == job_name]
 
