@@ -212,6 +212,11 @@ def check_dsn(dsn: str, option: str = "--dsn") -> str:
     netloc = dsn.split("://", 1)[-1].split("/", 1)[0] if "://" in dsn else ""
     if netloc.count("@") > 1:
         fail(f"{option} {mask_dsn(dsn)!r}: the address has two '@'", _dsn_hint(dsn))
+    if "://" in dsn and re.search(r"%(?![0-9A-Fa-f]{2})|%00", dsn):  # libpq would quote the token
+        fail(
+            f"{option} {mask_dsn(dsn)!r}: the address has a '%' that is not followed by two hex digits",
+            "percent-encode a '%' in the password as %25 (and '@' as %40), or give it in PGPASSWORD",
+        )
     try:
         conninfo_to_dict(dsn)
     except Exception as exc:  # psycopg.ProgrammingError: its message names the bad part

@@ -83,3 +83,12 @@ def test_database_addresses_never_show_the_password() -> None:
     with pytest.raises(BadInput, match="percent-encode it as %40") as at_sign:
         check_dsn("postgresql://epj:p@ss@db:5432/epj")
     assert "p@ss" not in at_sign.value.format_message()
+
+
+@pytest.mark.parametrize("secret", ["s3cr%zz", "s3cr%", "p%s", "s3cr%00t"])
+def test_a_password_with_a_raw_percent_is_refused_without_showing_it(secret: str) -> None:
+    # libpq's own message for a bad %-escape quotes the whole token, i.e. the password
+    with pytest.raises(BadInput, match="%25") as refused:
+        check_dsn(f"postgresql://epj:{secret}@db:5432/epj")
+    assert secret not in refused.value.format_message()
+    assert "s3cr" not in refused.value.format_message()

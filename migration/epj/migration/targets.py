@@ -28,6 +28,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -500,6 +501,10 @@ def dsn_host(dsn: str) -> str:
     return dsn.split("://", 1)[-1].rsplit("@", 1)[-1].split("?")[0]
 
 
+BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})|%00")
+"""A '%' libpq cannot decode (its error message would quote the token, i.e. the password)."""
+
+
 def check_dsn(url: str) -> None:
     """Refuse URLs libpq would misread, with what to do (a raw '@' in the password is the classic)."""
     netloc = url.split("://", 1)[-1].split("/", 1)[0]
@@ -508,6 +513,13 @@ def check_dsn(url: str) -> None:
             "the PostgreSQL URL has more than one '@' before the host: a password containing '@' "
             "must be percent-encoded as %40 (e.g. postgresql://user:p%40ss@host/db), or give the password "
             "in PGPASSWORD / ~/.pgpass instead of the URL"
+        )
+    if BAD_PERCENT.search(url):
+        # libpq's own error quotes the whole bad token (the password): say what to do without it
+        raise ValueError(
+            "the PostgreSQL URL has a '%' that is not followed by two hex digits (or is %00): a password "
+            "containing '%' must be percent-encoded as %25 (and '@' as %40), or give the password in "
+            "PGPASSWORD / ~/.pgpass instead of the URL"
         )
 
 
