@@ -135,3 +135,26 @@ async def test_a_no_go_recorded_while_deletion_waits_still_ends_the_night(
     assert await cluster.job_state(TENANT_NS, "migrate-cutover-5035-1") is None  # stopped before it published
     reasons = [(e["type"], e["reason"]) for e in await cluster.events("golive-5035")]
     assert ("Warning", "RolledBack") in reasons
+
+
+async def test_a_deleted_live_golive_is_not_recreated_as_a_new_night(cluster: LocalCluster, schedule: Schedule) -> None:
+    """brk1: deletion is allowed from Live on, but the wave must not re-create the tenant as a fresh go-live."""
+    await cluster.start_operator()
+    await drive_to(cluster, schedule, "5035", "Live")
+    await eventually(
+        lambda: cluster.wave(WAVE_NAME),
+        lambda w: "5035" in (((w or {}).get("status") or {}).get("served") or []),
+        what="the wave records that 5035 went live",
+    )
+    await cluster.client.delete(GOLIVES, cluster.namespace, "golive-5035")
+    await eventually(lambda: _gone(cluster, "5035"), what="GoLive deleted")
+    await cluster.stop_operator()
+    await cluster.start_operator()  # the wave's resume handler ensures its members
+    await eventually(
+        lambda: cluster.events(WAVE_NAME),
+        lambda es: any(e["reason"] == "LiveMemberNotRecreated" and e["type"] == "Warning" for e in es),
+        what="LiveMemberNotRecreated warning on the wave",
+    )
+    assert await cluster.golive("5035") is None
+    jobs = sorted(j["metadata"]["name"] for j in await cluster.jobs(TENANT_NS))
+    assert not any(j.startswith("rollback-") for j in jobs)

@@ -250,3 +250,28 @@ async def test_a_stuck_smoke_job_is_reported_at_once(cluster: LocalCluster, sche
         what="nextAction names the stuck smoke Job",
     )
     assert body is not None and body["status"]["phase"] == "Cutover"
+
+
+async def test_a_critical_alert_in_hypercare_blocks_with_a_warning_when_it_fires(
+    cluster: LocalCluster, schedule: Schedule
+) -> None:
+    """brk1 (held): Blocked=CriticalAlert and a Warning event while the tenant serves, not at day 21."""
+    from .faults import drive_to
+
+    await cluster.start_operator()
+    await drive_to(cluster, schedule, "5035", "Hypercare")
+    cluster.set_alerts({"5035": [("EpjMedicationListUnavailable", "critical")]})
+    body = await eventually(
+        lambda: cluster.golive("5035"),
+        lambda b: condition(b or {}, "Blocked").get("reason") == "CriticalAlert",
+        what="Blocked=CriticalAlert",
+    )
+    assert body is not None and body["status"]["phase"] == "Hypercare"
+    assert condition(body, "Blocked")["status"] == "True"
+    assert "EpjMedicationListUnavailable" in condition(body, "Blocked")["message"]
+    events = await eventually(
+        lambda: cluster.events("golive-5035"),
+        lambda es: any(e["type"] == "Warning" and e["reason"] == "CriticalAlert" for e in es),
+        what="CriticalAlert warning",
+    )
+    assert sum(1 for e in events if e["reason"] == "CriticalAlert") == 1

@@ -385,6 +385,11 @@ def rollout_wave_crd() -> Schema:
                 "items": KOMMUNENR,
                 "description": "Members in Freeze or Cutover: while any, the wave's timing fields cannot change.",
             },
+            "served": {
+                "type": "array",
+                "items": KOMMUNENR,
+                "description": "Members that went live (sticky): a deleted GoLive of one is never re-created as new.",
+            },
             "tenantsByPhase": {
                 "type": "object",
                 "additionalProperties": {"type": "integer"},

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from epj.golive.phases import MAIN_LINE, Phase
+from epj.golive.phases import MAIN_LINE, SERVING, Phase
 from epj.golive.wave import FAILED, WaveSpec, blocked_by, tenants_by_phase
 from epj.operator import resources
 from epj.operator.context import OperatorContext
@@ -49,10 +49,17 @@ async def ensure_members(ctx: OperatorContext, body: Body, wave: WaveSpec) -> li
     created: list[str] = []
     refused: list[str] = []
     contested: list[str] = []
+    served = set((body.get("status") or {}).get("served") or ())
+    gone: list[str] = []
     for kommunenummer in wave.order():
         fields = member_spec_fields(wave, kommunenummer)
         manifest = resources.golive_manifest(body, {"kommunenummer": kommunenummer}, fields)
         name = manifest["metadata"]["name"]
+        if kommunenummer in served and await ctx.client.get(GOLIVES, namespace, name) is None:
+            # It went live and its GoLive was deleted: a fresh one would walk a serving tenant through a new
+            # night (final migration into its sealed store, then a rollback that turns its traffic off).
+            gone.append(kommunenummer)
+            continue
         existing, was_created = await ctx.client.ensure(GOLIVES, namespace, manifest)
         if was_created:
             created.append(name)
@@ -78,6 +85,12 @@ async def ensure_members(ctx: OperatorContext, body: Body, wave: WaveSpec) -> li
     if refused:
         message = f"timing edits not applied to members whose night runs: {'; '.join(refused)}; re-apply after it"
         post_event(body, "Warning", "TimingChangeRefused", message)
+    if gone:
+        message = (
+            f"members that went live have no GoLive (deleted): {', '.join(gone)}; not re-created (a new night would "
+            "migrate into a live tenant). Remove them from the wave"
+        )
+        post_event(body, "Warning", "LiveMemberNotRecreated", message)
     if contested:
         message = (
             f"members claimed by another wave, not taken over: {', '.join(contested)}; remove them from one of "
@@ -176,8 +189,18 @@ async def update_wave_status(ctx: OperatorContext, namespace: str, name: str) ->
     by_phase.update(tenants_by_phase(phases))
     blocked_patch: dict[str, list[str] | None] = {m.kommunenummer: None for m in wave.members}
     blocked_patch.update(blocked)
+    current = await ctx.client.get(ROLLOUT_WAVES, namespace, name)
+    served = set(((current or {}).get("status") or {}).get("served") or ())
+    served |= {
+        k
+        for k in wave.order()
+        if (view := ctx.tenants.get((namespace, k))) is not None
+        and view.wave == name
+        and (view.phase in SERVING or view.serving_since is not None)
+    }
     status = {
         "order": wave.order(),
+        "served": sorted(served),
         "timingLocked": sorted(k for k, p in phases.items() if p in TIMING_LOCKED),
         "tenantsByPhase": by_phase,
         "blocked": blocked_patch,
