@@ -236,3 +236,23 @@ def test_a_store_from_before_partitions_is_published_row_by_row_and_keeps_others
         ids = {r[0] for r in conn.execute(f"SELECT id FROM {SCHEMA}.fhir_resource")}
     assert rows == [("EpisodeOfCare", True, 2), ("Flag", False, 1), ("Patient", True, 2)]
     assert "mine" in ids and "old" not in ids
+
+
+def test_a_retry_under_the_same_run_name_keeps_the_ledger_true(tmp_path: Path, pg_dsn: str) -> None:
+    # A Job's pod retried (backoffLimit) runs again under the same $EPJ_MIGRATION_RUN (the Job's name).
+    # The first attempt published; the retry stops before publishing. The store holds the first
+    # attempt's rows, so the seal must name that run, and the retry must say it would replace it.
+    extract = _extract(tmp_path / "x", 3)
+    run_migration(extract, pg_dsn, synthetic_ids=True, report_dir=tmp_path / "r1", run_id="rehearsal-run")
+    run_migration(extract, pg_dsn, synthetic_ids=True, report_dir=tmp_path / "r2", run_id="cutover-job")
+    broken = _extract(tmp_path / "y", 3)
+    manifest = broken / "UTTREKK.txt"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace("antall.BRUKER=3", "antall.BRUKER=4"), "utf-8")
+    said: list[str] = []
+    result = run_migration(
+        broken, pg_dsn, synthetic_ids=True, report_dir=tmp_path / "r3", run_id="cutover-job", notice=said.append
+    )
+    assert result["error"] == "EXTRACT_INCOMPLETE"
+    assert any("migration run cutover-job loaded" in line for line in said), said
+    seal, _ = seal_tenant(pg_dsn, "5035", sealed_by="test")
+    assert seal.live_run == "cutover-job"

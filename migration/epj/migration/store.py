@@ -191,19 +191,33 @@ def acquire(conn: Any, schema: str, notice: Notice | None, *, who: str) -> None:
     conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
 
 
-def start_run(conn: Any, schema: str, run_id: str) -> None:
+def start_run(conn: Any, schema: str, run_id: str) -> str:
     """Record this run as running (committed at once: a waiting run reads it). Call with the lock held.
 
     Rows still ``running`` belong to runs that died (the lock is ours now): they become ``interrupted``.
+    A run name already recorded as ``published`` (a Job's pod retried under the Job's name) is kept:
+    this attempt is recorded as ``<name>.2``, ``.3``, … so the ledger (and the seal read from it) still
+    names the run whose rows the store holds. Returns the name this attempt is recorded under.
     """
     conn.execute(f"CREATE TABLE IF NOT EXISTS {schema}.{RUN_TABLE} ({_RUN_DDL})")
     conn.execute(f"UPDATE {schema}.{RUN_TABLE} SET state = 'interrupted' WHERE state = 'running'")
+    name, attempt = run_id, 1
+    while (
+        conn.execute(
+            f"SELECT 1 FROM {schema}.{RUN_TABLE} WHERE run_id = %s AND state = 'published'", (name,)
+        ).fetchone()
+        is not None
+    ):
+        attempt += 1
+        name = f"{run_id}.{attempt}"
+    run_id = name
     conn.execute(
         f"INSERT INTO {schema}.{RUN_TABLE} (run_id, started_at, state) VALUES (%s, now(), 'running') "
         "ON CONFLICT (run_id) DO UPDATE SET started_at = now(), state = 'running', finished_at = NULL, "
         "resources = NULL, replaced_run = NULL",
         (run_id,),
     )
+    return run_id
 
 
 def finish_run(

@@ -239,7 +239,7 @@ class PostgresTarget:
         if seal is not None:
             raise store.refused(seal)
         self._main.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
-        store.start_run(self._main, s, self.run_id)
+        self.run_id = store.start_run(self._main, s, self.run_id)
         self._started = True
         self._previous = store.last_published(self._main, s)
         if self._previous is not None:
