@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import math
 import os
 import re
 import shutil
@@ -153,10 +154,10 @@ def check_out_dir(path: Path, option: str = "--out") -> Path:
 
 
 def check_positive(value: float | None, option: str, *, allow_zero: bool = False) -> None:
-    """A number that must be > 0 (or >= 0)."""
+    """A finite number that must be > 0 (or >= 0): nan and inf are refused too."""
     if value is None:
         return
-    if value < 0 or (value == 0 and not allow_zero):
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
         bound = "zero or more" if allow_zero else "more than zero"
         fail(f"{option} {value:g} is not allowed", f"give a number {bound}")
 

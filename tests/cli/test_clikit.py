@@ -7,7 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from epj.clikit import BadInput, check_date, check_dsn, check_namespace, check_period, mask_dsn, staged_dir
+from epj.clikit import (
+    BadInput,
+    check_date,
+    check_dsn,
+    check_namespace,
+    check_period,
+    check_positive,
+    mask_dsn,
+    staged_dir,
+)
 
 
 def test_a_failed_command_leaves_its_output_folder_as_it_was(tmp_path: Path) -> None:
@@ -92,3 +101,12 @@ def test_a_password_with_a_raw_percent_is_refused_without_showing_it(secret: str
         check_dsn(f"postgresql://epj:{secret}@db:5432/epj")
     assert secret not in refused.value.format_message()
     assert "s3cr" not in refused.value.format_message()
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+@pytest.mark.parametrize("allow_zero", [False, True])
+def test_numbers_that_are_not_finite_are_refused(value: float, allow_zero: bool) -> None:
+    # `--scale nan` ended in "cannot convert float NaN to integer", `--scale inf` in "unexpected OverflowError"
+    with pytest.raises(BadInput, match="is not allowed"):
+        check_positive(value, "--scale", allow_zero=allow_zero)
+    check_positive(0.5, "--scale")

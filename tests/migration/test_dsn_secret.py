@@ -37,3 +37,13 @@ def test_migrate_commands_never_print_the_password(command: str, tmp_path: Path)
     assert "s3cr" not in result.output
     assert "%25" in result.output
     assert not (tmp_path / "rep").exists()
+
+
+@pytest.mark.parametrize("scale", ["nan", "inf", "-inf"])
+def test_generate_refuses_a_scale_that_is_not_a_finite_number(scale: str, tmp_path: Path) -> None:
+    out = tmp_path / "x"
+    result = CliRunner().invoke(app, ["migrate", "generate", "--tenant", "5035", "--scale", scale, "--out", str(out)])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: --scale")
+    assert "Traceback" not in result.output and "unexpected" not in result.output
+    assert not out.exists()
