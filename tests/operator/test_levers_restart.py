@@ -81,3 +81,31 @@ async def test_a_paused_tenant_keeps_its_window_across_restarts(cluster: LocalCl
 async def _counted(ctx: object) -> bool:
     tenants = getattr(ctx, "tenants", {})
     return bool(tenants)
+
+
+@pytest.mark.parametrize("phase", [p for p in PHASES if p != "Cutover"])
+async def test_restart_with_only_the_wave_paused_keeps_phase_and_window(
+    cluster: LocalCluster, schedule: Schedule, phase: str
+) -> None:
+    """brk1: pause the wave, restart twice with everything that would move the tenant on offered: nothing moves,
+    ``windowStart`` stays what it was when the pause took effect, no spurious Resumed event."""
+    await cluster.start_operator()
+    await drive_to(cluster, schedule, "5035", phase)
+    await set_wave_levers(cluster, paused=True)
+    paused = await eventually(
+        lambda: status_of(cluster, "5035"), lambda s: s.get("paused") is True, what=f"paused in {phase}"
+    )
+    window = paused["windowStart"]
+    await cluster.stop_operator()
+    await offer_next(cluster, schedule, "5035", phase)
+    for _ in range(2):
+        await cluster.start_operator(fault=Blocked("wave.changed"))
+        ctx = cluster.ctx
+        await eventually(lambda ctx=ctx: _counted(ctx), what="a reconcile by the restarted operator")
+        cluster.wake_all()
+        await eventually(lambda ctx=ctx: _counted(ctx), what="and another")
+        await cluster.stop_operator()
+    status = await status_of(cluster, "5035")
+    assert status["phase"] == phase and status["paused"] is True
+    assert status["windowStart"] == window
+    assert not any(e["reason"] == "Resumed" for e in await events_of(cluster, "5035"))
