@@ -174,6 +174,16 @@ def _manifest_mismatch(
             continue  # neither announced nor delivered: that system is not in this extract
         if announced != read:
             mismatch[source] = {"manifest": announced, "read": read}
+    # rows announced for anything the migration does not read (a misspelt or unknown file) were never
+    # read: the extract is not what its manifest says
+    known = {f"antall.{key}" for key, _, _ in checks}
+    for name in sorted(k for k in manifest.values if k.startswith("antall.") and k not in known):
+        key = name.removeprefix("antall.")
+        source = cgm_source(key.removeprefix("cgm.")) if key.startswith("cgm.") else profil_source(key)
+        announced = manifest.count(key)
+        read = tally.sources[source].read if source in tally.sources else 0
+        if announced != read:
+            mismatch[source] = {"manifest": announced, "read": read}
     return mismatch
 
 

@@ -72,7 +72,12 @@ def read_manifest(extract_dir: Path) -> Manifest:
         key, sep, value = line.partition("=")
         if not sep or not key.strip():
             raise ExtractError("MANIFEST_INVALID", f"{MANIFEST_NAME} line {lineno}: expected key=value")
-        values[key.strip()] = value.strip()
+        key, value = key.strip(), value.strip()
+        if key in values and values[key] != value:  # which one is true? ask, do not guess
+            raise ExtractError(
+                "MANIFEST_INVALID", f"{MANIFEST_NAME} line {lineno}: {key} is given twice with different values"
+            )
+        values[key] = value
     for required in ("kommunenr", "uttrekkstidspunkt"):
         if required not in values:
             raise ExtractError("MANIFEST_INVALID", f"{MANIFEST_NAME}: required key {required!r} missing")
