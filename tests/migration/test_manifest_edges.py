@@ -38,3 +38,20 @@ def test_rows_announced_for_a_file_that_is_not_read_make_the_extract_incomplete(
     assert result["complete"] is False
     assert result["error"] == "EXTRACT_INCOMPLETE"
     assert result["manifest_mismatch"] == {"profil/BRUKERE.csv": {"manifest": 40, "read": 0}}
+
+
+def test_without_tenant_an_extract_of_an_unknown_municipality_is_refused(tmp_path: Path) -> None:
+    # `--tenant 9999` is refused; leaving --tenant out must not migrate 9999 into a schema of its own
+    from typer.testing import CliRunner
+
+    from epj.cli import app
+
+    extract = write_extract(tmp_path / "x", profil={"BRUKER": [bruker(bid="1", fnr="")]}, kommunenr="9999")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["migrate", "run", str(extract), "--target", f"ndjson:{out}", "--out", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error:") and "9999" in result.output
+    assert "epj tenants list" in result.output
+    assert not out.exists() and not (tmp_path / "r").exists()

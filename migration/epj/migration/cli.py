@@ -125,6 +125,7 @@ def run_cmd(
     Example: [bold]epj migrate run extracts/5035 --tenant 5035 --target postgresql://epj@db/epj --out report/5035[/bold]
     """
     from epj.migration.pipeline import MigrationError, MigrationInterrupted, run_migration
+    from epj.migration.readers import MANIFEST_NAME, ExtractError, read_manifest
     from epj.migration.reconciliation import summary_lines
 
     # On a terminal the progress bar tells the story (INFO lines would tear it); logs keep INFO lines.
@@ -137,6 +138,13 @@ def run_cmd(
     check_dir(extract_dir, "EXTRACT_DIR", "extract folder")
     if tenant is not None:
         check_tenant(tenant)
+    else:  # the extract names its municipality: it must be a tenant too (as --tenant would have to be)
+        try:
+            named = read_manifest(extract_dir).kommunenr
+        except ExtractError:
+            named = None  # the run reports what is wrong with the manifest
+        if named is not None:
+            check_tenant(named, f"{MANIFEST_NAME} kommunenr")
     if target is None and not dry_run:
         fail("--target is missing", "give postgresql://… or ndjson:DIR, or add --dry-run")
     update, close = _progress_reporter(f"migrate {extract_dir.name}")
