@@ -63,3 +63,18 @@ def test_rehearsal_into_a_database_that_does_not_exist_is_refused_before_any_wor
     assert result.exit_code == 2
     assert "cannot connect" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "r").exists()
+
+
+def test_rehearsal_into_a_store_holding_a_real_migration_is_refused_up_front(
+    tmp_path: Path, pg_dsn: str, sample_extract: Path
+) -> None:
+    # The tenant's real store before go-live: a rehearsal would replace its migrated rows with synthetic
+    # ones and then seal them as live, so the real cutover migration is refused afterwards.
+    run_migration(sample_extract, pg_dsn, synthetic_ids=True, report_dir=tmp_path / "r", run_id="migrate-5035-cutover")
+    before = _dump(pg_dsn)
+    result = _invoke("--scale", "0.01", "--target", pg_dsn, "--report", str(tmp_path / "rep"))
+    assert result.exit_code == 2, result.output
+    assert "migrate-5035-cutover" in result.output and "rehearse into another database" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "rep").exists()
+    assert _dump(pg_dsn) == before

@@ -39,6 +39,10 @@ from epj.golive import (
 
 ProgressCallback = Callable[[int, int | None], None]
 
+#: How a rehearsal names its migration runs in the store's ledger (a store whose published run lacks
+#: it holds a real migration, which a rehearsal must not replace).
+REHEARSAL_RUN_PREFIX = "rehearsal-"
+
 
 class Display(Protocol):
     """Where the executor reports what it does (the CLI's live progress)."""
@@ -374,7 +378,7 @@ class LocalExecutor:
                     dry_run=dry_run,
                     report_dir=report_dir,
                     progress=progress,
-                    run_id=f"rehearsal-{action.job_name}-{clock.now():%Y%m%dT%H%M%S}",
+                    run_id=f"{REHEARSAL_RUN_PREFIX}{action.job_name}-{clock.now():%Y%m%dT%H%M%S}",
                     notice=lambda message: self.display.note(f"{kommunenummer}: {message}"),
                 )
             except (MigrationError, ValueError, OSError) as error:

@@ -32,7 +32,7 @@ from epj.golive import (
     load_scenario,
     run_wave,
 )
-from epj.rehearsal.local import Display, ExtractSource, LocalExecutor, SilentDisplay
+from epj.rehearsal.local import REHEARSAL_RUN_PREFIX, Display, ExtractSource, LocalExecutor, SilentDisplay
 
 #: A real-clock rehearsal must end within this; months of waiting are what the simulated clock is for.
 REAL_CLOCK_HORIZON = dt.timedelta(hours=48)
@@ -209,13 +209,21 @@ def check_postgres_target(target: str, tenants: list[str]) -> None:
     """
     import psycopg
 
-    from epj.migration.store import read_seal
+    from epj.migration.store import last_published, read_seal, stamp
     from epj.migration.targets import check_dsn, dsn_host, tenant_schema
 
     check_dsn(target)
     try:
         with psycopg.connect(target, connect_timeout=10) as conn:
             sealed = [seal for k in tenants if (seal := read_seal(conn, tenant_schema(k))) is not None]
+            # a store holding a migration that no rehearsal made is a tenant's real store before go-live:
+            # the rehearsal would replace its rows with synthetic ones and then seal them as live
+            real = [
+                (k, run)
+                for k in tenants
+                if (run := last_published(conn, tenant_schema(k))) is not None
+                and not run.run_id.startswith(REHEARSAL_RUN_PREFIX)
+            ]
     except psycopg.Error as error:
         first = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise ValueError(
@@ -226,6 +234,16 @@ def check_postgres_target(target: str, tenants: list[str]) -> None:
         raise ValueError(
             "; ".join(s.describe() for s in sealed)
             + ". Its store in this database is sealed and a rehearsal cannot migrate into it: "
+            "rehearse into another database (--target) or into NDJSON (the default)"
+        )
+    if real:
+        raise ValueError(
+            "; ".join(
+                f"kommune {k}'s store in this database holds the rows of migration run {run.run_id} "
+                f"(loaded at {stamp(run.finished_at)}), which no rehearsal made"
+                for k, run in real
+            )
+            + ". A rehearsal would replace them with synthetic data and seal the store as live: "
             "rehearse into another database (--target) or into NDJSON (the default)"
         )
 
