@@ -256,3 +256,10 @@ def test_a_retry_under_the_same_run_name_keeps_the_ledger_true(tmp_path: Path, p
     assert any("migration run cutover-job loaded" in line for line in said), said
     seal, _ = seal_tenant(pg_dsn, "5035", sealed_by="test")
     assert seal.live_run == "cutover-job"
+
+
+def test_sealing_a_store_no_migration_published_into_warns_to_check_the_address(pg_dsn: str) -> None:
+    # `epj migrate seal` without --dsn (or a typo) seals whatever libpq's defaults reach: say so
+    result = runner.invoke(app, ["migrate", "seal", "--tenant", "5035", "--dsn", pg_dsn])
+    assert result.exit_code == 0, result.output
+    assert "no migration run has published" in result.output and "check --dsn" in result.output

@@ -343,6 +343,12 @@ def seal_cmd(
         typer.echo(f"error: {database_problem(exc, target)}", err=True)
         raise typer.Exit(2) from None
     typer.echo(("sealed: " if created else "already sealed: ") + seal.describe())
+    if created and seal.live_run is None:  # libpq's defaults or a typo may have reached another database
+        typer.echo(
+            f"warning: no migration run has published into kommune {tenant}'s store in this database; "
+            "if it is not the tenant's store, check --dsn (the seal stays: go-live happens once)",
+            err=True,
+        )
 
 
 def register(app: typer.Typer) -> None:
