@@ -94,3 +94,18 @@ def test_debug_run_leaks_no_personal_data(
         assert not re.search(rf"\b{re.escape(name)}\b", blob), "a name appears in logs/metrics/spans"
     for note in notes:
         assert note[:40] not in blob
+
+
+def test_a_shifted_row_never_puts_a_national_id_or_name_in_the_quarantine_key(tmp_path: Path) -> None:
+    # A BRUKER row whose BrukerID is missing: the id column holds the national id (one field short),
+    # or a name; the quarantine report identifies it by file and record number, not by that value.
+    from .extract_kit import FNR_A, bruker, write_extract
+
+    shifted = bruker(bid="1", fnr=FNR_A)[1:]  # BrukerID dropped: Fodselsnummer comes first
+    named = ["Testesen", *bruker(bid="3", fnr="")[1:]]  # a surname where the id belongs
+    extract = write_extract(tmp_path / "x", profil={"BRUKER": [shifted, bruker(bid="2", fnr=""), named]})
+    run_migration(extract, None, dry_run=True, synthetic_ids=True, report_dir=tmp_path / "r")
+    text = (tmp_path / "r" / "quarantine.ndjson").read_text(encoding="utf-8")
+    assert FNR_A not in text and "Testesen" not in text
+    rows = [line for line in text.splitlines() if '"record":1,' in line or '"record":3,' in line]
+    assert len(rows) == 2 and all('"source":"profil/BRUKER.csv"' in row for row in rows)

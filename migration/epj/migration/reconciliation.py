@@ -8,6 +8,7 @@ never a value, national id, name or text.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,23 @@ from epj.migration.codes import ALL_SOURCES, REASONS, RESOURCE_TYPES, WARNINGS
 
 Reconciliation = dict[str, Any]
 QuarantineEntry = dict[str, Any]
+
+
+#: What a source id looks like (Profil: a positive integer; CGM: H…/K…/M…/V… + digits; IPLOS: BrukerID|Dato|Variabel).
+_ID_PART = re.compile(r"[A-Z]{0,2}\d{1,10}|\d{2}\.\d{2}\.\d{4}|")
+_CODE_PART = re.compile(r"[A-Z][A-Z_]{0,39}")
+KEY_NOT_SHOWN = "(not shown: not a source id)"
+
+
+def shown_key(key: str) -> str:
+    """The key as the quarantine report may show it: a malformed row's id column can hold a national
+    id or a name (a field missing before it), so anything that does not look like a source id is hidden
+    (the file and record number still identify the record)."""
+    parts = key.split("|") if "|" in key else key.split("/")
+    for i, part in enumerate(parts):
+        if not (_ID_PART.fullmatch(part) or ("|" in key and i == 2 and _CODE_PART.fullmatch(part))):
+            return KEY_NOT_SHOWN
+    return key
 
 
 @dataclass
@@ -54,7 +72,14 @@ class Tally:
         self.by_source_reason[source, reason] += 1
         if self.on_quarantine is not None:
             self.on_quarantine(
-                {"source": source, "record": record, "key": key, "reason": reason, "field": field, "rule": rule}
+                {
+                    "source": source,
+                    "record": record,
+                    "key": shown_key(key),
+                    "reason": reason,
+                    "field": field,
+                    "rule": rule,
+                }
             )
 
     def report(self, *, complete: bool | None = None) -> Reconciliation:
