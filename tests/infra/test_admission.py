@@ -91,6 +91,16 @@ def _widened(kind: str) -> Obj:
         pod["serviceAccountName"] = "epj-db"
     elif kind == "secret-mount":
         pod["volumes"].append({"name": "s", "secret": {"secretName": "epj-db-backup-s3"}})
+    elif kind == "projected-secret":
+        pod["volumes"].append({"name": "p", "projected": {"sources": [{"secret": {"name": "epj-db-backup-s3"}}]}})
+    elif kind == "env-from-secret":
+        pod["containers"][0].setdefault("envFrom", []).append({"secretRef": {"name": "epj-db-backup-s3"}})
+    elif kind == "env-secret-key":
+        pod["containers"][0].setdefault("env", []).append(
+            {"name": "K", "valueFrom": {"secretKeyRef": {"name": "epj-db-app", "key": "password"}}}
+        )
+    elif kind == "deprecated-account":
+        pod["serviceAccount"] = "epj-db"
     elif kind == "no-component":
         del job["spec"]["template"]["metadata"]["labels"]["epj.no/component"]
     elif kind == "db-component":
@@ -106,6 +116,10 @@ def _widened(kind: str) -> Obj:
         ("init-container", "pinned by digest"),
         ("cnpg-account", "only as the default or the epj-rollback ServiceAccount"),
         ("secret-mount", "the only Secrets a Job may mount are epj-db-owner, epj-db-ca"),
+        ("projected-secret", "the only Secrets a Job may mount are epj-db-owner, epj-db-ca"),
+        ("env-from-secret", "the only Secrets a Job may mount are epj-db-owner, epj-db-ca"),
+        ("env-secret-key", "the only Secrets a Job may mount are epj-db-owner, epj-db-ca"),
+        ("deprecated-account", "only as the default or the epj-rollback ServiceAccount"),
         ("no-component", "must be labelled epj.no/component in (migration, smoke, rollback)"),
         ("db-component", "must be labelled epj.no/component"),
     ],

@@ -43,7 +43,8 @@ def validations(config: InfraConfig, rollback_account: str) -> list[dict[str, st
         },
         {
             "expression": (
-                f"!has({pod}.serviceAccountName) || {pod}.serviceAccountName in ['default', '{rollback_account}']"
+                f"(!has({pod}.serviceAccountName) || {pod}.serviceAccountName in ['default', '{rollback_account}']) && "
+                f"(!has({pod}.serviceAccount) || {pod}.serviceAccount in ['default', '{rollback_account}'])"
             ),
             "message": f"the Job may run only as the default or the {rollback_account} ServiceAccount",
         },
@@ -57,7 +58,14 @@ def validations(config: InfraConfig, rollback_account: str) -> list[dict[str, st
         },
         {
             "expression": (
-                f"!has({pod}.volumes) || {pod}.volumes.all(v, !has(v.secret) || v.secret.secretName in [{secrets}])"
+                f"(!has({pod}.volumes) || {pod}.volumes.all(v, "
+                f"(!has(v.secret) || v.secret.secretName in [{secrets}]) && "
+                f"(!has(v.projected) || !has(v.projected.sources) || v.projected.sources.all(s, "
+                f"!has(s.secret) || s.secret.name in [{secrets}])))) && "
+                f"({containers}).all(c, (!has(c.envFrom) || c.envFrom.all(e, "
+                f"!has(e.secretRef) || e.secretRef.name in [{secrets}])) && "
+                f"(!has(c.env) || c.env.all(e, !has(e.valueFrom) || !has(e.valueFrom.secretKeyRef) || "
+                f"e.valueFrom.secretKeyRef.name in [{secrets}])))"
             ),
             "message": f"the only Secrets a Job may mount are {', '.join(ALLOWED_SECRETS)}",
         },
