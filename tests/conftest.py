@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -105,3 +105,37 @@ def pg_dsn() -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture()
+def start_daemon() -> Iterator[Callable[[list[str], str, str], str]]:
+    """Start a loopback daemon (Prometheus, Alertmanager): ``start(argv, name, base_url)`` waits for
+    ``base_url/-/ready`` and returns ``base_url``; every daemon started is stopped after the test."""
+    import subprocess
+    import time
+    import urllib.request
+
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(argv: list[str], name: str, base: str) -> str:
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        procs.append(proc)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/-/ready", timeout=2).close()
+                return base
+            except OSError as exc:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    err = proc.stderr.read() if proc.stderr else b""
+                    raise RuntimeError(f"{name} did not start: {err.decode(errors='replace')[-2000:]}") from exc
+                time.sleep(0.2)
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -9,10 +9,9 @@ from __future__ import annotations
 import json
 import shutil
 import socket
-import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +36,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture()
-def alertmanager(tmp_path: Path) -> Iterator[str]:
+def alertmanager(tmp_path: Path, start_daemon: Callable[[list[str], str, str], str]) -> str:
     config = alertmanager_config(load_tenants().active("prod"), load_catalog())
     (tmp_path / "alertmanager.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     port = _free_port()
-    proc = subprocess.Popen(
+    base = f"http://127.0.0.1:{port}"
+    return start_daemon(
         [
             ALERTMANAGER,
             f"--config.file={tmp_path / 'alertmanager.yml'}",
@@ -50,29 +50,9 @@ def alertmanager(tmp_path: Path) -> Iterator[str]:
             "--cluster.listen-address=",
             "--log.level=warn",
         ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        "alertmanager",
+        base,
     )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/-/ready", timeout=1).close()
-                break
-            except OSError as exc:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    err = proc.stderr.read() if proc.stderr else b""
-                    raise RuntimeError(f"alertmanager did not start: {err!r}") from exc
-                time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _post(base: str, alerts: list[dict[str, str]]) -> None:

@@ -26,7 +26,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -171,8 +171,12 @@ def _scrape_configs(
 
 @pytest.fixture()
 def prometheus(
-    prod_objects: list[Obj], helpers: Any, exporters: dict[tuple[str, str], int], tmp_path: Path
-) -> Iterator[str]:
+    prod_objects: list[Obj],
+    helpers: Any,
+    exporters: dict[tuple[str, str], int],
+    tmp_path: Path,
+    start_daemon: Callable[[list[str], str, str], str],
+) -> str:
     rules = []
     for obj in helpers.of_kind(prod_objects, "PrometheusRule"):
         for group in obj["spec"]["groups"]:
@@ -190,7 +194,7 @@ def prometheus(
     }
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
     port = _free_port()
-    proc = subprocess.Popen(
+    return start_daemon(
         [
             PROMETHEUS,
             f"--config.file={tmp_path / 'prometheus.yml'}",
@@ -198,20 +202,9 @@ def prometheus(
             f"--web.listen-address=127.0.0.1:{port}",
             "--log.level=warn",
         ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        "prometheus",
+        f"http://127.0.0.1:{port}",
     )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_http(f"{base}/-/ready", proc, "prometheus")
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _firing(base: str, name: str) -> list[dict[str, Any]]:

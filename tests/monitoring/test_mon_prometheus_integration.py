@@ -8,12 +8,11 @@ import http.server
 import json
 import shutil
 import socket
-import subprocess
 import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +122,9 @@ def exporters(migrated_tenant: str) -> Iterator[dict[str, int]]:
 
 
 @pytest.fixture()
-def prometheus(exporters: dict[str, int], rendered: Path, tmp_path: Path) -> Iterator[str]:
+def prometheus(
+    exporters: dict[str, int], rendered: Path, tmp_path: Path, start_daemon: Callable[[list[str], str, str], str]
+) -> str:
     port = _free_port()
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "5s"},
@@ -134,7 +135,8 @@ def prometheus(exporters: dict[str, int], rendered: Path, tmp_path: Path) -> Ite
         ],
     }
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-    proc = subprocess.Popen(
+    base = f"http://127.0.0.1:{port}"
+    return start_daemon(
         [
             PROMETHEUS,
             f"--config.file={tmp_path / 'prometheus.yml'}",
@@ -142,29 +144,9 @@ def prometheus(exporters: dict[str, int], rendered: Path, tmp_path: Path) -> Ite
             f"--web.listen-address=127.0.0.1:{port}",
             "--log.level=warn",
         ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        "prometheus",
+        base,
     )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/-/ready", timeout=1).close()
-                break
-            except OSError as exc:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    err = proc.stderr.read() if proc.stderr else b""
-                    raise RuntimeError(f"prometheus did not start: {err!r}") from exc
-                time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _query(base: str, promql: str, timeout: float = 30) -> list[dict[str, Any]]:
