@@ -161,6 +161,8 @@ def test_rollout_waves_carry_the_scenarios_offsets(planned: Path) -> None:
             "freezeDays": 3,
         }
         assert wave["spec"]["hypercareDays"] == 21
+        # The runbook's night: the final migration waits for the cutover lead's extract-delivered record.
+        assert wave["spec"]["gates"] == {"requireExtractDelivered": True}
 
 
 def test_go_live_day_defaults_to_saturday_and_public_holidays_block_the_night() -> None:

@@ -58,6 +58,8 @@ class CutoverTiming:
     """Real seconds of one cutover attempt, from the legacy freeze to Live or RolledBack."""
 
     kommunenummer: str
+    #: The final migration Job; empty until it is created (on a night that waits for ``extract-delivered``
+    #: the Job comes after the legacy freeze, and its wait is part of the downtime).
     job_name: str
     started: float
     ended: float | None = None
@@ -170,8 +172,7 @@ def rehearse(options: Options, display: Display | None = None) -> RehearsalResul
         transition = decision.transition
         if transition is not None:
             if transition.to_phase == Phase.CUTOVER:
-                job = next(a.job_name for a in decision.actions if isinstance(a, CreateMigrationJob))
-                timing = CutoverTiming(tenant, job, time.perf_counter())
+                timing = CutoverTiming(tenant, "", time.perf_counter())
                 open_cutover[tenant] = timing
                 cutovers.append(timing)
             elif transition.from_phase == Phase.CUTOVER and tenant in open_cutover:
@@ -179,6 +180,10 @@ def rehearse(options: Options, display: Display | None = None) -> RehearsalResul
                 timing.ended, timing.end_phase = time.perf_counter(), transition.to_phase
                 if transition.to_phase == Phase.LIVE:
                     executor.went_live(tenant, timing.job_name)
+        night = open_cutover.get(tenant)
+        created = [a.job_name for a in decision.actions if isinstance(a, CreateMigrationJob)]
+        if night is not None and created and not night.job_name:
+            night.job_name = created[0]
         _write_json_atomic(
             state_file,
             {

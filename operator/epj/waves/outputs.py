@@ -94,6 +94,9 @@ def rollout_waves(problem: Problem, plan: Plan, namespace: str = DEFAULT_NAMESPA
                     ],
                     "gpOffices": sorted((o for m in ordered for o in offices[m.tenant]), key=lambda o: o["id"]),
                     "hypercareDays": problem.scenario.preparation.hypercare_days,
+                    # The runbook's night (runbooks/process/cutover-night.md): the final migration waits
+                    # for the cutover lead's record that the final extract arrived and its counts match.
+                    "gates": {"requireExtractDelivered": True},
                     "schedule": problem.scenario.preparation.schedule_spec().to_dict(),
                 },
             }
