@@ -176,8 +176,8 @@ def test_rendered_webhook_configurations_call_the_paths_kopf_serves() -> None:
     mutating, validating = objs["MutatingWebhookConfiguration"], objs["ValidatingWebhookConfiguration"]
     for obj in (mutating, validating, objs["Service"]):
         kubernetes_validate.validate(obj, "1.30", strict=True)
-    (stamp,) = mutating["webhooks"]
-    (check,) = validating["webhooks"]
+    stamp, resume_stamp = mutating["webhooks"]
+    check, resume_check = validating["webhooks"]
     assert stamp["clientConfig"]["service"]["path"] == "/approval-stamp" == f"/{MUTATE_ID}"
     assert check["clientConfig"]["service"]["path"] == "/approval-check" == f"/{VALIDATE_ID}"
     assert stamp["rules"][0]["operations"] == ["CREATE"]
@@ -185,5 +185,94 @@ def test_rendered_webhook_configurations_call_the_paths_kopf_serves() -> None:
     assert stamp["rules"][0]["resources"] == check["rules"][0]["resources"] == ["goliveapprovals"]
     assert stamp["failurePolicy"] == check["failurePolicy"] == "Fail"
     assert objs["Service"]["spec"]["ports"][0]["targetPort"] == 9443
+    # GoLive writes go through the resume webhooks only when spec.resume changes (pause/abort never wait on them).
+    assert resume_stamp["clientConfig"]["service"]["path"] == "/resume-stamp"
+    assert resume_check["clientConfig"]["service"]["path"] == "/resume-check"
+    for hook in (resume_stamp, resume_check):
+        assert hook["rules"][0]["resources"] == ["golives"]
+        assert hook["rules"][0]["operations"] == ["CREATE", "UPDATE"]
+        assert hook["failurePolicy"] == "Fail"
+        assert [c["name"] for c in hook["matchConditions"]] == ["resume-changed"]
+        assert "oldObject.spec.resume" in hook["matchConditions"][0]["expression"]
     assert objs["Certificate"]["spec"]["secretName"] == WEBHOOK_TLS_SECRET
     assert mutating["metadata"]["annotations"]["cert-manager.io/inject-ca-from"] == "epj-system/epj-golive-webhook"
+
+
+# ------------------------------------------------------------------------------------ resume: the server's fact
+
+
+def golive(resume: dict[str, Any] | None, *, paused: bool = False) -> dict[str, Any]:
+    spec: dict[str, Any] = {"kommunenummer": "5035", "wave": "wave-2027-q3", "goLiveDate": "2027-09-06",
+                            "paused": paused}  # fmt: skip
+    if resume is not None:
+        spec["resume"] = resume
+    return {"apiVersion": "epj.no/v1alpha1", "kind": "GoLive",
+            "metadata": {"name": "golive-5035", "namespace": "epj-system"}, "spec": spec}  # fmt: skip
+
+
+PROJECT_LEAD = {"username": "per@region.test", "groups": ["system:authenticated", "epj-approver:project-lead"]}
+
+
+async def test_resume_gets_the_servers_user_and_time_and_only_from_a_role_that_resumes(
+    cluster: LocalCluster,
+) -> None:
+    port = free_port()
+    ctx = await cluster.start_operator(webhook_port=port)
+    base = f"http://127.0.0.1:{port}"
+    held = golive(None)
+    # The client claims a time in the future (it would resume a hold that has not happened yet) and another user.
+    claimed = golive({"by": "project-lead", "reason": "Extract re-run, reconciled", "at": "2031-01-01T00:00:00Z",
+                      "user": "someone-else"})  # fmt: skip
+    response = await post_review(f"{base}/resume-stamp", admission_review("UPDATE", claimed, held, PROJECT_LEAD))
+    assert response["allowed"] is True
+    stamped = jsonpatch.apply_patch(claimed, json.loads(base64.b64decode(response["patch"])))
+    server_time = ctx.now().isoformat().replace("+00:00", "Z")
+    assert stamped["spec"]["resume"] == {"by": "project-lead", "reason": "Extract re-run, reconciled",
+                                         "at": server_time, "user": "per@region.test"}  # fmt: skip
+    checked = await post_review(f"{base}/resume-check", admission_review("UPDATE", stamped, held, PROJECT_LEAD))
+    assert checked["allowed"] is True
+    # What the mutating webhook did not stamp is refused by the validating one.
+    forged = await post_review(f"{base}/resume-check", admission_review("UPDATE", claimed, held, PROJECT_LEAD))
+    assert forged["allowed"] is False and "not stamped" in forged["status"]["message"]
+    # Pausing next to a recorded resume keeps the resume's stamp: the client cannot re-date it.
+    redated = {**stamped, "spec": {**stamped["spec"], "paused": True,
+                                   "resume": {**stamped["spec"]["resume"], "at": "2031-01-01T00:00:00Z"}}}  # fmt: skip
+    kept = await post_review(f"{base}/resume-stamp", admission_review("UPDATE", redated, stamped, PROJECT_LEAD))
+    restored = jsonpatch.apply_patch(redated, json.loads(base64.b64decode(kept["patch"])))
+    assert restored["spec"]["resume"]["at"] == server_time and restored["spec"]["paused"] is True
+    # A service owner does not resume a go-live; a clinical lead's groups do not grant project-lead.
+    owner = {"username": "ola@kommune.test", "groups": ["epj-approver:service-owner"]}
+    as_owner = golive({"by": "service-owner", "reason": "Looks fine now", "at": server_time})
+    refused = await post_review(f"{base}/resume-stamp", admission_review("UPDATE", as_owner, held, owner))
+    assert refused["allowed"] is False
+    assert refused["status"]["message"] == (
+        "resume refused: service-owner does not resume a go-live; roles that do: cutover-lead, project-lead"
+    )
+    clinical = {"username": "ola@kommune.test", "groups": ["epj-approver:clinical-lead"]}
+    as_clinical = golive({"by": "project-lead", "reason": "Looks fine now", "at": server_time})
+    refused = await post_review(f"{base}/resume-stamp", admission_review("UPDATE", as_clinical, held, clinical))
+    assert refused["allowed"] is False
+    assert "your groups do not grant the role project-lead (they grant: clinical-lead)" in refused["status"]["message"]
+
+
+def test_only_a_changed_resume_calls_the_resume_webhooks() -> None:
+    """The configurations' CEL matchCondition, evaluated as the API server would (cel-python)."""
+    import celpy
+
+    from epj.operator.deploy import webhook_manifests
+
+    objs = {o["kind"]: o for o in webhook_manifests("epj-system", {"app.kubernetes.io/name": "epj-operator"})}
+    (condition,) = objs["MutatingWebhookConfiguration"]["webhooks"][1]["matchConditions"]
+    env = celpy.Environment()
+    program = env.program(env.compile(condition["expression"]))
+
+    def calls(new: dict[str, Any], old: dict[str, Any] | None) -> bool:
+        activation = {"object": celpy.json_to_cel(new), "oldObject": celpy.json_to_cel(old)}
+        return bool(program.evaluate(activation))
+
+    first = {"by": "project-lead", "reason": "Extract re-run", "at": "2027-09-05T10:00:00Z", "user": "per"}
+    assert calls(golive(first), golive(None)) is True  # a new resume
+    assert calls(golive(first), None) is True  # created with a resume
+    assert calls(golive({**first, "reason": "Again"}), golive(first)) is True  # a second resume
+    assert calls(golive(first, paused=True), golive(first)) is False  # pausing does not depend on the operator
+    assert calls(golive(None, paused=True), golive(None)) is False

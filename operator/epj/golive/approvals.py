@@ -135,3 +135,63 @@ def approval_from_object(body: Mapping[str, Any]) -> Approval | None:
 
 def _stamp(now: dt.datetime) -> str:
     return ensure_utc(now).isoformat().replace("+00:00", "Z")
+
+
+#: Who may resume a held or rolled-back go-live: the project lead (the runbooks' "a person runs
+#: ``epj golive resume``" after a re-plan) and the cutover lead (who owns the night's go/no-go).
+RESUME_ROLES = frozenset({ApproverRole.PROJECT_LEAD, ApproverRole.CUTOVER_LEAD})
+
+_RESUME_FIELDS = ("by", "reason")
+
+
+def admit_resume(
+    new: Mapping[str, Any] | None,
+    old: Mapping[str, Any] | None,
+    *,
+    user: str,
+    groups: Iterable[str],
+    now: dt.datetime,
+    mapping: RoleMapping,
+) -> dict[str, Any] | None:
+    """The stamped ``spec.resume`` of a GoLive update, or None when the update does not resume.
+
+    A resume is acted on when its time is newer than the hold (:mod:`epj.golive.machine`), so a
+    client-written ``at`` could resume a future hold, or none at all with a skewed clock: the
+    server's time and user are written instead, like on a gate decision. An update that leaves
+    ``by`` and ``reason`` as they were keeps the recorded stamp (editing a lever next to it must
+    not re-date an old resume); removing the request is allowed (it resumes nothing).
+    """
+    if not new:
+        return None
+    if old and all(new.get(k) == old.get(k) for k in _RESUME_FIELDS) and old.get("user") and old.get("at"):
+        return {**{k: old.get(k) for k in _RESUME_FIELDS}, "at": old["at"], "user": old["user"]}
+    by, reason = new.get("by"), str(new.get("reason") or "").strip()
+    try:
+        role = ApproverRole(str(by))
+    except ValueError:
+        roles = ", ".join(sorted(r.value for r in RESUME_ROLES))
+        raise ApprovalRefused(
+            f"resume refused: spec.resume.by {by!r} is not a role; roles that resume: {roles}"
+        ) from None
+    if len(reason) < 3:
+        raise ApprovalRefused("resume refused: spec.resume.reason must say why (at least 3 characters)")
+    if not user:
+        raise ApprovalRefused("resume refused: the request carries no authenticated user")
+    if role not in RESUME_ROLES:
+        may = ", ".join(sorted(r.value for r in RESUME_ROLES))
+        raise ApprovalRefused(f"resume refused: {role} does not resume a go-live; roles that do: {may}")
+    granted = mapping.roles(groups)
+    if role not in granted:
+        held = ", ".join(sorted(r.value for r in granted)) or "none"
+        raise ApprovalRefused(
+            f"resume refused: your groups do not grant the role {role} (they grant: {held}); "
+            f"ask for membership of the group for {role}, or resume with a role you hold"
+        )
+    return {"by": str(role), "reason": reason, "at": _stamp(now), "user": user}
+
+
+def resume_is_stamped(new: Mapping[str, Any] | None, old: Mapping[str, Any] | None, *, user: str) -> bool:
+    """Validating side: an unchanged resume, or a changed one the mutating webhook stamped for this user."""
+    if not new or new == old:
+        return True
+    return bool(new.get("at")) and new.get("user") == user

@@ -135,8 +135,11 @@ class ResumeRequest(CoreModel):
     """A person's request to resume after OnHold or RolledBack (acted on once, when newer than the hold)."""
 
     by: ApproverRole
+    #: Server time of the request: written by the operator's admission webhook, never by the client.
     at: UtcDatetime
     reason: str = Field(min_length=3, max_length=500)
+    #: The authenticated Kubernetes user who resumed (the webhook's stamp); None before the webhook ran.
+    user: str | None = None
 
 
 class GoLiveSpec(CoreModel):

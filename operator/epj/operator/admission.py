@@ -5,7 +5,11 @@ Thin kopf wiring around :mod:`epj.golive.approvals` (the rules live there):
 * ``@kopf.on.mutate`` (:data:`MUTATE_ID`, CREATE): write ``spec.user`` from the request's
   authenticated user and ``spec.at`` from the operator's clock (server time), or refuse;
 * ``@kopf.on.validate`` (:data:`VALIDATE_ID`, CREATE and UPDATE): the stored object must carry the
-  requesting user and a role their groups grant; any change of a recorded decision is refused.
+  requesting user and a role their groups grant; any change of a recorded decision is refused;
+* the same pair for a GoLive's ``spec.resume`` (:data:`RESUME_MUTATE_ID`, :data:`RESUME_VALIDATE_ID`):
+  a resume is acted on when newer than the hold, so its time and user are the server's too. The
+  configurations call these only when ``spec.resume`` changes (``matchConditions``), so other
+  GoLive edits (pause, abort) never depend on the operator being up.
 
 The API server calls them through the ``ValidatingWebhookConfiguration`` and
 ``MutatingWebhookConfiguration`` rendered by :func:`epj.operator.deploy.webhook_manifests`; the
@@ -20,21 +24,24 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import kopf
 
 from epj import contract
-from epj.golive.approvals import ApprovalRefused, RoleMapping, admit
+from epj.golive.approvals import ApprovalRefused, RoleMapping, admit, admit_resume, resume_is_stamped
 from epj.operator.context import OperatorContext
 from epj.operator.crds import GROUP, VERSION
 
 logger = logging.getLogger(__name__)
 
 PLURAL = "goliveapprovals"
+GOLIVE_PLURAL = "golives"
 #: kopf serves each handler at ``/<id>``; the webhook configurations name these paths.
 MUTATE_ID = "approval-stamp"
 VALIDATE_ID = "approval-check"
+RESUME_MUTATE_ID = "resume-stamp"
+RESUME_VALIDATE_ID = "resume-check"
 
 
 def role_mapping(environ: Mapping[str, str] | None = None) -> RoleMapping:
@@ -88,10 +95,46 @@ async def check(spec: kopf.Spec, userinfo: kopf.UserInfo, memo: kopf.Memo, **kwa
         raise kopf.AdmissionError("approval refused: not stamped by the operator's mutating webhook", code=403)
 
 
+def _resumes(spec: Mapping[str, Any], old: Mapping[str, Any] | None) -> tuple[Any, Any]:
+    before = ((old or {}).get("spec") or {}).get("resume")
+    return spec.get("resume"), before
+
+
+async def stamp_resume(
+    spec: kopf.Spec, userinfo: kopf.UserInfo, patch: kopf.Patch, memo: kopf.Memo, dryrun: bool, **kwargs: Any
+) -> None:
+    """Mutating, GoLive: a new ``spec.resume`` gets the server's user and time (the client's are overwritten)."""
+    new, old = _resumes(spec, kwargs.get("old"))
+    ctx = _context(memo)
+    user, groups = _user(userinfo)
+    try:
+        stamped = admit_resume(new, old, user=user, groups=groups, now=ctx.now(), mapping=ctx.approver_roles)
+    except ApprovalRefused as refused:
+        raise kopf.AdmissionError(str(refused), code=403) from None
+    if stamped is None or stamped == new:
+        return
+    patch.spec["resume"] = stamped
+    if not dryrun and stamped != old:
+        logger.info("GoLive resume for %s by role %s", spec.get("kommunenummer"), stamped["by"])  # role only
+
+
+async def check_resume(spec: kopf.Spec, userinfo: kopf.UserInfo, **kwargs: Any) -> None:
+    """Validating, GoLive: a changed ``spec.resume`` is stored only as the mutating webhook stamped it."""
+    new, old = _resumes(spec, kwargs.get("old"))
+    user, _ = _user(userinfo)
+    if not resume_is_stamped(new, old, user=user):
+        raise kopf.AdmissionError("resume refused: not stamped by the operator's mutating webhook", code=403)
+
+
 def register(registry: kopf.OperatorRegistry) -> None:
-    """Add both webhooks to ``registry`` (served only when the operator's settings name a webhook server)."""
+    """Add the webhooks to ``registry`` (served only when the operator's settings name a webhook server)."""
     kopf.on.mutate(GROUP, VERSION, PLURAL, registry=registry, id=MUTATE_ID, operations={"CREATE"})(stamp)
     kopf.on.validate(GROUP, VERSION, PLURAL, registry=registry, id=VALIDATE_ID)(check)
+    both: set[Literal["CREATE", "UPDATE"]] = {"CREATE", "UPDATE"}
+    kopf.on.mutate(GROUP, VERSION, GOLIVE_PLURAL, registry=registry, id=RESUME_MUTATE_ID, operations=both)(stamp_resume)
+    kopf.on.validate(GROUP, VERSION, GOLIVE_PLURAL, registry=registry, id=RESUME_VALIDATE_ID, operations=both)(
+        check_resume
+    )
 
 
 def webhook_server(

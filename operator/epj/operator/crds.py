@@ -427,8 +427,12 @@ def _resume() -> Schema:
         "required": ["by", "at", "reason"],
         "properties": {
             "by": _enum(ApproverRole, "Role of the person who resumed."),
-            "at": _timestamp("When the resume was requested."),
+            "at": _timestamp("When the API server admitted the resume (stamped by the operator's webhook)."),
             "reason": {"type": "string", "minLength": 3, "maxLength": 500},
+            "user": {
+                "type": "string",
+                "description": "The authenticated user who resumed (stamped by the operator's webhook).",
+            },
         },
     }
 

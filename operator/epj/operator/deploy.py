@@ -33,7 +33,14 @@ from __future__ import annotations
 from typing import Any
 
 from epj import contract
-from epj.operator.admission import MUTATE_ID, PLURAL, VALIDATE_ID
+from epj.operator.admission import (
+    GOLIVE_PLURAL,
+    MUTATE_ID,
+    PLURAL,
+    RESUME_MUTATE_ID,
+    RESUME_VALIDATE_ID,
+    VALIDATE_ID,
+)
 from epj.operator.crds import GROUP, VERSION
 from epj.operator.runner import PEERING_NAME
 
@@ -128,9 +135,10 @@ def webhook_volume() -> tuple[dict[str, Any], dict[str, Any]]:
 def webhook_manifests(namespace: str, selector: dict[str, str]) -> list[dict[str, Any]]:
     """cert-manager Issuer and Certificate, Service, Mutating/ValidatingWebhookConfiguration for the webhooks.
 
-    ``selector`` picks the operator's pods. Both webhooks fail closed (``failurePolicy: Fail``):
+    ``selector`` picks the operator's pods. The webhooks fail closed (``failurePolicy: Fail``):
     while the operator is down no decision is recorded, never an unverified one. Only
-    ``goliveapprovals`` in ``namespace`` go through them, so nothing else depends on the operator.
+    ``goliveapprovals`` in ``namespace``, and GoLive writes that change ``spec.resume`` (a CEL
+    ``matchConditions``), go through them, so nothing else depends on the operator.
     """
     service = contract.OPERATOR_WEBHOOK_SERVICE
     labels = {"app.kubernetes.io/part-of": "epj-platform", "app.kubernetes.io/name": service}
@@ -138,17 +146,29 @@ def webhook_manifests(namespace: str, selector: dict[str, str]) -> list[dict[str
     rule = {"apiGroups": [GROUP], "apiVersions": [VERSION], "resources": [PLURAL], "scope": "Namespaced"}
     scope = {"matchLabels": {"kubernetes.io/metadata.name": namespace}}
 
-    def webhook(handler: str, operations: list[str]) -> dict[str, Any]:
-        return {
+    golive_rule = {**rule, "resources": [GOLIVE_PLURAL]}
+    resume_changed = [{
+        "name": "resume-changed",
+        "expression": "has(object.spec.resume) && (oldObject == null || !has(oldObject.spec.resume)"
+                      " || object.spec.resume != oldObject.spec.resume)",
+    }]  # fmt: skip
+
+    def webhook(
+        handler: str, operations: list[str], on: dict[str, Any] = rule, when: list[dict[str, str]] | None = None
+    ) -> dict[str, Any]:
+        hook = {
             "name": f"{handler}.{GROUP}",
             "clientConfig": {"service": {"name": service, "namespace": namespace, "path": f"/{handler}", "port": 443}},
-            "rules": [{**rule, "operations": operations}],
+            "rules": [{**on, "operations": operations}],
             "namespaceSelector": scope,
             "failurePolicy": "Fail",
             "sideEffects": "None",
             "admissionReviewVersions": ["v1"],
             "timeoutSeconds": 10,
         }
+        if when:
+            hook["matchConditions"] = when
+        return hook
 
     issuer = f"{WEBHOOK_CERTIFICATE}-issuer"
     return [
@@ -186,12 +206,21 @@ def webhook_manifests(namespace: str, selector: dict[str, str]) -> list[dict[str
             "apiVersion": "admissionregistration.k8s.io/v1",
             "kind": "MutatingWebhookConfiguration",
             "metadata": {"name": f"{service}.{GROUP}", "labels": labels, "annotations": inject},
-            "webhooks": [{**webhook(MUTATE_ID, ["CREATE"]), "reinvocationPolicy": "Never"}],
+            "webhooks": [
+                {**webhook(MUTATE_ID, ["CREATE"]), "reinvocationPolicy": "Never"},
+                {
+                    **webhook(RESUME_MUTATE_ID, ["CREATE", "UPDATE"], golive_rule, resume_changed),
+                    "reinvocationPolicy": "Never",
+                },
+            ],
         },
         {
             "apiVersion": "admissionregistration.k8s.io/v1",
             "kind": "ValidatingWebhookConfiguration",
             "metadata": {"name": f"{service}.{GROUP}", "labels": labels, "annotations": inject},
-            "webhooks": [webhook(VALIDATE_ID, ["CREATE", "UPDATE"])],
+            "webhooks": [
+                webhook(VALIDATE_ID, ["CREATE", "UPDATE"]),
+                webhook(RESUME_VALIDATE_ID, ["CREATE", "UPDATE"], golive_rule, resume_changed),
+            ],
         },
     ]

@@ -433,19 +433,21 @@ def default_user() -> dict[str, Any]:
 def admission_review(
     operation: str, obj: dict[str, Any], old: dict[str, Any] | None, user: dict[str, Any], *, uid: str = "review-1"
 ) -> dict[str, Any]:
-    """An ``admission.k8s.io/v1`` AdmissionReview for a GoLiveApproval, as the API server sends it."""
+    """An ``admission.k8s.io/v1`` AdmissionReview for a GoLiveApproval or GoLive, as the API server sends it."""
     from epj.operator.crds import GROUP, VERSION
 
     meta = obj.get("metadata") or {}
+    kind = str(obj.get("kind") or "GoLiveApproval")
+    plural = {"GoLiveApproval": "goliveapprovals", "GoLive": "golives"}[kind]
     return {
         "apiVersion": "admission.k8s.io/v1",
         "kind": "AdmissionReview",
         "request": {
             "uid": uid,
-            "kind": {"group": GROUP, "version": VERSION, "kind": "GoLiveApproval"},
-            "resource": {"group": GROUP, "version": VERSION, "resource": "goliveapprovals"},
-            "requestKind": {"group": GROUP, "version": VERSION, "kind": "GoLiveApproval"},
-            "requestResource": {"group": GROUP, "version": VERSION, "resource": "goliveapprovals"},
+            "kind": {"group": GROUP, "version": VERSION, "kind": kind},
+            "resource": {"group": GROUP, "version": VERSION, "resource": plural},
+            "requestKind": {"group": GROUP, "version": VERSION, "kind": kind},
+            "requestResource": {"group": GROUP, "version": VERSION, "resource": plural},
             "name": meta.get("name") or "",
             "namespace": meta.get("namespace") or "",
             "operation": operation,
