@@ -51,6 +51,12 @@ async def sync_migration_job(ctx: OperatorContext, body: Body) -> JobState:
     if job is None and status.get("jobName") == job_name:
         return await _vanished(ctx, body, status, job_name)
     if job is None:
+        if status.get("jobName") != job_name:
+            # Recorded before it exists: a crash after creating it can then never lead to a second run (the
+            # Job gone by the restart, e.g. collected after its TTL, is reported as vanished, not re-created).
+            await ctx.client.patch_status(MIGRATION_JOBS, meta["namespace"], meta["name"], {"jobName": job_name})
+            status = {**status, "jobName": job_name}
+            ctx.migration_status[key] = {**ctx.migration_status.get(key, {}), "jobName": job_name}
         job, _ = await ctx.client.ensure(JOBS, job_ns, manifest)
         await ctx.fault_point("migration.created", migration_job=meta["name"], job=job_name)
     state = resources.job_state(job)
