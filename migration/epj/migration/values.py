@@ -70,12 +70,10 @@ def _hour(day: str, month: str, year: str, hour: str) -> tuple[str, str] | None:
     return iso[:13], iso[19:]
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=65536)
 def parse_no_timestamp(text: str) -> str | None:
     """`dd.mm.yyyy HH:MM` (Oslo local) → ISO 8601 with offset, e.g. `2026-03-29T03:30:00+02:00`."""
-    if len(text) != 16:
-        return None
-    m = _NO_TIMESTAMP.fullmatch(text)
+    m = _NO_TIMESTAMP.fullmatch(text)  # fixed width: anything but 16 ASCII characters fails here
     if m is None or m[5] > "59":
         return None
     hour = _hour(m[1], m[2], m[3], m[4])
