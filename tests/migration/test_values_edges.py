@@ -184,8 +184,35 @@ def test_months_outside_both_ranges_are_not_ids(month: int) -> None:
 def test_synthetic_check_digits_each_matter() -> None:
     number = national_id(dt.date(1950, 10, 15), 123)
     for pos in (9, 10):
-        wrong = number[:pos] + str((int(number[pos]) + 1) % 10) + number[pos + 1 :]
-        assert check_national_id(wrong, allow_synthetic=True) is None, pos
+        for delta in (1, 9):  # one more and one less (mod 10): a check digit must be equal, not just ordered
+            wrong = number[:pos] + str((int(number[pos]) + delta) % 10) + number[pos + 1 :]
+            assert check_national_id(wrong, allow_synthetic=True) is None, (pos, delta)
+
+
+def test_only_eleven_digits_are_a_national_id() -> None:
+    number = national_id(dt.date(1950, 10, 15), 123)
+    assert check_national_id(number, allow_synthetic=True) is not None
+    for wrong in (number + "0", number[:10], number[:9]):
+        assert check_national_id(wrong, allow_synthetic=True) is None, len(wrong)
+
+
+def test_synthetic_ids_are_allowed_by_name_only() -> None:
+    """`check_national_id(x, True)` would hide which way the flag goes; production code must say it."""
+    import inspect
+
+    params = inspect.signature(check_national_id).parameters
+    assert params["allow_synthetic"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert params["number"].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+
+
+def test_a_national_id_is_an_immutable_value() -> None:
+    """Shared between a Patient and the merge index: nobody may change it after the check."""
+    import dataclasses
+
+    got = check_national_id(national_id(dt.date(1950, 10, 15), 123), allow_synthetic=True)
+    assert got is not None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        got.value = "x"  # type: ignore[misc]
 
 
 def test_synthetic_birth_date_today_is_valid_and_tomorrow_is_not() -> None:
