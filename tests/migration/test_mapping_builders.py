@@ -291,6 +291,12 @@ def test_medication_administration_not_given_and_self_administered() -> None:
     assert "statusReason" not in own
 
 
+@pytest.mark.parametrize("status", ["stopped", "on-hold", "completed"])
+def test_medication_administration_status_reason_only_when_not_done(status: str) -> None:
+    got = _administration(status=status)
+    assert got["status"] == status and "statusReason" not in got
+
+
 def test_iplos_observation() -> None:
     got = mapping.iplos_observation("o1", patient_id="p1", variabel="HORSEL", date=dt.date(2026, 2, 1), skaar=9)
     assert got == {

@@ -70,6 +70,19 @@ def test_idset_grows_from_empty_to_a_far_id() -> None:
     assert seen.add_seen(4999) is False and seen.add_seen(5001) is False and seen.add_seen(0) is False
 
 
+def test_idset_memory_stays_flat() -> None:
+    """The class's promise: dense ids cost one bit each (the bitmap at most doubles), ids from 2**27 on go to
+    a set, so the bitmap never passes 16 MB (white-box: the sizes are the point)."""
+    seen = IdSet()
+    for i in range(80_000):
+        seen.add_seen(i)
+    assert 10_000 <= len(seen._bits) <= 20_000 and seen._other == set()
+    seen.add_seen((1 << 27) - 1)  # the largest id the bitmap takes
+    assert len(seen._bits) == 1 << 24 and seen._other == set()
+    seen.add_seen(1 << 27)
+    assert seen._other == {1 << 27} and len(seen._bits) == 1 << 24
+
+
 # ------------------------------------------------------------------------------------ Profil
 def test_quarantine_entries_name_file_record_and_id() -> None:
     rules, tally, _ = _rules()
