@@ -1,0 +1,341 @@
+"""The phase machine's bookkeeping, one rule at a time, on hand-built states of tenant 5035 (go-live 6 Sep 2027).
+
+Expected values are written out by hand: the night's instants come from the runbook (Oslo summer time is UTC+2:
+the freeze starts 3 Sep 00:00 = 2 Sep 22:00 UTC, the night 5 Sep 16:00 = 14:00 UTC, the latest start 20:00 =
+18:00 UTC, the clinical morning 6 Sep 07:00 = 05:00 UTC, hypercare 21 days), the texts from what
+`epj golive status` shows. Each status is read back from JSON between calls, as the operator reads it from
+the API server: nothing may depend on the core still holding the very objects it wrote.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from epj.golive import (
+    Approval,
+    CreateMigrationJob,
+    Decision,
+    EmitEvent,
+    GateName,
+    GateOutcome,
+    GoLiveSpec,
+    GoLiveState,
+    HistoryEntry,
+    JobState,
+    MigrationObservation,
+    MigrationRecord,
+    Observations,
+    Phase,
+    Reconciliation,
+    ResumeRequest,
+    RunSmokeChecks,
+    decide,
+)
+from epj.golive.model import Alert, GateConfig, SmokeResult
+from epj.golive.phases import ApprovalDecision, ApproverRole, ConditionType, MigrationPurpose
+
+UTC = dt.UTC
+SPEC = GoLiveSpec(kommunenummer="5035", wave="w", go_live_date=dt.date(2027, 9, 6))
+FREEZE_AT = dt.datetime(2027, 9, 2, 22, tzinfo=UTC)
+CUTOVER_AT = dt.datetime(2027, 9, 5, 14, tzinfo=UTC)
+GO_LIVE_AT = dt.datetime(2027, 9, 6, 5, tzinfo=UTC)
+PLANNING = dt.datetime(2026, 1, 10, 12, tzinfo=UTC)  # before the pre-project (Mar 2026): nothing is due
+GO = Approval(
+    gate=GateName.GO_NO_GO, by=ApproverRole.PROJECT_LEAD, at=dt.datetime(2027, 9, 4, 9, tzinfo=UTC),
+    reason="all green", decision=ApprovalDecision.APPROVE,
+)  # fmt: skip
+
+
+def _reread(state: GoLiveState) -> GoLiveState:
+    """The status as the next reconcile reads it from the API server (a JSON document)."""
+    return GoLiveState.from_status(json.loads(json.dumps(state.to_status())))
+
+
+def _events(decision: Decision) -> list[tuple[str, str, str]]:
+    return [(a.type, a.reason, a.message) for a in decision.actions if isinstance(a, EmitEvent)]
+
+
+def _in(phase: Phase, since: dt.datetime, **update: object) -> GoLiveState:
+    state = GoLiveState.initial(since).model_copy(update={"phase": phase, "window_start": since, "wave": "w"})
+    return _reread(state.model_copy(update=update))
+
+
+# ----------------------------------------------------------------------------------- wave and audit trail
+
+
+def test_the_first_decision_notes_the_wave_and_a_later_change_is_a_move() -> None:
+    first = decide(SPEC, None, Observations(), PLANNING)
+    assert first.state.wave == "w"
+    assert [(e.kind, e.reason) for e in first.state.history] == [("Event", "Created")]
+    assert _events(first) == []
+    again = decide(SPEC, _reread(first.state), Observations(), PLANNING + dt.timedelta(hours=1))
+    assert [(e.kind, e.reason) for e in again.state.history] == [("Event", "Created")]
+    assert _events(again) == []
+    later = PLANNING + dt.timedelta(hours=2)
+    moved = decide(SPEC.model_copy(update={"wave": "2027-q3-b"}), _reread(again.state), Observations(), later)
+    assert moved.state.wave == "2027-q3-b"
+    assert moved.state.history[-1] == HistoryEntry(at=later, kind="Event", reason="moved from wave w to wave 2027-q3-b")
+    assert _events(moved) == [("Normal", "WaveChanged", "moved from wave w to wave 2027-q3-b")]
+
+
+def test_the_audit_trail_keeps_its_first_entry_and_the_latest_300() -> None:
+    created = HistoryEntry(at=PLANNING - dt.timedelta(days=30), kind="Event", reason="Created")
+    older = tuple(
+        HistoryEntry(at=PLANNING - dt.timedelta(hours=300 - i), kind="Event", reason=f"note {i}") for i in range(1, 300)
+    )
+    state = _in(Phase.PLANNED, PLANNING - dt.timedelta(days=30), wave="w-old", history=(created, *older))
+    assert len(state.history) == 300
+    decision = decide(SPEC, state, Observations(), PLANNING)
+    history = decision.state.history
+    assert len(history) == 300
+    assert [e.reason for e in history[:3]] == ["Created", "note 2", "note 3"]
+    assert history[-1].reason == "moved from wave w-old to wave w"
+
+
+# ----------------------------------------------------------------------------------- conditions, next action
+
+
+def test_ready_only_while_serving() -> None:
+    freeze = decide(SPEC, _in(Phase.FREEZE, FREEZE_AT), Observations(), dt.datetime(2027, 9, 4, 10, tzinfo=UTC))
+    ready = freeze.state.condition(ConditionType.READY)
+    assert ready is not None and (ready.status, ready.reason, ready.message) == ("False", "NotServing", "phase Freeze")
+    hypercare = _in(Phase.HYPERCARE, GO_LIVE_AT, serving_since=dt.datetime(2027, 9, 5, 20, tzinfo=UTC))
+    serving = decide(SPEC, hypercare, Observations(), dt.datetime(2027, 9, 8, 10, tzinfo=UTC))
+    ready = serving.state.condition(ConditionType.READY)
+    assert ready is not None and (ready.status, ready.reason, ready.message) == ("True", "Serving", "phase Hypercare")
+
+
+def test_a_finished_go_live_is_neither_progressing_nor_blocked() -> None:
+    stable = _in(Phase.STABLE, dt.datetime(2027, 9, 27, 5, tzinfo=UTC), serving_since=GO_LIVE_AT)
+    done = decide(SPEC, stable, Observations(), dt.datetime(2027, 10, 1, tzinfo=UTC))
+    assert done.next_action == "None: ordinary operations" and done.wake_at is None
+    conditions = {c.type: (c.status, c.reason) for c in done.state.conditions}
+    assert conditions == {
+        ConditionType.READY: ("True", "Serving"),
+        ConditionType.PROGRESSING: ("False", "Completed"),
+        ConditionType.BLOCKED: ("False", "Completed"),
+    }
+    aborted = decide(SPEC, _in(Phase.ABORTED, PLANNING), Observations(), PLANNING + dt.timedelta(days=1))
+    assert aborted.next_action == "None: go-live ended" and aborted.wake_at is None
+    conditions = {c.type: (c.status, c.reason) for c in aborted.state.conditions}
+    assert conditions == {
+        ConditionType.READY: ("False", "NotServing"),
+        ConditionType.PROGRESSING: ("False", "Aborted"),
+        ConditionType.BLOCKED: ("False", "Aborted"),
+    }
+
+
+def test_in_freeze_before_the_night_the_next_step_is_the_cutover_at_16_oslo() -> None:
+    decision = decide(SPEC, _in(Phase.FREEZE, FREEZE_AT), Observations(), dt.datetime(2027, 9, 4, 10, tzinfo=UTC))
+    assert decision.phase == Phase.FREEZE
+    assert decision.next_action == (
+        "Cutover at 2027-09-05T14:00:00+00:00 if gates pass: no-critical-alerts, dependencies-live, go-no-go"
+    )
+    assert decision.wake_at == CUTOVER_AT
+
+
+def test_in_hypercare_the_next_step_is_stable_21_days_after_the_morning() -> None:
+    state = _in(Phase.HYPERCARE, GO_LIVE_AT, serving_since=GO_LIVE_AT, hypercare_started_at=GO_LIVE_AT)
+    decision = decide(SPEC, state, Observations(), dt.datetime(2027, 9, 10, 9, tzinfo=UTC))
+    assert decision.next_action == (
+        "Stable at 2027-09-27T05:00:00+00:00 if gates pass: no-critical-alerts, hypercare-exit"
+    )
+    assert decision.wake_at == dt.datetime(2027, 9, 27, 5, tzinfo=UTC)
+
+
+def test_waiting_for_training_gives_no_approval_hint() -> None:
+    rehearsal = MigrationRecord(
+        job_name="golive-5035-rehearsal-1", purpose=MigrationPurpose.REHEARSAL, attempt=1,
+        requested_at=dt.datetime(2027, 7, 25, 22, tzinfo=UTC), state=JobState.SUCCEEDED,
+        reconciliation=Reconciliation(complete=True),
+    )  # fmt: skip
+    state = _in(Phase.REHEARSAL, dt.datetime(2027, 7, 25, 22, tzinfo=UTC), migration=rehearsal)
+    decision = decide(SPEC, state, Observations(), dt.datetime(2027, 9, 3, 8, tzinfo=UTC))
+    assert decision.phase == Phase.REHEARSAL
+    assert decision.next_action == (
+        "Waiting for training-completion: no training completion reported by 2027-09-04T22:00:00+00:00"
+    )
+
+
+# ----------------------------------------------------------------------------------- approvals and resume
+
+
+def test_a_decision_given_before_the_round_opened_is_recorded_as_not_counted() -> None:
+    early = GO.model_copy(update={"at": dt.datetime(2027, 9, 2, 21, tzinfo=UTC)})
+    spec = SPEC.model_copy(update={"approvals": (early,)})
+    state = _in(Phase.FREEZE, FREEZE_AT, decision_windows={GateName.GO_NO_GO: FREEZE_AT})
+    decision = decide(spec, state, Observations(), dt.datetime(2027, 9, 3, 9, tzinfo=UTC))
+    assert decision.state.history[-1] == HistoryEntry(
+        at=dt.datetime(2027, 9, 2, 21, tzinfo=UTC), kind="Approval", gate=GateName.GO_NO_GO, by="project-lead",
+        decision=ApprovalDecision.APPROVE, reason="not counted (given before Freeze began for this round): all green",
+    )  # fmt: skip
+    assert _events(decision) == [
+        (
+            "Warning",
+            "ApprovalNotCounted",
+            "go-no-go approve by project-lead does not count: given before Freeze began for this round",
+        )
+    ]
+
+
+def test_resuming_into_the_rehearsal_reruns_the_migration_only_if_it_did_not_pass() -> None:
+    held_at = dt.datetime(2027, 9, 4, 22, tzinfo=UTC)
+    resume = ResumeRequest(by=ApproverRole.PROJECT_LEAD, at=held_at + dt.timedelta(hours=1), reason="trained")
+    spec = SPEC.model_copy(update={"resume": resume})
+    passed = MigrationRecord(
+        job_name="golive-5035-rehearsal-1", purpose=MigrationPurpose.REHEARSAL, attempt=1,
+        requested_at=dt.datetime(2027, 7, 25, 22, tzinfo=UTC), state=JobState.SUCCEEDED,
+        reconciliation=Reconciliation(complete=True),
+    )  # fmt: skip
+    common = {"held_from": Phase.REHEARSAL, "held_at": held_at, "attempts": {MigrationPurpose.REHEARSAL: 1}}
+    now = held_at + dt.timedelta(hours=2)
+    kept = decide(spec, _in(Phase.ON_HOLD, held_at, migration=passed, **common), Observations(), now)
+    assert kept.phase == Phase.REHEARSAL
+    assert [a for a in kept.actions if isinstance(a, CreateMigrationJob)] == []
+    failed = passed.model_copy(update={"state": JobState.FAILED})
+    rerun = decide(spec, _in(Phase.ON_HOLD, held_at, migration=failed, **common), Observations(), now)
+    assert rerun.phase == Phase.REHEARSAL
+    assert [a.job_name for a in rerun.actions if isinstance(a, CreateMigrationJob)] == ["golive-5035-rehearsal-2"]
+
+
+# ----------------------------------------------------------------------------------- the night
+
+
+def _freeze_with_go() -> tuple[GoLiveSpec, GoLiveState]:
+    spec = SPEC.model_copy(update={"approvals": (GO,)})
+    return spec, _in(Phase.FREEZE, FREEZE_AT, decision_windows={GateName.GO_NO_GO: FREEZE_AT})
+
+
+def test_smoke_checks_are_requested_once_per_final_migration() -> None:
+    spec, state = _freeze_with_go()
+    night = decide(spec, state, Observations(), CUTOVER_AT)
+    assert night.phase == Phase.CUTOVER
+    assert [a.job_name for a in night.actions if isinstance(a, CreateMigrationJob)] == ["golive-5035-cutover-1"]
+    done = MigrationObservation(
+        job_name="golive-5035-cutover-1", state=JobState.SUCCEEDED, reconciliation=Reconciliation(complete=True)
+    )
+    at_21 = dt.datetime(2027, 9, 5, 19, tzinfo=UTC)
+    reconciled = decide(spec, _reread(night.state), Observations(migration=done), at_21)
+    smoke = [a.job_name for a in reconciled.actions if isinstance(a, RunSmokeChecks)]
+    assert smoke == ["golive-5035-cutover-1"]
+    again = decide(spec, _reread(reconciled.state), Observations(migration=done), at_21 + dt.timedelta(minutes=5))
+    assert [a for a in again.actions if isinstance(a, RunSmokeChecks)] == []
+    assert again.state.gate_trail() == reconciled.state.gate_trail()
+    assert again.phase == Phase.CUTOVER
+
+
+def test_a_gates_deadline_is_frozen_once_it_opened() -> None:
+    spec, state = _freeze_with_go()
+    firing = Observations(alerts=(Alert(name="EMessagingBacklog"),))
+    first = decide(spec, state, firing, dt.datetime(2027, 9, 5, 15, tzinfo=UTC))
+    record = first.state.gate(GateName.NO_CRITICAL_ALERTS)
+    assert record is not None and record.outcome == GateOutcome.PENDING
+    assert (record.opened_at, record.deadline) == (CUTOVER_AT, dt.datetime(2027, 9, 5, 20, tzinfo=UTC))
+    # Someone shortens the gate's timeout to 1 h during the night: the running gate keeps its deadline (20:00 UTC).
+    shorter = spec.model_copy(update={"gates": GateConfig(timeout_hours={GateName.NO_CRITICAL_ALERTS: 1})})
+    later = decide(shorter, _reread(first.state), firing, dt.datetime(2027, 9, 5, 16, tzinfo=UTC))
+    assert later.phase == Phase.FREEZE
+    record = later.state.gate(GateName.NO_CRITICAL_ALERTS)
+    assert record is not None and record.outcome == GateOutcome.PENDING
+    assert record.deadline == dt.datetime(2027, 9, 5, 20, tzinfo=UTC)
+
+
+def test_a_critical_alert_is_announced_when_it_starts_and_again_when_it_refires() -> None:
+    state = _in(Phase.HYPERCARE, GO_LIVE_AT, serving_since=GO_LIVE_AT, hypercare_started_at=GO_LIVE_AT)
+    day = dt.datetime(2027, 9, 8, 9, tzinfo=UTC)
+    messages = []
+    for hour, names in enumerate([("A",), ("A",), ("B",), ("A",)]):
+        obs = Observations(alerts=tuple(Alert(name=n) for n in names))
+        decision = decide(SPEC, state, obs, day + dt.timedelta(hours=hour))
+        messages.append([m for t, r, m in _events(decision) if r == "CriticalAlert" and t == "Warning"])
+        assert decision.state.pending.alerts_notified == names
+        state = _reread(decision.state)
+    assert messages == [
+        ["critical alert firing in Hypercare: A (see its runbook)"],
+        [],
+        ["critical alert firing in Hypercare: B (see its runbook)"],
+        ["critical alert firing in Hypercare: A (see its runbook)"],
+    ]
+
+
+def test_a_timeout_edited_before_the_gate_opens_applies() -> None:
+    spec, state = _freeze_with_go()
+    before = decide(spec, state, Observations(), dt.datetime(2027, 9, 4, 10, tzinfo=UTC))
+    record = before.state.gate(GateName.NO_CRITICAL_ALERTS)
+    assert record is not None and (record.opened_at, record.deadline) == (
+        CUTOVER_AT,
+        dt.datetime(2027, 9, 5, 20, tzinfo=UTC),
+    )
+    shorter = spec.model_copy(update={"gates": GateConfig(timeout_hours={GateName.NO_CRITICAL_ALERTS: 2})})
+    edited = decide(shorter, _reread(before.state), Observations(), dt.datetime(2027, 9, 4, 11, tzinfo=UTC))
+    record = edited.state.gate(GateName.NO_CRITICAL_ALERTS)
+    assert record is not None and record.deadline == dt.datetime(2027, 9, 5, 16, tzinfo=UTC)
+
+
+def test_a_date_edit_during_the_night_is_announced_once() -> None:
+    spec, state = _freeze_with_go()
+    state = state.model_copy(update={"pinned_go_live_date": dt.date(2027, 9, 6), "pinned_schedule": spec.schedule})
+    edited = spec.model_copy(update={"go_live_date": dt.date(2027, 9, 13)})
+    deferred = (
+        "Warning",
+        "TimingChangeDeferred",
+        "goLiveDate/schedule edit deferred: the night runs on goLiveDate 2027-09-06 until the tenant is in "
+        "Hypercare or held",
+    )
+    first = decide(edited, state, Observations(), dt.datetime(2027, 9, 5, 11, tzinfo=UTC))
+    assert [e for e in _events(first) if e[1] == "TimingChangeDeferred"] == [deferred]
+    night = decide(edited, _reread(first.state), Observations(), CUTOVER_AT)  # still the 6 September night
+    assert night.phase == Phase.CUTOVER
+    assert [e for e in _events(night) if e[1] == "TimingChangeDeferred"] == []
+    later = decide(edited, _reread(night.state), Observations(), CUTOVER_AT + dt.timedelta(minutes=10))
+    assert later.phase == Phase.CUTOVER
+    assert [e for e in _events(later) if e[1] == "TimingChangeDeferred"] == []
+
+
+def test_an_observation_of_another_job_changes_nothing() -> None:
+    stale = MigrationObservation(job_name="golive-5035-rehearsal-1", state=JobState.FAILED)
+    planned = decide(SPEC, _in(Phase.PLANNED, PLANNING), Observations(migration=stale), PLANNING)
+    assert planned.state.migration is None and planned.state.results == {}
+    second = MigrationRecord(
+        job_name="golive-5035-rehearsal-2", purpose=MigrationPurpose.REHEARSAL, attempt=2,
+        requested_at=dt.datetime(2027, 8, 1, tzinfo=UTC),
+    )  # fmt: skip
+    state = _in(Phase.REHEARSAL, dt.datetime(2027, 7, 25, 22, tzinfo=UTC), migration=second)
+    decision = decide(SPEC, state, Observations(migration=stale), dt.datetime(2027, 8, 2, tzinfo=UTC))
+    assert decision.state.migration == second and decision.state.results == {}
+
+
+def test_a_rehearsal_status_without_a_migration_requests_one() -> None:
+    state = _in(Phase.REHEARSAL, dt.datetime(2027, 7, 25, 22, tzinfo=UTC))
+    decision = decide(SPEC, state, Observations(), dt.datetime(2027, 8, 2, tzinfo=UTC))
+    jobs = [a.job_name for a in decision.actions if isinstance(a, CreateMigrationJob)]
+    assert jobs == ["golive-5035-rehearsal-1"]
+
+
+def test_a_paused_go_live_sleeps_until_something_changes() -> None:
+    spec, state = _freeze_with_go()
+    paused = decide(
+        spec.model_copy(update={"paused": True}), state, Observations(), dt.datetime(2027, 9, 4, 10, tzinfo=UTC)
+    )
+    assert paused.state.paused
+    assert paused.next_action == "Paused: set spec.paused to false to continue"
+    assert paused.wake_at is None
+
+
+def test_ready_turns_true_at_go_live_with_that_moment_as_its_transition_time() -> None:
+    spec, state = _freeze_with_go()
+    night = decide(spec, state, Observations(), CUTOVER_AT)
+    done = MigrationObservation(
+        job_name="golive-5035-cutover-1", state=JobState.SUCCEEDED, reconciliation=Reconciliation(complete=True)
+    )
+    at_21 = dt.datetime(2027, 9, 5, 19, tzinfo=UTC)
+    reconciled = decide(spec, _reread(night.state), Observations(migration=done), at_21)
+    at_23 = dt.datetime(2027, 9, 5, 21, tzinfo=UTC)
+    smoke = SmokeResult(job_name="golive-5035-cutover-1", passed=True)
+    live = decide(spec, _reread(reconciled.state), Observations(migration=done, smoke=smoke), at_23)
+    assert live.phase == Phase.LIVE and live.state.serving_since == at_23
+    ready = live.state.condition(ConditionType.READY)
+    assert ready is not None and (ready.status, ready.last_transition_time) == ("True", at_23)
+    blocked = live.state.condition(ConditionType.BLOCKED)
+    assert blocked is not None and (blocked.status, blocked.last_transition_time) == ("False", at_23)
