@@ -328,6 +328,7 @@ def test_merged_patient_keeps_the_first_record_and_every_legacy_key() -> None:
         ({}, {"Fodselsdato": "18.05.1940"}, 1),
         ({"Fodselsdato": "18.05.1940"}, {"Fodselsdato": "18.05.1940"}, 1),  # counted once per Patient
         ({"Fodselsdato": "18.05.1940"}, {}, 1),
+        ({}, {"Fodselsdato": "16.05.1940"}, 1),  # earlier than the id's date is as wrong as later
     ],
 )
 def test_conflicting_demographics_once_per_merged_patient(
@@ -527,3 +528,33 @@ def test_emitted_resources_are_counted_by_type() -> None:
     assert dict(tally.resources) == {"EpisodeOfCare": 1, "Patient": 1}
     assert tally.sources["profil/VEDTAK.csv"].migrated == 1
     assert tally.sources["profil/BRUKER.csv"].migrated == 1
+
+
+def test_same_child_in_profil_and_cgm_with_the_same_demographics_is_no_conflict() -> None:
+    """Birth dates compare as dates (SPEC §7): 04.03.2022 in Profil is 2022-03-04 in CGM."""
+    rules, _, out = _rules()
+    rules.profil("BRUKER", 1, bruker(bid="1", fnr=FNR_CHILD, Fodselsdato="04.03.2022", fornavn="Lita"))
+    rules.barn(1, _barn("H1"))
+    rules.finish()
+    (patient,) = _of(out, "Patient")
+    assert [i["value"] for i in patient["identifier"]] == [FNR_CHILD, "1", "H1"]
+    assert rules.tally.patients_merged == 1 and rules.tally.warnings["CONFLICTING_DEMOGRAPHICS"] == 0
+
+
+@pytest.mark.parametrize(
+    ("element", "attrs"),
+    [
+        ("Konsultasjon", {"id": "K1", "dato": "2023-01-01", "type": "6U"}),
+        ("Maaling", {"id": "M1", "dato": "2023-01-01", "type": "BMI", "verdi": "4", "enhet": "kg"}),
+        ("Vaksinasjon", {"id": "V1", "dato": "2023-01-01", "atc": "J07BH01", "dose": "1"}),
+    ],
+)
+def test_each_required_cgm_attribute_missing_is_malformed(element: str, attrs: dict[str, str]) -> None:
+    """SPEC §7: every attribute of Konsultasjon and Maaling, and Vaksinasjon id, dato, atc, dose are required;
+    a missing one is MALFORMED_ROW whatever else is wrong (here an unknown Maaling type)."""
+    for missing in attrs:
+        shown = " ".join(f'{k}="{v}"' for k, v in attrs.items() if k != missing)
+        rules, tally, out = _rules()
+        rules.barn(1, _barn("H1", f"<{element} {shown}/>"))
+        assert [(e[0], e[3]) for e in tally.entries] == [(f"cgm/{element}", "MALFORMED_ROW")], missing
+        assert [r["resourceType"] for r in out] == []  # nothing but the held-back Patient

@@ -128,7 +128,6 @@ class _PatientEntry:
     source: str
     given: str
     family: str
-    birth: dt.date | None
 
 
 @dataclass
@@ -227,16 +226,17 @@ class ExtractRules:
             entry = self.patients[pid]
             entry.resource["identifier"].append(legacy)
             self.tally.patients_merged += 1
-            differs = (given, family) != (entry.given, entry.family)
-            if source_birth is not None and entry.birth is not None and source_birth != entry.birth:
-                differs = True
-            if differs or (source_birth is not None and source_birth != nid.birth_date):
+            # Birth dates are compared with the national id's, which every record sharing the id must match:
+            # a first record that disagreed was flagged when it was registered, so comparing two records'
+            # dates with each other would add nothing.
+            names_differ = (given, family) != (entry.given, entry.family)
+            if names_differ or (source_birth is not None and source_birth != nid.birth_date):
                 self.conflicts.add(pid)
             return pid
         pid = resource_id(self.kommunenr, source, legacy_key)
         identifiers = [{"use": "official", "system": nid.system, "value": nid.value}] if nid else []
         identifiers.append(legacy)
-        self.patients[pid] = _PatientEntry(build(pid, identifiers), source, given, family, source_birth)
+        self.patients[pid] = _PatientEntry(build(pid, identifiers), source, given, family)
         if nid is not None:
             self.by_national_id[nid.value] = pid
             if source_birth is not None and source_birth != nid.birth_date:
