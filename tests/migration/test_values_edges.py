@@ -189,6 +189,21 @@ def test_synthetic_check_digits_each_matter() -> None:
             assert check_national_id(wrong, allow_synthetic=True) is None, (pos, delta)
 
 
+def test_first_check_digit_is_checked_on_its_own() -> None:
+    """A wrong first check digit with a second one computed over it: only the first check can catch it."""
+    from stdnum.no import fodselsnummer
+
+    number = national_id(dt.date(1950, 10, 15), 123)
+    caught = 0
+    for delta in range(1, 10):
+        k1 = str((int(number[9]) + delta) % 10)
+        k2 = fodselsnummer.calc_check_digit2(number[:9] + k1)
+        if len(k2) == 1:
+            assert check_national_id(number[:9] + k1 + k2, allow_synthetic=True) is None, delta
+            caught += 1
+    assert caught >= 5
+
+
 def test_only_eleven_digits_are_a_national_id() -> None:
     number = national_id(dt.date(1950, 10, 15), 123)
     assert check_national_id(number, allow_synthetic=True) is not None
