@@ -286,6 +286,20 @@ def test_iplos_key_and_values() -> None:
     assert len({o["id"] for o in obs}) == 4
 
 
+def test_iplos_keys_of_different_people_and_days_never_meet() -> None:
+    """Distinct (BrukerID, Dato, Variabel) are distinct keys, even where BrukerID x day number coincide
+    (2 x day n and 1 x day 2n): a key that multiplied them would call the second row a duplicate."""
+    day = dt.date(2026, 1, 1)
+    later = dt.date.fromordinal(2 * day.toordinal())  # a date in the 4050s, still dd.mm.yyyy
+    rules, tally, out = _rules()
+    rules.profil("BRUKER", 1, bruker(bid="1"))
+    rules.profil("BRUKER", 2, bruker(bid="2", fnr=""))
+    rules.profil("IPLOS", 1, ["2", day.strftime("%d.%m.%Y"), "SYN", "2"])
+    rules.profil("IPLOS", 2, ["1", later.strftime("%d.%m.%Y"), "SYN", "2"])
+    assert tally.entries == []
+    assert len(_of(out, "Observation")) == 2
+
+
 def test_parorende_priority_and_relation() -> None:
     rules, tally, out = _rules()
     rules.profil("BRUKER", 1, bruker(bid="1"))
