@@ -136,13 +136,36 @@ def test_in_freeze_before_the_night_the_next_step_is_the_cutover_at_16_oslo() ->
     assert decision.wake_at == CUTOVER_AT
 
 
-def test_in_hypercare_the_next_step_is_stable_21_days_after_the_morning() -> None:
+def test_in_hypercare_the_next_step_is_stable_21_days_after_it_started() -> None:
     state = _in(Phase.HYPERCARE, GO_LIVE_AT, serving_since=GO_LIVE_AT, hypercare_started_at=GO_LIVE_AT)
     decision = decide(SPEC, state, Observations(), dt.datetime(2027, 9, 10, 9, tzinfo=UTC))
     assert decision.next_action == (
         "Stable at 2027-09-27T05:00:00+00:00 if gates pass: no-critical-alerts, hypercare-exit"
     )
     assert decision.wake_at == dt.datetime(2027, 9, 27, 5, tzinfo=UTC)
+    # Hypercare that began an hour late (08:00 Oslo) ends an hour late; a status without the start uses 07:00.
+    late = dt.datetime(2027, 9, 6, 6, tzinfo=UTC)
+    decision = decide(SPEC, state.model_copy(update={"hypercare_started_at": late}), Observations(), late)
+    assert decision.next_action.startswith("Stable at 2027-09-27T06:00:00+00:00 if")
+    unknown = decide(SPEC, state.model_copy(update={"hypercare_started_at": None}), Observations(), late)
+    assert unknown.next_action.startswith("Stable at 2027-09-27T05:00:00+00:00 if")
+
+
+def test_hypercare_ends_when_its_days_are_over_and_the_exit_is_approved() -> None:
+    late = dt.datetime(2027, 9, 6, 6, tzinfo=UTC)
+    exit_ = Approval(
+        gate=GateName.HYPERCARE_EXIT, by=ApproverRole.CLINICAL_LEAD, at=dt.datetime(2027, 9, 20, 9, tzinfo=UTC),
+        reason="calm", decision=ApprovalDecision.APPROVE,
+    )  # fmt: skip
+    spec = SPEC.model_copy(update={"approvals": (exit_,), "hypercare_days": 21})
+    state = _in(
+        Phase.HYPERCARE, late, serving_since=GO_LIVE_AT, hypercare_started_at=late,
+        decision_windows={GateName.HYPERCARE_EXIT: late},
+    )  # fmt: skip
+    assert decide(spec, state, Observations(), dt.datetime(2027, 9, 27, 5, 30, tzinfo=UTC)).phase == Phase.HYPERCARE
+    assert decide(spec, state, Observations(), dt.datetime(2027, 9, 27, 6, tzinfo=UTC)).phase == Phase.STABLE
+    unknown = state.model_copy(update={"hypercare_started_at": None})
+    assert decide(spec, unknown, Observations(), dt.datetime(2027, 9, 27, 5, tzinfo=UTC)).phase == Phase.STABLE
 
 
 def test_waiting_for_training_gives_no_approval_hint() -> None:
@@ -251,6 +274,13 @@ def test_a_critical_alert_is_announced_when_it_starts_and_again_when_it_refires(
         decision = decide(SPEC, state, obs, day + dt.timedelta(hours=hour))
         messages.append([m for t, r, m in _events(decision) if r == "CriticalAlert" and t == "Warning"])
         assert decision.state.pending.alerts_notified == names
+        blocked = decision.state.condition(ConditionType.BLOCKED)
+        assert blocked is not None
+        assert (blocked.status, blocked.reason, blocked.message) == (
+            "True",
+            "CriticalAlert",
+            f"critical alert firing: {names[0]}",
+        )
         state = _reread(decision.state)
     assert messages == [
         ["critical alert firing in Hypercare: A (see its runbook)"],
@@ -508,3 +538,23 @@ def test_progressing_says_what_the_go_live_waits_for() -> None:
     assert conditions[ConditionType.PROGRESSING] == ("True", "MigrationRunning", "golive-5035-rehearsal-1")
     assert conditions[ConditionType.BLOCKED] == ("True", "GatesPending", summary)
     assert overdue.wake_at == dt.datetime(2027, 9, 4, 22, tzinfo=UTC)  # both gates' deadline: freeze + 48 h
+
+
+EXTRACT = Approval(
+    gate=GateName.EXTRACT_DELIVERED, by=ApproverRole.CUTOVER_LEAD, at=CUTOVER_AT,
+    reason="UTTREKK.txt counts match", decision=ApprovalDecision.APPROVE,
+)  # fmt: skip
+
+
+def test_the_final_migration_is_requested_once_when_the_extract_is_recorded_as_the_night_starts() -> None:
+    spec, state = _freeze_with_go()
+    night_spec = spec.model_copy(
+        update={"approvals": (GO, EXTRACT), "gates": GateConfig(require_extract_delivered=True)}
+    )
+    jobs: list[str] = []
+    for minutes in (0, 0, 0, 5, 10):
+        decision = decide(night_spec, state, Observations(), CUTOVER_AT + dt.timedelta(minutes=minutes))
+        jobs += [a.job_name for a in decision.actions if isinstance(a, CreateMigrationJob)]
+        state = _reread(decision.state)
+    assert state.phase == Phase.CUTOVER
+    assert jobs == ["golive-5035-cutover-1"]
