@@ -128,7 +128,16 @@ def test_a_finished_go_live_is_neither_progressing_nor_blocked() -> None:
 
 
 def test_in_freeze_before_the_night_the_next_step_is_the_cutover_at_16_oslo() -> None:
-    decision = decide(SPEC, _in(Phase.FREEZE, FREEZE_AT), Observations(), dt.datetime(2027, 9, 4, 10, tzinfo=UTC))
+    rehearsed = MigrationRecord(
+        job_name="golive-5035-rehearsal-1", purpose=MigrationPurpose.REHEARSAL, attempt=1,
+        requested_at=dt.datetime(2027, 7, 25, 22, tzinfo=UTC), state=JobState.SUCCEEDED,
+        reconciliation=Reconciliation(complete=True),
+    )  # fmt: skip
+    state = _in(Phase.FREEZE, FREEZE_AT, migration=rehearsed)
+    decision = decide(SPEC, state, Observations(), dt.datetime(2027, 9, 4, 10, tzinfo=UTC))
+    progressing = decision.state.condition(ConditionType.PROGRESSING)
+    assert progressing is not None
+    assert (progressing.status, progressing.reason, progressing.message) == ("True", "WaitingForSchedule", "in Freeze")
     assert decision.phase == Phase.FREEZE
     assert decision.next_action == (
         "Cutover at 2027-09-05T14:00:00+00:00 if gates pass: no-critical-alerts, dependencies-live, go-no-go"
@@ -179,6 +188,11 @@ def test_waiting_for_training_gives_no_approval_hint() -> None:
     assert decision.phase == Phase.REHEARSAL
     assert decision.next_action == (
         "Waiting for training-completion: no training completion reported by 2027-09-04T22:00:00+00:00"
+    )
+    progressing = decision.state.condition(ConditionType.PROGRESSING)
+    assert progressing is not None and (progressing.reason, progressing.message) == (
+        "GatesPending",
+        "training-completion: no training completion reported",
     )
 
 
@@ -288,6 +302,16 @@ def test_a_critical_alert_is_announced_when_it_starts_and_again_when_it_refires(
         ["critical alert firing in Hypercare: B (see its runbook)"],
         ["critical alert firing in Hypercare: A (see its runbook)"],
     ]
+
+
+def test_a_timeout_edited_at_the_instant_the_gate_opened_no_longer_moves_it() -> None:
+    spec, state = _freeze_with_go()
+    firing = Observations(alerts=(Alert(name="EMessagingBacklog"),))
+    opened = decide(spec, state, firing, CUTOVER_AT)
+    shorter = spec.model_copy(update={"gates": GateConfig(timeout_hours={GateName.NO_CRITICAL_ALERTS: 1})})
+    same_instant = decide(shorter, _reread(opened.state), firing, CUTOVER_AT)
+    record = same_instant.state.gate(GateName.NO_CRITICAL_ALERTS)
+    assert record is not None and record.deadline == dt.datetime(2027, 9, 5, 20, tzinfo=UTC)
 
 
 def test_a_timeout_edited_before_the_gate_opens_applies() -> None:
