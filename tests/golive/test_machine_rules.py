@@ -32,6 +32,7 @@ from epj.golive import (
     RollBack,
     RunSmokeChecks,
     decide,
+    set_condition,
 )
 from epj.golive.model import Alert, GateConfig, SmokeResult
 from epj.golive.phases import ApprovalDecision, ApproverRole, ConditionType, MigrationPurpose
@@ -582,3 +583,24 @@ def test_the_final_migration_is_requested_once_when_the_extract_is_recorded_as_t
         state = _reread(decision.state)
     assert state.phase == Phase.CUTOVER
     assert jobs == ["golive-5035-cutover-1"]
+
+
+def test_abort_wins_over_a_pause_set_with_it() -> None:
+    both = SPEC.model_copy(update={"aborted": True, "paused": True})
+    decision = decide(both, _in(Phase.FREEZE, FREEZE_AT), Observations(), dt.datetime(2027, 9, 4, 10, tzinfo=UTC))
+    assert decision.phase == Phase.ABORTED and not decision.state.paused
+    assert [r for _, r, _ in _events(decision)] == ["Aborted"]
+
+
+def test_an_adapter_condition_set_twice_is_one_condition() -> None:
+    first = decide(SPEC, None, Observations(), PLANNING)
+    t1, t2 = PLANNING + dt.timedelta(minutes=1), PLANNING + dt.timedelta(minutes=2)
+    once = set_condition(first.state.conditions, ConditionType.STALLED, True, "ApiErrors", "5 failures", t1)
+    twice = set_condition(once, ConditionType.STALLED, False, "Recovered", "", t2)
+    assert [(c.type, c.status, c.reason) for c in twice] == [
+        (ConditionType.STALLED, "False", "Recovered"),
+        (ConditionType.READY, "False", "NotServing"),
+        (ConditionType.PROGRESSING, "True", "WaitingForSchedule"),
+        (ConditionType.BLOCKED, "False", "NotBlocked"),
+    ]
+    assert [c.last_transition_time for c in twice] == [t2, PLANNING, PLANNING, PLANNING]
