@@ -29,8 +29,10 @@ from epj.golive import (
     Phase,
     Reconciliation,
     ResumeRequest,
+    RollBack,
     RunSmokeChecks,
     decide,
+    set_condition,
 )
 from epj.golive.model import Alert, GateConfig, SmokeResult
 from epj.golive.phases import ApprovalDecision, ApproverRole, ConditionType, MigrationPurpose
@@ -127,7 +129,16 @@ def test_a_finished_go_live_is_neither_progressing_nor_blocked() -> None:
 
 
 def test_in_freeze_before_the_night_the_next_step_is_the_cutover_at_16_oslo() -> None:
-    decision = decide(SPEC, _in(Phase.FREEZE, FREEZE_AT), Observations(), dt.datetime(2027, 9, 4, 10, tzinfo=UTC))
+    rehearsed = MigrationRecord(
+        job_name="golive-5035-rehearsal-1", purpose=MigrationPurpose.REHEARSAL, attempt=1,
+        requested_at=dt.datetime(2027, 7, 25, 22, tzinfo=UTC), state=JobState.SUCCEEDED,
+        reconciliation=Reconciliation(complete=True),
+    )  # fmt: skip
+    state = _in(Phase.FREEZE, FREEZE_AT, migration=rehearsed)
+    decision = decide(SPEC, state, Observations(), dt.datetime(2027, 9, 4, 10, tzinfo=UTC))
+    progressing = decision.state.condition(ConditionType.PROGRESSING)
+    assert progressing is not None
+    assert (progressing.status, progressing.reason, progressing.message) == ("True", "WaitingForSchedule", "in Freeze")
     assert decision.phase == Phase.FREEZE
     assert decision.next_action == (
         "Cutover at 2027-09-05T14:00:00+00:00 if gates pass: no-critical-alerts, dependencies-live, go-no-go"
@@ -135,13 +146,36 @@ def test_in_freeze_before_the_night_the_next_step_is_the_cutover_at_16_oslo() ->
     assert decision.wake_at == CUTOVER_AT
 
 
-def test_in_hypercare_the_next_step_is_stable_21_days_after_the_morning() -> None:
+def test_in_hypercare_the_next_step_is_stable_21_days_after_it_started() -> None:
     state = _in(Phase.HYPERCARE, GO_LIVE_AT, serving_since=GO_LIVE_AT, hypercare_started_at=GO_LIVE_AT)
     decision = decide(SPEC, state, Observations(), dt.datetime(2027, 9, 10, 9, tzinfo=UTC))
     assert decision.next_action == (
         "Stable at 2027-09-27T05:00:00+00:00 if gates pass: no-critical-alerts, hypercare-exit"
     )
     assert decision.wake_at == dt.datetime(2027, 9, 27, 5, tzinfo=UTC)
+    # Hypercare that began an hour late (08:00 Oslo) ends an hour late; a status without the start uses 07:00.
+    late = dt.datetime(2027, 9, 6, 6, tzinfo=UTC)
+    decision = decide(SPEC, state.model_copy(update={"hypercare_started_at": late}), Observations(), late)
+    assert decision.next_action.startswith("Stable at 2027-09-27T06:00:00+00:00 if")
+    unknown = decide(SPEC, state.model_copy(update={"hypercare_started_at": None}), Observations(), late)
+    assert unknown.next_action.startswith("Stable at 2027-09-27T05:00:00+00:00 if")
+
+
+def test_hypercare_ends_when_its_days_are_over_and_the_exit_is_approved() -> None:
+    late = dt.datetime(2027, 9, 6, 6, tzinfo=UTC)
+    exit_ = Approval(
+        gate=GateName.HYPERCARE_EXIT, by=ApproverRole.CLINICAL_LEAD, at=dt.datetime(2027, 9, 20, 9, tzinfo=UTC),
+        reason="calm", decision=ApprovalDecision.APPROVE,
+    )  # fmt: skip
+    spec = SPEC.model_copy(update={"approvals": (exit_,), "hypercare_days": 21})
+    state = _in(
+        Phase.HYPERCARE, late, serving_since=GO_LIVE_AT, hypercare_started_at=late,
+        decision_windows={GateName.HYPERCARE_EXIT: late},
+    )  # fmt: skip
+    assert decide(spec, state, Observations(), dt.datetime(2027, 9, 27, 5, 30, tzinfo=UTC)).phase == Phase.HYPERCARE
+    assert decide(spec, state, Observations(), dt.datetime(2027, 9, 27, 6, tzinfo=UTC)).phase == Phase.STABLE
+    unknown = state.model_copy(update={"hypercare_started_at": None})
+    assert decide(spec, unknown, Observations(), dt.datetime(2027, 9, 27, 5, tzinfo=UTC)).phase == Phase.STABLE
 
 
 def test_waiting_for_training_gives_no_approval_hint() -> None:
@@ -155,6 +189,11 @@ def test_waiting_for_training_gives_no_approval_hint() -> None:
     assert decision.phase == Phase.REHEARSAL
     assert decision.next_action == (
         "Waiting for training-completion: no training completion reported by 2027-09-04T22:00:00+00:00"
+    )
+    progressing = decision.state.condition(ConditionType.PROGRESSING)
+    assert progressing is not None and (progressing.reason, progressing.message) == (
+        "GatesPending",
+        "training-completion: no training completion reported",
     )
 
 
@@ -250,6 +289,13 @@ def test_a_critical_alert_is_announced_when_it_starts_and_again_when_it_refires(
         decision = decide(SPEC, state, obs, day + dt.timedelta(hours=hour))
         messages.append([m for t, r, m in _events(decision) if r == "CriticalAlert" and t == "Warning"])
         assert decision.state.pending.alerts_notified == names
+        blocked = decision.state.condition(ConditionType.BLOCKED)
+        assert blocked is not None
+        assert (blocked.status, blocked.reason, blocked.message) == (
+            "True",
+            "CriticalAlert",
+            f"critical alert firing: {names[0]}",
+        )
         state = _reread(decision.state)
     assert messages == [
         ["critical alert firing in Hypercare: A (see its runbook)"],
@@ -257,6 +303,16 @@ def test_a_critical_alert_is_announced_when_it_starts_and_again_when_it_refires(
         ["critical alert firing in Hypercare: B (see its runbook)"],
         ["critical alert firing in Hypercare: A (see its runbook)"],
     ]
+
+
+def test_a_timeout_edited_at_the_instant_the_gate_opened_no_longer_moves_it() -> None:
+    spec, state = _freeze_with_go()
+    firing = Observations(alerts=(Alert(name="EMessagingBacklog"),))
+    opened = decide(spec, state, firing, CUTOVER_AT)
+    shorter = spec.model_copy(update={"gates": GateConfig(timeout_hours={GateName.NO_CRITICAL_ALERTS: 1})})
+    same_instant = decide(shorter, _reread(opened.state), firing, CUTOVER_AT)
+    record = same_instant.state.gate(GateName.NO_CRITICAL_ALERTS)
+    assert record is not None and record.deadline == dt.datetime(2027, 9, 5, 20, tzinfo=UTC)
 
 
 def test_a_timeout_edited_before_the_gate_opens_applies() -> None:
@@ -339,3 +395,212 @@ def test_ready_turns_true_at_go_live_with_that_moment_as_its_transition_time() -
     assert ready is not None and (ready.status, ready.last_transition_time) == ("True", at_23)
     blocked = live.state.condition(ConditionType.BLOCKED)
     assert blocked is not None and (blocked.status, blocked.last_transition_time) == ("False", at_23)
+
+
+# ----------------------------------------------------------------------------------- levers
+
+
+LOCK = dt.datetime(2026, 8, 5, 22, tzinfo=UTC)  # 6 Aug 2026 00:00 Oslo: 13 months before the go-live
+
+
+def test_withdrawal_until_the_lock_and_refused_once_after_it_naming_the_oslo_day() -> None:
+    withdraw = SPEC.model_copy(update={"withdraw": True})
+    state = _in(Phase.PREPARING, dt.datetime(2026, 3, 5, 23, tzinfo=UTC))
+    left = decide(withdraw, state, Observations(), LOCK - dt.timedelta(minutes=1))
+    assert (
+        left.phase == Phase.ABORTED and left.state.phase_reason == "withdrawn from the wave before the withdrawal lock"
+    )
+    assert [r for _, r, _ in _events(left)] == ["Withdrawn"]
+    refused = decide(withdraw, state, Observations(), LOCK)
+    assert refused.phase == Phase.PREPARING
+    # The place was locked on 6 August (Oslo), not on the UTC date of that local midnight.
+    assert _events(refused) == [
+        ("Warning", "WithdrawalRefused", "withdrawal lock passed on 2026-08-06: place is locked")
+    ]
+    again = decide(withdraw, _reread(refused.state), Observations(), LOCK + dt.timedelta(days=1))
+    assert again.phase == Phase.PREPARING and _events(again) == []
+
+
+def test_abort_ends_a_go_live_that_does_not_serve_and_is_refused_once_when_it_does() -> None:
+    abort = SPEC.model_copy(update={"aborted": True})
+    now = dt.datetime(2027, 9, 4, 10, tzinfo=UTC)
+    ended = decide(abort, _in(Phase.FREEZE, FREEZE_AT), Observations(), now)
+    assert ended.phase == Phase.ABORTED and ended.state.phase_reason == "aborted by spec.aborted"
+    held = _in(Phase.ON_HOLD, FREEZE_AT, held_from=Phase.FREEZE, held_at=FREEZE_AT)
+    assert decide(abort, held, Observations(), now).phase == Phase.ABORTED
+    serving = _in(Phase.ON_HOLD, GO_LIVE_AT, held_from=Phase.HYPERCARE, held_at=GO_LIVE_AT, serving_since=GO_LIVE_AT)
+    refused = decide(abort, serving, Observations(), now + dt.timedelta(days=3))
+    assert refused.phase == Phase.ON_HOLD
+    assert _events(refused) == [
+        ("Warning", "AbortIgnoredAfterGoLive", "tenant is live: abort ignored; use the rollback runbook")
+    ]
+    again = decide(abort, _reread(refused.state), Observations(), now + dt.timedelta(days=4))
+    assert _events(again) == []
+
+
+def test_pause_and_unpause_before_the_night() -> None:
+    spec, state = _freeze_with_go()
+    t1, t2 = dt.datetime(2027, 9, 4, 10, tzinfo=UTC), dt.datetime(2027, 9, 4, 12, tzinfo=UTC)
+    paused = decide(spec.model_copy(update={"paused": True}), state, Observations(), t1)
+    assert paused.phase == Phase.FREEZE and paused.state.paused
+    assert [e for e in _events(paused) if e[1] == "Paused"] == [("Normal", "Paused", "paused in Freeze")]
+    conditions = {c.type: (c.status, c.reason, c.message) for c in paused.state.conditions}
+    assert conditions[ConditionType.PROGRESSING] == ("False", "Paused", "paused in Freeze")
+    assert conditions[ConditionType.BLOCKED] == ("True", "Paused", "spec.paused is true")
+    still = decide(spec.model_copy(update={"paused": True}), _reread(paused.state), Observations(), t1)
+    assert _events(still) == []
+    unpaused = decide(spec, _reread(paused.state), Observations(), t2)
+    assert not unpaused.state.paused and unpaused.state.window_start == t2
+    assert ("Normal", "Resumed", "unpaused in Freeze; gate timeouts restart now") in _events(unpaused)
+
+
+def test_a_lever_during_the_night_is_a_no_go_that_stops_the_running_final_migration() -> None:
+    spec, state = _freeze_with_go()
+    night = decide(spec, state, Observations(), CUTOVER_AT)
+    running = Observations(migration=MigrationObservation(job_name="golive-5035-cutover-1", state=JobState.RUNNING))
+    at_19 = dt.datetime(2027, 9, 5, 17, tzinfo=UTC)
+    for lever, text in (("paused", "spec.paused"), ("aborted", "spec.aborted")):
+        decision = decide(spec.model_copy(update={lever: True}), _reread(night.state), running, at_19)
+        assert decision.phase == Phase.ROLLED_BACK
+        record = decision.state.gate(GateName.GO_NO_GO)
+        assert record is not None and record.outcome == GateOutcome.FAILED
+        assert record.reason == f"NO-GO: {text} set during the cutover night"
+        rollbacks = [a for a in decision.actions if isinstance(a, RollBack)]
+        assert rollbacks == [
+            RollBack(
+                kommunenummer="5035",
+                reason=f"gate go-no-go Failed: NO-GO: {text} set during the cutover night",
+                stop_job="golive-5035-cutover-1",
+            )
+        ]
+        assert decision.state.held_from == Phase.CUTOVER and decision.state.approvals_since == at_19
+
+
+# ----------------------------------------------------------------------------------- holds and resume
+
+
+def test_a_held_go_live_says_how_to_resume_and_sleeps() -> None:
+    reason = "gate go-no-go TimedOut: no go-no-go decision recorded at the deadline 2027-09-06T02:00:00+00:00"
+    held_at = dt.datetime(2027, 9, 6, 2, tzinfo=UTC)
+    state = _in(Phase.ON_HOLD, held_at, held_from=Phase.FREEZE, held_at=held_at, phase_reason=reason)
+    decision = decide(SPEC, state, Observations(), held_at + dt.timedelta(hours=1))
+    assert decision.next_action == (
+        f"Fix the cause ({reason}), then `epj golive resume --tenant 5035 --by ROLE --reason ...`"
+    )
+    assert decision.wake_at is None
+    conditions = {c.type: (c.status, c.reason, c.message) for c in decision.state.conditions}
+    assert conditions[ConditionType.PROGRESSING] == ("False", "Held", reason)
+    assert conditions[ConditionType.BLOCKED] == ("True", "Held", reason)
+    rolled = state.model_copy(update={"phase": Phase.ROLLED_BACK, "held_from": Phase.CUTOVER})
+    decision = decide(SPEC, rolled, Observations(), held_at + dt.timedelta(hours=1))
+    conditions = {c.type: (c.status, c.reason) for c in decision.state.conditions}
+    assert conditions[ConditionType.BLOCKED] == ("True", "RolledBack")
+
+
+def test_only_a_resume_after_the_hold_and_not_in_the_future_acts() -> None:
+    held_at = dt.datetime(2027, 9, 6, 2, tzinfo=UTC)
+    state = _in(Phase.ON_HOLD, held_at, held_from=Phase.FREEZE, held_at=held_at, approvals_since=held_at)
+    now = held_at + dt.timedelta(hours=3)
+
+    def resumed_at(at: dt.datetime) -> Decision:
+        resume = ResumeRequest(by=ApproverRole.CUTOVER_LEAD, at=at, reason="re-planned")
+        return decide(SPEC.model_copy(update={"resume": resume}), state, Observations(), now)
+
+    assert resumed_at(held_at).phase == Phase.ON_HOLD  # given at the hold's instant: before it, not after
+    assert resumed_at(now + dt.timedelta(seconds=1)).phase == Phase.ON_HOLD  # not given yet
+    decision = resumed_at(now)
+    assert decision.phase == Phase.FREEZE
+    assert decision.state.phase_reason == "resumed by cutover-lead: re-planned"
+    assert (decision.state.held_from, decision.state.held_at) == (None, None)
+    assert decision.state.history[-2] == HistoryEntry(at=now, kind="Resume", by="cutover-lead", reason="re-planned")
+    rolled = state.model_copy(update={"phase": Phase.ROLLED_BACK, "held_from": Phase.CUTOVER})
+    resume = ResumeRequest(by=ApproverRole.CUTOVER_LEAD, at=now, reason="re-planned")
+    again = decide(SPEC.model_copy(update={"resume": resume}), rolled, Observations(), now)
+    assert again.phase == Phase.FREEZE  # after a rollback the night starts again from the freeze
+
+
+def test_past_the_latest_start_the_night_does_not_begin() -> None:
+    spec, state = _freeze_with_go()
+    on_time = decide(spec, state, Observations(), dt.datetime(2027, 9, 5, 18, tzinfo=UTC))  # 20:00 Oslo sharp
+    assert on_time.phase == Phase.CUTOVER
+    late = dt.datetime(2027, 9, 5, 18, 30, tzinfo=UTC)
+    missed = decide(spec, state, Observations(), late)
+    assert missed.phase == Phase.ON_HOLD and missed.state.held_from == Phase.FREEZE
+    reason = (
+        "cutover window missed: latest start 2027-09-05 20:00 (Oslo) has passed; the night must not run into the "
+        "clinical day. Re-plan the go-live (a later goLiveDate or wave), then resume"
+    )
+    record = missed.state.gate(GateName.CUTOVER_WINDOW)
+    assert record is not None and (record.outcome, record.reason, record.at) == (GateOutcome.FAILED, reason, late)
+    assert ("Warning", "CutoverWindowMissed", reason) in _events(missed)
+    assert missed.state.phase_reason == f"gate cutover-window Failed: {reason}"
+
+
+# ----------------------------------------------------------------------------------- progress
+
+
+def test_progressing_says_what_the_go_live_waits_for() -> None:
+    planned = decide(SPEC, _in(Phase.PLANNED, PLANNING), Observations(), PLANNING)
+    conditions = {c.type: (c.status, c.reason, c.message) for c in planned.state.conditions}
+    assert conditions[ConditionType.PROGRESSING] == ("True", "WaitingForSchedule", "in Planned")
+    assert conditions[ConditionType.BLOCKED] == ("False", "NotBlocked", "")
+    job = MigrationRecord(
+        job_name="golive-5035-rehearsal-1", purpose=MigrationPurpose.REHEARSAL, attempt=1,
+        requested_at=dt.datetime(2027, 7, 25, 22, tzinfo=UTC), state=JobState.RUNNING,
+    )  # fmt: skip
+    rehearsal = _in(Phase.REHEARSAL, dt.datetime(2027, 7, 25, 22, tzinfo=UTC), migration=job)
+    running = decide(SPEC, rehearsal, Observations(training_completion=0.8), dt.datetime(2027, 8, 1, tzinfo=UTC))
+    conditions = {c.type: (c.status, c.reason, c.message) for c in running.state.conditions}
+    assert conditions[ConditionType.PROGRESSING] == ("True", "MigrationRunning", "golive-5035-rehearsal-1")
+    assert running.next_action == "Waiting for rehearsal migration golive-5035-rehearsal-1"
+    assert running.wake_at == FREEZE_AT
+    overdue = decide(SPEC, rehearsal, Observations(training_completion=0.8), dt.datetime(2027, 9, 3, 6, tzinfo=UTC))
+    conditions = {c.type: (c.status, c.reason, c.message) for c in overdue.state.conditions}
+    summary = (
+        "rehearsal-reconciled: rehearsal migration golive-5035-rehearsal-1 is Running; "
+        "training-completion: training completion 80% < 90%"
+    )
+    assert conditions[ConditionType.PROGRESSING] == ("True", "MigrationRunning", "golive-5035-rehearsal-1")
+    assert conditions[ConditionType.BLOCKED] == ("True", "GatesPending", summary)
+    assert overdue.wake_at == dt.datetime(2027, 9, 4, 22, tzinfo=UTC)  # both gates' deadline: freeze + 48 h
+
+
+EXTRACT = Approval(
+    gate=GateName.EXTRACT_DELIVERED, by=ApproverRole.CUTOVER_LEAD, at=CUTOVER_AT,
+    reason="UTTREKK.txt counts match", decision=ApprovalDecision.APPROVE,
+)  # fmt: skip
+
+
+def test_the_final_migration_is_requested_once_when_the_extract_is_recorded_as_the_night_starts() -> None:
+    spec, state = _freeze_with_go()
+    night_spec = spec.model_copy(
+        update={"approvals": (GO, EXTRACT), "gates": GateConfig(require_extract_delivered=True)}
+    )
+    jobs: list[str] = []
+    for minutes in (0, 0, 0, 5, 10):
+        decision = decide(night_spec, state, Observations(), CUTOVER_AT + dt.timedelta(minutes=minutes))
+        jobs += [a.job_name for a in decision.actions if isinstance(a, CreateMigrationJob)]
+        state = _reread(decision.state)
+    assert state.phase == Phase.CUTOVER
+    assert jobs == ["golive-5035-cutover-1"]
+
+
+def test_abort_wins_over_a_pause_set_with_it() -> None:
+    both = SPEC.model_copy(update={"aborted": True, "paused": True})
+    decision = decide(both, _in(Phase.FREEZE, FREEZE_AT), Observations(), dt.datetime(2027, 9, 4, 10, tzinfo=UTC))
+    assert decision.phase == Phase.ABORTED and not decision.state.paused
+    assert [r for _, r, _ in _events(decision)] == ["Aborted"]
+
+
+def test_an_adapter_condition_set_twice_is_one_condition() -> None:
+    first = decide(SPEC, None, Observations(), PLANNING)
+    t1, t2 = PLANNING + dt.timedelta(minutes=1), PLANNING + dt.timedelta(minutes=2)
+    once = set_condition(first.state.conditions, ConditionType.STALLED, True, "ApiErrors", "5 failures", t1)
+    twice = set_condition(once, ConditionType.STALLED, False, "Recovered", "", t2)
+    assert [(c.type, c.status, c.reason) for c in twice] == [
+        (ConditionType.STALLED, "False", "Recovered"),
+        (ConditionType.READY, "False", "NotServing"),
+        (ConditionType.PROGRESSING, "True", "WaitingForSchedule"),
+        (ConditionType.BLOCKED, "False", "NotBlocked"),
+    ]
+    assert [c.last_transition_time for c in twice] == [t2, PLANNING, PLANNING, PLANNING]

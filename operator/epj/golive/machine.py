@@ -369,7 +369,7 @@ class _Step:
                 self.move(Phase.ABORTED, Reason.WITHDRAWN, "withdrawn from the wave before the withdrawal lock")
                 return True
             if not self.pending.withdrawal_refused:
-                lock = self.schedule.withdrawal_lock_at.date().isoformat()
+                lock = self.schedule.local_dates()["withdrawal_lock"].isoformat()  # the Oslo day, as people see it
                 self.event(
                     Reason.WITHDRAWAL_REFUSED, f"withdrawal lock passed on {lock}: place is locked", warning=True
                 )
