@@ -63,6 +63,13 @@ def test_idset_every_id_once() -> None:
     assert seen.add_seen(999) is False and seen.add_seen(1002) is False and seen.add_seen(71) is False
 
 
+def test_idset_ids_in_falling_order() -> None:
+    """Ids need not come sorted: a lower id after a higher one in the same byte is still new."""
+    seen = IdSet()
+    assert [seen.add_seen(i) for i in range(23, -1, -1)] == [False] * 24
+    assert [seen.add_seen(i) for i in range(24)] == [True] * 24
+
+
 def test_idset_grows_from_empty_to_a_far_id() -> None:
     seen = IdSet()
     assert seen.add_seen(5000) is False
@@ -298,6 +305,19 @@ def test_iplos_keys_of_different_people_and_days_never_meet() -> None:
     rules.profil("IPLOS", 2, ["1", later.strftime("%d.%m.%Y"), "SYN", "2"])
     assert tally.entries == []
     assert len(_of(out, "Observation")) == 2
+
+
+def test_iplos_keys_of_different_people_and_variables_never_meet() -> None:
+    """BrukerID 8 with the first variable seen and BrukerID 4 with the second, same day: distinct keys."""
+    rules, tally, out = _rules()
+    rules.profil("BRUKER", 1, bruker(bid="4"))
+    rules.profil("BRUKER", 2, bruker(bid="8", fnr=""))
+    rules.profil("IPLOS", 1, ["8", "01.02.2026", "SYN", "2"])
+    rules.profil("IPLOS", 2, ["4", "01.02.2026", "HORSEL", "2"])
+    rules.profil("IPLOS", 3, ["8", "01.02.2026", "HORSEL", "2"])
+    rules.profil("IPLOS", 4, ["4", "01.02.2026", "SYN", "2"])
+    assert tally.entries == []
+    assert len(_of(out, "Observation")) == 4
 
 
 def test_parorende_priority_and_relation() -> None:
