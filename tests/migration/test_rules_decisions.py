@@ -592,3 +592,16 @@ def test_each_required_cgm_attribute_missing_is_malformed(element: str, attrs: d
         rules.barn(1, _barn("H1", f"<{element} {shown}/>"))
         assert [(e[0], e[3]) for e in tally.entries] == [(f"cgm/{element}", "MALFORMED_ROW")], missing
         assert [r["resourceType"] for r in out] == []  # nothing but the held-back Patient
+
+
+def test_cgm_elements_outside_the_contract_are_not_read_as_known_ones() -> None:
+    """A `<Verge>` (guardian) or `<Annet>` child is no Foresatt, Konsultasjon, Maaling or Vaksinasjon."""
+    inner = (
+        '<Verge id="V1" fnr="1" relasjon="MOR" dato="2023-01-01" atc="J07BH01" dose="1"/>'
+        '<Annet id="K1" dato="2023-01-01" type="6U"/><Vekt id="M1" dato="2023-01-01" type="VEKT" verdi="4" enhet="kg"/>'
+    )
+    rules, tally, out = _rules()
+    rules.barn(1, _barn("H1", inner))
+    rules.finish()
+    assert [r["resourceType"] for r in out] == ["Patient"]
+    assert sorted(tally.sources) == ["cgm/Barn"] and tally.entries == []
