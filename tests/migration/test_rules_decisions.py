@@ -605,3 +605,17 @@ def test_cgm_elements_outside_the_contract_are_not_read_as_known_ones() -> None:
     rules.finish()
     assert [r["resourceType"] for r in out] == ["Patient"]
     assert sorted(tally.sources) == ["cgm/Barn"] and tally.entries == []
+
+
+def test_cgm_vaccination_ids_are_unique_per_file() -> None:
+    """SPEC §7: CGM child ids are unique per file for their element type; the first occurrence wins, and a
+    repeated id with its own MALFORMED_ROW keeps that reason."""
+    inner = (
+        '<Vaksinasjon id="V1" dato="2023-01-01" atc="J07BH01" dose="1"/>'
+        '<Vaksinasjon id="V1" dato="2023-02-01" atc="J07BH01" dose="2"/>'
+        '<Vaksinasjon id="V1" dato="2023-03-01" atc="J07BH01"/>'
+    )
+    rules, tally, out = _rules()
+    rules.barn(1, _barn("H1", inner))
+    assert [(e[1], e[2], e[3]) for e in tally.entries] == [(2, "V1", "DUPLICATE_ID"), (3, "V1", "MALFORMED_ROW")]
+    assert [r["occurrenceDateTime"] for r in _of(out, "Immunization")] == ["2023-01-01"]
