@@ -474,6 +474,8 @@ def test_a_lever_during_the_night_is_a_no_go_that_stops_the_running_final_migrat
             )
         ]
         assert decision.state.held_from == Phase.CUTOVER and decision.state.approvals_since == at_19
+        message = f"Cutover → RolledBack: gate go-no-go Failed: NO-GO: {text} set during the cutover night"
+        assert ("Warning", "RolledBack", message) in _events(decision)
 
 
 # ----------------------------------------------------------------------------------- holds and resume
