@@ -347,6 +347,17 @@ def test_a_date_edit_during_the_night_is_announced_once() -> None:
     later = decide(edited, _reread(night.state), Observations(), CUTOVER_AT + dt.timedelta(minutes=10))
     assert later.phase == Phase.CUTOVER
     assert [e for e in _events(later) if e[1] == "TimingChangeDeferred"] == []
+    done = MigrationObservation(
+        job_name="golive-5035-cutover-1", state=JobState.SUCCEEDED, reconciliation=Reconciliation(complete=True)
+    )
+    smoke = SmokeResult(job_name="golive-5035-cutover-1", passed=True)
+    state, phases = _reread(later.state), []
+    for hour, minute in ((19, 0), (19, 5), (21, 0), (21, 5)):
+        at = dt.datetime(2027, 9, 5, hour, minute, tzinfo=UTC)
+        decision = decide(edited, state, Observations(migration=done, smoke=smoke), at)
+        assert [e for e in _events(decision) if e[1] == "TimingChangeDeferred"] == []
+        state, phases = _reread(decision.state), [*phases, decision.phase]
+    assert phases[-1] == Phase.LIVE  # the night ran on its pinned date; the edit waits for Hypercare
 
 
 def test_an_observation_of_another_job_changes_nothing() -> None:
