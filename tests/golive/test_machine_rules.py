@@ -106,6 +106,8 @@ def test_ready_only_while_serving() -> None:
     serving = decide(SPEC, hypercare, Observations(), dt.datetime(2027, 9, 8, 10, tzinfo=UTC))
     ready = serving.state.condition(ConditionType.READY)
     assert ready is not None and (ready.status, ready.reason, ready.message) == ("True", "Serving", "phase Hypercare")
+    blocked = serving.state.condition(ConditionType.BLOCKED)
+    assert blocked is not None and (blocked.status, blocked.reason) == ("False", "NotBlocked")
 
 
 def test_a_finished_go_live_is_neither_progressing_nor_blocked() -> None:
@@ -547,6 +549,7 @@ def test_past_the_latest_start_the_night_does_not_begin() -> None:
     assert record is not None and (record.outcome, record.reason, record.at) == (GateOutcome.FAILED, reason, late)
     assert ("Warning", "CutoverWindowMissed", reason) in _events(missed)
     assert missed.state.phase_reason == f"gate cutover-window Failed: {reason}"
+    assert ("Warning", "Held", f"Freeze → OnHold: gate cutover-window Failed: {reason}") in _events(missed)
 
 
 # ----------------------------------------------------------------------------------- progress
@@ -598,11 +601,15 @@ def test_the_final_migration_is_requested_once_when_the_extract_is_recorded_as_t
     assert jobs == ["golive-5035-cutover-1"]
 
 
-def test_abort_wins_over_a_pause_set_with_it() -> None:
+def test_abort_and_withdrawal_win_over_a_pause_set_with_them() -> None:
     both = SPEC.model_copy(update={"aborted": True, "paused": True})
     decision = decide(both, _in(Phase.FREEZE, FREEZE_AT), Observations(), dt.datetime(2027, 9, 4, 10, tzinfo=UTC))
     assert decision.phase == Phase.ABORTED and not decision.state.paused
     assert [r for _, r, _ in _events(decision)] == ["Aborted"]
+    leaving = SPEC.model_copy(update={"withdraw": True, "paused": True})
+    decision = decide(leaving, _in(Phase.PREPARING, PLANNING), Observations(), LOCK - dt.timedelta(days=1))
+    assert decision.phase == Phase.ABORTED and not decision.state.paused
+    assert [r for _, r, _ in _events(decision)] == ["Withdrawn"]
 
 
 def test_an_adapter_condition_set_twice_is_one_condition() -> None:
@@ -617,3 +624,52 @@ def test_an_adapter_condition_set_twice_is_one_condition() -> None:
         (ConditionType.BLOCKED, "False", "NotBlocked"),
     ]
     assert [c.last_transition_time for c in twice] == [t2, PLANNING, PLANNING, PLANNING]
+
+
+def test_a_decision_enters_the_audit_trail_when_it_is_given_not_before() -> None:
+    spec, state = _freeze_with_go()
+    later_go = GO.model_copy(update={"at": dt.datetime(2027, 9, 4, 12, tzinfo=UTC)})
+    spec = spec.model_copy(update={"approvals": (later_go,)})
+    before = decide(spec, state, Observations(), dt.datetime(2027, 9, 4, 11, tzinfo=UTC))
+    assert [e for e in before.state.history if e.kind == "Approval"] == []
+    given = decide(spec, _reread(before.state), Observations(), dt.datetime(2027, 9, 4, 12, 30, tzinfo=UTC))
+    assert [(e.at, e.by, e.reason) for e in given.state.history if e.kind == "Approval"] == [
+        (dt.datetime(2027, 9, 4, 12, tzinfo=UTC), "project-lead", "all green")
+    ]
+
+
+def test_an_earlier_date_or_a_schedule_edit_during_the_night_is_deferred_too() -> None:
+    spec, state = _freeze_with_go()
+    state = state.model_copy(update={"pinned_go_live_date": dt.date(2027, 9, 6), "pinned_schedule": spec.schedule})
+    now = dt.datetime(2027, 9, 5, 11, tzinfo=UTC)
+    earlier = spec.model_copy(update={"go_live_date": dt.date(2027, 8, 30)})
+    offsets = spec.model_copy(update={"schedule": spec.schedule.model_copy(update={"freeze_days": 4})})
+    for edited in (earlier, offsets):
+        decision = decide(edited, state, Observations(), now)
+        assert decision.phase == Phase.FREEZE
+        assert [r for _, r, _ in _events(decision) if r == "TimingChangeDeferred"] == ["TimingChangeDeferred"]
+        assert decision.state.pending.timing_deferred
+
+
+def test_the_morning_call_moves_live_into_hypercare_even_when_late() -> None:
+    live = _in(
+        Phase.LIVE, dt.datetime(2027, 9, 5, 21, tzinfo=UTC), serving_since=dt.datetime(2027, 9, 5, 21, tzinfo=UTC)
+    )
+    night = decide(SPEC, live, Observations(), dt.datetime(2027, 9, 6, 4, 59, tzinfo=UTC))
+    assert night.phase == Phase.LIVE and night.wake_at == GO_LIVE_AT
+    late = dt.datetime(2027, 9, 6, 5, 30, tzinfo=UTC)
+    morning = decide(SPEC, live, Observations(), late)
+    assert morning.phase == Phase.HYPERCARE and morning.state.hypercare_started_at == late
+    assert morning.state.phase_reason == "go-live morning: command-centre period starts"
+
+
+def test_a_critical_alert_before_the_night_is_a_pending_gate_not_a_serving_alert() -> None:
+    spec, state = _freeze_with_go()
+    firing = Observations(alerts=(Alert(name="EMessagingBacklog"),))
+    decision = decide(spec, state, firing, dt.datetime(2027, 9, 5, 15, tzinfo=UTC))
+    blocked = decision.state.condition(ConditionType.BLOCKED)
+    assert blocked is not None and (blocked.status, blocked.reason, blocked.message) == (
+        "True",
+        "GatesPending",
+        "no-critical-alerts: critical alert firing: EMessagingBacklog",
+    )
