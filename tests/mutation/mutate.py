@@ -48,10 +48,22 @@ GOLIVE_TESTS = " ".join(
 )  # fmt: skip
 MODULES: dict[str, str] = {
     "migration/epj/migration/codes.py": MIGRATION_TESTS,
-    "migration/epj/migration/values.py": MIGRATION_TESTS,
-    "migration/epj/migration/identity.py": MIGRATION_TESTS,
-    "migration/epj/migration/mapping.py": MIGRATION_TESTS,
-    "migration/epj/migration/rules.py": MIGRATION_TESTS,
+    "migration/epj/migration/values.py": (
+        "tests/migration/test_values_edges.py tests/migration/test_values_identity.py "
+        "tests/migration/test_golden_values.py tests/migration/test_rules.py tests/migration/test_oracle_properties.py"
+    ),
+    "migration/epj/migration/identity.py": (
+        "tests/migration/test_values_edges.py tests/migration/test_values_identity.py "
+        "tests/migration/test_golden_values.py tests/migration/test_rules.py tests/migration/test_oracle_properties.py"
+    ),
+    "migration/epj/migration/mapping.py": (
+        "tests/migration/test_mapping_builders.py tests/migration/test_golden_values.py "
+        "tests/migration/test_oracle_properties.py tests/migration/test_rules_decisions.py"
+    ),
+    "migration/epj/migration/rules.py": (
+        "tests/migration/test_rules_decisions.py tests/migration/test_rules.py "
+        "tests/migration/test_golden_values.py tests/migration/test_oracle_properties.py"
+    ),
     "operator/epj/golive/machine.py": GOLIVE_TESTS,
     "operator/epj/golive/gates.py": GOLIVE_TESTS,
     "monitoring/epj/monitoring/rules.py": (
