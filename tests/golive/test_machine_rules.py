@@ -673,3 +673,27 @@ def test_a_critical_alert_before_the_night_is_a_pending_gate_not_a_serving_alert
         "GatesPending",
         "no-critical-alerts: critical alert firing: EMessagingBacklog",
     )
+
+
+def test_an_unchanged_gate_keeps_the_time_of_its_last_change() -> None:
+    spec, state = _freeze_with_go()
+    firing = Observations(alerts=(Alert(name="EMessagingBacklog"),))
+    first = decide(spec, state, firing, dt.datetime(2027, 9, 5, 15, tzinfo=UTC))
+    again = decide(spec, _reread(first.state), firing, dt.datetime(2027, 9, 5, 16, tzinfo=UTC))
+    record = again.state.gate(GateName.NO_CRITICAL_ALERTS)
+    assert record is not None and record.at == dt.datetime(2027, 9, 5, 15, tzinfo=UTC)
+
+
+def test_a_critical_alert_read_from_alertmanager_json_is_announced_while_serving() -> None:
+    state = _in(Phase.HYPERCARE, GO_LIVE_AT, serving_since=GO_LIVE_AT, hypercare_started_at=GO_LIVE_AT)
+    obs = Observations.model_validate_json(
+        '{"alerts": [{"name": "MedicationAdministrationDown", "severity": "critical"},'
+        ' {"name": "SlowPortal", "severity": "warning"}]}'
+    )
+    decision = decide(SPEC, state, obs, dt.datetime(2027, 9, 8, 9, tzinfo=UTC))
+    assert decision.state.pending.alerts_notified == ("MedicationAdministrationDown",)
+    assert (
+        "Warning",
+        "CriticalAlert",
+        "critical alert firing in Hypercare: MedicationAdministrationDown (see its runbook)",
+    ) in _events(decision)

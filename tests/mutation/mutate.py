@@ -36,14 +36,14 @@ MIGRATION_TESTS = (
     "tests/migration/test_golden_values.py tests/migration/test_oracle_properties.py "
     "tests/migration/test_rules.py tests/migration/test_values_identity.py tests/migration/test_contract_doc.py"
 )
-# Fast, broad files first (a killed mutant stops at its first failure): the direct checks of each gate, the
-# transition table, then the scenarios; the CRD schema checks last (slowest).
+# Fast, broad files first (a killed mutant stops at its first failure): the direct checks of each gate and of
+# the machine's rules, the transition table, then the scenarios; the CRD schema checks last (slowest).
 # test_crd_models_agree, test_resume_stamp and test_runbook_agrees do not run the machine or the gates.
 GOLIVE_TESTS = " ".join(
     f"tests/golive/{name}.py"
     for name in (
-        "test_gate_checks", "test_transitions", "test_state", "test_gates", "test_levers", "test_approval_scope",
-        "test_wave", "test_gp_offices", "test_scenarios", "test_schedule_clock", "test_crds",
+        "test_gate_checks", "test_machine_rules", "test_transitions", "test_state", "test_gates", "test_levers",
+        "test_approval_scope", "test_wave", "test_gp_offices", "test_scenarios", "test_schedule_clock", "test_crds",
     )
 )  # fmt: skip
 MODULES: dict[str, str] = {
