@@ -34,7 +34,7 @@ from epj.golive import (
     decide,
     set_condition,
 )
-from epj.golive.model import Alert, GateConfig, SmokeResult
+from epj.golive.model import Alert, DependencyStatus, GateConfig, SmokeResult
 from epj.golive.phases import ApprovalDecision, ApproverRole, ConditionType, MigrationPurpose
 
 UTC = dt.UTC
@@ -697,3 +697,16 @@ def test_a_critical_alert_read_from_alertmanager_json_is_announced_while_serving
         "CriticalAlert",
         "critical alert firing in Hypercare: MedicationAdministrationDown (see its runbook)",
     ) in _events(decision)
+
+
+def test_a_failed_dependency_blocks_before_the_night() -> None:
+    spec = SPEC.model_copy(update={"depends_on": ("5006",)})
+    failed = Observations(dependencies={"5006": DependencyStatus(phase=Phase.ROLLED_BACK)})
+    decision = decide(spec, _in(Phase.FREEZE, FREEZE_AT), failed, dt.datetime(2027, 9, 4, 10, tzinfo=UTC))
+    assert decision.phase == Phase.FREEZE
+    blocked = decision.state.condition(ConditionType.BLOCKED)
+    assert blocked is not None and (blocked.status, blocked.reason, blocked.message) == (
+        "True",
+        "DependencyFailed",
+        "dependency failed: 5006 is RolledBack",
+    )
