@@ -34,7 +34,7 @@ from epj.golive import (
     decide,
     set_condition,
 )
-from epj.golive.model import Alert, DependencyStatus, GateConfig, SmokeResult
+from epj.golive.model import Alert, DependencyStatus, GateConfig, GateRecord, SmokeResult
 from epj.golive.phases import ApprovalDecision, ApproverRole, ConditionType, MigrationPurpose
 
 UTC = dt.UTC
@@ -136,7 +136,12 @@ def test_in_freeze_before_the_night_the_next_step_is_the_cutover_at_16_oslo() ->
         requested_at=dt.datetime(2027, 7, 25, 22, tzinfo=UTC), state=JobState.SUCCEEDED,
         reconciliation=Reconciliation(complete=True),
     )  # fmt: skip
-    state = _in(Phase.FREEZE, FREEZE_AT, migration=rehearsed)
+    # A record left by an earlier, rolled-back night: the extract gate belongs to the night, not to the freeze.
+    leftover = GateRecord(
+        name=GateName.EXTRACT_DELIVERED, outcome=GateOutcome.PENDING, at=dt.datetime(2027, 9, 3, 14, tzinfo=UTC),
+        opened_at=dt.datetime(2027, 9, 3, 14, tzinfo=UTC), deadline=dt.datetime(2027, 9, 3, 17, tzinfo=UTC),
+    )  # fmt: skip
+    state = _in(Phase.FREEZE, FREEZE_AT, migration=rehearsed, gates=(leftover,))
     decision = decide(SPEC, state, Observations(), dt.datetime(2027, 9, 4, 10, tzinfo=UTC))
     progressing = decision.state.condition(ConditionType.PROGRESSING)
     assert progressing is not None
