@@ -68,7 +68,8 @@ MODULES: dict[str, str] = {
     "operator/epj/golive/machine.py": GOLIVE_TESTS,
     "operator/epj/golive/gates.py": GOLIVE_TESTS,
     "monitoring/epj/monitoring/rules.py": (
-        "tests/monitoring/test_mon_rules.py tests/monitoring/test_mon_pinned_literals.py"
+        "tests/monitoring/test_mon_rule_values.py tests/monitoring/test_mon_pinned_literals.py "
+        "tests/monitoring/test_mon_rules.py"
     ),
     # The NetworkPolicy analysis the isolation proofs rest on, and the RBAC and NetworkPolicy builders
     # (in manifests.py, measured only in SCOPES' functions).
