@@ -365,6 +365,10 @@ def test_a_date_edit_during_the_night_is_announced_once() -> None:
         assert [e for e in _events(decision) if e[1] == "TimingChangeDeferred"] == []
         state, phases = _reread(decision.state), [*phases, decision.phase]
     assert phases[-1] == Phase.LIVE  # the night ran on its pinned date; the edit waits for Hypercare
+    morning = decide(edited, state, Observations(migration=done, smoke=smoke), GO_LIVE_AT)
+    assert morning.phase == Phase.HYPERCARE
+    assert (morning.state.pinned_go_live_date, morning.state.pinned_schedule) == (None, None)
+    assert not morning.state.pending.timing_deferred
 
 
 def test_an_observation_of_another_job_changes_nothing() -> None:
@@ -666,6 +670,17 @@ def test_the_morning_call_moves_live_into_hypercare_even_when_late() -> None:
     morning = decide(SPEC, live, Observations(), late)
     assert morning.phase == Phase.HYPERCARE and morning.state.hypercare_started_at == late
     assert morning.state.phase_reason == "go-live morning: command-centre period starts"
+    assert _events(morning) == [
+        ("Normal", "Scheduled", "Live → Hypercare: go-live morning: command-centre period starts")
+    ]
+
+
+def test_a_missing_go_no_go_says_how_to_record_it() -> None:
+    decision = decide(SPEC, _in(Phase.FREEZE, FREEZE_AT), Observations(), dt.datetime(2027, 9, 5, 15, tzinfo=UTC))
+    assert decision.next_action == (
+        "Waiting for go-no-go: no go-no-go decision recorded "
+        "(`epj golive approve --tenant 5035 --gate go-no-go --by ROLE --reason ...`) by 2027-09-06T02:00:00+00:00"
+    )
 
 
 def test_a_critical_alert_before_the_night_is_a_pending_gate_not_a_serving_alert() -> None:
