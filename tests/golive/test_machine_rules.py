@@ -198,7 +198,8 @@ def test_waiting_for_training_gives_no_approval_hint() -> None:
         "Waiting for training-completion: no training completion reported by 2027-09-04T22:00:00+00:00"
     )
     progressing = decision.state.condition(ConditionType.PROGRESSING)
-    assert progressing is not None and (progressing.reason, progressing.message) == (
+    assert progressing is not None and (progressing.status, progressing.reason, progressing.message) == (
+        "True",
         "GatesPending",
         "training-completion: no training completion reported",
     )
@@ -673,6 +674,19 @@ def test_the_morning_call_moves_live_into_hypercare_even_when_late() -> None:
     assert _events(morning) == [
         ("Normal", "Scheduled", "Live → Hypercare: go-live morning: command-centre period starts")
     ]
+    # Hypercare's exit gates start afresh, pending, when it begins.
+    assert [(g.name, g.outcome) for g in morning.state.gates] == [
+        (GateName.NO_CRITICAL_ALERTS, GateOutcome.PENDING),
+        (GateName.HYPERCARE_EXIT, GateOutcome.PENDING),
+    ]
+
+
+def test_in_training_the_next_step_is_the_rehearsal_six_weeks_before() -> None:
+    training = _in(Phase.TRAINING, dt.datetime(2026, 9, 5, 22, tzinfo=UTC))
+    decision = decide(SPEC, training, Observations(), dt.datetime(2027, 1, 4, 8, tzinfo=UTC))
+    assert decision.phase == Phase.TRAINING
+    assert decision.next_action == "Rehearsal at 2027-07-25T22:00:00+00:00"
+    assert decision.wake_at == dt.datetime(2027, 7, 25, 22, tzinfo=UTC)
 
 
 def test_a_missing_go_no_go_says_how_to_record_it() -> None:
