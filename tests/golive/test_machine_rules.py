@@ -198,7 +198,8 @@ def test_waiting_for_training_gives_no_approval_hint() -> None:
         "Waiting for training-completion: no training completion reported by 2027-09-04T22:00:00+00:00"
     )
     progressing = decision.state.condition(ConditionType.PROGRESSING)
-    assert progressing is not None and (progressing.reason, progressing.message) == (
+    assert progressing is not None and (progressing.status, progressing.reason, progressing.message) == (
+        "True",
         "GatesPending",
         "training-completion: no training completion reported",
     )
@@ -365,6 +366,10 @@ def test_a_date_edit_during_the_night_is_announced_once() -> None:
         assert [e for e in _events(decision) if e[1] == "TimingChangeDeferred"] == []
         state, phases = _reread(decision.state), [*phases, decision.phase]
     assert phases[-1] == Phase.LIVE  # the night ran on its pinned date; the edit waits for Hypercare
+    morning = decide(edited, state, Observations(migration=done, smoke=smoke), GO_LIVE_AT)
+    assert morning.phase == Phase.HYPERCARE
+    assert (morning.state.pinned_go_live_date, morning.state.pinned_schedule) == (None, None)
+    assert not morning.state.pending.timing_deferred
 
 
 def test_an_observation_of_another_job_changes_nothing() -> None:
@@ -666,6 +671,30 @@ def test_the_morning_call_moves_live_into_hypercare_even_when_late() -> None:
     morning = decide(SPEC, live, Observations(), late)
     assert morning.phase == Phase.HYPERCARE and morning.state.hypercare_started_at == late
     assert morning.state.phase_reason == "go-live morning: command-centre period starts"
+    assert _events(morning) == [
+        ("Normal", "Scheduled", "Live → Hypercare: go-live morning: command-centre period starts")
+    ]
+    # Hypercare's exit gates start afresh, pending, when it begins.
+    assert [(g.name, g.outcome) for g in morning.state.gates] == [
+        (GateName.NO_CRITICAL_ALERTS, GateOutcome.PENDING),
+        (GateName.HYPERCARE_EXIT, GateOutcome.PENDING),
+    ]
+
+
+def test_in_training_the_next_step_is_the_rehearsal_six_weeks_before() -> None:
+    training = _in(Phase.TRAINING, dt.datetime(2026, 9, 5, 22, tzinfo=UTC))
+    decision = decide(SPEC, training, Observations(), dt.datetime(2027, 1, 4, 8, tzinfo=UTC))
+    assert decision.phase == Phase.TRAINING
+    assert decision.next_action == "Rehearsal at 2027-07-25T22:00:00+00:00"
+    assert decision.wake_at == dt.datetime(2027, 7, 25, 22, tzinfo=UTC)
+
+
+def test_a_missing_go_no_go_says_how_to_record_it() -> None:
+    decision = decide(SPEC, _in(Phase.FREEZE, FREEZE_AT), Observations(), dt.datetime(2027, 9, 5, 15, tzinfo=UTC))
+    assert decision.next_action == (
+        "Waiting for go-no-go: no go-no-go decision recorded "
+        "(`epj golive approve --tenant 5035 --gate go-no-go --by ROLE --reason ...`) by 2027-09-06T02:00:00+00:00"
+    )
 
 
 def test_a_critical_alert_before_the_night_is_a_pending_gate_not_a_serving_alert() -> None:
