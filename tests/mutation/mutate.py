@@ -73,7 +73,7 @@ MODULES: dict[str, str] = {
     ),
     # The NetworkPolicy analysis the isolation proofs rest on, and the RBAC and NetworkPolicy builders
     # (in manifests.py, measured only in SCOPES' functions).
-    "infra/epj/infra/isolation.py": INFRA_ACCESS_TESTS,
+    "infra/epj/infra/isolation.py": f"tests/infra/test_isolation_semantics.py {INFRA_ACCESS_TESTS}",
     "infra/epj/infra/manifests.py": INFRA_ACCESS_TESTS,
 }
 
