@@ -32,8 +32,9 @@ from epj.golive import (
     RollBack,
     RunSmokeChecks,
     decide,
+    set_condition,
 )
-from epj.golive.model import Alert, GateConfig, SmokeResult
+from epj.golive.model import Alert, DependencyStatus, GateConfig, GateRecord, SmokeResult
 from epj.golive.phases import ApprovalDecision, ApproverRole, ConditionType, MigrationPurpose
 
 UTC = dt.UTC
@@ -105,6 +106,8 @@ def test_ready_only_while_serving() -> None:
     serving = decide(SPEC, hypercare, Observations(), dt.datetime(2027, 9, 8, 10, tzinfo=UTC))
     ready = serving.state.condition(ConditionType.READY)
     assert ready is not None and (ready.status, ready.reason, ready.message) == ("True", "Serving", "phase Hypercare")
+    blocked = serving.state.condition(ConditionType.BLOCKED)
+    assert blocked is not None and (blocked.status, blocked.reason) == ("False", "NotBlocked")
 
 
 def test_a_finished_go_live_is_neither_progressing_nor_blocked() -> None:
@@ -128,7 +131,21 @@ def test_a_finished_go_live_is_neither_progressing_nor_blocked() -> None:
 
 
 def test_in_freeze_before_the_night_the_next_step_is_the_cutover_at_16_oslo() -> None:
-    decision = decide(SPEC, _in(Phase.FREEZE, FREEZE_AT), Observations(), dt.datetime(2027, 9, 4, 10, tzinfo=UTC))
+    rehearsed = MigrationRecord(
+        job_name="golive-5035-rehearsal-1", purpose=MigrationPurpose.REHEARSAL, attempt=1,
+        requested_at=dt.datetime(2027, 7, 25, 22, tzinfo=UTC), state=JobState.SUCCEEDED,
+        reconciliation=Reconciliation(complete=True),
+    )  # fmt: skip
+    # A record left by an earlier, rolled-back night: the extract gate belongs to the night, not to the freeze.
+    leftover = GateRecord(
+        name=GateName.EXTRACT_DELIVERED, outcome=GateOutcome.PENDING, at=dt.datetime(2027, 9, 3, 14, tzinfo=UTC),
+        opened_at=dt.datetime(2027, 9, 3, 14, tzinfo=UTC), deadline=dt.datetime(2027, 9, 3, 17, tzinfo=UTC),
+    )  # fmt: skip
+    state = _in(Phase.FREEZE, FREEZE_AT, migration=rehearsed, gates=(leftover,))
+    decision = decide(SPEC, state, Observations(), dt.datetime(2027, 9, 4, 10, tzinfo=UTC))
+    progressing = decision.state.condition(ConditionType.PROGRESSING)
+    assert progressing is not None
+    assert (progressing.status, progressing.reason, progressing.message) == ("True", "WaitingForSchedule", "in Freeze")
     assert decision.phase == Phase.FREEZE
     assert decision.next_action == (
         "Cutover at 2027-09-05T14:00:00+00:00 if gates pass: no-critical-alerts, dependencies-live, go-no-go"
@@ -136,13 +153,36 @@ def test_in_freeze_before_the_night_the_next_step_is_the_cutover_at_16_oslo() ->
     assert decision.wake_at == CUTOVER_AT
 
 
-def test_in_hypercare_the_next_step_is_stable_21_days_after_the_morning() -> None:
+def test_in_hypercare_the_next_step_is_stable_21_days_after_it_started() -> None:
     state = _in(Phase.HYPERCARE, GO_LIVE_AT, serving_since=GO_LIVE_AT, hypercare_started_at=GO_LIVE_AT)
     decision = decide(SPEC, state, Observations(), dt.datetime(2027, 9, 10, 9, tzinfo=UTC))
     assert decision.next_action == (
         "Stable at 2027-09-27T05:00:00+00:00 if gates pass: no-critical-alerts, hypercare-exit"
     )
     assert decision.wake_at == dt.datetime(2027, 9, 27, 5, tzinfo=UTC)
+    # Hypercare that began an hour late (08:00 Oslo) ends an hour late; a status without the start uses 07:00.
+    late = dt.datetime(2027, 9, 6, 6, tzinfo=UTC)
+    decision = decide(SPEC, state.model_copy(update={"hypercare_started_at": late}), Observations(), late)
+    assert decision.next_action.startswith("Stable at 2027-09-27T06:00:00+00:00 if")
+    unknown = decide(SPEC, state.model_copy(update={"hypercare_started_at": None}), Observations(), late)
+    assert unknown.next_action.startswith("Stable at 2027-09-27T05:00:00+00:00 if")
+
+
+def test_hypercare_ends_when_its_days_are_over_and_the_exit_is_approved() -> None:
+    late = dt.datetime(2027, 9, 6, 6, tzinfo=UTC)
+    exit_ = Approval(
+        gate=GateName.HYPERCARE_EXIT, by=ApproverRole.CLINICAL_LEAD, at=dt.datetime(2027, 9, 20, 9, tzinfo=UTC),
+        reason="calm", decision=ApprovalDecision.APPROVE,
+    )  # fmt: skip
+    spec = SPEC.model_copy(update={"approvals": (exit_,), "hypercare_days": 21})
+    state = _in(
+        Phase.HYPERCARE, late, serving_since=GO_LIVE_AT, hypercare_started_at=late,
+        decision_windows={GateName.HYPERCARE_EXIT: late},
+    )  # fmt: skip
+    assert decide(spec, state, Observations(), dt.datetime(2027, 9, 27, 5, 30, tzinfo=UTC)).phase == Phase.HYPERCARE
+    assert decide(spec, state, Observations(), dt.datetime(2027, 9, 27, 6, tzinfo=UTC)).phase == Phase.STABLE
+    unknown = state.model_copy(update={"hypercare_started_at": None})
+    assert decide(spec, unknown, Observations(), dt.datetime(2027, 9, 27, 5, tzinfo=UTC)).phase == Phase.STABLE
 
 
 def test_waiting_for_training_gives_no_approval_hint() -> None:
@@ -156,6 +196,12 @@ def test_waiting_for_training_gives_no_approval_hint() -> None:
     assert decision.phase == Phase.REHEARSAL
     assert decision.next_action == (
         "Waiting for training-completion: no training completion reported by 2027-09-04T22:00:00+00:00"
+    )
+    progressing = decision.state.condition(ConditionType.PROGRESSING)
+    assert progressing is not None and (progressing.status, progressing.reason, progressing.message) == (
+        "True",
+        "GatesPending",
+        "training-completion: no training completion reported",
     )
 
 
@@ -251,6 +297,13 @@ def test_a_critical_alert_is_announced_when_it_starts_and_again_when_it_refires(
         decision = decide(SPEC, state, obs, day + dt.timedelta(hours=hour))
         messages.append([m for t, r, m in _events(decision) if r == "CriticalAlert" and t == "Warning"])
         assert decision.state.pending.alerts_notified == names
+        blocked = decision.state.condition(ConditionType.BLOCKED)
+        assert blocked is not None
+        assert (blocked.status, blocked.reason, blocked.message) == (
+            "True",
+            "CriticalAlert",
+            f"critical alert firing: {names[0]}",
+        )
         state = _reread(decision.state)
     assert messages == [
         ["critical alert firing in Hypercare: A (see its runbook)"],
@@ -258,6 +311,16 @@ def test_a_critical_alert_is_announced_when_it_starts_and_again_when_it_refires(
         ["critical alert firing in Hypercare: B (see its runbook)"],
         ["critical alert firing in Hypercare: A (see its runbook)"],
     ]
+
+
+def test_a_timeout_edited_at_the_instant_the_gate_opened_no_longer_moves_it() -> None:
+    spec, state = _freeze_with_go()
+    firing = Observations(alerts=(Alert(name="EMessagingBacklog"),))
+    opened = decide(spec, state, firing, CUTOVER_AT)
+    shorter = spec.model_copy(update={"gates": GateConfig(timeout_hours={GateName.NO_CRITICAL_ALERTS: 1})})
+    same_instant = decide(shorter, _reread(opened.state), firing, CUTOVER_AT)
+    record = same_instant.state.gate(GateName.NO_CRITICAL_ALERTS)
+    assert record is not None and record.deadline == dt.datetime(2027, 9, 5, 20, tzinfo=UTC)
 
 
 def test_a_timeout_edited_before_the_gate_opens_applies() -> None:
@@ -292,6 +355,21 @@ def test_a_date_edit_during_the_night_is_announced_once() -> None:
     later = decide(edited, _reread(night.state), Observations(), CUTOVER_AT + dt.timedelta(minutes=10))
     assert later.phase == Phase.CUTOVER
     assert [e for e in _events(later) if e[1] == "TimingChangeDeferred"] == []
+    done = MigrationObservation(
+        job_name="golive-5035-cutover-1", state=JobState.SUCCEEDED, reconciliation=Reconciliation(complete=True)
+    )
+    smoke = SmokeResult(job_name="golive-5035-cutover-1", passed=True)
+    state, phases = _reread(later.state), []
+    for hour, minute in ((19, 0), (19, 5), (21, 0), (21, 5)):
+        at = dt.datetime(2027, 9, 5, hour, minute, tzinfo=UTC)
+        decision = decide(edited, state, Observations(migration=done, smoke=smoke), at)
+        assert [e for e in _events(decision) if e[1] == "TimingChangeDeferred"] == []
+        state, phases = _reread(decision.state), [*phases, decision.phase]
+    assert phases[-1] == Phase.LIVE  # the night ran on its pinned date; the edit waits for Hypercare
+    morning = decide(edited, state, Observations(migration=done, smoke=smoke), GO_LIVE_AT)
+    assert morning.phase == Phase.HYPERCARE
+    assert (morning.state.pinned_go_live_date, morning.state.pinned_schedule) == (None, None)
+    assert not morning.state.pending.timing_deferred
 
 
 def test_an_observation_of_another_job_changes_nothing() -> None:
@@ -419,6 +497,8 @@ def test_a_lever_during_the_night_is_a_no_go_that_stops_the_running_final_migrat
             )
         ]
         assert decision.state.held_from == Phase.CUTOVER and decision.state.approvals_since == at_19
+        message = f"Cutover → RolledBack: gate go-no-go Failed: NO-GO: {text} set during the cutover night"
+        assert ("Warning", "RolledBack", message) in _events(decision)
 
 
 # ----------------------------------------------------------------------------------- holds and resume
@@ -479,6 +559,7 @@ def test_past_the_latest_start_the_night_does_not_begin() -> None:
     assert record is not None and (record.outcome, record.reason, record.at) == (GateOutcome.FAILED, reason, late)
     assert ("Warning", "CutoverWindowMissed", reason) in _events(missed)
     assert missed.state.phase_reason == f"gate cutover-window Failed: {reason}"
+    assert ("Warning", "Held", f"Freeze → OnHold: gate cutover-window Failed: {reason}") in _events(missed)
 
 
 # ----------------------------------------------------------------------------------- progress
@@ -508,3 +589,158 @@ def test_progressing_says_what_the_go_live_waits_for() -> None:
     assert conditions[ConditionType.PROGRESSING] == ("True", "MigrationRunning", "golive-5035-rehearsal-1")
     assert conditions[ConditionType.BLOCKED] == ("True", "GatesPending", summary)
     assert overdue.wake_at == dt.datetime(2027, 9, 4, 22, tzinfo=UTC)  # both gates' deadline: freeze + 48 h
+
+
+EXTRACT = Approval(
+    gate=GateName.EXTRACT_DELIVERED, by=ApproverRole.CUTOVER_LEAD, at=CUTOVER_AT,
+    reason="UTTREKK.txt counts match", decision=ApprovalDecision.APPROVE,
+)  # fmt: skip
+
+
+def test_the_final_migration_is_requested_once_when_the_extract_is_recorded_as_the_night_starts() -> None:
+    spec, state = _freeze_with_go()
+    night_spec = spec.model_copy(
+        update={"approvals": (GO, EXTRACT), "gates": GateConfig(require_extract_delivered=True)}
+    )
+    jobs: list[str] = []
+    for minutes in (0, 0, 0, 5, 10):
+        decision = decide(night_spec, state, Observations(), CUTOVER_AT + dt.timedelta(minutes=minutes))
+        jobs += [a.job_name for a in decision.actions if isinstance(a, CreateMigrationJob)]
+        state = _reread(decision.state)
+    assert state.phase == Phase.CUTOVER
+    assert jobs == ["golive-5035-cutover-1"]
+
+
+def test_abort_and_withdrawal_win_over_a_pause_set_with_them() -> None:
+    both = SPEC.model_copy(update={"aborted": True, "paused": True})
+    decision = decide(both, _in(Phase.FREEZE, FREEZE_AT), Observations(), dt.datetime(2027, 9, 4, 10, tzinfo=UTC))
+    assert decision.phase == Phase.ABORTED and not decision.state.paused
+    assert [r for _, r, _ in _events(decision)] == ["Aborted"]
+    leaving = SPEC.model_copy(update={"withdraw": True, "paused": True})
+    decision = decide(leaving, _in(Phase.PREPARING, PLANNING), Observations(), LOCK - dt.timedelta(days=1))
+    assert decision.phase == Phase.ABORTED and not decision.state.paused
+    assert [r for _, r, _ in _events(decision)] == ["Withdrawn"]
+
+
+def test_an_adapter_condition_set_twice_is_one_condition() -> None:
+    first = decide(SPEC, None, Observations(), PLANNING)
+    t1, t2 = PLANNING + dt.timedelta(minutes=1), PLANNING + dt.timedelta(minutes=2)
+    once = set_condition(first.state.conditions, ConditionType.STALLED, True, "ApiErrors", "5 failures", t1)
+    twice = set_condition(once, ConditionType.STALLED, False, "Recovered", "", t2)
+    assert [(c.type, c.status, c.reason) for c in twice] == [
+        (ConditionType.STALLED, "False", "Recovered"),
+        (ConditionType.READY, "False", "NotServing"),
+        (ConditionType.PROGRESSING, "True", "WaitingForSchedule"),
+        (ConditionType.BLOCKED, "False", "NotBlocked"),
+    ]
+    assert [c.last_transition_time for c in twice] == [t2, PLANNING, PLANNING, PLANNING]
+
+
+def test_a_decision_enters_the_audit_trail_when_it_is_given_not_before() -> None:
+    spec, state = _freeze_with_go()
+    later_go = GO.model_copy(update={"at": dt.datetime(2027, 9, 4, 12, tzinfo=UTC)})
+    spec = spec.model_copy(update={"approvals": (later_go,)})
+    before = decide(spec, state, Observations(), dt.datetime(2027, 9, 4, 11, tzinfo=UTC))
+    assert [e for e in before.state.history if e.kind == "Approval"] == []
+    given = decide(spec, _reread(before.state), Observations(), dt.datetime(2027, 9, 4, 12, 30, tzinfo=UTC))
+    assert [(e.at, e.by, e.reason) for e in given.state.history if e.kind == "Approval"] == [
+        (dt.datetime(2027, 9, 4, 12, tzinfo=UTC), "project-lead", "all green")
+    ]
+
+
+def test_an_earlier_date_or_a_schedule_edit_during_the_night_is_deferred_too() -> None:
+    spec, state = _freeze_with_go()
+    state = state.model_copy(update={"pinned_go_live_date": dt.date(2027, 9, 6), "pinned_schedule": spec.schedule})
+    now = dt.datetime(2027, 9, 5, 11, tzinfo=UTC)
+    earlier = spec.model_copy(update={"go_live_date": dt.date(2027, 8, 30)})
+    offsets = spec.model_copy(update={"schedule": spec.schedule.model_copy(update={"freeze_days": 4})})
+    for edited in (earlier, offsets):
+        decision = decide(edited, state, Observations(), now)
+        assert decision.phase == Phase.FREEZE
+        assert [r for _, r, _ in _events(decision) if r == "TimingChangeDeferred"] == ["TimingChangeDeferred"]
+        assert decision.state.pending.timing_deferred
+
+
+def test_the_morning_call_moves_live_into_hypercare_even_when_late() -> None:
+    live = _in(
+        Phase.LIVE, dt.datetime(2027, 9, 5, 21, tzinfo=UTC), serving_since=dt.datetime(2027, 9, 5, 21, tzinfo=UTC)
+    )
+    night = decide(SPEC, live, Observations(), dt.datetime(2027, 9, 6, 4, 59, tzinfo=UTC))
+    assert night.phase == Phase.LIVE and night.wake_at == GO_LIVE_AT
+    late = dt.datetime(2027, 9, 6, 5, 30, tzinfo=UTC)
+    morning = decide(SPEC, live, Observations(), late)
+    assert morning.phase == Phase.HYPERCARE and morning.state.hypercare_started_at == late
+    assert morning.state.phase_reason == "go-live morning: command-centre period starts"
+    assert _events(morning) == [
+        ("Normal", "Scheduled", "Live → Hypercare: go-live morning: command-centre period starts")
+    ]
+    # Hypercare's exit gates start afresh, pending, when it begins.
+    assert [(g.name, g.outcome) for g in morning.state.gates] == [
+        (GateName.NO_CRITICAL_ALERTS, GateOutcome.PENDING),
+        (GateName.HYPERCARE_EXIT, GateOutcome.PENDING),
+    ]
+
+
+def test_in_training_the_next_step_is_the_rehearsal_six_weeks_before() -> None:
+    training = _in(Phase.TRAINING, dt.datetime(2026, 9, 5, 22, tzinfo=UTC))
+    decision = decide(SPEC, training, Observations(), dt.datetime(2027, 1, 4, 8, tzinfo=UTC))
+    assert decision.phase == Phase.TRAINING
+    assert decision.next_action == "Rehearsal at 2027-07-25T22:00:00+00:00"
+    assert decision.wake_at == dt.datetime(2027, 7, 25, 22, tzinfo=UTC)
+
+
+def test_a_missing_go_no_go_says_how_to_record_it() -> None:
+    decision = decide(SPEC, _in(Phase.FREEZE, FREEZE_AT), Observations(), dt.datetime(2027, 9, 5, 15, tzinfo=UTC))
+    assert decision.next_action == (
+        "Waiting for go-no-go: no go-no-go decision recorded "
+        "(`epj golive approve --tenant 5035 --gate go-no-go --by ROLE --reason ...`) by 2027-09-06T02:00:00+00:00"
+    )
+
+
+def test_a_critical_alert_before_the_night_is_a_pending_gate_not_a_serving_alert() -> None:
+    spec, state = _freeze_with_go()
+    firing = Observations(alerts=(Alert(name="EMessagingBacklog"),))
+    decision = decide(spec, state, firing, dt.datetime(2027, 9, 5, 15, tzinfo=UTC))
+    blocked = decision.state.condition(ConditionType.BLOCKED)
+    assert blocked is not None and (blocked.status, blocked.reason, blocked.message) == (
+        "True",
+        "GatesPending",
+        "no-critical-alerts: critical alert firing: EMessagingBacklog",
+    )
+
+
+def test_an_unchanged_gate_keeps_the_time_of_its_last_change() -> None:
+    spec, state = _freeze_with_go()
+    firing = Observations(alerts=(Alert(name="EMessagingBacklog"),))
+    first = decide(spec, state, firing, dt.datetime(2027, 9, 5, 15, tzinfo=UTC))
+    again = decide(spec, _reread(first.state), firing, dt.datetime(2027, 9, 5, 16, tzinfo=UTC))
+    record = again.state.gate(GateName.NO_CRITICAL_ALERTS)
+    assert record is not None and record.at == dt.datetime(2027, 9, 5, 15, tzinfo=UTC)
+
+
+def test_a_critical_alert_read_from_alertmanager_json_is_announced_while_serving() -> None:
+    state = _in(Phase.HYPERCARE, GO_LIVE_AT, serving_since=GO_LIVE_AT, hypercare_started_at=GO_LIVE_AT)
+    obs = Observations.model_validate_json(
+        '{"alerts": [{"name": "MedicationAdministrationDown", "severity": "critical"},'
+        ' {"name": "SlowPortal", "severity": "warning"}]}'
+    )
+    decision = decide(SPEC, state, obs, dt.datetime(2027, 9, 8, 9, tzinfo=UTC))
+    assert decision.state.pending.alerts_notified == ("MedicationAdministrationDown",)
+    assert (
+        "Warning",
+        "CriticalAlert",
+        "critical alert firing in Hypercare: MedicationAdministrationDown (see its runbook)",
+    ) in _events(decision)
+
+
+def test_a_failed_dependency_blocks_before_the_night() -> None:
+    spec = SPEC.model_copy(update={"depends_on": ("5006",)})
+    failed = Observations(dependencies={"5006": DependencyStatus(phase=Phase.ROLLED_BACK)})
+    decision = decide(spec, _in(Phase.FREEZE, FREEZE_AT), failed, dt.datetime(2027, 9, 4, 10, tzinfo=UTC))
+    assert decision.phase == Phase.FREEZE
+    blocked = decision.state.condition(ConditionType.BLOCKED)
+    assert blocked is not None and (blocked.status, blocked.reason, blocked.message) == (
+        "True",
+        "DependencyFailed",
+        "dependency failed: 5006 is RolledBack",
+    )

@@ -19,11 +19,15 @@ def test_a_new_resume_gets_the_servers_time_and_user() -> None:
                        "user": "kari@kommune.test"}  # fmt: skip
 
 
-def test_an_unchanged_resume_keeps_its_stamp_and_removing_it_is_allowed() -> None:
+def test_an_untouched_resume_keeps_its_stamp_and_a_rewritten_one_is_a_new_request() -> None:
     old = {"by": "cutover-lead", "reason": "Re-run reconciled", "at": "2027-09-04T20:00:00Z", "user": "kari"}
-    redated = {**old, "at": "2027-09-05T09:00:00Z", "user": "ola"}
-    kept = admit_resume(redated, old, user="ola", groups=[], now=NOW, mapping=RoleMapping())
+    kept = admit_resume(dict(old), old, user="ola", groups=[], now=NOW, mapping=RoleMapping())
     assert kept == old
+    # The same role and reason again (a second hold, resumed as the first was): stamped now, by this user.
+    again = {**old, "at": "2027-09-05T09:29:00Z"}
+    restamped = admit_resume(again, old, user="kari@kommune.test", groups=LEAD, now=NOW, mapping=RoleMapping())
+    assert restamped == {"by": "cutover-lead", "reason": "Re-run reconciled", "at": "2027-09-05T09:30:00Z",
+                         "user": "kari@kommune.test"}  # fmt: skip
     assert admit_resume(None, old, user="ola", groups=[], now=NOW, mapping=RoleMapping()) is None
     assert resume_is_stamped(None, old, user="ola") is True
     assert resume_is_stamped(old, old, user="ola") is True

@@ -36,29 +36,55 @@ MIGRATION_TESTS = (
     "tests/migration/test_golden_values.py tests/migration/test_oracle_properties.py "
     "tests/migration/test_rules.py tests/migration/test_values_identity.py tests/migration/test_contract_doc.py"
 )
-# Fast, broad files first (a killed mutant stops at its first failure): the direct checks of each gate, the
-# transition table, then the scenarios; the CRD schema checks last (slowest).
+# Fast, broad files first (a killed mutant stops at its first failure): the direct checks of each gate and of
+# the machine's rules, the transition table, then the scenarios; the CRD schema checks last (slowest).
 # test_crd_models_agree, test_resume_stamp and test_runbook_agrees do not run the machine or the gates.
 GOLIVE_TESTS = " ".join(
     f"tests/golive/{name}.py"
     for name in (
-        "test_gate_checks", "test_transitions", "test_state", "test_gates", "test_levers", "test_approval_scope",
-        "test_wave", "test_gp_offices", "test_scenarios", "test_schedule_clock", "test_crds",
+        "test_gate_checks", "test_machine_rules", "test_transitions", "test_state", "test_gates", "test_levers",
+        "test_approval_scope", "test_wave", "test_gp_offices", "test_scenarios", "test_schedule_clock", "test_crds",
     )
 )  # fmt: skip
+INFRA_ACCESS_TESTS = "tests/infra/test_rbac_allowlist.py tests/infra/test_flows.py tests/infra/test_isolation.py"
 MODULES: dict[str, str] = {
     "migration/epj/migration/codes.py": MIGRATION_TESTS,
-    "migration/epj/migration/values.py": MIGRATION_TESTS,
-    "migration/epj/migration/identity.py": MIGRATION_TESTS,
-    "migration/epj/migration/mapping.py": MIGRATION_TESTS,
-    "migration/epj/migration/rules.py": MIGRATION_TESTS,
+    "migration/epj/migration/values.py": (
+        "tests/migration/test_values_edges.py tests/migration/test_values_identity.py "
+        "tests/migration/test_golden_values.py tests/migration/test_rules.py tests/migration/test_oracle_properties.py"
+    ),
+    "migration/epj/migration/identity.py": (
+        "tests/migration/test_values_edges.py tests/migration/test_values_identity.py "
+        "tests/migration/test_golden_values.py tests/migration/test_rules.py tests/migration/test_oracle_properties.py"
+    ),
+    "migration/epj/migration/mapping.py": (
+        "tests/migration/test_mapping_builders.py tests/migration/test_golden_values.py "
+        "tests/migration/test_oracle_properties.py tests/migration/test_rules_decisions.py"
+    ),
+    "migration/epj/migration/rules.py": (
+        "tests/migration/test_rules_decisions.py tests/migration/test_rules.py "
+        "tests/migration/test_golden_values.py tests/migration/test_oracle_properties.py"
+    ),
     "operator/epj/golive/machine.py": GOLIVE_TESTS,
     "operator/epj/golive/gates.py": GOLIVE_TESTS,
     "monitoring/epj/monitoring/rules.py": (
-        "tests/monitoring/test_mon_rules.py tests/monitoring/test_mon_pinned_literals.py"
+        "tests/monitoring/test_mon_rule_values.py tests/monitoring/test_mon_pinned_literals.py "
+        "tests/monitoring/test_mon_rules.py"
     ),
-    "infra/epj/infra/isolation.py": "tests/infra",  # RBAC and NetworkPolicy builders
+    # The NetworkPolicy analysis the isolation proofs rest on, and the RBAC and NetworkPolicy builders
+    # (in manifests.py, measured only in SCOPES' functions).
+    "infra/epj/infra/isolation.py": f"tests/infra/test_isolation_semantics.py {INFRA_ACCESS_TESTS}",
+    "infra/epj/infra/manifests.py": INFRA_ACCESS_TESTS,
 }
+
+#: Modules measured only inside these functions: manifests.py builds every object of the baseline; issue #19
+#: asks for its RBAC and network builders. Mutants elsewhere in the file are skipped as ``out_of_scope``.
+SCOPES: dict[str, frozenset[str]] = {
+    "infra/epj/infra/manifests.py": frozenset(
+        {"network_policies", "api_server_egress", "_dns_egress", "app_selector", "_ns_selector", "_tcp",
+         "admin_rbac", "_operator_network_policies"}
+    ),
+}  # fmt: skip
 
 
 def _run(cmd: list[str]) -> None:
@@ -109,17 +135,19 @@ def _mutate_with(
     )
     cr = str(Path(sys.executable).parent / "cosmic-ray")
     _run([cr, "init", str(config), str(session), "--force"])
-    _skip_never_executed(session, ROOT / module)
+    _skip_never_executed(session, ROOT / module, SCOPES.get(module))
     _run([cr, "exec", str(config), str(session)])
     dump = subprocess.run([cr, "dump", str(session)], cwd=ROOT, check=True, capture_output=True, text=True)
-    killed = survived = errors = skipped = 0
+    killed = survived = errors = skipped = out_of_scope = 0
     survivors: list[str] = []
     source = (ROOT / module).read_text(encoding="utf-8").splitlines()
     for line in dump.stdout.splitlines():
         item, result = json.loads(line)
         if result is None:
             continue
-        if result["worker_outcome"] == "skipped":
+        if result["worker_outcome"] == "skipped" and result.get("output") == OUT_OF_SCOPE:
+            out_of_scope += 1
+        elif result["worker_outcome"] == "skipped":
             skipped += 1
         elif result["worker_outcome"] != "normal":
             errors += 1
@@ -138,6 +166,7 @@ def _mutate_with(
         "survived": survived,
         "errors": errors,
         "skipped": skipped,
+        "out_of_scope": out_of_scope,
         "score": round(killed / total, 3) if total else None,
         "survivors": survivors,
     }
@@ -194,15 +223,35 @@ def _annotation_spans_cached(source: str) -> list[tuple[tuple[int, int], tuple[i
     return _SPANS[source]
 
 
-def _skip_never_executed(session: Path, module: Path) -> None:
-    """Mark mutants of never-executed code as skipped in the cosmic-ray session, before it runs them."""
+OUT_OF_SCOPE = "outside the measured functions (SCOPES)"
+
+
+def _function_lines(source: str, names: frozenset[str]) -> set[int]:
+    """Line numbers of the named top-level functions (decorators and signature included)."""
+    lines: set[int] = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in names:
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            lines.update(range(first, (node.end_lineno or node.lineno) + 1))
+    return lines
+
+
+def _skip_never_executed(session: Path, module: Path, scope: frozenset[str] | None = None) -> None:
+    """Mark mutants of never-executed (or out-of-scope) code as skipped in the session, before it runs them."""
     from cosmic_ray.work_db import use_db
     from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
     source = module.read_text(encoding="utf-8")
+    measured = _function_lines(source, scope) if scope else None
+
+    def reason(start: tuple[int, int], operator: str) -> str | None:
+        if measured is not None and start[0] not in measured:
+            return OUT_OF_SCOPE
+        return _never_executed(source, start, operator)
+
     with use_db(str(session)) as db:
         for item in list(db.work_items):
-            reasons = [_never_executed(source, tuple(m.start_pos), m.operator_name) for m in item.mutations]
+            reasons = [reason(tuple(m.start_pos), m.operator_name) for m in item.mutations]
             if reasons and all(reasons):
                 skipped = WorkResult(output=reasons[0], test_outcome=None, diff=None,
                                      worker_outcome=WorkerOutcome.SKIPPED)  # fmt: skip

@@ -234,7 +234,7 @@ async def test_resume_gets_the_servers_user_and_time_and_only_from_a_role_that_r
     # What the mutating webhook did not stamp is refused by the validating one.
     forged = await post_review(f"{base}/resume-check", admission_review("UPDATE", claimed, held, PROJECT_LEAD))
     assert forged["allowed"] is False and "not stamped" in forged["status"]["message"]
-    # Pausing next to a recorded resume keeps the resume's stamp: the client cannot re-date it.
+    # A client re-dating the recorded resume gets the server's time, not its own.
     redated = {**stamped, "spec": {**stamped["spec"], "paused": True,
                                    "resume": {**stamped["spec"]["resume"], "at": "2031-01-01T00:00:00Z"}}}  # fmt: skip
     kept = await post_review(f"{base}/resume-stamp", admission_review("UPDATE", redated, stamped, PROJECT_LEAD))

@@ -32,8 +32,9 @@ ID_NAMESPACE: Final = uuid.UUID("6f1d3c0e-5a43-4c1b-9d0e-2b7f3a9c8e51")
 
 _NS_SHA1: Final = hashlib.sha1(ID_NAMESPACE.bytes, usedforsecurity=False)
 _PREFIXES: dict[tuple[str, str], Any] = {}  # sha1 state after "namespace + kommunenr|source|"
-# RFC 4122 variant: the top two bits of the 17th hex digit become 10.
-_VARIANT: Final = {f"{n:x}": f"{(n & 0x3) | 0x8:x}" for n in range(16)}
+# RFC 4122 variant: the top two bits of the 17th hex digit become 10 (0-3 → 8-b, 4-7 → 8-b, …).
+_VARIANT: Final = {"0": "8", "1": "9", "2": "a", "3": "b", "4": "8", "5": "9", "6": "a", "7": "b",
+                   "8": "8", "9": "9", "a": "a", "b": "b", "c": "8", "d": "9", "e": "a", "f": "b"}  # fmt: skip
 
 
 def resource_id(kommunenr: str, source: str, key: str) -> str:

@@ -106,7 +106,7 @@ def patient(
         name["family"] = family
     if given:
         name["given"] = given.split()
-    if len(name) > 1:
+    if family or given:
         res["name"] = [name]
     if phone.strip():  # a blank field (spaces, NBSP) is no phone number; FHIR strings need a visible character
         res["telecom"] = [{"system": "phone", "value": phone.strip()}]
@@ -295,9 +295,8 @@ def related_person(
         res["identifier"] = identifiers
     res["patient"] = ref("Patient", patient_id)
     role, display = relation
-    codings = [{"system": RELASJON_SYSTEM, "code": relation_code}]
-    if role is not None:
-        codings.insert(0, {"system": ROLE_SYSTEM, "code": role, "display": display})
+    legacy = {"system": RELASJON_SYSTEM, "code": relation_code}  # kept verbatim, after the v3 role if any
+    codings = [legacy] if role is None else [{"system": ROLE_SYSTEM, "code": role, "display": display}, legacy]
     res["relationship"] = [{"coding": codings}]
     if name.strip():
         res["name"] = [{"text": name.strip()}]

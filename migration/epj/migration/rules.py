@@ -128,7 +128,6 @@ class _PatientEntry:
     source: str
     given: str
     family: str
-    birth: dt.date | None
 
 
 @dataclass
@@ -227,16 +226,17 @@ class ExtractRules:
             entry = self.patients[pid]
             entry.resource["identifier"].append(legacy)
             self.tally.patients_merged += 1
-            differs = (given, family) != (entry.given, entry.family)
-            if source_birth is not None and entry.birth is not None and source_birth != entry.birth:
-                differs = True
-            if differs or (source_birth is not None and source_birth != nid.birth_date):
+            # Birth dates are compared with the national id's, which every record sharing the id must match:
+            # a first record that disagreed was flagged when it was registered, so comparing two records'
+            # dates with each other would add nothing.
+            names_differ = (given, family) != (entry.given, entry.family)
+            if names_differ or (source_birth is not None and source_birth != nid.birth_date):
                 self.conflicts.add(pid)
             return pid
         pid = resource_id(self.kommunenr, source, legacy_key)
         identifiers = [{"use": "official", "system": nid.system, "value": nid.value}] if nid else []
         identifiers.append(legacy)
-        self.patients[pid] = _PatientEntry(build(pid, identifiers), source, given, family, source_birth)
+        self.patients[pid] = _PatientEntry(build(pid, identifiers), source, given, family)
         if nid is not None:
             self.by_national_id[nid.value] = pid
             if source_birth is not None and source_birth != nid.birth_date:
@@ -538,12 +538,16 @@ class ExtractRules:
         self._emit(res, med.patient_id, source)
         self._migrated(source)
 
-    def _iplos_key(self, bid: int | None, date: dt.date | None, variabel: str, raw: list[str]) -> tuple[int, str]:
-        """(exact integer key when parseable, else "", raw text key) for DUPLICATE_ID on IPLOS."""
-        if bid is not None and date is not None:
-            idx = self._iplos_vars.setdefault(variabel, len(self._iplos_vars))
-            return (bid * 4_000_000 + date.toordinal()) * 1_000_000 + idx, ""
-        return -1, "\x1f".join(raw[:3])
+    def _iplos_key(self, bid: int | None, date: dt.date | None, variabel: str) -> int | None:
+        """(BrukerID, Dato, Variabel) as one integer for DUPLICATE_ID on IPLOS (one int per seen row, not a tuple).
+
+        None when BrukerID or Dato does not parse: such a row is already MALFORMED_ROW or INVALID_DATE, and
+        no later row can repeat a key that has no value.
+        """
+        if bid is None or date is None:
+            return None
+        idx = self._iplos_vars.setdefault(variabel, len(self._iplos_vars))
+        return (bid * 4_000_000 + date.toordinal()) * 1_000_000 + idx  # ordinals < 4e6; variables < 1e6
 
     def _profil_iplos(self, source: str, record: int, row: list[str], shape_ok: bool) -> None:
         reason: str | None = None
@@ -561,8 +565,7 @@ class ExtractRules:
                 date = parse_no_date(dato_s) if dato_s else None
                 if date is None:
                     reason = INVALID_DATE
-        int_key, text_key = self._iplos_key(bid, date, variabel, row)
-        duplicate = self._seen_before(source, int_key) if int_key >= 0 else self._seen_text_before(source, text_key)
+        duplicate = self._seen_before(source, self._iplos_key(bid, date, variabel))
         if reason is None and duplicate:
             reason = DUPLICATE_ID
         pid = None

@@ -20,9 +20,12 @@ _NO_DATE = re.compile(r"([0-9][0-9])\.([0-9][0-9])\.([0-9]{4})")
 _NO_TIMESTAMP = re.compile(r"([0-9][0-9])\.([0-9][0-9])\.([0-9]{4}) ([0-9][0-9]):([0-9][0-9])")
 _ISO_DATE = re.compile(r"([0-9]{4})-([0-9][0-9])-([0-9][0-9])")
 _DECIMAL = re.compile(r"[0-9]+(?:,[0-9]+)?")
+# Distinct values cached per parser: an extract repeats its dates and hours endlessly (hot path), and a
+# bounded cache keeps memory flat however large the extract is.
+_CACHE_SIZE: Final = 65536
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=_CACHE_SIZE)
 def parse_no_date(text: str) -> dt.date | None:
     """`dd.mm.yyyy` → date; None when it does not parse or does not exist (31.02.2020)."""
     m = _NO_DATE.fullmatch(text)
@@ -34,7 +37,7 @@ def parse_no_date(text: str) -> dt.date | None:
         return None
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=_CACHE_SIZE)
 def parse_iso_date(text: str) -> dt.date | None:
     """`yyyy-mm-dd` (CGM) → date; None when it does not parse or does not exist."""
     m = _ISO_DATE.fullmatch(text)
@@ -54,7 +57,7 @@ def local_to_aware(naive: dt.datetime) -> dt.datetime:
     return naive.replace(tzinfo=OSLO, fold=0).astimezone(_UTC).astimezone(OSLO)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=_CACHE_SIZE)
 def _hour(day: str, month: str, year: str, hour: str) -> tuple[str, str] | None:
     """(ISO prefix up to the hour, UTC offset) of a local Oslo hour; None when it does not exist.
 
@@ -70,12 +73,10 @@ def _hour(day: str, month: str, year: str, hour: str) -> tuple[str, str] | None:
     return iso[:13], iso[19:]
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=_CACHE_SIZE)
 def parse_no_timestamp(text: str) -> str | None:
     """`dd.mm.yyyy HH:MM` (Oslo local) → ISO 8601 with offset, e.g. `2026-03-29T03:30:00+02:00`."""
-    if len(text) != 16:
-        return None
-    m = _NO_TIMESTAMP.fullmatch(text)
+    m = _NO_TIMESTAMP.fullmatch(text)  # fixed width: anything but 16 ASCII characters fails here
     if m is None or m[5] > "59":
         return None
     hour = _hour(m[1], m[2], m[3], m[4])

@@ -141,8 +141,6 @@ def _stamp(now: dt.datetime) -> str:
 #: ``epj golive resume``" after a re-plan) and the cutover lead (who owns the night's go/no-go).
 RESUME_ROLES = frozenset({ApproverRole.PROJECT_LEAD, ApproverRole.CUTOVER_LEAD})
 
-_RESUME_FIELDS = ("by", "reason")
-
 
 def admit_resume(
     new: Mapping[str, Any] | None,
@@ -158,13 +156,14 @@ def admit_resume(
     A resume is acted on when its time is newer than the hold (:mod:`epj.golive.machine`), so a
     client-written ``at`` could resume a future hold, or none at all with a skewed clock: the
     server's time and user are written instead, like on a gate decision. An update that leaves
-    ``by`` and ``reason`` as they were keeps the recorded stamp (editing a lever next to it must
-    not re-date an old resume); removing the request is allowed (it resumes nothing).
+    ``spec.resume`` exactly as stored keeps the recorded stamp (editing a lever next to it must not
+    re-date an old resume); any other write of it is a new request, stamped now: resuming a second
+    hold with the same role and reason as the first must work. Removing the request is allowed.
     """
     if not new:
         return None
-    if old and all(new.get(k) == old.get(k) for k in _RESUME_FIELDS) and old.get("user") and old.get("at"):
-        return {**{k: old.get(k) for k in _RESUME_FIELDS}, "at": old["at"], "user": old["user"]}
+    if old and dict(new) == dict(old):
+        return dict(old)  # untouched by this write (e.g. a pause next to it): the recorded stamp stands
     by, reason = new.get("by"), str(new.get("reason") or "").strip()
     try:
         role = ApproverRole(str(by))
