@@ -179,6 +179,17 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]  # kmock ships n
             and res == resource
         ]
 
+    def _get_resources(self) -> list[Any]:
+        """kmock's known resources: the declared ones and those of stored objects (kmock collects the latter
+        from every object on every list; here only when objects were added or removed)."""
+        table: dict[Any, Any] = self._objects._objects
+        cached: tuple[int, list[Any]] | None = getattr(self, "_resources_seen", None)
+        if cached is None or cached[0] != len(table):
+            cached = (len(table), list({resource for resource, _, _ in table}))
+            object.__setattr__(self, "_resources_seen", cached)
+        declared: list[Any] = kmock.KubernetesScaffold._get_resources(self)
+        return list({*declared, *cached[1]})
+
     def _current(self, request: rendering.Request) -> dict[str, Any] | None:
         key: Any = (request.resource, request.namespace, request.name)  # kmock's key type omits None parts
         if key not in self.objects or self.objects[key].deleted:

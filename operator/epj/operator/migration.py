@@ -37,7 +37,9 @@ async def sync_migration_job(ctx: OperatorContext, body: Body) -> JobState:
     if recorded in FINAL:
         _remember(ctx, body, status, changed=key not in ctx.migration_status)
         return JobState(recorded)
-    earlier = await _recorded_on_golive(ctx, body)
+    # A MigrationJob that recorded its Job's name has no result on its GoLive yet (results come from its own
+    # final status): only a new or re-created one needs the GoLive's (large) object read.
+    earlier = await _recorded_on_golive(ctx, body) if not status.get("jobName") else None
     if earlier is not None:
         message = f"result {earlier} already recorded for this attempt on GoLive {spec.get('goLive')}: not run again"
         restored: dict[str, Any] = {"state": str(earlier), "message": message,
