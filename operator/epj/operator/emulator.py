@@ -171,13 +171,34 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]  # kmock ships n
             found = table.get((request.resource, request.namespace, request.name))
             return [found] if found is not None else []
         wanted_ns, wanted_name, resource = request.namespace, request.name, request.resource
+        keys: Any = table if wanted_ns is None else self._keys_in(table, wanted_ns)
         return [
-            obj
-            for (res, namespace, name), obj in table.items()
-            if (namespace == wanted_ns if strict else wanted_ns is None or namespace == wanted_ns)
-            and (wanted_name is None or name == wanted_name)
-            and res == resource
+            table[key]
+            for key in keys
+            if (key[1] == wanted_ns if strict else wanted_ns is None or key[1] == wanted_ns)
+            and (wanted_name is None or key[2] == wanted_name)
+            and key[0] == resource
         ]
+
+    def _keys_in(self, table: dict[Any, Any], namespace: str) -> list[Any]:
+        """The object keys of one namespace (a tenant's Job pods are listed on every poll of its Job).
+
+        kmock only appends keys (a deleted object stays, marked deleted) except through
+        ``del emulator.objects[...]``: the index grows with the table and is rebuilt when a key went.
+        """
+        seen: int = getattr(self, "_indexed", 0)
+        index: dict[str, list[Any]] = getattr(self, "_by_namespace", {})
+        last = getattr(self, "_indexed_last", None)
+        intact = 0 < seen <= len(table) and next(itertools.islice(table, seen - 1, None)) == last
+        if not intact:
+            seen, index = 0, {}
+        if seen < len(table):
+            for key in itertools.islice(table, seen, None):
+                index.setdefault(key[1], []).append(key)
+            object.__setattr__(self, "_by_namespace", index)
+            object.__setattr__(self, "_indexed", len(table))
+            object.__setattr__(self, "_indexed_last", next(reversed(table)))
+        return index.get(namespace, [])
 
     def _get_resources(self) -> list[Any]:
         """kmock's known resources: the declared ones and those of stored objects (kmock collects the latter
