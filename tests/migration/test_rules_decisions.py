@@ -63,6 +63,13 @@ def test_idset_every_id_once() -> None:
     assert seen.add_seen(999) is False and seen.add_seen(1002) is False and seen.add_seen(71) is False
 
 
+def test_idset_ids_in_falling_order() -> None:
+    """Ids need not come sorted: a lower id after a higher one in the same byte is still new."""
+    seen = IdSet()
+    assert [seen.add_seen(i) for i in range(23, -1, -1)] == [False] * 24
+    assert [seen.add_seen(i) for i in range(24)] == [True] * 24
+
+
 def test_idset_grows_from_empty_to_a_far_id() -> None:
     seen = IdSet()
     assert seen.add_seen(5000) is False
@@ -298,6 +305,19 @@ def test_iplos_keys_of_different_people_and_days_never_meet() -> None:
     rules.profil("IPLOS", 2, ["1", later.strftime("%d.%m.%Y"), "SYN", "2"])
     assert tally.entries == []
     assert len(_of(out, "Observation")) == 2
+
+
+def test_iplos_keys_of_different_people_and_variables_never_meet() -> None:
+    """BrukerID 8 with the first variable seen and BrukerID 4 with the second, same day: distinct keys."""
+    rules, tally, out = _rules()
+    rules.profil("BRUKER", 1, bruker(bid="4"))
+    rules.profil("BRUKER", 2, bruker(bid="8", fnr=""))
+    rules.profil("IPLOS", 1, ["8", "01.02.2026", "SYN", "2"])
+    rules.profil("IPLOS", 2, ["4", "01.02.2026", "HORSEL", "2"])
+    rules.profil("IPLOS", 3, ["8", "01.02.2026", "HORSEL", "2"])
+    rules.profil("IPLOS", 4, ["4", "01.02.2026", "SYN", "2"])
+    assert tally.entries == []
+    assert len(_of(out, "Observation")) == 4
 
 
 def test_parorende_priority_and_relation() -> None:
@@ -572,3 +592,30 @@ def test_each_required_cgm_attribute_missing_is_malformed(element: str, attrs: d
         rules.barn(1, _barn("H1", f"<{element} {shown}/>"))
         assert [(e[0], e[3]) for e in tally.entries] == [(f"cgm/{element}", "MALFORMED_ROW")], missing
         assert [r["resourceType"] for r in out] == []  # nothing but the held-back Patient
+
+
+def test_cgm_elements_outside_the_contract_are_not_read_as_known_ones() -> None:
+    """A `<Verge>` (guardian) or `<Annet>` child is no Foresatt, Konsultasjon, Maaling or Vaksinasjon."""
+    inner = (
+        '<Verge id="V1" fnr="1" relasjon="MOR" dato="2023-01-01" atc="J07BH01" dose="1"/>'
+        '<Annet id="K1" dato="2023-01-01" type="6U"/><Vekt id="M1" dato="2023-01-01" type="VEKT" verdi="4" enhet="kg"/>'
+    )
+    rules, tally, out = _rules()
+    rules.barn(1, _barn("H1", inner))
+    rules.finish()
+    assert [r["resourceType"] for r in out] == ["Patient"]
+    assert sorted(tally.sources) == ["cgm/Barn"] and tally.entries == []
+
+
+def test_cgm_vaccination_ids_are_unique_per_file() -> None:
+    """SPEC §7: CGM child ids are unique per file for their element type; the first occurrence wins, and a
+    repeated id with its own MALFORMED_ROW keeps that reason."""
+    inner = (
+        '<Vaksinasjon id="V1" dato="2023-01-01" atc="J07BH01" dose="1"/>'
+        '<Vaksinasjon id="V1" dato="2023-02-01" atc="J07BH01" dose="2"/>'
+        '<Vaksinasjon id="V1" dato="2023-03-01" atc="J07BH01"/>'
+    )
+    rules, tally, out = _rules()
+    rules.barn(1, _barn("H1", inner))
+    assert [(e[1], e[2], e[3]) for e in tally.entries] == [(2, "V1", "DUPLICATE_ID"), (3, "V1", "MALFORMED_ROW")]
+    assert [r["occurrenceDateTime"] for r in _of(out, "Immunization")] == ["2023-01-01"]
