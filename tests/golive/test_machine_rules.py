@@ -744,3 +744,11 @@ def test_a_failed_dependency_blocks_before_the_night() -> None:
         "DependencyFailed",
         "dependency failed: 5006 is RolledBack",
     )
+
+
+def test_a_night_without_edits_announces_nothing() -> None:
+    spec, state = _freeze_with_go()
+    pinned = state.model_copy(update={"pinned_go_live_date": dt.date(2027, 9, 6), "pinned_schedule": spec.schedule})
+    decision = decide(spec, _reread(pinned), Observations(), dt.datetime(2027, 9, 5, 11, tzinfo=UTC))
+    assert [r for _, r, _ in _events(decision) if r == "TimingChangeDeferred"] == []
+    assert not decision.state.pending.timing_deferred

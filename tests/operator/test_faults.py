@@ -18,7 +18,7 @@ from epj.golive.schedule import Schedule
 from epj.migration.codes import ALL_SOURCES, REASONS
 from epj.migration.generate import generate_extract
 from epj.migration.pipeline import run_migration
-from epj.operator.kube import GOLIVES, MIGRATION_JOBS
+from epj.operator.kube import GOLIVES, JOBS, MIGRATION_JOBS
 from epj.operator.testing import CrashAt, LocalCluster, eventually
 
 from .faults import MINUTE, drive_to, enter, events_of, finish_migration, job_exists, phase_is, status_of
@@ -91,7 +91,8 @@ async def test_crash_after_the_job_is_created_adopts_it(cluster: LocalCluster, s
     cluster.advance_to(schedule.rehearsal_at + MINUTE)
     await crash.wait()
     mj = await cluster.client.get(MIGRATION_JOBS, cluster.namespace, "golive-5035-rehearsal-1")
-    assert mj is not None and not (mj.get("status") or {}).get("jobName")  # the Job exists, unrecorded
+    # The Job's name was recorded before the Job was created.
+    assert mj is not None and mj["status"]["jobName"] == "migrate-rehearsal-5035-1"
 
     await cluster.stop_operator()
     await cluster.start_operator()
@@ -103,6 +104,34 @@ async def test_crash_after_the_job_is_created_adopts_it(cluster: LocalCluster, s
     )
     assert mj is not None and mj["status"]["jobName"] == "migrate-rehearsal-5035-1"
     assert [j["metadata"]["name"] for j in await cluster.jobs(TENANT_NS)] == ["migrate-rehearsal-5035-1"]
+
+
+async def test_a_job_created_before_a_crash_and_gone_by_the_restart_is_not_run_again(
+    cluster: LocalCluster, schedule: Schedule
+) -> None:
+    """The crash window between creating the batch Job and saving its name: the name is saved first.
+
+    The Job is deleted while the operator is down (as the TTL controller does after it finished); the
+    restarted operator finds the recorded name without a Job and reports it, instead of running it again.
+    """
+    crash = CrashAt("migration.created", lambda d: d["migration_job"] == "golive-5035-rehearsal-1")
+    await cluster.start_operator(fault=crash)
+    await drive_to(cluster, schedule, "5035", "Training")
+    await cluster.set_training({"5035": 0.95})
+    cluster.advance_to(schedule.rehearsal_at + MINUTE)
+    await crash.wait()
+    await cluster.stop_operator()
+    await cluster.client.delete(JOBS, TENANT_NS, "migrate-rehearsal-5035-1")
+
+    await cluster.start_operator()
+    mj = await eventually(
+        lambda: cluster.client.get(MIGRATION_JOBS, cluster.namespace, "golive-5035-rehearsal-1"),
+        lambda b: (b or {}).get("status", {}).get("state") == "Failed",
+        what="the vanished Job reported",
+    )
+    assert mj is not None and mj["status"]["jobName"] == "migrate-rehearsal-5035-1"
+    assert "vanished" in mj["status"]["message"]
+    assert await cluster.jobs(TENANT_NS) == []
 
 
 async def test_crash_after_a_rollback_acted_keeps_one_rollback(cluster: LocalCluster, schedule: Schedule) -> None:

@@ -25,7 +25,7 @@ from epj.golive.clock import Clock, SimulatedClock, SystemClock
 from epj.golive.model import Alert, DependencyStatus
 from epj.golive.phases import Phase
 from epj.golive.wave import WaveSpec
-from epj.operator.kube import KubeClient
+from epj.operator.kube import Body, KubeClient, Resource
 from epj.operator.metrics import OperatorMetrics
 
 #: The ConfigMap (in each watched namespace) where the training system reports completion per tenant.
@@ -112,6 +112,9 @@ class OperatorContext:
     migration_status: dict[ObjectKey, dict[str, Any]] = field(default_factory=dict)
     _alerts: dict[str, tuple[float, dict[str, list[Alert]] | None]] = field(default_factory=dict)
     _wave_updates: dict[ObjectKey, asyncio.Task[None]] = field(default_factory=dict)
+    #: GETs asked for and not yet sent, by (plural, namespace, name): see :meth:`read_now`.
+    _unsent_reads: dict[tuple[str, str, str], asyncio.Future[Body | None]] = field(default_factory=dict)
+    _read_tasks: set[asyncio.Task[None]] = field(default_factory=set)
     alert_fetcher: AlertFetcher | None = None
     #: Fault injection for tests (None in production): awaited at each named point in :data:`FAULT_POINTS`
     #: with details; it may block (the test then stops the operator: a crash at exactly that point) or raise.
@@ -203,6 +206,51 @@ class OperatorContext:
             if ns == namespace and view.wave == wave:
                 self.wake(ns, view.name)
 
+    # ---------------------------------------------------------------- reads at decision time
+
+    async def read_now(self, resource: Resource, namespace: str, name: str) -> Body | None:
+        """The object as the API server has it now: from a GET sent after this call (None: it does not exist).
+
+        Reconciles that ask for the same object before that GET is sent share it (a wave's 400 members
+        woken by one clock jump read their wave's levers with a few GETs instead of 400). Nobody joins a GET
+        that was already sent, so every caller sees what the API server held after it asked: a decision is
+        still made on persisted state, never on a copy a handler kept.
+        """
+        key = (resource.plural, namespace, name)
+        pending = self._unsent_reads.get(key)
+        if pending is None:
+            pending = asyncio.get_running_loop().create_future()
+            self._unsent_reads[key] = pending
+            task = asyncio.get_running_loop().create_task(self._send_read(key, pending, resource, namespace, name))
+            self._read_tasks.add(task)
+            task.add_done_callback(self._read_tasks.discard)
+        # Shared by the callers of one GET: read it, never change it (a wave's 400 members copied per caller
+        # cost more than the GET).
+        return await asyncio.shield(pending)
+
+    async def _send_read(
+        self,
+        key: tuple[str, str, str],
+        pending: asyncio.Future[Body | None],
+        resource: Resource,
+        namespace: str,
+        name: str,
+    ) -> None:
+        await asyncio.sleep(0)  # callers woken in the same loop iteration join before the GET is sent
+        if self._unsent_reads.get(key) is pending:
+            del self._unsent_reads[key]  # from here on, a new caller waits for the next GET
+        try:
+            result = await self.client.get(resource, namespace, name)
+        except BaseException as error:
+            if not pending.done():
+                pending.set_exception(error)
+                pending.exception()  # retrieved by the callers; no warning when all were cancelled
+            if isinstance(error, asyncio.CancelledError):
+                raise
+        else:
+            if not pending.done():
+                pending.set_result(result)
+
     # ---------------------------------------------------------------- alerts
 
     async def alerts_for(self, url: str | None, kommunenummer: str) -> tuple[Alert, ...] | None:
@@ -252,6 +300,9 @@ class OperatorContext:
         for task in self._wave_updates.values():
             task.cancel()
         self._wave_updates.clear()
+        for task in list(self._read_tasks):
+            task.cancel()
+        self._unsent_reads.clear()
 
 
 async def _fetch_alerts(url: str) -> list[dict[str, Any]]:

@@ -86,7 +86,7 @@ class Reconciler:
         """
         raw = {k: v for k, v in dict(body.get("spec") or {}).items() if k != "approvals"}
         spec = GoLiveSpec.model_validate({**raw, "approvals": [a.to_dict() for a in self.approvals]})
-        wave = await self.ctx.client.get(ROLLOUT_WAVES, body["metadata"]["namespace"], spec.wave)
+        wave = await self.ctx.read_now(ROLLOUT_WAVES, body["metadata"]["namespace"], spec.wave)
         self.wave = dict((wave or {}).get("spec") or {})
         paused, aborted = bool(self.wave.get("paused")), bool(self.wave.get("aborted"))
         if paused or aborted:

@@ -37,7 +37,9 @@ async def sync_migration_job(ctx: OperatorContext, body: Body) -> JobState:
     if recorded in FINAL:
         _remember(ctx, body, status, changed=key not in ctx.migration_status)
         return JobState(recorded)
-    earlier = await _recorded_on_golive(ctx, body)
+    # A MigrationJob that recorded its Job's name has no result on its GoLive yet (results come from its own
+    # final status): only a new or re-created one needs the GoLive's (large) object read.
+    earlier = await _recorded_on_golive(ctx, body) if not status.get("jobName") else None
     if earlier is not None:
         message = f"result {earlier} already recorded for this attempt on GoLive {spec.get('goLive')}: not run again"
         restored: dict[str, Any] = {"state": str(earlier), "message": message,
@@ -51,6 +53,12 @@ async def sync_migration_job(ctx: OperatorContext, body: Body) -> JobState:
     if job is None and status.get("jobName") == job_name:
         return await _vanished(ctx, body, status, job_name)
     if job is None:
+        if status.get("jobName") != job_name:
+            # Recorded before it exists: a crash after creating it can then never lead to a second run (the
+            # Job gone by the restart, e.g. collected after its TTL, is reported as vanished, not re-created).
+            await ctx.client.patch_status(MIGRATION_JOBS, meta["namespace"], meta["name"], {"jobName": job_name})
+            status = {**status, "jobName": job_name}
+            ctx.migration_status[key] = {**ctx.migration_status.get(key, {}), "jobName": job_name}
         job, _ = await ctx.client.ensure(JOBS, job_ns, manifest)
         await ctx.fault_point("migration.created", migration_job=meta["name"], job=job_name)
     state = resources.job_state(job)
