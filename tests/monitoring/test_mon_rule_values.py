@@ -134,3 +134,56 @@ def test_recordings_carry_their_labels_only_when_they_have_some() -> None:
     labelled = [r.to_dict() for r in recordings if r.labels]
     assert labelled and all(isinstance(d["labels"], dict) and d["labels"] for d in labelled)
     assert Recording("epj:x", "vector(1)").to_dict() == {"record": "epj:x", "expr": "vector(1)"}
+
+
+def test_platform_wide_alerts_are_not_tenant_scoped() -> None:
+    """Their runbooks take no --tenant (runbooks/generate.py): reviewed list, change it on purpose."""
+    platform_wide = {
+        "EpjCertificateExpiringSoon", "EpjDependencyDown", "EpjExporterDown", "EpjNationalIntegrationDown",
+        "EpjOperatorDown",
+        *(f"Epj{s}ErrorBudgetBurnLowTraffic" for s in (
+            "CitizenPortal", "EMessaging", "Journal", "Kjernejournal", "KprReporting", "MedicationAdministration",
+            "MedicationModule", "SecureChat", "WelfareTechHub")),
+    }  # fmt: skip
+    for alert in all_alerts():
+        assert alert.tenant_scoped is (alert.name not in platform_wide), alert.name
+
+
+def test_bucket_bounds_match_however_the_client_wrote_them() -> None:
+    from epj.monitoring.rules import _le_matcher
+
+    assert _le_matcher(0.5) == 'le="0.5"'
+    assert _le_matcher(0.00001) == 'le="1e-05"'
+    assert _le_matcher(2) == 'le=~"2|2\\\\.0"'
+
+
+def test_a_window_whose_threshold_reaches_100_percent_gets_no_rule() -> None:
+    from epj.monitoring.rules import usable_windows
+
+    # 14.4 x 5 % = 72 %, 6 x 5 % = 30 %, 1 x 5 % = 5 %: all usable.
+    assert [(bw.long, bw.short) for bw in usable_windows(0.05)] == [("1h", "5m"), ("6h", "30m"), ("3d", "6h")]
+    # A 10 % budget: 14.4 x 10 % = 144 % can never fire.
+    assert [(bw.long, bw.short) for bw in usable_windows(0.1)] == [("6h", "30m"), ("3d", "6h")]
+    # Exactly 100 % is not below 100 %: no rule either.
+    assert usable_windows(1.0) == ()
+
+
+def test_a_rule_group_names_its_interval_only_when_it_has_one() -> None:
+    from epj.monitoring.rules import RuleGroup
+
+    assert RuleGroup("g", "g").to_dict() == {"name": "g", "rules": []}
+    assert RuleGroup("g", "g", interval="30s").to_dict() == {"name": "g", "interval": "30s", "rules": []}
+
+
+def test_only_apps_with_a_health_path_get_a_clinical_probe_alert() -> None:
+    from epj.catalog import load_catalog
+    from epj.monitoring.rules import probe_alerts
+
+    catalog = load_catalog()
+    services = dict(catalog.services)
+    services["secure-chat"] = services["secure-chat"].model_copy(update={"health_path": None})
+    services["kpr-reporting"] = services["kpr-reporting"].model_copy(update={"health_path": "/health"})
+    changed = catalog.model_copy(update={"services": services})
+    clinical = [a.expr for a in probe_alerts(changed) if a.name == "EpjClinicalEndpointDown"]
+    assert 'epj_probe_success{kind="clinical", service=~"citizen-portal"} == 0' in clinical
+    assert not any("secure-chat" in e or "kpr-reporting" in e for e in clinical)
