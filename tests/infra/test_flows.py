@@ -193,3 +193,28 @@ def test_each_tenant_policy_is_justified_and_the_set_is_pinned(test_objects: lis
         "kjernejournal"
         in policies["allow-journal-health-network-egress"]["metadata"]["annotations"]["epj.no/justification"]
     )
+
+
+def test_health_network_and_dns_policies_written_out(test_objects: list[Obj]) -> None:
+    """The justification says which catalog entry opened the flow; DNS is UDP and TCP 53 to kube-dns only."""
+    policies = {
+        o["metadata"]["name"]: o
+        for o in test_objects
+        if o["kind"] == "NetworkPolicy" and o["metadata"]["namespace"] == NS
+    }
+    why = {name: p["metadata"]["annotations"]["epj.no/justification"] for name, p in policies.items()
+           if name.endswith("health-network-egress")}  # fmt: skip
+    assert why == {
+        "allow-e-messaging-health-network-egress": "service catalog: e-messaging egress health-network",
+        "allow-journal-health-network-egress":
+            "service catalog: journal depends_on kjernejournal (egress health-network)",
+        "allow-medication-administration-health-network-egress":
+            "service catalog: medication-administration depends_on medication-module (egress health-network)",
+    }  # fmt: skip
+    assert policies["allow-dns-egress"]["spec"]["egress"] == [
+        {
+            "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+        }
+    ]  # fmt: skip

@@ -92,6 +92,9 @@ def test_burn_rate_texts_name_the_factor_and_the_budget_in_percent() -> None:
     kpr = {a.labels["long"]: a.severity for a in _by_name()["EpjKprReportingErrorBudgetBurn"]}
     assert kpr == {"1h": "warning", "6h": "warning", "3d": "info"}
     assert [a.severity for a in _by_name()["EpjJournalErrorBudgetBurn"] if a.labels["long"] == "3d"] == ["warning"]
+    # A medium one (secure chat, 07-23): pages are warnings, and so is its ticket (only "low" tickets are info).
+    assert {a.labels["long"]: a.severity for a in _by_name()["EpjSecureChatErrorBudgetBurn"]} == {
+        "1h": "warning", "6h": "warning", "3d": "warning"}  # fmt: skip
 
 
 def test_probes_group_services_by_severity_and_hours() -> None:
