@@ -53,7 +53,9 @@ def test_wheel_holds_every_area_and_the_data(wheel: Path, repo_root: Path) -> No
         assert module in names, module
     # Every tenant data file, also those in sub-folders (GP offices, provisioning records), ships in the wheel.
     tenants = repo_root / "tenants"
-    tenant_files = sorted(p.relative_to(tenants).as_posix() for p in tenants.rglob("*.yaml") if "epj" not in p.parts)
+    tenant_files = sorted(
+        p.relative_to(tenants).as_posix() for p in tenants.rglob("*.yaml") if "epj" not in p.relative_to(tenants).parts
+    )
     shipped = sorted(
         n.removeprefix("epj/_data/tenants/")
         for n in names
