@@ -33,8 +33,8 @@ async def sync_migration_job(ctx: OperatorContext, body: Body) -> JobState:
     "Vanished" needs proof that the Job existed: its uid (or a state read off it) in the status. The name
     is saved before the create and the uid after it, so a restart between the two creates the Job (or
     finds it) instead of failing a cutover night for an operator restart. The one case that runs twice
-    (created, then deleted by hand during that outage) is a reload before go-live: the store's seal (``epj.migration.store``)
-    refuses every run once the tenant is live, so no clinical data can be overwritten this way.
+    (created, then deleted by hand during that outage) is a reload before go-live: the store's seal
+    (``epj.migration.store``) refuses every run once the tenant is live, so no clinical data is overwritten.
     """
     meta, spec = body["metadata"], body["spec"]
     key = (meta["namespace"], meta["name"])
