@@ -180,12 +180,20 @@ class _Step:
         self.updates.update(held_from=held_from, held_at=self.now, approvals_since=self.now)
 
     def roll_back(self, record: GateRecord) -> None:
-        """End the cutover night: RolledBack (held), the final migration stopped before it publishes."""
+        """End the cutover night: RolledBack (held), the final migration stopped before it publishes.
+
+        A night that ended before its final migration (no extract, a NO-GO while waiting for it) still
+        needs traffic off: its rollback is named after the night itself (``rollback_of``), so a second
+        such night never takes an earlier night's finished rollback Job for its own.
+        """
+        job: MigrationRecord | None = self.get("migration")
+        ours = self._final_migration_requested()  # before the move: phase_since is still the night's start
         self.gate_entry(record)
         message = f"gate {record.name} {record.outcome}: {record.reason}"
         self.move(Phase.ROLLED_BACK, Reason.ROLLED_BACK, message, warning=True)
         self.updates.update(held_from=Phase.CUTOVER, held_at=self.now, approvals_since=self.now, serving_since=None)
-        job: MigrationRecord | None = self.get("migration")
+        night = f"golive-{self.spec.kommunenummer}-night-{self.now:%Y%m%d%H%M%S}"
+        self.updates["rollback_of"] = job.job_name if ours and job is not None else night
         unfinished = (
             job is not None
             and job.purpose == MigrationPurpose.CUTOVER

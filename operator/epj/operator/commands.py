@@ -134,7 +134,8 @@ async def restore_after_rollback(client: KubeClient, golive: Body) -> tuple[dict
     scaled down: nothing to do. Returns (name → replicas restored, a note when they cannot be known).
     """
     status = golive.get("status") or {}
-    job = (status.get("migration") or {}).get("jobName")
+    # What the rollback rolled back names its Job (a night ended before its final migration: the night itself).
+    job = status.get("rollbackOf") or (status.get("migration") or {}).get("jobName")
     if status.get("phase") != "RolledBack" or not job:
         return {}, None
     from epj.operator.kube import Resource
