@@ -106,20 +106,19 @@ async def test_crash_after_the_job_is_created_adopts_it(cluster: LocalCluster, s
     assert [j["metadata"]["name"] for j in await cluster.jobs(TENANT_NS)] == ["migrate-rehearsal-5035-1"]
 
 
-async def test_a_job_created_before_a_crash_and_gone_by_the_restart_is_not_run_again(
+async def test_a_job_seen_to_exist_and_gone_by_the_restart_is_not_run_again(
     cluster: LocalCluster, schedule: Schedule
 ) -> None:
-    """The crash window between creating the batch Job and saving its name: the name is saved first.
-
-    The Job is deleted while the operator is down (as the TTL controller does after it finished); the
-    restarted operator finds the recorded name without a Job and reports it, instead of running it again.
-    """
-    crash = CrashAt("migration.created", lambda d: d["migration_job"] == "golive-5035-rehearsal-1")
-    await cluster.start_operator(fault=crash)
-    await drive_to(cluster, schedule, "5035", "Training")
-    await cluster.set_training({"5035": 0.95})
-    cluster.advance_to(schedule.rehearsal_at + MINUTE)
-    await crash.wait()
+    """The Job's uid is saved once it exists; deleted while the operator is down, it is reported, not run again."""
+    await cluster.start_operator()
+    await drive_to(cluster, schedule, "5035", "Rehearsal")
+    job = await eventually(lambda: cluster.client.get(JOBS, TENANT_NS, "migrate-rehearsal-5035-1"), what="Job")
+    assert job is not None
+    await eventually(
+        lambda: cluster.client.get(MIGRATION_JOBS, cluster.namespace, "golive-5035-rehearsal-1"),
+        lambda b: (b or {}).get("status", {}).get("jobUid") == job["metadata"]["uid"],
+        what="the Job's uid saved",
+    )
     await cluster.stop_operator()
     await cluster.client.delete(JOBS, TENANT_NS, "migrate-rehearsal-5035-1")
 
@@ -132,6 +131,64 @@ async def test_a_job_created_before_a_crash_and_gone_by_the_restart_is_not_run_a
     assert mj is not None and mj["status"]["jobName"] == "migrate-rehearsal-5035-1"
     assert "vanished" in mj["status"]["message"]
     assert await cluster.jobs(TENANT_NS) == []
+
+
+async def test_a_crash_between_saving_the_name_and_creating_the_job_creates_it_once(
+    cluster: LocalCluster, schedule: Schedule
+) -> None:
+    """An operator restart around the create is normal: the night goes on, it does not read as a vanished Job."""
+    crash = CrashAt("migration.recorded", lambda d: d["migration_job"] == "golive-5035-rehearsal-1")
+    await cluster.start_operator(fault=crash)
+    await drive_to(cluster, schedule, "5035", "Training")
+    await cluster.set_training({"5035": 0.95})
+    cluster.advance_to(schedule.rehearsal_at + MINUTE)
+    await crash.wait()
+    mj = await cluster.client.get(MIGRATION_JOBS, cluster.namespace, "golive-5035-rehearsal-1")
+    assert mj is not None and mj["status"] == {"jobName": "migrate-rehearsal-5035-1"}
+    assert await cluster.jobs(TENANT_NS) == []
+
+    await cluster.stop_operator()
+    await cluster.start_operator()
+    await finish_migration(cluster, "5035", "rehearsal")
+    await eventually(
+        lambda: status_of(cluster, "5035"),
+        lambda s: s.get("results") == {"golive-5035-rehearsal-1": "Succeeded"},
+        what="rehearsal result recorded",
+    )
+    assert [j["metadata"]["name"] for j in await cluster.jobs(TENANT_NS)] == ["migrate-rehearsal-5035-1"]
+    mj = await cluster.client.get(MIGRATION_JOBS, cluster.namespace, "golive-5035-rehearsal-1")
+    assert mj is not None and mj["status"]["state"] == "Succeeded" and mj["status"]["jobUid"]
+
+
+async def test_a_job_created_but_unconfirmed_and_deleted_in_the_outage_is_created_again(
+    cluster: LocalCluster, schedule: Schedule
+) -> None:
+    """The documented trade-off: without a saved uid the operator cannot tell "deleted" from "never created".
+
+    It creates the Job (a reload before go-live; the store's seal refuses any run after it) rather than fail
+    the night for a restart.
+    """
+    crash = CrashAt("migration.created", lambda d: d["migration_job"] == "golive-5035-rehearsal-1")
+    await cluster.start_operator(fault=crash)
+    await drive_to(cluster, schedule, "5035", "Training")
+    await cluster.set_training({"5035": 0.95})
+    cluster.advance_to(schedule.rehearsal_at + MINUTE)
+    await crash.wait()
+    first = await cluster.client.get(JOBS, TENANT_NS, "migrate-rehearsal-5035-1")
+    assert first is not None
+    await cluster.stop_operator()
+    await cluster.client.delete(JOBS, TENANT_NS, "migrate-rehearsal-5035-1")
+
+    await cluster.start_operator()
+    await finish_migration(cluster, "5035", "rehearsal")
+    await eventually(
+        lambda: status_of(cluster, "5035"),
+        lambda s: s.get("results") == {"golive-5035-rehearsal-1": "Succeeded"},
+        what="rehearsal result recorded",
+    )
+    mj = await cluster.client.get(MIGRATION_JOBS, cluster.namespace, "golive-5035-rehearsal-1")
+    assert mj is not None and mj["status"]["state"] == "Succeeded"
+    assert mj["status"]["jobUid"] and mj["status"]["jobUid"] != first["metadata"]["uid"]
 
 
 async def test_crash_after_a_rollback_acted_keeps_one_rollback(cluster: LocalCluster, schedule: Schedule) -> None:

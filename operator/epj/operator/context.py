@@ -62,9 +62,17 @@ FaultHook = Callable[[str, dict[str, Any]], Awaitable[None]]
 #: ``wave.changed`` (wave) — a RolloutWave handler starts, before anything is remembered or written;
 #: ``golive.saved`` (golive, phase, actions) — a decision's status is persisted, its actions not yet performed;
 #: ``golive.acted`` (golive, phase, actions) — its actions are performed, the next status not yet persisted;
-#: ``migration.created`` (migration_job, job) — a MigrationJob's batch Job exists, its status not yet written;
+#: ``migration.recorded`` (migration_job, job) — a MigrationJob's Job name is saved, the Job not yet created;
+#: ``migration.created`` (migration_job, job) — a MigrationJob's batch Job exists, its uid not yet saved;
 #: ``golive.deletion_held`` (golive) — a GoLive's deletion was refused because its cutover night still runs.
-FAULT_POINTS = ("wave.changed", "golive.saved", "golive.acted", "migration.created", "golive.deletion_held")
+FAULT_POINTS = (
+    "wave.changed",
+    "golive.saved",
+    "golive.acted",
+    "migration.recorded",
+    "migration.created",
+    "golive.deletion_held",
+)
 
 
 @dataclass

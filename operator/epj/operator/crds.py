@@ -679,6 +679,10 @@ def migration_job_crd() -> Schema:
         "properties": {
             "observedGeneration": {"type": "integer"},
             "jobName": {"type": "string", "description": "The batch/v1 Job this object owns."},
+            "jobUid": {
+                "type": "string",
+                "description": "That Job's uid once it was seen to exist (a Job gone after this vanished).",
+            },
             "state": _enum(JobState, "Job state."),
             "reconciliation": _reconciliation(),
             "startedAt": _timestamp("When the job started."),

@@ -29,6 +29,12 @@ async def sync_migration_job(ctx: OperatorContext, body: Body) -> JobState:
     (``ttlSecondsAfterFinished``), not after a restart, not when the object is deleted and re-created.
     A Job that vanishes before it finished is reported (Warning event, condition, state Failed); it is
     never re-created here: the GoLive decides, and a new run is a new, counted attempt.
+
+    "Vanished" needs proof that the Job existed: its uid (or a state read off it) in the status. The name
+    is saved before the create and the uid after it, so a restart between the two creates the Job (or
+    finds it) instead of failing a cutover night for an operator restart. The one case that runs twice
+    (created, then deleted by hand during that outage) is a reload before go-live: the store's seal
+    (``epj.migration.store``) refuses every run once the tenant is live, so no clinical data is overwritten.
     """
     meta, spec = body["metadata"], body["spec"]
     key = (meta["namespace"], meta["name"])
@@ -50,21 +56,28 @@ async def sync_migration_job(ctx: OperatorContext, body: Body) -> JobState:
     manifest = resources.migration_batch_job(body)
     job_ns, job_name = manifest["metadata"]["namespace"], manifest["metadata"]["name"]
     job = await ctx.client.get(JOBS, job_ns, job_name)
-    if job is None and status.get("jobName") == job_name:
+    # Seen to exist: its uid saved, or a state read off it (saved by an operator that kept no uid).
+    seen = bool(status.get("jobUid") or status.get("state"))
+    if job is None and status.get("jobName") == job_name and seen:
         return await _vanished(ctx, body, status, job_name)
     if job is None:
         if status.get("jobName") != job_name:
-            # Recorded before it exists: a crash after creating it can then never lead to a second run (the
-            # Job gone by the restart, e.g. collected after its TTL, is reported as vanished, not re-created).
+            # The intent is recorded before the Job exists, its uid once it does (below). A Job gone after its
+            # uid was recorded is vanished (never run again); a name without a uid means the process stopped
+            # around the create: the Job is created now (or found, if the create went through).
             await ctx.client.patch_status(MIGRATION_JOBS, meta["namespace"], meta["name"], {"jobName": job_name})
             status = {**status, "jobName": job_name}
             ctx.migration_status[key] = {**ctx.migration_status.get(key, {}), "jobName": job_name}
+            await ctx.fault_point("migration.recorded", migration_job=meta["name"], job=job_name)
         job, _ = await ctx.client.ensure(JOBS, job_ns, manifest)
         await ctx.fault_point("migration.created", migration_job=meta["name"], job=job_name)
     state = resources.job_state(job)
     update: dict[str, Any] = {}
     if status.get("jobName") != job_name:
         update["jobName"] = job_name
+    uid = (job.get("metadata") or {}).get("uid")
+    if uid and status.get("jobUid") != uid:
+        update["jobUid"] = uid
     if state not in FINAL:
         update.update(await _stalled(ctx, body, status, job_ns, job_name))
     if status.get("state") != str(state):
