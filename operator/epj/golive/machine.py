@@ -56,6 +56,7 @@ from epj.golive.phases import (
     HELD,
     MAIN_LINE,
     PRE_LIVE,
+    RESUME_ROLES,
     TERMINAL,
     ApprovalDecision,
     ConditionType,
@@ -423,6 +424,17 @@ class _Step:
         resume, held_at = self.spec.resume, self.get("held_at")
         if resume is None or held_at is None or not held_at < resume.at <= self.now:
             return
+        if resume.by not in RESUME_ROLES:
+            # The webhook refuses such a resume; one in the spec anyway (webhook bypassed) holds, said once.
+            may = ", ".join(sorted(r.value for r in RESUME_ROLES))
+            message = (
+                f"resume by {resume.by} does not count: {resume.by} does not resume a go-live (roles that do: {may})"
+            )
+            noted = HistoryEntry(at=resume.at, kind="Event", reason=message)
+            if noted not in self.state.history:
+                self.history.append(noted)
+                self.event(Reason.RESUME_NOT_COUNTED, message, warning=True)
+            return
         target = self.get("held_from") if self.phase == Phase.ON_HOLD else Phase.FREEZE
         self.history.append(HistoryEntry(at=self.now, kind="Resume", by=str(resume.by), reason=resume.reason))
         self.move(target, Reason.RESUMED, f"resumed by {resume.by}: {resume.reason}")
@@ -738,6 +750,18 @@ def _due(spec: GoLiveSpec, state: GoLiveState, schedule: Schedule) -> dt.datetim
 
 def _wake_at(spec: GoLiveSpec, state: GoLiveState, schedule: Schedule, now: dt.datetime) -> dt.datetime | None:
     """The latest moment to call ``decide`` again without new observations (None: only on changes)."""
+    if state.phase in HELD and not state.paused:
+        # A resume newer than the hold but stamped a moment ahead of this clock (the webhook ran on another
+        # replica): nothing else wakes a held tenant, so look again when it is due.
+        resume = spec.resume
+        due = (
+            resume is not None
+            and resume.by in RESUME_ROLES
+            and state.held_at is not None
+            and state.held_at < resume.at
+            and resume.at > now
+        )
+        return resume.at if due and resume is not None else None
     if state.phase in TERMINAL or state.phase in HELD or state.paused:
         return None
     candidates = [_due(spec, state, schedule)]

@@ -138,16 +138,19 @@ def resume_cmd(
 
     Example: [bold]epj golive resume --tenant 5035 --by project-lead --reason "Extract re-run, reconciled"[/bold]
     """
-    from epj.operator.commands import restore_after_rollback, resume
+    from epj.operator.commands import restore_after_rollback, resume, resume_note
 
     tenant = _tenant(tenant_opt, positional)
 
-    async def run(client: Any) -> tuple[dict[str, int], str | None]:
+    async def run(client: Any) -> tuple[dict[str, int], str | None, str | None]:
         body = await resume(client, namespace, tenant, by=by, reason=reason)
-        return await restore_after_rollback(client, body)
+        return (*await restore_after_rollback(client, body), resume_note(body))
 
-    restored, note = _with_client(server, run)
-    typer.echo(f"{tenant}: resume requested by {by}; the operator acts on it at once")
+    restored, note, unheld = _with_client(server, run)
+    if unheld:
+        typer.echo(f"{tenant}: resume recorded for {by}, but {unheld}", err=True)
+    else:
+        typer.echo(f"{tenant}: resume requested by {by}; the operator acts on it at once")
     if note:
         typer.echo(f"{tenant}: note: {note}", err=True)
     if restored:

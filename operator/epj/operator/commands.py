@@ -16,12 +16,14 @@ from pydantic import ValidationError
 
 from epj.golive.approvals import ApprovalRequest, approval_from_object
 from epj.golive.model import ResumeRequest
-from epj.golive.phases import APPROVAL_GATES, ApprovalDecision, ApproverRole, GateName
+from epj.golive.phases import APPROVAL_GATES, HELD, RESUME_ROLES, ApprovalDecision, ApproverRole, GateName
 from epj.operator.crds import API_VERSION
 from epj.operator.kube import APPROVALS, GOLIVES, Body, KubeClient
 from epj.operator.resources import GOLIVE_LABEL, golive_name, labels
 
 ROLLBACK = "RollbackComplete"
+#: The phases a resume ends (OnHold, RolledBack), as the status spells them.
+HELD_PHASES = frozenset(str(p) for p in HELD)
 
 
 class CommandError(ValueError):
@@ -118,12 +120,39 @@ async def approvals_of(client: KubeClient, namespace: str, kommunenummer: str | 
 async def resume(
     client: KubeClient, namespace: str, kommunenummer: str, *, by: str, reason: str, at: dt.datetime | None = None
 ) -> Body:
-    """Record a resume request (acted on once, when newer than the hold or rollback)."""
-    request: ResumeRequest = _validated(
-        ResumeRequest, by=_role(by), at=at or dt.datetime.now(dt.UTC), reason=reason.strip()
-    )
+    """Record a resume request (acted on once, when newer than the hold or rollback).
+
+    The API server's webhook overwrites ``at`` with its own time and adds the authenticated user; a role
+    that does not resume is refused here already, with the same words as the webhook.
+    """
+    role = _role(by)
+    if role not in RESUME_ROLES:
+        may = ", ".join(sorted(r.value for r in RESUME_ROLES))
+        raise CommandError(f"--by {role} does not resume a go-live; roles that do: {may}")
+    request: ResumeRequest = _validated(ResumeRequest, by=role, at=at or dt.datetime.now(dt.UTC), reason=reason.strip())
     body = await find_golive(client, namespace, kommunenummer)
     return await client.patch(GOLIVES, namespace, body["metadata"]["name"], {"spec": {"resume": request.to_dict()}})
+
+
+def resume_note(golive: Body) -> str | None:
+    """What a person must know about the resume just stored (None: the operator acts on it at once).
+
+    A resume ends only a hold it is newer than: written while the tenant is not held it resumes nothing,
+    now or later. One the webhook did not stamp carries the client's clock instead of the server's.
+    """
+    phase = (golive.get("status") or {}).get("phase")
+    resume = (golive.get("spec") or {}).get("resume") or {}
+    if not resume.get("user"):
+        return (
+            "the resume was stored without the API server's user and time (the operator's admission webhook did "
+            "not run): check the operator and its webhook configuration"
+        )
+    if phase not in HELD_PHASES:
+        return (
+            f"the tenant is in {phase or 'no phase yet'}, not OnHold or RolledBack: this resume ends no hold "
+            "(a later hold needs its own resume)"
+        )
+    return None
 
 
 async def restore_after_rollback(client: KubeClient, golive: Body) -> tuple[dict[str, int], str | None]:
