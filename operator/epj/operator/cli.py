@@ -96,7 +96,7 @@ def _with_client(server: str | None, action: Callable[[Any], Awaitable[T]]) -> T
 
 @golive_app.command("approve")
 def approve_cmd(
-    gate: Annotated[str, typer.Option("--gate", help="go-no-go or hypercare-exit.")],
+    gate: Annotated[str, typer.Option("--gate", help="go-no-go, extract-delivered or hypercare-exit.")],
     by: Annotated[
         str,
         typer.Option("--by", help="Role of the decider (e.g. cutover-lead), never a name; your groups must grant it."),
@@ -127,7 +127,13 @@ def approve_cmd(
 
 @golive_app.command("resume")
 def resume_cmd(
-    by: Annotated[str, typer.Option("--by", help="Role of the person resuming, never a name.")],
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by",
+            help="Role of the person resuming: project-lead or cutover-lead, never a name; your groups must grant it.",
+        ),
+    ],
     reason: Annotated[str, typer.Option("--reason", help="Why it is safe to continue.")],
     positional: TenantArg = None,
     tenant_opt: TenantOpt = None,
