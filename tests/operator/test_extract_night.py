@@ -7,6 +7,7 @@ still turns tenant traffic off with its OWN rollback Job; a finished Job of an e
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from epj.golive.schedule import Schedule
@@ -116,3 +117,50 @@ async def test_a_crash_before_the_second_nights_rollback_job_still_orders_it(
     (second,) = set(jobs) - set(first)
     body = await cluster.golive("5035")
     assert _rollback(body).get("status") != "True" and second in _rollback(body)["message"], _rollback(body)
+
+
+async def test_an_operator_restart_while_waiting_for_the_extract_starts_the_migration_once(
+    cluster: LocalCluster, schedule: Schedule
+) -> None:
+    await cluster.start_operator()
+    await cluster.apply_wave(
+        WAVE_NAME, {**wave_spec(members=[{"kommunenummer": "5035"}]), "gates": {"requireExtractDelivered": True}}
+    )
+    for phase in ("Preparing", "Training", "Rehearsal", "Freeze"):
+        await enter(cluster, schedule, "5035", phase)
+    await cluster.approve("5035", "go-no-go", "cutover-lead", "GO/NO-GO 1: go for the freeze")
+    cluster.advance_to(schedule.cutover_at + MINUTE)
+    await phase_is(cluster, "5035", "Cutover")
+    await cluster.stop_operator()
+    cluster.advance(dt.timedelta(hours=1))
+    await cluster.approve("5035", "extract-delivered", "cutover-lead", "UTTREKK.txt counts match")
+    await cluster.start_operator()
+    migrations = await eventually(
+        cluster.migration_jobs, lambda mjs: len(mjs) == 2, what="the final MigrationJob after the restart"
+    )
+    assert sorted(m["metadata"]["name"] for m in migrations) == ["golive-5035-cutover-1", "golive-5035-rehearsal-1"]
+    await cluster.stop_operator()
+    await cluster.start_operator()
+    cluster.wake_all()
+    await phase_is(cluster, "5035", "Cutover")
+    assert len(await cluster.migration_jobs()) == 2
+
+
+async def test_an_operator_down_past_the_extract_deadline_rolls_the_night_back_on_restart(
+    cluster: LocalCluster, schedule: Schedule
+) -> None:
+    await cluster.start_operator()
+    await cluster.apply_wave(
+        WAVE_NAME, {**wave_spec(members=[{"kommunenummer": "5035"}]), "gates": {"requireExtractDelivered": True}}
+    )
+    for phase in ("Preparing", "Training", "Rehearsal", "Freeze"):
+        await enter(cluster, schedule, "5035", phase)
+    await cluster.approve("5035", "go-no-go", "cutover-lead", "GO/NO-GO 1: go for the freeze")
+    cluster.advance_to(schedule.cutover_at + MINUTE)
+    await phase_is(cluster, "5035", "Cutover")
+    await cluster.stop_operator()
+    cluster.advance(dt.timedelta(hours=4))
+    await cluster.start_operator()
+    status = await phase_is(cluster, "5035", "RolledBack")
+    assert any(g["name"] == "extract-delivered" and g["outcome"] == "TimedOut" for g in status["gates"])
+    assert [m["metadata"]["name"] for m in await cluster.migration_jobs()] == ["golive-5035-rehearsal-1"]

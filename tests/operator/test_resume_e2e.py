@@ -108,3 +108,34 @@ async def test_the_same_words_again_after_a_second_hold_resume_it(cluster: Local
     assert second["spec"]["resume"]["at"] > first["spec"]["resume"]["at"]
     status = await phase_is(cluster, "5035", "Freeze")
     assert [e["kind"] for e in status["history"]].count("Resume") == 2
+
+
+async def test_an_operator_restart_right_after_a_resume_acts_on_it_once(
+    cluster: LocalCluster, schedule: Schedule
+) -> None:
+    await _held(cluster, schedule)
+    await cluster.stop_operator()
+    await cluster.resume("5035", "cutover-lead", "Training completed")  # stamped while the operator was down
+    cluster.advance(MINUTE)
+    await cluster.start_operator()
+    status = await phase_is(cluster, "5035", "Freeze")
+    await cluster.stop_operator()
+    await cluster.start_operator()
+    cluster.wake_all()
+    status = await phase_is(cluster, "5035", "Freeze")
+    assert [e["kind"] for e in status["history"]].count("Resume") == 1
+
+
+async def test_a_resume_written_during_the_night_does_not_resume_its_rollback(
+    cluster: LocalCluster, schedule: Schedule
+) -> None:
+    """A resume while not held is stored (server time) and resumes nothing, now or at the next hold."""
+    await cluster.start_operator()
+    await drive_to(cluster, schedule, "5035", "Cutover")
+    await cluster.resume("5035", "project-lead", "Just in case")
+    cluster.advance(MINUTE)
+    await cluster.approve("5035", "go-no-go", "cutover-lead", "Reconciliation short", reject=True)
+    cluster.advance(MINUTE)
+    cluster.wake_all()
+    status = await phase_is(cluster, "5035", "RolledBack")
+    assert [e["kind"] for e in status["history"]].count("Resume") == 0
