@@ -66,3 +66,27 @@ def test_without_the_extract_by_its_deadline_the_edited_night_rolls_back_then_no
     rolled = decide(edited, _reread(waiting.state), Observations(), deadline)
     assert rolled.phase == Phase.ROLLED_BACK
     assert rolled.state.gate_trail()[-1] == (GateName.EXTRACT_DELIVERED, GateOutcome.TIMED_OUT)
+
+
+def test_an_extract_rejected_after_the_final_migration_started_is_a_no_go() -> None:
+    """The cutover lead recorded the extract, then finds its counts wrong while the migration runs: roll back."""
+    from epj.golive import RollBack
+
+    state = _waiting_for_the_extract()
+    delivered = Approval(gate=GateName.EXTRACT_DELIVERED, by=ApproverRole.CUTOVER_LEAD,
+                         at=CUTOVER_AT + dt.timedelta(hours=1), reason="UTTREKK.txt counts match",
+                         decision=ApprovalDecision.APPROVE)  # fmt: skip
+    spec = NIGHT.model_copy(update={"approvals": (GO, delivered)})
+    started = decide(spec, state, Observations(), CUTOVER_AT + dt.timedelta(hours=1))
+    assert [a.job_name for a in started.actions if isinstance(a, CreateMigrationJob)] == ["golive-5035-cutover-1"]
+    withdrawn = Approval(gate=GateName.EXTRACT_DELIVERED, by=ApproverRole.CUTOVER_LEAD,
+                         at=CUTOVER_AT + dt.timedelta(hours=1, minutes=20), reason="CGM counts were from Tuesday",
+                         decision=ApprovalDecision.REJECT)  # fmt: skip
+    rejected = spec.model_copy(update={"approvals": (GO, delivered, withdrawn)})
+    now = CUTOVER_AT + dt.timedelta(hours=1, minutes=20)
+    ended = decide(rejected, _reread(started.state), Observations(), now)
+    assert ended.phase == Phase.ROLLED_BACK
+    (rollback,) = [a for a in ended.actions if isinstance(a, RollBack)]
+    assert rollback.stop_job == "golive-5035-cutover-1"  # stopped before it publishes
+    assert ended.state.gate_trail()[-1] == (GateName.EXTRACT_DELIVERED, GateOutcome.FAILED)
+    assert "CGM counts were from Tuesday" in ended.state.phase_reason

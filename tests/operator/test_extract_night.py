@@ -164,3 +164,28 @@ async def test_an_operator_down_past_the_extract_deadline_rolls_the_night_back_o
     status = await phase_is(cluster, "5035", "RolledBack")
     assert any(g["name"] == "extract-delivered" and g["outcome"] == "TimedOut" for g in status["gates"])
     assert [m["metadata"]["name"] for m in await cluster.migration_jobs()] == ["golive-5035-rehearsal-1"]
+
+
+async def test_an_extract_rejected_while_the_final_migration_runs_stops_it_and_rolls_back(
+    cluster: LocalCluster, schedule: Schedule
+) -> None:
+    await cluster.start_operator()
+    await cluster.apply_wave(
+        WAVE_NAME, {**wave_spec(members=[{"kommunenummer": "5035"}]), "gates": {"requireExtractDelivered": True}}
+    )
+    for phase in ("Preparing", "Training", "Rehearsal", "Freeze"):
+        await enter(cluster, schedule, "5035", phase)
+    await cluster.approve("5035", "go-no-go", "cutover-lead", "GO/NO-GO 1: go for the freeze")
+    cluster.advance_to(schedule.cutover_at + MINUTE)
+    await phase_is(cluster, "5035", "Cutover")
+    cluster.advance(dt.timedelta(hours=1))
+    await cluster.approve("5035", "extract-delivered", "cutover-lead", "UTTREKK.txt counts match")
+    await eventually(lambda: cluster.job_state(TENANT_NS, "migrate-cutover-5035-1"), what="final migration Job")
+    cluster.advance(dt.timedelta(minutes=20))
+    await cluster.approve("5035", "extract-delivered", "cutover-lead", "CGM counts were from Tuesday", reject=True)
+    status = await phase_is(cluster, "5035", "RolledBack")
+    assert "CGM counts were from Tuesday" in status["phaseReason"]
+    await eventually(
+        lambda: cluster.job_state(TENANT_NS, "migrate-cutover-5035-1"), lambda s: s is None, what="migration stopped"
+    )
+    assert await _rollback_jobs(cluster) == ["rollback-5035-cutover-1"]

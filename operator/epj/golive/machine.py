@@ -14,7 +14,8 @@ Rules (DESIGN.md §4):
   newer than the hold does. OnHold resumes into the held phase; RolledBack into Freeze,
   where a NEW go/no-go approval is needed (approvals before a hold no longer count).
 * Pause and abort take effect at once before the cutover night and after go-live. During
-  Cutover (until Live) they are a NO-GO, like a recorded go-no-go rejection: the night ends
+  Cutover (until Live) they are a NO-GO, like a recorded go-no-go rejection (or an extract-delivered
+  rejection, also one recorded after the final migration started): the night ends
   safely — the unfinished final migration is stopped before it publishes, the tenant rolls
   back and holds (an abort then ends the go-live). Abort ends only go-lives that do not
   serve yet; after go-live it is refused with an event (use the rollback runbook).
@@ -523,6 +524,16 @@ class _Step:
         if rejected.outcome == GateOutcome.FAILED:
             self.no_go(f"NO-GO during the cutover night: {rejected.reason}")
             return
+        if self._waits_for_extract() and self._final_migration_requested():
+            # The extract recorded, then rejected while the final migration runs (its counts were wrong): a NO-GO.
+            withdrawn = check_approval(self.spec, self.state, GateName.EXTRACT_DELIVERED, self.now)
+            if withdrawn.outcome == GateOutcome.FAILED:
+                reason = f"NO-GO during the cutover night: {withdrawn.reason}"
+                record = GateRecord(name=GateName.EXTRACT_DELIVERED, outcome=GateOutcome.FAILED, at=self.now,
+                                    reason=reason)  # fmt: skip
+                self.gate_records[GateName.EXTRACT_DELIVERED] = record
+                self.roll_back(record)
+                return
         if self._waits_for_extract() and not self._final_migration_requested():
             delivered = self.evaluate(GateName.EXTRACT_DELIVERED, self.get("window_start"))
             if delivered.outcome in (GateOutcome.FAILED, GateOutcome.TIMED_OUT):
