@@ -90,3 +90,37 @@ def test_an_extract_rejected_after_the_final_migration_started_is_a_no_go() -> N
     assert rollback.stop_job == "golive-5035-cutover-1"  # stopped before it publishes
     assert ended.state.gate_trail()[-1] == (GateName.EXTRACT_DELIVERED, GateOutcome.FAILED)
     assert "CGM counts were from Tuesday" in ended.state.phase_reason
+
+
+def test_an_extract_recorded_before_the_second_night_starts_is_said_not_to_count() -> None:
+    """After a rolled-back night and a resume, an extract recorded in Freeze belongs to no night: say so at once.
+
+    The next night's round opens when it enters Cutover; a record given before never counts there, so the audit
+    trail and the events must not call it recorded (the cutover lead would wait for a migration that never starts).
+    """
+    from epj.golive import EmitEvent, ResumeRequest
+
+    state = _waiting_for_the_extract()
+    rejected = Approval(gate=GateName.EXTRACT_DELIVERED, by=ApproverRole.CUTOVER_LEAD,
+                        at=CUTOVER_AT + dt.timedelta(hours=1), reason="counts short",
+                        decision=ApprovalDecision.REJECT)  # fmt: skip
+    spec = NIGHT.model_copy(update={"approvals": (GO, rejected)})
+    rolled = decide(spec, state, Observations(), CUTOVER_AT + dt.timedelta(hours=1))
+    assert rolled.phase == Phase.ROLLED_BACK
+    resume = ResumeRequest(by=ApproverRole.PROJECT_LEAD, at=CUTOVER_AT + dt.timedelta(hours=2), reason="re-run")
+    spec = spec.model_copy(update={"resume": resume})
+    frozen = decide(spec, _reread(rolled.state), Observations(), CUTOVER_AT + dt.timedelta(hours=2))
+    assert frozen.phase == Phase.FREEZE
+    early = Approval(gate=GateName.EXTRACT_DELIVERED, by=ApproverRole.CUTOVER_LEAD,
+                     at=CUTOVER_AT + dt.timedelta(hours=2, minutes=10), reason="UTTREKK.txt counts match",
+                     decision=ApprovalDecision.APPROVE)  # fmt: skip
+    spec = spec.model_copy(update={"approvals": (GO, rejected, early)})
+    noted = decide(spec, _reread(frozen.state), Observations(), CUTOVER_AT + dt.timedelta(hours=2, minutes=10))
+    events = [(a.type, a.reason, a.message) for a in noted.actions if isinstance(a, EmitEvent)]
+    assert events == [
+        (
+            "Warning",
+            "ApprovalNotCounted",
+            "extract-delivered approve by cutover-lead does not count: given before Cutover began for this round",
+        )
+    ]

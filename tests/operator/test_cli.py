@@ -261,3 +261,21 @@ def test_resume_of_a_tenant_that_is_not_held_says_it_ends_no_hold(server: str) -
         resume = json.loads(answer.read())["spec"]["resume"]
     # The API server's time and user, not the CLI's clock.
     assert (resume["at"], resume["user"]) == (SERVER_TIME.isoformat().replace("+00:00", "Z"), "approver@epj.test")
+
+
+def test_an_extract_recorded_before_the_night_is_said_not_to_count(server: str) -> None:
+    """The fixture's tenant is in Freeze: extract-delivered belongs to the night (from Cutover), not to the freeze."""
+    result = runner.invoke(
+        app, ["golive", "approve", "--tenant", "5035", "--gate", "extract-delivered", "--by", "cutover-lead",
+              "--reason", "UTTREKK.txt counts match", "--server", server],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (
+        "the tenant is in Freeze: a decision on extract-delivered counts only once Cutover has begun for this round, "
+        "so this one will not count; record it again then"
+    ) in result.output
+    go = runner.invoke(
+        app, ["golive", "approve", "--tenant", "5035", "--gate", "go-no-go", "--by", "cutover-lead", "--reason",
+              "GO/NO-GO 1", "--server", server],
+    )  # fmt: skip
+    assert go.exit_code == 0 and "note:" not in go.output

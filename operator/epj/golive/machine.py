@@ -37,7 +37,7 @@ from epj.golive.actions import (
     Transition,
 )
 from epj.golive.clock import ensure_utc
-from epj.golive.gates import Check, check, check_approval, check_dependencies, decision_window, settle
+from epj.golive.gates import Check, check, check_approval, check_dependencies, decision_window, round_position, settle
 from epj.golive.model import (
     HISTORY_LIMIT,
     Approval,
@@ -297,6 +297,15 @@ class _Step:
         opened = decision_window(state, approval.gate)
         if opened is None or approval.at < opened:
             return f"given before {GATE_PHASE[approval.gate]} began for this round"
+        if approval.at >= state.phase_since:
+            # Given in the current phase: outside its round it never counts, even where an earlier round's
+            # window still stands (an extract recorded in the Freeze before a second night: that night's round
+            # opens when it enters Cutover).
+            position = round_position(state.phase, state.held_from, approval.gate)
+            if position == "before":
+                return f"given before {GATE_PHASE[approval.gate]} began for this round"
+            if position == "after":
+                return f"given after its round ended (in {state.phase})"
         return None
 
     def record_migration(self) -> None:

@@ -115,14 +115,20 @@ def approve_cmd(
     Example:
     [bold]epj golive approve --tenant 5035 --gate go-no-go --by project-lead --reason "Rehearsal reconciled"[/bold]
     """
-    from epj.operator.commands import approve
+    from epj.operator.commands import approval_note, approve, find_golive
 
     tenant = _tenant(tenant_opt, positional)
 
-    body = _with_client(server, lambda c: approve(c, namespace, tenant, gate=gate, by=by, reason=reason, reject=reject))
+    async def run(client: Any) -> tuple[dict[str, Any], str | None]:
+        body = await approve(client, namespace, tenant, gate=gate, by=by, reason=reason, reject=reject)
+        return body, approval_note(await find_golive(client, namespace, tenant), gate)
+
+    body, note = _with_client(server, run)
     decision = "rejected" if reject else "approved"
     spec = body["spec"]
     typer.echo(f"{tenant}: {gate} {decision} by {by} at {spec['at']} (recorded as {body['metadata']['name']})")
+    if note:
+        typer.echo(f"{tenant}: note: {note}", err=True)
 
 
 @golive_app.command("resume")

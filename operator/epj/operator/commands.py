@@ -15,8 +15,18 @@ from typing import Any
 from pydantic import ValidationError
 
 from epj.golive.approvals import ApprovalRequest, approval_from_object
+from epj.golive.gates import round_position
 from epj.golive.model import ResumeRequest
-from epj.golive.phases import APPROVAL_GATES, HELD, RESUME_ROLES, ApprovalDecision, ApproverRole, GateName
+from epj.golive.phases import (
+    APPROVAL_GATES,
+    GATE_PHASE,
+    HELD,
+    RESUME_ROLES,
+    ApprovalDecision,
+    ApproverRole,
+    GateName,
+    Phase,
+)
 from epj.operator.crds import API_VERSION
 from epj.operator.kube import APPROVALS, GOLIVES, Body, KubeClient
 from epj.operator.resources import GOLIVE_LABEL, golive_name, labels
@@ -108,6 +118,30 @@ async def approve(
             "did not run): it will not count; check the operator and its webhook configuration, then approve again"
         )
     return created
+
+
+def approval_note(golive: Body, gate: str) -> str | None:
+    """Why a decision just recorded will not count where the tenant stands now (None: it counts in this round).
+
+    A decision counts only in the round of its gate (go-no-go: Freeze through the night; extract-delivered: the
+    night, from entering Cutover; hypercare-exit: Hypercare): one given before never counts in the next round.
+    """
+    status = golive.get("status") or {}
+    try:
+        phase = Phase(str(status.get("phase")))
+        held_from = Phase(status["heldFrom"]) if status.get("heldFrom") else None
+        name = GateName(gate)
+    except ValueError:
+        return None  # not reconciled yet, or a gate the API server refused anyway
+    position = round_position(phase, held_from, name)
+    if position == "before":
+        return (
+            f"the tenant is in {phase}: a decision on {name} counts only once {GATE_PHASE[name]} has begun for this "
+            "round, so this one will not count; record it again then"
+        )
+    if position == "after":
+        return f"the tenant is in {phase}: the round of {name} has ended, so this decision will not count"
+    return None
 
 
 async def approvals_of(client: KubeClient, namespace: str, kommunenummer: str | None = None) -> list[Body]:
