@@ -276,3 +276,31 @@ def test_only_a_changed_resume_calls_the_resume_webhooks() -> None:
     assert calls(golive({**first, "reason": "Again"}), golive(first)) is True  # a second resume
     assert calls(golive(first, paused=True), golive(first)) is False  # pausing does not depend on the operator
     assert calls(golive(None, paused=True), golive(None)) is False
+
+
+def test_the_emulators_admission_calls_the_resume_webhooks_when_the_cel_condition_does() -> None:
+    """The e2e tests' API server must call the resume webhooks exactly when the deployed matchCondition does."""
+    import celpy
+
+    from epj.operator.deploy import webhook_manifests
+    from epj.operator.emulator import resume_changed
+
+    objs = {o["kind"]: o for o in webhook_manifests("epj-system", {"app.kubernetes.io/name": "epj-operator"})}
+    (condition,) = objs["ValidatingWebhookConfiguration"]["webhooks"][1]["matchConditions"]
+    env = celpy.Environment()
+    program = env.program(env.compile(condition["expression"]))
+    first = {"by": "project-lead", "reason": "Extract re-run", "at": "2027-09-05T10:00:00Z", "user": "per"}
+    cases = [
+        (golive(first), None),
+        (golive(first), golive(None)),
+        (golive(first), golive(first)),
+        (golive(first, paused=True), golive(first)),
+        (golive({**first, "at": "2027-09-05T11:00:00Z"}), golive(first)),
+        (golive({k: v for k, v in first.items() if k != "user"}), golive(first)),
+        (golive(None), golive(first)),
+        (golive(None), None),
+        (golive(None, paused=True), golive(None)),
+    ]
+    for new, old in cases:
+        activation = {"object": celpy.json_to_cel(new), "oldObject": celpy.json_to_cel(old)}
+        assert resume_changed(new, old) is bool(program.evaluate(activation)), (new["spec"], old)

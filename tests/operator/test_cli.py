@@ -235,3 +235,47 @@ def test_resume_after_a_rollback_restores_the_replicas_it_scaled_to_zero() -> No
         restored = asyncio.run(after())
     assert restored["epj-web"]["spec"]["replicas"] == 3 and restored["epj-api"]["spec"]["replicas"] == 2
     assert restored["epj-exporter"]["spec"]["replicas"] == 1
+
+
+def test_resume_by_a_role_that_does_not_resume_is_one_plain_message(server: str) -> None:
+    result = runner.invoke(
+        app, ["golive", "resume", "--tenant", "5035", "--by", "service-owner", "--reason", "Looks fine", "--server",
+              server],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "--by service-owner does not resume a go-live; roles that do: cutover-lead, project-lead" in result.output
+    assert "Traceback" not in result.output
+    with urllib.request.urlopen(f"{server}/apis/epj.no/v1alpha1/namespaces/{NAMESPACE}/golives/golive-5035") as answer:
+        assert "resume" not in json.loads(answer.read())["spec"]  # nothing written
+
+
+def test_resume_of_a_tenant_that_is_not_held_says_it_ends_no_hold(server: str) -> None:
+    result = runner.invoke(
+        app, ["golive", "resume", "--tenant", "5035", "--by", "cutover-lead", "--reason", "Just in case", "--server",
+              server],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "the operator acts on it at once" not in result.output
+    assert "the tenant is in Freeze, not OnHold or RolledBack: this resume ends no hold" in result.output
+    with urllib.request.urlopen(f"{server}/apis/epj.no/v1alpha1/namespaces/{NAMESPACE}/golives/golive-5035") as answer:
+        resume = json.loads(answer.read())["spec"]["resume"]
+    # The API server's time and user, not the CLI's clock.
+    assert (resume["at"], resume["user"]) == (SERVER_TIME.isoformat().replace("+00:00", "Z"), "approver@epj.test")
+
+
+def test_an_extract_recorded_before_the_night_is_said_not_to_count(server: str) -> None:
+    """The fixture's tenant is in Freeze: extract-delivered belongs to the night (from Cutover), not to the freeze."""
+    result = runner.invoke(
+        app, ["golive", "approve", "--tenant", "5035", "--gate", "extract-delivered", "--by", "cutover-lead",
+              "--reason", "UTTREKK.txt counts match", "--server", server],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (
+        "the tenant is in Freeze: a decision on extract-delivered counts only once Cutover has begun for this round, "
+        "so this one will not count; record it again then"
+    ) in result.output
+    go = runner.invoke(
+        app, ["golive", "approve", "--tenant", "5035", "--gate", "go-no-go", "--by", "cutover-lead", "--reason",
+              "GO/NO-GO 1", "--server", server],
+    )  # fmt: skip
+    assert go.exit_code == 0 and "note:" not in go.output

@@ -182,3 +182,27 @@ def test_folder_of_extracts_needs_one_per_tenant(tmp_path: Path, sample_extract:
     )  # fmt: skip
     assert result.exit_code == 2
     assert "no UTTREKK.txt there nor in a 5036-… subfolder" in result.output
+
+
+def test_a_night_without_the_extract_is_reported_as_an_attempt_without_a_final_migration(tmp_path: Path) -> None:
+    """The built-in night waits for extract-delivered; none recorded: rolled back at its deadline, nothing migrated."""
+    import yaml
+
+    from epj.golive.scenario import SCENARIO_DIR
+
+    data = yaml.safe_load((SCENARIO_DIR / "default.yaml").read_text(encoding="utf-8"))
+    data["name"] = "no-extract"
+    data["defaults"]["approvals"] = [a for a in data["defaults"]["approvals"] if a["gate"] != "extract-delivered"]
+    data["expect"] = {"5035": {"outcome": "rolled_back"}}
+    path = tmp_path / "no-extract.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    result = rehearse(Options(report_dir=tmp_path / "out", scenario=str(path), scale=0.01))
+    assert [j for j in result.executor.jobs] == ["golive-5035-rehearsal-1"]
+    report = _load(tmp_path / "out")
+    (attempt,) = report["tenants"]["5035"]["cutover_attempts"]
+    assert attempt["ended_in"] == "RolledBack" and attempt["job"] is None
+    markdown = (tmp_path / "out" / "rehearsal.md").read_text(encoding="utf-8")
+    assert "| no final migration (the night ended before it) | RolledBack |" in markdown
+    fixes = report["tenants"]["5035"]["fix_before_real_night"]
+    assert any(f.startswith("Gate extract-delivered TimedOut") and "record extract-delivered" in f for f in fixes)
+    assert (tmp_path / "out" / "downtime.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -30,7 +30,7 @@ from pydantic import Field, ValidationError
 
 from epj.golive.clock import ensure_utc
 from epj.golive.model import KOMMUNENR_PATTERN, Approval, CoreModel
-from epj.golive.phases import APPROVAL_GATES, GATE_ROLES, ApprovalDecision, ApproverRole, GateName
+from epj.golive.phases import APPROVAL_GATES, GATE_ROLES, RESUME_ROLES, ApprovalDecision, ApproverRole, GateName
 
 #: Without configuration, membership of the group ``epj-approver:<role>`` grants ``<role>``
 #: (e.g. ``epj-approver:cutover-lead``); the identity provider maps people to these groups.
@@ -137,11 +137,6 @@ def _stamp(now: dt.datetime) -> str:
     return ensure_utc(now).isoformat().replace("+00:00", "Z")
 
 
-#: Who may resume a held or rolled-back go-live: the project lead (the runbooks' "a person runs
-#: ``epj golive resume``" after a re-plan) and the cutover lead (who owns the night's go/no-go).
-RESUME_ROLES = frozenset({ApproverRole.PROJECT_LEAD, ApproverRole.CUTOVER_LEAD})
-
-
 def admit_resume(
     new: Mapping[str, Any] | None,
     old: Mapping[str, Any] | None,
@@ -160,9 +155,14 @@ def admit_resume(
     re-date an old resume); any other write of it is a new request, stamped now: resuming a second
     hold with the same role and reason as the first must work. Removing the request is allowed.
     """
+    if new is None:
+        return None
+    if not isinstance(new, Mapping):
+        # Admission runs before the schema: a scalar or a list reaches the webhook and must not crash it.
+        raise ApprovalRefused("resume refused: spec.resume must be an object with by and reason")
     if not new:
         return None
-    if old and dict(new) == dict(old):
+    if isinstance(old, Mapping) and dict(new) == dict(old):
         return dict(old)  # untouched by this write (e.g. a pause next to it): the recorded stamp stands
     by, reason = new.get("by"), str(new.get("reason") or "").strip()
     try:
@@ -193,4 +193,6 @@ def resume_is_stamped(new: Mapping[str, Any] | None, old: Mapping[str, Any] | No
     """Validating side: an unchanged resume, or a changed one the mutating webhook stamped for this user."""
     if not new or new == old:
         return True
+    if not isinstance(new, Mapping):
+        return False
     return bool(new.get("at")) and new.get("user") == user

@@ -17,6 +17,7 @@ from epj.golive.model import Approval, GateRecord, GoLiveSpec, GoLiveState, Obse
 from epj.golive.phases import (
     GATE_PHASE,
     GATE_ROLES,
+    MAIN_LINE,
     ApprovalDecision,
     GateName,
     GateOutcome,
@@ -134,6 +135,36 @@ def decision_window(state: GoLiveState, gate: GateName) -> dt.datetime | None:
     if opened is None and state.phase == GATE_PHASE[gate]:
         opened = state.phase_since  # a status written before rounds were recorded
     return opened
+
+
+#: The phases a round of each approval gate spans, from entering the phase it decides (``GATE_PHASE``) until the
+#: main line leaves it: a go-no-go is decided in Freeze and can still say NO-GO during the night; extract-delivered
+#: belongs to one night (the next night's round opens when it enters Cutover); hypercare-exit to Hypercare.
+ROUND_PHASES: dict[GateName, frozenset[Phase]] = {
+    GateName.GO_NO_GO: frozenset({Phase.FREEZE, Phase.CUTOVER}),
+    GateName.EXTRACT_DELIVERED: frozenset({Phase.CUTOVER}),
+    GateName.HYPERCARE_EXIT: frozenset({Phase.HYPERCARE}),
+}
+
+
+def round_position(phase: Phase | None, held_from: Phase | None, gate: GateName) -> str:
+    """Where the tenant stands to ``gate``'s round: "before", "in" or "after" it.
+
+    Held, it stands where a resume takes it without opening a new round (OnHold: the phase it was held in;
+    RolledBack: Freeze). A decision given before the round opens the next time never counts in it.
+    """
+    if phase == Phase.ROLLED_BACK:
+        phase = Phase.FREEZE
+    elif phase == Phase.ON_HOLD:
+        phase = held_from
+    phases = ROUND_PHASES[gate]
+    if phase in phases:
+        return "in"
+    if phase == Phase.ABORTED or (
+        phase in MAIN_LINE and MAIN_LINE.index(phase) > max(MAIN_LINE.index(p) for p in phases)
+    ):
+        return "after"
+    return "before"
 
 
 def counts(approval: Approval, state: GoLiveState, now: dt.datetime) -> bool:

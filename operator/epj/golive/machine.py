@@ -14,7 +14,8 @@ Rules (DESIGN.md §4):
   newer than the hold does. OnHold resumes into the held phase; RolledBack into Freeze,
   where a NEW go/no-go approval is needed (approvals before a hold no longer count).
 * Pause and abort take effect at once before the cutover night and after go-live. During
-  Cutover (until Live) they are a NO-GO, like a recorded go-no-go rejection: the night ends
+  Cutover (until Live) they are a NO-GO, like a recorded go-no-go rejection (or an extract-delivered
+  rejection, also one recorded after the final migration started): the night ends
   safely — the unfinished final migration is stopped before it publishes, the tenant rolls
   back and holds (an abort then ends the go-live). Abort ends only go-lives that do not
   serve yet; after go-live it is refused with an event (use the rollback runbook).
@@ -36,7 +37,7 @@ from epj.golive.actions import (
     Transition,
 )
 from epj.golive.clock import ensure_utc
-from epj.golive.gates import Check, check, check_approval, check_dependencies, decision_window, settle
+from epj.golive.gates import Check, check, check_approval, check_dependencies, decision_window, round_position, settle
 from epj.golive.model import (
     HISTORY_LIMIT,
     Approval,
@@ -56,6 +57,7 @@ from epj.golive.phases import (
     HELD,
     MAIN_LINE,
     PRE_LIVE,
+    RESUME_ROLES,
     TERMINAL,
     ApprovalDecision,
     ConditionType,
@@ -180,12 +182,20 @@ class _Step:
         self.updates.update(held_from=held_from, held_at=self.now, approvals_since=self.now)
 
     def roll_back(self, record: GateRecord) -> None:
-        """End the cutover night: RolledBack (held), the final migration stopped before it publishes."""
+        """End the cutover night: RolledBack (held), the final migration stopped before it publishes.
+
+        A night that ended before its final migration (no extract, a NO-GO while waiting for it) still
+        needs traffic off: its rollback is named after the night itself (``rollback_of``), so a second
+        such night never takes an earlier night's finished rollback Job for its own.
+        """
+        job: MigrationRecord | None = self.get("migration")
+        ours = self._final_migration_requested()  # before the move: phase_since is still the night's start
         self.gate_entry(record)
         message = f"gate {record.name} {record.outcome}: {record.reason}"
         self.move(Phase.ROLLED_BACK, Reason.ROLLED_BACK, message, warning=True)
         self.updates.update(held_from=Phase.CUTOVER, held_at=self.now, approvals_since=self.now, serving_since=None)
-        job: MigrationRecord | None = self.get("migration")
+        night = f"golive-{self.spec.kommunenummer}-night-{self.now:%Y%m%d%H%M%S}"
+        self.updates["rollback_of"] = job.job_name if ours and job is not None else night
         unfinished = (
             job is not None
             and job.purpose == MigrationPurpose.CUTOVER
@@ -287,6 +297,15 @@ class _Step:
         opened = decision_window(state, approval.gate)
         if opened is None or approval.at < opened:
             return f"given before {GATE_PHASE[approval.gate]} began for this round"
+        if approval.at >= state.phase_since:
+            # Given in the current phase: outside its round it never counts, even where an earlier round's
+            # window still stands (an extract recorded in the Freeze before a second night: that night's round
+            # opens when it enters Cutover).
+            position = round_position(state.phase, state.held_from, approval.gate)
+            if position == "before":
+                return f"given before {GATE_PHASE[approval.gate]} began for this round"
+            if position == "after":
+                return f"given after its round ended (in {state.phase})"
         return None
 
     def record_migration(self) -> None:
@@ -415,6 +434,17 @@ class _Step:
         resume, held_at = self.spec.resume, self.get("held_at")
         if resume is None or held_at is None or not held_at < resume.at <= self.now:
             return
+        if resume.by not in RESUME_ROLES:
+            # The webhook refuses such a resume; one in the spec anyway (webhook bypassed) holds, said once.
+            may = ", ".join(sorted(r.value for r in RESUME_ROLES))
+            message = (
+                f"resume by {resume.by} does not count: {resume.by} does not resume a go-live (roles that do: {may})"
+            )
+            noted = HistoryEntry(at=resume.at, kind="Event", reason=message)
+            if noted not in self.state.history:
+                self.history.append(noted)
+                self.event(Reason.RESUME_NOT_COUNTED, message, warning=True)
+            return
         target = self.get("held_from") if self.phase == Phase.ON_HOLD else Phase.FREEZE
         self.history.append(HistoryEntry(at=self.now, kind="Resume", by=str(resume.by), reason=resume.reason))
         self.move(target, Reason.RESUMED, f"resumed by {resume.by}: {resume.reason}")
@@ -488,12 +518,32 @@ class _Step:
             job is not None and job.purpose == MigrationPurpose.CUTOVER and job.requested_at >= self.get("phase_since")
         )
 
+    def _waits_for_extract(self) -> bool:
+        """This night waits for ``extract-delivered`` before its final migration: the spec asks for it, or the
+        night began waiting for it. The API server refuses ``gates`` edits under a running night; where that is
+        bypassed the night runs as it began, never skipping the record nor waiting for a migration nobody asks.
+        """
+        if self.spec.gates.require_extract_delivered:
+            return True
+        record = self.gate_records.get(GateName.EXTRACT_DELIVERED)
+        return record is not None and record.opened_at is not None and record.opened_at >= self.get("phase_since")
+
     def step_cutover(self) -> None:
         rejected = check_approval(self.spec, self.state, GateName.GO_NO_GO, self.now)
         if rejected.outcome == GateOutcome.FAILED:
             self.no_go(f"NO-GO during the cutover night: {rejected.reason}")
             return
-        if self.spec.gates.require_extract_delivered and not self._final_migration_requested():
+        if self._waits_for_extract() and self._final_migration_requested():
+            # The extract recorded, then rejected while the final migration runs (its counts were wrong): a NO-GO.
+            withdrawn = check_approval(self.spec, self.state, GateName.EXTRACT_DELIVERED, self.now)
+            if withdrawn.outcome == GateOutcome.FAILED:
+                reason = f"NO-GO during the cutover night: {withdrawn.reason}"
+                record = GateRecord(name=GateName.EXTRACT_DELIVERED, outcome=GateOutcome.FAILED, at=self.now,
+                                    reason=reason)  # fmt: skip
+                self.gate_records[GateName.EXTRACT_DELIVERED] = record
+                self.roll_back(record)
+                return
+        if self._waits_for_extract() and not self._final_migration_requested():
             delivered = self.evaluate(GateName.EXTRACT_DELIVERED, self.get("window_start"))
             if delivered.outcome in (GateOutcome.FAILED, GateOutcome.TIMED_OUT):
                 self.roll_back(delivered)  # nothing was migrated: legacy back to read-write
@@ -731,6 +781,18 @@ def _due(spec: GoLiveSpec, state: GoLiveState, schedule: Schedule) -> dt.datetim
 
 def _wake_at(spec: GoLiveSpec, state: GoLiveState, schedule: Schedule, now: dt.datetime) -> dt.datetime | None:
     """The latest moment to call ``decide`` again without new observations (None: only on changes)."""
+    if state.phase in HELD and not state.paused:
+        # A resume newer than the hold but stamped a moment ahead of this clock (the webhook ran on another
+        # replica): nothing else wakes a held tenant, so look again when it is due.
+        resume = spec.resume
+        due = (
+            resume is not None
+            and resume.by in RESUME_ROLES
+            and state.held_at is not None
+            and state.held_at < resume.at
+            and resume.at > now
+        )
+        return resume.at if due and resume is not None else None
     if state.phase in TERMINAL or state.phase in HELD or state.paused:
         return None
     candidates = [_due(spec, state, schedule)]

@@ -303,6 +303,11 @@ class GoLiveState(CoreModel):
     hypercare_started_at: UtcDatetime | None = None
     serving_since: UtcDatetime | None = None
     smoke_requested_for: str | None = None
+    #: What the latest rollback rolled back, naming its rollback Job: the night's final migration Job, or
+    #: ``golive-<k>-night-<UTC time>`` for a night that ended before its final migration (no extract, a NO-GO):
+    #: every night gets its own rollback Job, never an earlier night's finished one. None in older statuses
+    #: (the migration record's job then names it).
+    rollback_of: str | None = None
     gates: tuple[GateRecord, ...] = ()
     migration: MigrationRecord | None = None
     attempts: dict[MigrationPurpose, int] = Field(default_factory=dict)

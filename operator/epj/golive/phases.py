@@ -147,6 +147,11 @@ GATE_ROLES: dict[GateName, frozenset[ApproverRole]] = {
     GateName.EXTRACT_DELIVERED: frozenset({ApproverRole.CUTOVER_LEAD, ApproverRole.PROJECT_LEAD}),
 }
 
+#: Who may resume a held or rolled-back go-live: the project lead (the runbooks' "a person runs
+#: ``epj golive resume``" after a re-plan) and the cutover lead (who owns the night's go/no-go). The operator's
+#: webhook refuses any other role; the machine does not act on one that reached the spec anyway.
+RESUME_ROLES: frozenset[ApproverRole] = frozenset({ApproverRole.PROJECT_LEAD, ApproverRole.CUTOVER_LEAD})
+
 #: The phase whose exit each approval gate decides: a decision counts only when recorded in the current round of
 #: that phase (go-no-go: from entering Freeze, through the cutover night; hypercare-exit: from entering Hypercare).
 #: A decision given earlier — a hypercare-exit before the cutover, a go-no-go of a rolled-back night — never counts.
@@ -212,6 +217,7 @@ class Reason(StrEnum):
     COMPLETED = "Completed"
     APPROVAL_RECORDED = "ApprovalRecorded"
     APPROVAL_NOT_COUNTED = "ApprovalNotCounted"
+    RESUME_NOT_COUNTED = "ResumeNotCounted"
     CRITICAL_ALERT = "CriticalAlert"
     INVALID_STATUS = "InvalidStatus"
     WAVE_CHANGED = "WaveChanged"

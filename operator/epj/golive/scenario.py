@@ -42,7 +42,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from epj.golive.model import (
     Alert,
@@ -55,7 +55,15 @@ from epj.golive.model import (
     ResumeRequest,
     SmokeResult,
 )
-from epj.golive.phases import ApprovalDecision, ApproverRole, GateName, GateOutcome, MigrationPurpose, Phase
+from epj.golive.phases import (
+    RESUME_ROLES,
+    ApprovalDecision,
+    ApproverRole,
+    GateName,
+    GateOutcome,
+    MigrationPurpose,
+    Phase,
+)
 from epj.golive.schedule import Schedule
 from epj.golive.wave import WaveSpec
 
@@ -141,6 +149,15 @@ class ScriptedAlert(CoreModel):
 class ScriptedResume(CoreModel):
     by: ApproverRole
     reason: str = Field(min_length=3)
+
+    @field_validator("by")
+    @classmethod
+    def _resumes(cls, by: ApproverRole) -> ApproverRole:
+        """Only a role the operator's webhook lets resume (both adapters must play the same night)."""
+        if by not in RESUME_ROLES:
+            may = ", ".join(sorted(r.value for r in RESUME_ROLES))
+            raise ValueError(f"{by} does not resume a go-live; roles that do: {may}")
+        return by
 
 
 class Lever(CoreModel):

@@ -96,7 +96,7 @@ def _with_client(server: str | None, action: Callable[[Any], Awaitable[T]]) -> T
 
 @golive_app.command("approve")
 def approve_cmd(
-    gate: Annotated[str, typer.Option("--gate", help="go-no-go or hypercare-exit.")],
+    gate: Annotated[str, typer.Option("--gate", help="go-no-go, extract-delivered or hypercare-exit.")],
     by: Annotated[
         str,
         typer.Option("--by", help="Role of the decider (e.g. cutover-lead), never a name; your groups must grant it."),
@@ -115,19 +115,31 @@ def approve_cmd(
     Example:
     [bold]epj golive approve --tenant 5035 --gate go-no-go --by project-lead --reason "Rehearsal reconciled"[/bold]
     """
-    from epj.operator.commands import approve
+    from epj.operator.commands import approval_note, approve, find_golive
 
     tenant = _tenant(tenant_opt, positional)
 
-    body = _with_client(server, lambda c: approve(c, namespace, tenant, gate=gate, by=by, reason=reason, reject=reject))
+    async def run(client: Any) -> tuple[dict[str, Any], str | None]:
+        body = await approve(client, namespace, tenant, gate=gate, by=by, reason=reason, reject=reject)
+        return body, approval_note(await find_golive(client, namespace, tenant), gate)
+
+    body, note = _with_client(server, run)
     decision = "rejected" if reject else "approved"
     spec = body["spec"]
     typer.echo(f"{tenant}: {gate} {decision} by {by} at {spec['at']} (recorded as {body['metadata']['name']})")
+    if note:
+        typer.echo(f"{tenant}: note: {note}", err=True)
 
 
 @golive_app.command("resume")
 def resume_cmd(
-    by: Annotated[str, typer.Option("--by", help="Role of the person resuming, never a name.")],
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by",
+            help="Role of the person resuming: project-lead or cutover-lead, never a name; your groups must grant it.",
+        ),
+    ],
     reason: Annotated[str, typer.Option("--reason", help="Why it is safe to continue.")],
     positional: TenantArg = None,
     tenant_opt: TenantOpt = None,
@@ -138,16 +150,19 @@ def resume_cmd(
 
     Example: [bold]epj golive resume --tenant 5035 --by project-lead --reason "Extract re-run, reconciled"[/bold]
     """
-    from epj.operator.commands import restore_after_rollback, resume
+    from epj.operator.commands import restore_after_rollback, resume, resume_note
 
     tenant = _tenant(tenant_opt, positional)
 
-    async def run(client: Any) -> tuple[dict[str, int], str | None]:
+    async def run(client: Any) -> tuple[dict[str, int], str | None, str | None]:
         body = await resume(client, namespace, tenant, by=by, reason=reason)
-        return await restore_after_rollback(client, body)
+        return (*await restore_after_rollback(client, body), resume_note(body))
 
-    restored, note = _with_client(server, run)
-    typer.echo(f"{tenant}: resume requested by {by}; the operator acts on it at once")
+    restored, note, unheld = _with_client(server, run)
+    if unheld:
+        typer.echo(f"{tenant}: resume recorded for {by}, but {unheld}", err=True)
+    else:
+        typer.echo(f"{tenant}: resume requested by {by}; the operator acts on it at once")
     if note:
         typer.echo(f"{tenant}: note: {note}", err=True)
     if restored:

@@ -15,13 +15,25 @@ from typing import Any
 from pydantic import ValidationError
 
 from epj.golive.approvals import ApprovalRequest, approval_from_object
+from epj.golive.gates import round_position
 from epj.golive.model import ResumeRequest
-from epj.golive.phases import APPROVAL_GATES, ApprovalDecision, ApproverRole, GateName
+from epj.golive.phases import (
+    APPROVAL_GATES,
+    GATE_PHASE,
+    HELD,
+    RESUME_ROLES,
+    ApprovalDecision,
+    ApproverRole,
+    GateName,
+    Phase,
+)
 from epj.operator.crds import API_VERSION
 from epj.operator.kube import APPROVALS, GOLIVES, Body, KubeClient
 from epj.operator.resources import GOLIVE_LABEL, golive_name, labels
 
 ROLLBACK = "RollbackComplete"
+#: The phases a resume ends (OnHold, RolledBack), as the status spells them.
+HELD_PHASES = frozenset(str(p) for p in HELD)
 
 
 class CommandError(ValueError):
@@ -108,6 +120,30 @@ async def approve(
     return created
 
 
+def approval_note(golive: Body, gate: str) -> str | None:
+    """Why a decision just recorded will not count where the tenant stands now (None: it counts in this round).
+
+    A decision counts only in the round of its gate (go-no-go: Freeze through the night; extract-delivered: the
+    night, from entering Cutover; hypercare-exit: Hypercare): one given before never counts in the next round.
+    """
+    status = golive.get("status") or {}
+    try:
+        phase = Phase(str(status.get("phase")))
+        held_from = Phase(status["heldFrom"]) if status.get("heldFrom") else None
+        name = GateName(gate)
+    except ValueError:
+        return None  # not reconciled yet, or a gate the API server refused anyway
+    position = round_position(phase, held_from, name)
+    if position == "before":
+        return (
+            f"the tenant is in {phase}: a decision on {name} counts only once {GATE_PHASE[name]} has begun for this "
+            "round, so this one will not count; record it again then"
+        )
+    if position == "after":
+        return f"the tenant is in {phase}: the round of {name} has ended, so this decision will not count"
+    return None
+
+
 async def approvals_of(client: KubeClient, namespace: str, kommunenummer: str | None = None) -> list[Body]:
     """The GoLiveApproval objects of a tenant (all tenants when None), oldest first."""
     found = await client.list(APPROVALS, namespace)
@@ -118,12 +154,39 @@ async def approvals_of(client: KubeClient, namespace: str, kommunenummer: str | 
 async def resume(
     client: KubeClient, namespace: str, kommunenummer: str, *, by: str, reason: str, at: dt.datetime | None = None
 ) -> Body:
-    """Record a resume request (acted on once, when newer than the hold or rollback)."""
-    request: ResumeRequest = _validated(
-        ResumeRequest, by=_role(by), at=at or dt.datetime.now(dt.UTC), reason=reason.strip()
-    )
+    """Record a resume request (acted on once, when newer than the hold or rollback).
+
+    The API server's webhook overwrites ``at`` with its own time and adds the authenticated user; a role
+    that does not resume is refused here already, with the same words as the webhook.
+    """
+    role = _role(by)
+    if role not in RESUME_ROLES:
+        may = ", ".join(sorted(r.value for r in RESUME_ROLES))
+        raise CommandError(f"--by {role} does not resume a go-live; roles that do: {may}")
+    request: ResumeRequest = _validated(ResumeRequest, by=role, at=at or dt.datetime.now(dt.UTC), reason=reason.strip())
     body = await find_golive(client, namespace, kommunenummer)
     return await client.patch(GOLIVES, namespace, body["metadata"]["name"], {"spec": {"resume": request.to_dict()}})
+
+
+def resume_note(golive: Body) -> str | None:
+    """What a person must know about the resume just stored (None: the operator acts on it at once).
+
+    A resume ends only a hold it is newer than: written while the tenant is not held it resumes nothing,
+    now or later. One the webhook did not stamp carries the client's clock instead of the server's.
+    """
+    phase = (golive.get("status") or {}).get("phase")
+    resume = (golive.get("spec") or {}).get("resume") or {}
+    if not resume.get("user"):
+        return (
+            "the resume was stored without the API server's user and time (the operator's admission webhook did "
+            "not run): check the operator and its webhook configuration"
+        )
+    if phase not in HELD_PHASES:
+        return (
+            f"the tenant is in {phase or 'no phase yet'}, not OnHold or RolledBack: this resume ends no hold "
+            "(a later hold needs its own resume)"
+        )
+    return None
 
 
 async def restore_after_rollback(client: KubeClient, golive: Body) -> tuple[dict[str, int], str | None]:
@@ -134,7 +197,8 @@ async def restore_after_rollback(client: KubeClient, golive: Body) -> tuple[dict
     scaled down: nothing to do. Returns (name → replicas restored, a note when they cannot be known).
     """
     status = golive.get("status") or {}
-    job = (status.get("migration") or {}).get("jobName")
+    # What the rollback rolled back names its Job (a night ended before its final migration: the night itself).
+    job = status.get("rollbackOf") or (status.get("migration") or {}).get("jobName")
     if status.get("phase") != "RolledBack" or not job:
         return {}, None
     from epj.operator.kube import Resource

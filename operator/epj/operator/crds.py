@@ -578,6 +578,12 @@ def golive_crd() -> Schema:
             "hypercareStartedAt": _timestamp("When the command-centre (hypercare) period started."),
             "servingSince": _timestamp("Since when the tenant works on the new EPJ (cleared by a rollback)."),
             "smokeRequestedFor": {"type": "string", "description": "Cutover job the smoke checks were run for."},
+            "rollbackOf": {
+                "type": "string",
+                "description": "What the latest rollback rolled back (its Job is rollback-<this without golive->): "
+                "the night's final migration Job, or golive-<kommunenummer>-night-<time> for a night that ended "
+                "before its final migration.",
+            },
             "nextAction": {"type": "string", "description": "What happens next, or what a person must do."},
             "nextWakeAt": _timestamp("When the operator looks again at the latest."),
             "conditions": _condition_list(),

@@ -61,29 +61,57 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]  # kmock ships n
 
     _counter = itertools.count(1)
 
-    #: The API server's admission chain for GoLiveApprovals (set by :class:`epj.operator.testing.LocalCluster`):
+    #: The API server's admission chain (set by :class:`epj.operator.testing.LocalCluster`), called as the
+    #: deployed webhook configurations say: every GoLiveApproval create or update, and a GoLive create or
+    #: update that changes ``spec.resume`` (:func:`resume_changed`).
     #: ``await admission(operation, new_object, old_object)`` returns the object to store, or raises
     #: ``kmock.KubernetesError`` (403) to refuse it. None: objects are stored as sent.
     admission: Callable[[str, dict[str, Any], dict[str, Any] | None], Awaitable[dict[str, Any]]] | None = None
 
     async def _admit(self, request: rendering.Request) -> None:
-        """Run the admission chain on a create or merge-patch of a GoLiveApproval (as the API server does)."""
+        """Run the admission chain on a create or merge-patch (as the API server does)."""
         data = request.data
-        if self.admission is None or getattr(request.resource, "plural", None) != "goliveapprovals":
+        plural = getattr(request.resource, "plural", None)
+        if self.admission is None or plural not in ("goliveapprovals", "golives") or request.subresource is not None:
             return
-        if not isinstance(data, dict) or request.subresource is not None:
+        if isinstance(data, list) and plural == "golives":
+            await self._admit_json_patch(request, data)
+            return
+        if not isinstance(data, dict):
             return
         if request.action == kmock.action.CREATE:
-            admitted = await self.admission("CREATE", copy.deepcopy(data), None)
+            operation, new, old = "CREATE", copy.deepcopy(data), None
         elif request.action == kmock.action.UPDATE and request.name is not None:
             current = self._current(request)
             if current is None:
                 return
-            admitted = await self.admission("UPDATE", _merged(current, data), copy.deepcopy(current))
+            operation, new, old = "UPDATE", _merged(current, data), copy.deepcopy(current)
         else:
             return
+        if plural == "golives":
+            if not resume_changed(new, old):
+                return  # the webhooks' matchCondition: other GoLive writes never reach the operator
+            admitted = await self.admission(operation, new, old)
+            # Only what the webhook patches changes: the rest of the request stays as the client sent it.
+            data.setdefault("spec", {})["resume"] = (admitted.get("spec") or {}).get("resume")
+            return
+        admitted = await self.admission(operation, new, old)
         data.clear()
         data.update(admitted)
+
+    async def _admit_json_patch(self, request: rendering.Request, ops: list[Any]) -> None:
+        """A JSON patch of a GoLive that changes ``spec.resume`` goes through the resume webhooks too."""
+        current = self._current(request) if request.action == kmock.action.UPDATE and request.name else None
+        if current is None:
+            return
+        try:
+            new = jsonpatch.apply_patch(copy.deepcopy(current), ops)
+        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException):
+            return  # the store refuses it as it would without admission
+        if not resume_changed(new, current):
+            return
+        admitted = await self.admission("UPDATE", new, copy.deepcopy(current)) if self.admission else new
+        ops.append({"op": "add", "path": "/spec/resume", "value": (admitted.get("spec") or {}).get("resume")})
 
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         await self._admit(request)
@@ -239,6 +267,19 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]  # kmock ships n
             history = self.objects[key].history
             if len(history) > HISTORY_KEPT:
                 del history[:-HISTORY_KEPT]
+
+
+def resume_changed(new: dict[str, Any], old: dict[str, Any] | None) -> bool:
+    """The resume webhooks' CEL ``matchConditions`` (:func:`epj.operator.deploy.webhook_manifests`), in Python.
+
+    ``has(object.spec.resume) && (oldObject == null || !has(oldObject.spec.resume)
+    || object.spec.resume != oldObject.spec.resume)``
+    """
+    resume = (new.get("spec") or {}).get("resume")
+    if resume is None:
+        return False
+    before = ((old or {}).get("spec") or {}).get("resume") if old is not None else None
+    return old is None or before is None or resume != before
 
 
 def _merged(old: Any, patch: Any) -> Any:

@@ -262,19 +262,25 @@ class Reconciler:
         rolled_back_then_aborted = state.phase == Phase.ABORTED and (
             state.held_from == Phase.CUTOVER or state.condition(ConditionType.ROLLBACK_COMPLETE) is not None
         )
-        if (state.phase != Phase.ROLLED_BACK and not rolled_back_then_aborted) or state.migration is None:
+        rolled_back = rolled_back_of(state)
+        if (state.phase != Phase.ROLLED_BACK and not rolled_back_then_aborted) or rolled_back is None:
             return state
-        manifest = resources.rollback_job(spec.kommunenummer, state.migration.job_name, body["metadata"]["name"],
-                                          self.ctx.image)  # fmt: skip
+        manifest = resources.rollback_job(spec.kommunenummer, rolled_back, body["metadata"]["name"], self.ctx.image)
         meta = manifest["metadata"]
         job = await self.ctx.client.get(JOBS, meta["namespace"], meta["name"])
         before = state.condition(ConditionType.ROLLBACK_COMPLETE)
-        if job is None and before is not None and before.reason in ("RollbackJobSucceeded", "RollbackJobFailed"):
-            return state  # collected after it finished: its outcome is recorded
+        if (
+            job is None
+            and before is not None
+            and before.reason in ("RollbackJobSucceeded", "RollbackJobFailed")
+            and before.message.startswith(f"Job {meta['name']} ")
+        ):
+            return state  # collected after it finished: its outcome is recorded (an earlier night's says nothing)
         if job is None and not ordering:
             record = state.migration
             if (
-                record.purpose == MigrationPurpose.CUTOVER
+                record is not None
+                and record.purpose == MigrationPurpose.CUTOVER
                 and record.state in (JobState.PENDING, JobState.RUNNING)
                 and record.job_name not in state.results
             ):
@@ -390,8 +396,7 @@ class Reconciler:
             elif isinstance(action, RollBack):
                 if action.stop_job:
                     await self.stop_migration(body, action.stop_job)
-                job = decision.state.migration
-                job_name = job.job_name if job is not None else f"golive-{action.kommunenummer}"
+                job_name = rolled_back_of(decision.state) or f"golive-{action.kommunenummer}"
                 manifest = resources.rollback_job(
                     action.kommunenummer, job_name, body["metadata"]["name"], self.ctx.image
                 )
@@ -484,6 +489,17 @@ class Reconciler:
         )
         self.ctx.metrics.stalled(tenant, False)
         return state.model_copy(update={"conditions": conditions})
+
+
+def rolled_back_of(state: GoLiveState) -> str | None:
+    """What the latest rollback rolled back (its Job is ``rollback-<this without golive->``).
+
+    The core records it with the rollback (a night ended before its final migration is named after the
+    night); a status written before that names none, and the migration record's job is used as then.
+    """
+    if state.rollback_of is not None:
+        return state.rollback_of
+    return state.migration.job_name if state.migration is not None else None
 
 
 def merge_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:

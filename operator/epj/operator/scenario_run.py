@@ -101,9 +101,17 @@ async def _play_people(cluster: LocalCluster, scenario: Scenario, members: list[
         wanted = spec.to_dict()
         patch = {
             key: wanted.get(key)
-            for key in ("paused", "aborted", "withdraw", "resume")
+            for key in ("paused", "aborted", "withdraw")
             if body["spec"].get(key) != wanted.get(key)
         }
+        # Each scripted resume once: the API server stamps it (its time, the user), so the stored one never
+        # equals the script's, and writing it again would be a new resume of whatever hold came since.
+        resume = wanted.get("resume")
+        if resume is None and body["spec"].get("resume") is not None:
+            patch["resume"] = None
+        elif resume is not None and cluster.resumed.get(k) != resume.get("at"):
+            cluster.resumed[k] = resume.get("at")
+            patch["resume"] = resume
         # Each decision once, as its own GoLiveApproval, at the time the scenario gives it.
         recorded = cluster.recorded.setdefault(k, set())
         for approval in spec.approvals:

@@ -63,6 +63,8 @@ class LocalCluster:
         self.webhook_url: str | None = None
         #: Decisions a scripted scenario has recorded so far, per tenant (gate, at, role): each is recorded once.
         self.recorded: dict[str, set[tuple[str, str, str]]] = {}
+        #: The time of the scripted resume a scenario last wrote, per tenant: each is written once.
+        self.resumed: dict[str, str | None] = {}
         emulator.admission = self._admission
 
     # ---------------------------------------------------------------- operator
@@ -178,10 +180,11 @@ class LocalCluster:
         )
 
     async def _admission(self, operation: str, obj: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
-        """The API server's admission chain for a GoLiveApproval: the operator's webhooks when it serves them.
+        """The API server's admission chain for a GoLiveApproval, or a GoLive whose ``spec.resume`` changes:
+        the operator's webhooks when it serves them.
 
         Without a webhook server (most tests, the bench) the same rules run in-process on the
-        simulated clock, so a decision is stamped exactly as the webhook would.
+        simulated clock, so a decision or a resume is stamped exactly as the webhook would.
         """
         if self.webhook_url is not None:
             return await run_admission(self.webhook_url, operation, obj, old, self.user)
@@ -404,11 +407,22 @@ async def admit_in_process(
     operation: str, obj: dict[str, Any], old: dict[str, Any] | None, *, user: dict[str, Any], now: dt.datetime,
     mapping: Any = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """The webhooks' rules without the webhook server: stamp a new decision, refuse any change of one."""
+    """The webhooks' rules without the webhook server: stamp a new decision, refuse any change of one;
+    stamp a GoLive's new ``spec.resume`` (server time, user) from a role that resumes."""
     import kmock
 
-    from epj.golive.approvals import ApprovalRefused, RoleMapping, admit
+    from epj.golive.approvals import ApprovalRefused, RoleMapping, admit, admit_resume
 
+    if obj.get("kind") == "GoLive":
+        before = ((old or {}).get("spec") or {}).get("resume")
+        try:
+            stamped = admit_resume((obj.get("spec") or {}).get("resume"), before, user=user["username"],
+                                   groups=user["groups"], now=now, mapping=mapping or RoleMapping())  # fmt: skip
+        except ApprovalRefused as refused:
+            raise kmock.KubernetesError(status=403, reason="Forbidden", message=str(refused)) from None
+        if stamped is not None:
+            obj.setdefault("spec", {})["resume"] = stamped
+        return obj
     if operation != "CREATE":
         if old is not None and old.get("spec") != obj.get("spec"):
             raise kmock.KubernetesError(status=403, reason="Forbidden", message="a recorded decision is immutable")
@@ -472,23 +486,29 @@ async def post_review(url: str, review: dict[str, Any]) -> dict[str, Any]:
 async def run_admission(
     base_url: str, operation: str, obj: dict[str, Any], old: dict[str, Any] | None, user: dict[str, Any]
 ) -> dict[str, Any]:
-    """The API server's chain: the mutating webhook (apply its JSONPatch), then the validating one."""
+    """The API server's chain: the mutating webhook (apply its JSONPatch), then the validating one.
+
+    A GoLive goes through the resume pair (mutating on create and update); a GoLiveApproval through the
+    decision pair (mutating on create only), as :func:`epj.operator.deploy.webhook_manifests` configures them.
+    """
     import base64
 
     import jsonpatch
     import kmock
 
-    from epj.operator.admission import MUTATE_ID, VALIDATE_ID
+    from epj.operator.admission import MUTATE_ID, RESUME_MUTATE_ID, RESUME_VALIDATE_ID, VALIDATE_ID
 
-    if operation == "CREATE":
-        mutated = await post_review(f"{base_url}/{MUTATE_ID}", admission_review(operation, obj, old, user))
+    golive = obj.get("kind") == "GoLive"
+    mutate, validate = (RESUME_MUTATE_ID, RESUME_VALIDATE_ID) if golive else (MUTATE_ID, VALIDATE_ID)
+    if operation == "CREATE" or golive:
+        mutated = await post_review(f"{base_url}/{mutate}", admission_review(operation, obj, old, user))
         if not mutated.get("allowed"):
             message = (mutated.get("status") or {}).get("message", "refused")
             raise kmock.KubernetesError(status=403, reason="Forbidden", message=message)
         if mutated.get("patch"):
             ops = json.loads(base64.b64decode(mutated["patch"]))
             obj = jsonpatch.apply_patch(obj, ops)
-    checked = await post_review(f"{base_url}/{VALIDATE_ID}", admission_review(operation, obj, old, user))
+    checked = await post_review(f"{base_url}/{validate}", admission_review(operation, obj, old, user))
     if not checked.get("allowed"):
         message = (checked.get("status") or {}).get("message", "refused")
         raise kmock.KubernetesError(status=403, reason="Forbidden", message=message)

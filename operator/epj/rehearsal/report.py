@@ -19,6 +19,9 @@ from epj.golive import GateName, GateOutcome, GoLiveState, MigrationPurpose, Pha
 if TYPE_CHECKING:
     from epj.rehearsal.run import RehearsalResult
 
+#: The attempt column of a night that ended before its final migration (no extract recorded, a NO-GO).
+NO_FINAL_MIGRATION = "no final migration (the night ended before it)"
+
 QUARANTINE_ADVICE: dict[str, str] = {
     "MALFORMED_ROW": "ask the legacy vendor to fix the export of these rows (wrong field count or unparseable values)",
     "INVALID_DATE": "correct the dates in the legacy system, or agree a mapping for impossible dates",
@@ -41,6 +44,9 @@ GATE_ADVICE: dict[GateName, str] = {
     GateName.NO_CRITICAL_ALERTS: "resolve the firing critical alerts (see their runbooks) before the cutover",
     GateName.DEPENDENCIES: "the tenants this one depends on must be live first",
     GateName.GO_NO_GO: "address the reason given at the go/no-go meeting and record a new approval",
+    GateName.CUTOVER_WINDOW: "start the night before its latest start time (20:00): re-plan the go-live date",
+    GateName.EXTRACT_DELIVERED: "deliver the final extract and have the cutover lead record extract-delivered "
+    "(`epj golive approve --gate extract-delivered`) once UTTREKK.txt's counts match, within 3 h of the night's start",
     GateName.CUTOVER_RECONCILED: "the final migration must reconcile complete: re-deliver or fix the extract",
     GateName.SMOKE_CHECKS: "find why the smoke checks failed before opening the new EPJ to users",
     GateName.HYPERCARE_EXIT: "the command centre must approve leaving hypercare",
@@ -114,7 +120,7 @@ def build_report(result: RehearsalResult) -> dict[str, Any]:
             "projected_full_size_downtime_s": round(projected, 1) if projected is not None else None,
             "cutover_attempts": [
                 {
-                    "job": c.job_name,
+                    "job": c.job_name or None,  # None: the night ended before its final migration
                     "seconds": round(c.seconds, 3),
                     "ended_in": str(c.end_phase) if c.end_phase else None,
                     "breakdown_s": {k: round(v, 3) for k, v in c.breakdown.items()},
@@ -218,7 +224,8 @@ def render_markdown(report: dict[str, Any]) -> str:
             lines += ["| Attempt | Ended in | Total | Breakdown |", "|---|---|---|---|"]
             for c in t["cutover_attempts"]:
                 parts = ", ".join(f"{k} {v:.2f}" for k, v in c["breakdown_s"].items())
-                lines.append(f"| {c['job']} | {c['ended_in'] or '—'} | {c['seconds']:.2f} s | {parts} |")
+                job = c["job"] or NO_FINAL_MIGRATION
+                lines.append(f"| {job} | {c['ended_in'] or '—'} | {c['seconds']:.2f} s | {parts} |")
         else:
             lines.append("No cutover was reached.")
         lines += ["", "### Gates", "", "| Gate | Outcome | At (simulated) | Reason |", "|---|---|---|---|"]
@@ -274,7 +281,7 @@ def render_chart(report: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     rows = [
-        (f"{number} · {c['job'].rsplit('-', 1)[-1]}", c["breakdown_s"], c["ended_in"])
+        (f"{number} · {(c['job'] or 'no migration').rsplit('-', 1)[-1]}", c["breakdown_s"], c["ended_in"])
         for number, t in report["tenants"].items()
         for c in t["cutover_attempts"]
     ]

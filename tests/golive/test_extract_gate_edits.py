@@ -1,0 +1,126 @@
+"""The extract-delivered gate under edits of ``gates.requireExtractDelivered`` during the night.
+
+The API server's CEL rules refuse ``gates`` edits from Freeze through Cutover; where they are bypassed (an
+older CRD, a direct write) the night still runs as it began: one that started waiting for the extract keeps
+waiting for it (it neither skips the record nor waits 10 h for a migration nobody requests). Tenant 5035,
+the night of 5 Sep 2027 (16:00 Oslo = 14:00 UTC); expectations written by hand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from epj.golive import Approval, CreateMigrationJob, GateName, GoLiveSpec, GoLiveState, Observations, Phase, decide
+from epj.golive.model import GateConfig
+from epj.golive.phases import ApprovalDecision, ApproverRole, GateOutcome
+
+UTC = dt.UTC
+FREEZE_AT = dt.datetime(2027, 9, 2, 22, tzinfo=UTC)
+CUTOVER_AT = dt.datetime(2027, 9, 5, 14, tzinfo=UTC)
+GO = Approval(gate=GateName.GO_NO_GO, by=ApproverRole.CUTOVER_LEAD, at=dt.datetime(2027, 9, 4, 9, tzinfo=UTC),
+              reason="all green", decision=ApprovalDecision.APPROVE)  # fmt: skip
+NIGHT = GoLiveSpec(kommunenummer="5035", wave="w", go_live_date=dt.date(2027, 9, 6), approvals=(GO,),
+                   gates=GateConfig(require_extract_delivered=True))  # fmt: skip
+
+
+def _reread(state: GoLiveState) -> GoLiveState:
+    return GoLiveState.from_status(json.loads(json.dumps(state.to_status())))
+
+
+def _waiting_for_the_extract() -> GoLiveState:
+    freeze = GoLiveState.initial(FREEZE_AT).model_copy(
+        update={"phase": Phase.FREEZE, "window_start": FREEZE_AT, "wave": "w",
+                "decision_windows": {GateName.GO_NO_GO: FREEZE_AT}}
+    )  # fmt: skip
+    night = decide(NIGHT, _reread(freeze), Observations(), CUTOVER_AT)
+    assert night.phase == Phase.CUTOVER
+    assert [a for a in night.actions if isinstance(a, CreateMigrationJob)] == []
+    return _reread(night.state)
+
+
+def test_removing_the_requirement_mid_night_keeps_the_night_waiting_for_the_extract() -> None:
+    state = _waiting_for_the_extract()
+    edited = NIGHT.model_copy(update={"gates": GateConfig()})
+    later = decide(edited, state, Observations(), CUTOVER_AT + dt.timedelta(minutes=30))
+    assert [a for a in later.actions if isinstance(a, CreateMigrationJob)] == []
+    record = later.state.gate(GateName.EXTRACT_DELIVERED)
+    assert record is not None and record.outcome == GateOutcome.PENDING
+    assert record.deadline == CUTOVER_AT + dt.timedelta(hours=3)
+    assert "extract-delivered" in later.state.next_action
+    # Recorded: the final migration starts, as the night began it.
+    extract = Approval(gate=GateName.EXTRACT_DELIVERED, by=ApproverRole.CUTOVER_LEAD,
+                       at=CUTOVER_AT + dt.timedelta(hours=1), reason="UTTREKK.txt counts match",
+                       decision=ApprovalDecision.APPROVE)  # fmt: skip
+    recorded = edited.model_copy(update={"approvals": (GO, extract)})
+    started = decide(recorded, _reread(later.state), Observations(), CUTOVER_AT + dt.timedelta(hours=1))
+    assert [a.job_name for a in started.actions if isinstance(a, CreateMigrationJob)] == ["golive-5035-cutover-1"]
+
+
+def test_without_the_extract_by_its_deadline_the_edited_night_rolls_back_then_not_ten_hours_later() -> None:
+    state = _waiting_for_the_extract()
+    edited = NIGHT.model_copy(update={"gates": GateConfig()})
+    deadline = CUTOVER_AT + dt.timedelta(hours=3)
+    waiting = decide(edited, state, Observations(), CUTOVER_AT + dt.timedelta(minutes=30))
+    assert waiting.state.next_wake_at == deadline
+    rolled = decide(edited, _reread(waiting.state), Observations(), deadline)
+    assert rolled.phase == Phase.ROLLED_BACK
+    assert rolled.state.gate_trail()[-1] == (GateName.EXTRACT_DELIVERED, GateOutcome.TIMED_OUT)
+
+
+def test_an_extract_rejected_after_the_final_migration_started_is_a_no_go() -> None:
+    """The cutover lead recorded the extract, then finds its counts wrong while the migration runs: roll back."""
+    from epj.golive import RollBack
+
+    state = _waiting_for_the_extract()
+    delivered = Approval(gate=GateName.EXTRACT_DELIVERED, by=ApproverRole.CUTOVER_LEAD,
+                         at=CUTOVER_AT + dt.timedelta(hours=1), reason="UTTREKK.txt counts match",
+                         decision=ApprovalDecision.APPROVE)  # fmt: skip
+    spec = NIGHT.model_copy(update={"approvals": (GO, delivered)})
+    started = decide(spec, state, Observations(), CUTOVER_AT + dt.timedelta(hours=1))
+    assert [a.job_name for a in started.actions if isinstance(a, CreateMigrationJob)] == ["golive-5035-cutover-1"]
+    withdrawn = Approval(gate=GateName.EXTRACT_DELIVERED, by=ApproverRole.CUTOVER_LEAD,
+                         at=CUTOVER_AT + dt.timedelta(hours=1, minutes=20), reason="CGM counts were from Tuesday",
+                         decision=ApprovalDecision.REJECT)  # fmt: skip
+    rejected = spec.model_copy(update={"approvals": (GO, delivered, withdrawn)})
+    now = CUTOVER_AT + dt.timedelta(hours=1, minutes=20)
+    ended = decide(rejected, _reread(started.state), Observations(), now)
+    assert ended.phase == Phase.ROLLED_BACK
+    (rollback,) = [a for a in ended.actions if isinstance(a, RollBack)]
+    assert rollback.stop_job == "golive-5035-cutover-1"  # stopped before it publishes
+    assert ended.state.gate_trail()[-1] == (GateName.EXTRACT_DELIVERED, GateOutcome.FAILED)
+    assert "CGM counts were from Tuesday" in ended.state.phase_reason
+
+
+def test_an_extract_recorded_before_the_second_night_starts_is_said_not_to_count() -> None:
+    """After a rolled-back night and a resume, an extract recorded in Freeze belongs to no night: say so at once.
+
+    The next night's round opens when it enters Cutover; a record given before never counts there, so the audit
+    trail and the events must not call it recorded (the cutover lead would wait for a migration that never starts).
+    """
+    from epj.golive import EmitEvent, ResumeRequest
+
+    state = _waiting_for_the_extract()
+    rejected = Approval(gate=GateName.EXTRACT_DELIVERED, by=ApproverRole.CUTOVER_LEAD,
+                        at=CUTOVER_AT + dt.timedelta(hours=1), reason="counts short",
+                        decision=ApprovalDecision.REJECT)  # fmt: skip
+    spec = NIGHT.model_copy(update={"approvals": (GO, rejected)})
+    rolled = decide(spec, state, Observations(), CUTOVER_AT + dt.timedelta(hours=1))
+    assert rolled.phase == Phase.ROLLED_BACK
+    resume = ResumeRequest(by=ApproverRole.PROJECT_LEAD, at=CUTOVER_AT + dt.timedelta(hours=2), reason="re-run")
+    spec = spec.model_copy(update={"resume": resume})
+    frozen = decide(spec, _reread(rolled.state), Observations(), CUTOVER_AT + dt.timedelta(hours=2))
+    assert frozen.phase == Phase.FREEZE
+    early = Approval(gate=GateName.EXTRACT_DELIVERED, by=ApproverRole.CUTOVER_LEAD,
+                     at=CUTOVER_AT + dt.timedelta(hours=2, minutes=10), reason="UTTREKK.txt counts match",
+                     decision=ApprovalDecision.APPROVE)  # fmt: skip
+    spec = spec.model_copy(update={"approvals": (GO, rejected, early)})
+    noted = decide(spec, _reread(frozen.state), Observations(), CUTOVER_AT + dt.timedelta(hours=2, minutes=10))
+    events = [(a.type, a.reason, a.message) for a in noted.actions if isinstance(a, EmitEvent)]
+    assert events == [
+        (
+            "Warning",
+            "ApprovalNotCounted",
+            "extract-delivered approve by cutover-lead does not count: given before Cutover began for this round",
+        )
+    ]
