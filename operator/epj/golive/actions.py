@@ -79,6 +79,8 @@ class Decision(CoreModel):
     state: GoLiveState
     transition: Transition | None = None
     actions: tuple[Action, ...] = ()
+    #: The new state's next time-driven step is already due (a clock jump: more steps may follow at once).
+    step_due: bool = False
 
     @property
     def phase(self) -> Phase:

@@ -597,7 +597,9 @@ class _Step:
         # Validate once at the end: catches a bad update early instead of in the adapter. The fields as they
         # are (not dumped): nested records already validated are type-checked, not rebuilt from dicts.
         state = GoLiveState.model_validate(dict(state))
-        return Decision(state=state, transition=self.transition, actions=tuple(self.actions))
+        due = _due(self.spec, state, self.schedule)
+        step_due = due is not None and due <= self.now and not state.paused and state.phase not in HELD | TERMINAL
+        return Decision(state=state, transition=self.transition, actions=tuple(self.actions), step_due=step_due)
 
 
 #: The night's timing is pinned in these phases (entered at Freeze; edits wait, see ``GoLiveState.pinned_*``).

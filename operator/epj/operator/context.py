@@ -113,6 +113,9 @@ class OperatorContext:
     #: At most this many GoLive reconciles talk to the API server at once (like kopf's worker limit):
     #: a clock jump that wakes a whole wave queues it instead of flooding the API server.
     max_concurrent_reconciles: int = 16
+    #: A wave's status (members by phase, blocked, order) is rewritten at most this often (seconds): a wave of
+    #: 400 moving at once is one object read and written a few times, not 400 (each copied by every watcher).
+    wave_status_delay_seconds: float = 1.0
     _slots: PrioritySlots | None = None
 
     wakers: dict[ObjectKey, asyncio.Event] = field(default_factory=dict)
@@ -310,9 +313,10 @@ class OperatorContext:
     # ---------------------------------------------------------------- wave status (debounced)
 
     def schedule_wave_update(
-        self, namespace: str, wave: str, update: Callable[[str, str], Awaitable[None]], delay: float = 0.2
+        self, namespace: str, wave: str, update: Callable[[str, str], Awaitable[None]], delay: float | None = None
     ) -> None:
         """Run ``update(namespace, wave)`` once shortly, however many members changed meanwhile."""
+        delay = self.wave_status_delay_seconds if delay is None else delay
         key = (namespace, wave)
         task = self._wave_updates.get(key)
         if task is not None and not task.done():

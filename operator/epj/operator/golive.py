@@ -203,6 +203,7 @@ class Reconciler:
         state = self.load_state(body)
         generation = body["metadata"].get("generation")
         decision: Decision | None = None
+        unsaved = False
         for _ in range(MAX_STEPS):
             started = time.perf_counter()
             observations = await self.observe(body, spec, state)
@@ -219,12 +220,18 @@ class Reconciler:
                 )
             if generation is not None:
                 new_state = with_generation(new_state, int(generation))
-            wrote = await self.persist(body, spec, state, new_state, decision)
+            # A step of a clock jump's chain (more steps due at once) that only posts events is saved with the
+            # step that ends the chain: one status write per jump, not one per phase it crosses. Steps that
+            # create or delete objects are always saved first (persist, then act).
+            chained = decision.transition is not None and decision.step_due and not _changes_objects(decision)
+            wrote = await self.persist(body, spec, state, new_state, decision, write=not chained)
+            unsaved = chained
             state = new_state
             await self.release_from_wave(body, new_state)
             detail = {"golive": body["metadata"]["name"], "phase": str(new_state.phase),
                       "actions": [a.kind for a in decision.actions]}  # fmt: skip
-            await self.ctx.fault_point("golive.saved", **detail)
+            if not chained:
+                await self.ctx.fault_point("golive.saved", **detail)
             if self.before_act is not None and wrote and _changes_objects(decision):
                 # The decision is persisted: creating what it asks for waits behind reconciles that have not
                 # decided yet (a chain of transitions after a clock jump goes on: its last step is the one
@@ -237,6 +244,12 @@ class Reconciler:
             self._timed(started)
             if decision.transition is None:
                 break
+            if self.before_act is not None and not decision.step_due:
+                # A transition with nothing else due now: the step that confirms it waits behind reconciles that
+                # have not decided yet (a clock jump's chain of due steps goes on at once).
+                await self.before_act()
+        if unsaved and state is not None:
+            await self.persist(body, spec, state, state, Decision(state=state))  # MAX_STEPS ended a chain
         if state is None:
             return None
         smoke_running = state.phase == Phase.CUTOVER and state.smoke_requested_for is not None
@@ -315,16 +328,26 @@ class Reconciler:
         return state.model_copy(update=update)
 
     async def persist(
-        self, body: Body, spec: GoLiveSpec, old: GoLiveState | None, new: GoLiveState, decision: Decision
+        self,
+        body: Body,
+        spec: GoLiveSpec,
+        old: GoLiveState | None,
+        new: GoLiveState,
+        decision: Decision,
+        *,
+        write: bool = True,
     ) -> bool:
-        """Write the status if it changed (a merge patch of the difference); True when it wrote."""
-        status = new.to_status()
-        wrote = status != self.persisted
-        if wrote:
+        """Write the status if it changed (a merge patch of the difference); True when it wrote.
+
+        ``write=False`` takes the decision in (metrics, tenant view) and leaves the write to the next call.
+        """
+        wrote = False
+        status = new.to_status() if write else None
+        if status is not None and status != self.persisted:
             patch = merge_patch(self.persisted or {}, status)
             meta = body["metadata"]
             await self.ctx.client.patch_status(GOLIVES, meta["namespace"], meta["name"], patch, answer=False)
-            self.persisted = status
+            self.persisted, wrote = status, True
             if self.ctx.record_latencies:
                 self.ctx.persisted(meta["namespace"], spec.kommunenummer, new)
         self.state = new
