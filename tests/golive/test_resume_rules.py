@@ -86,3 +86,14 @@ def test_a_resume_that_is_not_an_object_is_refused_with_one_plain_message(resume
         admit_resume(resume, None, user="u", groups=["epj-approver:project-lead"], now=NOW,  # type: ignore[arg-type]
                      mapping=RoleMapping())  # fmt: skip
     assert str(refused.value) == "resume refused: spec.resume must be an object with by and reason"
+
+
+def test_a_resume_reason_longer_than_the_schema_allows_is_refused_by_the_webhook() -> None:
+    """Admission runs before the schema: say it plainly (the operator must never hold a spec it cannot read)."""
+    with pytest.raises(ApprovalRefused) as refused:
+        admit_resume({"by": "project-lead", "reason": "x" * 501}, None, user="u", groups=["epj-approver:project-lead"],
+                     now=NOW, mapping=RoleMapping())  # fmt: skip
+    assert str(refused.value) == "resume refused: spec.resume.reason must be at most 500 characters"
+    ok = admit_resume({"by": "project-lead", "reason": "x" * 500}, None, user="u",
+                      groups=["epj-approver:project-lead"], now=NOW, mapping=RoleMapping())  # fmt: skip
+    assert ok is not None and len(ok["reason"]) == 500

@@ -174,6 +174,8 @@ def admit_resume(
         ) from None
     if len(reason) < 3:
         raise ApprovalRefused("resume refused: spec.resume.reason must say why (at least 3 characters)")
+    if len(reason) > 500:
+        raise ApprovalRefused("resume refused: spec.resume.reason must be at most 500 characters")
     if not user:
         raise ApprovalRefused("resume refused: the request carries no authenticated user")
     if role not in RESUME_ROLES:
