@@ -64,7 +64,13 @@ OPERATOR_TENANT: set[Grant] = {
     ("", "pods", "get"),
     ("", "pods", "list"),
 }
-OPERATOR_CLUSTER: set[Grant] = {*_read("apiextensions.k8s.io", "customresourcedefinitions"), *_read("", "namespaces")}
+OPERATOR_CLUSTER: set[Grant] = {
+    *_read("apiextensions.k8s.io", "customresourcedefinitions"),
+    *_read("", "namespaces"),
+    # The one watch over the Jobs the operator created (jobwatch.py): list and watch, never get or write.
+    ("batch", "jobs", "list"),
+    ("batch", "jobs", "watch"),
+}
 _KINDS = ("rolloutwaves", "golives", "migrationjobs", "goliveapprovals")
 OPERATOR_NAMESPACE: set[Grant] = {
     *{("epj.no", k, v) for k in _KINDS for v in (*READ, "create", "patch")},

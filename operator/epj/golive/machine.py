@@ -594,8 +594,9 @@ class _Step:
                 "next_wake_at": _wake_at(self.spec, state, self.schedule, self.now),
             }
         )
-        # Validate once at the end: catches a bad update early instead of in the adapter.
-        state = GoLiveState.model_validate(state.model_dump())
+        # Validate once at the end: catches a bad update early instead of in the adapter. The fields as they
+        # are (not dumped): nested records already validated are type-checked, not rebuilt from dicts.
+        state = GoLiveState.model_validate(dict(state))
         return Decision(state=state, transition=self.transition, actions=tuple(self.actions))
 
 

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 from collections.abc import Mapping
 
 from pydantic import Field, model_validator
@@ -159,20 +160,29 @@ def processing_order(members: tuple[Member, ...] | list[Member]) -> list[str]:
 
     Raises ValueError on a dependency cycle among members. Dependencies outside the
     wave are ignored here (they are checked against their own GoLive at cutover).
+    At each step the first member (by rank) whose dependencies are all placed comes next: a heap of the
+    ready members keeps that linear-logarithmic (the wave status is rebuilt from it as 400 members move).
     """
     rank = {m.kommunenummer: (m.order if m.order is not None else i, m.kommunenummer) for i, m in enumerate(members)}
-    deps = {m.kommunenummer: [d for d in m.depends_on if d in rank] for m in members}
+    deps = {m.kommunenummer: {d for d in m.depends_on if d in rank} for m in members}
+    waiting = {k: len(deps[k]) for k in rank}
+    dependents_of: dict[str, list[str]] = {k: [] for k in rank}
+    for k, ds in deps.items():
+        for d in ds:
+            dependents_of[d].append(k)
+    ready = [(rank[k], k) for k, n in waiting.items() if n == 0]
+    heapq.heapify(ready)
     done: list[str] = []
-    placed: set[str] = set()
-    remaining = sorted(rank, key=rank.__getitem__)
-    while remaining:
-        ready = [k for k in remaining if all(d in placed for d in deps[k])]
-        if not ready:
-            raise ValueError(f"dependency cycle among {', '.join(sorted(remaining))}")
-        first = ready[0]
+    while ready:
+        _, first = heapq.heappop(ready)
         done.append(first)
-        placed.add(first)
-        remaining.remove(first)
+        for k in dependents_of[first]:
+            waiting[k] -= 1
+            if waiting[k] == 0:
+                heapq.heappush(ready, (rank[k], k))
+    if len(done) < len(rank):
+        remaining = sorted(set(rank) - set(done))
+        raise ValueError(f"dependency cycle among {', '.join(remaining)}")
     return done
 
 

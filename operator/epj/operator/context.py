@@ -27,6 +27,7 @@ from epj.golive.phases import Phase
 from epj.golive.wave import WaveSpec
 from epj.operator.kube import Body, KubeClient, Resource
 from epj.operator.metrics import OperatorMetrics
+from epj.operator.slots import PrioritySlots
 
 #: The ConfigMap (in each watched namespace) where the training system reports completion per tenant.
 TRAINING_CONFIGMAP = "epj-training-completion"
@@ -104,13 +105,15 @@ class OperatorContext:
     #: Time reconciles waited for a free slot (seconds; recorded with the latencies).
     queue_waits: list[float] = field(default_factory=list)
     #: Bench: changes made observable but not yet seen persisted, by tenant: (since, what the status must show).
-    awaiting: dict[TenantKey, tuple[float, Callable[[Any], bool]]] = field(default_factory=dict)
+    awaiting: dict[TenantKey, tuple[float, Callable[[Any], bool], str]] = field(default_factory=dict)
     #: Bench: seconds from a change being observable to the status showing it persisted (queueing included).
     e2e: list[float] = field(default_factory=list)
+    #: Bench: the same, by kind of change (e.g. ``due:Cutover``, ``job:smoke``, ``decision``).
+    e2e_by_change: dict[str, list[float]] = field(default_factory=dict)
     #: At most this many GoLive reconciles talk to the API server at once (like kopf's worker limit):
     #: a clock jump that wakes a whole wave queues it instead of flooding the API server.
     max_concurrent_reconciles: int = 16
-    _slots: asyncio.Semaphore | None = None
+    _slots: PrioritySlots | None = None
 
     wakers: dict[ObjectKey, asyncio.Event] = field(default_factory=dict)
     tenants: dict[TenantKey, TenantView] = field(default_factory=dict)
@@ -129,6 +132,22 @@ class OperatorContext:
     fault: FaultHook | None = None
     #: Which Kubernetes groups grant which approver roles (checked by the admission webhook).
     approver_roles: RoleMapping = field(default_factory=RoleMapping)
+    #: The batch-Job watch of this process (:mod:`epj.operator.jobwatch`), once kopf started it.
+    job_watch: Any = None
+    _background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def start_background(self, work: Awaitable[None], *, name: str) -> None:
+        """Run ``work`` for the life of the operator (cancelled by :meth:`stop_background` or :meth:`close`)."""
+        task: asyncio.Task[None] = asyncio.ensure_future(work)
+        task.set_name(name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def stop_background(self) -> None:
+        tasks = list(self._background)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def fault_point(self, point: str, **detail: Any) -> None:
         """A deterministic place where a test may crash the operator (see :data:`FAULT_POINTS`)."""
@@ -137,15 +156,17 @@ class OperatorContext:
 
     # ---------------------------------------------------------------- end-to-end latency (bench)
 
-    def expect(self, namespace: str, kommunenummer: str, shows: Callable[[Any], bool]) -> None:
+    def expect(self, namespace: str, kommunenummer: str, shows: Callable[[Any], bool], change: str = "") -> None:
         """Bench: from now, a change is observable; time it until a persisted status ``shows`` it."""
-        self.awaiting[(namespace, kommunenummer)] = (time.perf_counter(), shows)
+        self.awaiting[(namespace, kommunenummer)] = (time.perf_counter(), shows, change)
 
     def persisted(self, namespace: str, kommunenummer: str, state: Any) -> None:
         """Called after each status write: close the tenant's pending measurement when the status shows it."""
         pending = self.awaiting.get((namespace, kommunenummer))
         if pending is not None and pending[1](state):
-            self.e2e.append(time.perf_counter() - pending[0])
+            elapsed = time.perf_counter() - pending[0]
+            self.e2e.append(elapsed)
+            self.e2e_by_change.setdefault(pending[2], []).append(elapsed)
             self.awaiting.pop((namespace, kommunenummer), None)
 
     # ---------------------------------------------------------------- time
@@ -168,10 +189,10 @@ class OperatorContext:
         self.wake_due()
         return now
 
-    def slots(self) -> asyncio.Semaphore:
-        """The reconcile slots (created in the operator's event loop on first use)."""
+    def slots(self) -> PrioritySlots:
+        """The reconcile slots (see :mod:`epj.operator.slots`)."""
         if self._slots is None:
-            self._slots = asyncio.Semaphore(self.max_concurrent_reconciles)
+            self._slots = PrioritySlots(self.max_concurrent_reconciles)
         return self._slots
 
     # ---------------------------------------------------------------- wake-ups
@@ -305,6 +326,7 @@ class OperatorContext:
         self._wave_updates[key] = asyncio.get_running_loop().create_task(later())
 
     async def close(self) -> None:
+        await self.stop_background()
         for task in self._wave_updates.values():
             task.cancel()
         self._wave_updates.clear()

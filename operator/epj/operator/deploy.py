@@ -56,10 +56,14 @@ OPERATOR_RULES: list[dict[str, Any]] = [
     {"apiGroups": ["kopf.dev"], "resources": ["kopfpeerings"], "verbs": [*READ, "patch"]},
 ]  # fmt: skip
 
-#: RBAC rules cluster-wide: kopf observes CRDs and namespaces (read only).
+#: RBAC rules cluster-wide: kopf observes CRDs and namespaces (read only), and the operator follows the
+#: batch Jobs it created with one watch (:mod:`epj.operator.jobwatch`; list and watch only: RBAC cannot
+#: scope by label, the watch's label selector narrows what is streamed; reading one Job by name stays a
+#: tenant-namespace grant below).
 CLUSTER_RULES: list[dict[str, Any]] = [
     {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"], "verbs": READ},
     {"apiGroups": [""], "resources": ["namespaces"], "verbs": READ},
+    {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["list", "watch"]},
 ]
 
 #: The rollback Job's ServiceAccount in each tenant namespace, and what it may do there.

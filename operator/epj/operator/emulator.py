@@ -230,14 +230,20 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]  # kmock ships n
 
     def _get_resources(self) -> list[Any]:
         """kmock's known resources: the declared ones and those of stored objects (kmock collects the latter
-        from every object on every list; here only when objects were added or removed)."""
+        from every object on every list; here from the keys added since the last call, as in :meth:`_keys_in`)."""
         table: dict[Any, Any] = self._objects._objects
-        cached: tuple[int, list[Any]] | None = getattr(self, "_resources_seen", None)
-        if cached is None or cached[0] != len(table):
-            cached = (len(table), list({resource for resource, _, _ in table}))
-            object.__setattr__(self, "_resources_seen", cached)
+        seen: int = getattr(self, "_resources_indexed", 0)
+        found: set[Any] = getattr(self, "_resources_found", set())
+        last = getattr(self, "_resources_last", None)
+        if not (0 < seen <= len(table) and next(itertools.islice(table, seen - 1, None)) == last):
+            seen, found = 0, set()
+        if seen < len(table):
+            found.update(resource for resource, _, _ in itertools.islice(table, seen, None))
+            object.__setattr__(self, "_resources_found", found)
+            object.__setattr__(self, "_resources_indexed", len(table))
+            object.__setattr__(self, "_resources_last", next(reversed(table)))
         declared: list[Any] = kmock.KubernetesScaffold._get_resources(self)
-        return list({*declared, *cached[1]})
+        return list({*declared, *found})
 
     def _current(self, request: rendering.Request) -> dict[str, Any] | None:
         key: Any = (request.resource, request.namespace, request.name)  # kmock's key type omits None parts

@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from epj.golive.actions import CreateMigrationJob, Decision, EmitEvent, RollBack, RunSmokeChecks
@@ -61,8 +61,11 @@ class Reconciler:
         self.persisted: dict[str, Any] | None = None
         self.errors = 0
         self.counted = False
-        #: True while a smoke-check Job runs: nobody else wakes us when it ends, so poll it.
+        #: True while a smoke-check Job runs: its watch event wakes us; poll it slowly as well (safety net).
         self.polling = False
+        #: Awaited after a decision is persisted and before it is carried out (the daemon's reconcile slot
+        #: lets reconciles still waiting to decide go first, see :mod:`epj.operator.slots`).
+        self.before_act: Callable[[], Awaitable[None]] | None = None
         #: True while the rollback Job this operator ordered runs (polled like the smoke Job).
         self.rollback_running = False
         #: The stamped decisions of the current reconcile (from the GoLiveApproval objects).
@@ -216,12 +219,19 @@ class Reconciler:
                 )
             if generation is not None:
                 new_state = with_generation(new_state, int(generation))
-            await self.persist(body, spec, state, new_state, decision)
+            wrote = await self.persist(body, spec, state, new_state, decision)
             state = new_state
             await self.release_from_wave(body, new_state)
             detail = {"golive": body["metadata"]["name"], "phase": str(new_state.phase),
                       "actions": [a.kind for a in decision.actions]}  # fmt: skip
             await self.ctx.fault_point("golive.saved", **detail)
+            if self.before_act is not None and wrote and _changes_objects(decision):
+                # The decision is persisted: creating what it asks for waits behind reconciles that have not
+                # decided yet (a chain of transitions after a clock jump goes on: its last step is the one
+                # that shows). That wait is queueing, not handler time.
+                waiting_since = time.perf_counter()
+                await self.before_act()
+                started += time.perf_counter() - waiting_since
             await self.act(body, spec, decision)
             await self.ctx.fault_point("golive.acted", **detail)
             self._timed(started)
@@ -306,17 +316,20 @@ class Reconciler:
 
     async def persist(
         self, body: Body, spec: GoLiveSpec, old: GoLiveState | None, new: GoLiveState, decision: Decision
-    ) -> None:
+    ) -> bool:
+        """Write the status if it changed (a merge patch of the difference); True when it wrote."""
         status = new.to_status()
-        if status != self.persisted:
+        wrote = status != self.persisted
+        if wrote:
             patch = merge_patch(self.persisted or {}, status)
             meta = body["metadata"]
-            await self.ctx.client.patch_status(GOLIVES, meta["namespace"], meta["name"], patch)
+            await self.ctx.client.patch_status(GOLIVES, meta["namespace"], meta["name"], patch, answer=False)
             self.persisted = status
             if self.ctx.record_latencies:
                 self.ctx.persisted(meta["namespace"], spec.kommunenummer, new)
         self.state = new
         self.record(body, spec, old, new, decision)
+        return wrote
 
     def record(
         self, body: Body, spec: GoLiveSpec, old: GoLiveState | None, new: GoLiveState, decision: Decision
@@ -518,3 +531,8 @@ def with_generation(state: GoLiveState, generation: int) -> GoLiveState:
     if state.observed_generation == generation and conditions == state.conditions:
         return state
     return state.model_copy(update={"observed_generation": generation, "conditions": conditions})
+
+
+def _changes_objects(decision: Decision) -> bool:
+    """Whether carrying out ``decision`` creates or deletes objects (events are posted in the background)."""
+    return decision.state.phase == Phase.LIVE or any(not isinstance(a, EmitEvent) for a in decision.actions)

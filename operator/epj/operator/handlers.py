@@ -18,6 +18,9 @@ Per kind:
   night still ends in Live or RolledBack) and while the tenant's migration Job runs.
 * **MigrationJob** — a daemon per object creates the batch Job and follows it until it finishes.
   A finalizer refuses deletion while the Job runs (it is never orphaned).
+* **batch Jobs** the operator created — one label-selected watch for the process (started at kopf's
+  startup) wakes the MigrationJob or GoLive a Job reports to when its status changes; the daemons
+  still GET the Job before deciding, and poll slowly as a safety net.
 * **ConfigMap** ``epj-training-completion`` — training completion per tenant (data: kommunenummer
   → share 0..1), written by the training system's export.
 """
@@ -39,6 +42,7 @@ from epj.operator import migration as migration_adapter
 from epj.operator import wave as wave_adapter
 from epj.operator.context import TRAINING_CONFIGMAP, OperatorContext
 from epj.operator.crds import GROUP, VERSION
+from epj.operator.jobwatch import JobWatch
 from epj.operator.kube import MIGRATION_JOBS
 
 logger = logging.getLogger(__name__)
@@ -107,9 +111,10 @@ async def golive_daemon(
             waker.clear()
             try:
                 queued = time.perf_counter()
-                async with ctx.slots():
+                async with ctx.slots().hold() as slot:
                     if ctx.record_latencies:
                         ctx.queue_waits.append(time.perf_counter() - queued)
+                    reconciler.before_act = slot.lower
                     key = (namespace, str((body.get("spec") or {}).get("kommunenummer", "")))
                     wake_at = await reconciler.reconcile(dict(body), approvals=list(approvals.get(key, ())))
                 delay = _delay(ctx, wake_at)
@@ -274,6 +279,20 @@ def _is_training_configmap(name: str, **_: Any) -> bool:
     return name == TRAINING_CONFIGMAP
 
 
+# -------------------------------------------------------------------- batch Jobs
+
+
+async def start_job_watch(memo: kopf.Memo, **_: Any) -> None:
+    """Follow the operator's batch Jobs with one watch for the whole process (see :mod:`epj.operator.jobwatch`)."""
+    ctx = context_of(memo)
+    ctx.job_watch = JobWatch(ctx)
+    ctx.start_background(ctx.job_watch.run(), name="job-watch")
+
+
+async def stop_background(memo: kopf.Memo, **_: Any) -> None:
+    await context_of(memo).stop_background()
+
+
 # -------------------------------------------------------------------- probes
 
 
@@ -303,4 +322,6 @@ def register(registry: kopf.OperatorRegistry) -> kopf.OperatorRegistry:
         training_changed
     )
     kopf.on.probe(registry=registry, id="golives")(probe_tenants)
+    kopf.on.startup(registry=registry, id="job-watch")(start_job_watch)
+    kopf.on.cleanup(registry=registry, id="background")(stop_background)
     return registry

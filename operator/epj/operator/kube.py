@@ -10,10 +10,11 @@ JSON merge patches. Objects are plain dicts, as kopf hands them to handlers.
 from __future__ import annotations
 
 import base64
+import json
 import ssl
 import tempfile
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,8 +124,9 @@ class KubeClient:
             self._session = None
 
     async def request(
-        self, method: str, path: str, body: Any = None, *, content_type: str = "application/json"
+        self, method: str, path: str, body: Any = None, *, content_type: str = "application/json", answer: bool = True
     ) -> Body:
+        """One API call; the decoded answer (``answer=False``: not decoded, ``{}``, for writers that never read it)."""
         if self._session is None:
             raise RuntimeError("KubeClient is not open (use `async with`)")
         kwargs: dict[str, Any] = {"ssl": self._ssl} if self._ssl is not None else {}
@@ -139,6 +141,9 @@ class KubeClient:
                 except ValueError:
                     message = text
                 raise ApiError(response.status, method, path, str(message)[:300])
+            if not answer:
+                await response.read()
+                return {}
             data: Body = await response.json(content_type=None)
             return data
 
@@ -160,6 +165,39 @@ class KubeClient:
         data = await self.request("GET", path)
         items: list[Body] = data.get("items", [])
         return items
+
+    async def watch(
+        self,
+        resource: Resource,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        resource_version: str | None = None,
+        timeout_seconds: int = 300,
+    ) -> AsyncIterator[Body]:
+        """The events (``{"type", "object"}``) of one watch request, until the server ends the stream.
+
+        Without ``resource_version`` the server first sends every existing object as ``ADDED`` (the
+        watch's own initial list). Bookmarks are asked for, so a reconnect can resume where it left off.
+        """
+        if self._session is None:
+            raise RuntimeError("KubeClient is not open (use `async with`)")
+        params = {"watch": "true", "allowWatchBookmarks": "true", "timeoutSeconds": str(timeout_seconds)}
+        if label_selector:
+            params["labelSelector"] = label_selector
+        if resource_version:
+            params["resourceVersion"] = resource_version
+        path = resource.path(namespace) + "?" + urllib.parse.urlencode(params)
+        kwargs: dict[str, Any] = {"ssl": self._ssl} if self._ssl is not None else {}
+        # The server ends the stream after timeoutSeconds; a silent connection beyond that is dead.
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=timeout_seconds + 30)
+        async with self._session.get(self.server + path, timeout=timeout, **kwargs) as response:
+            if response.status >= 400:
+                raise ApiError(response.status, "WATCH", path, (await response.text())[:300])
+            async for line in response.content:
+                if line.strip():
+                    event: Body = json.loads(line)
+                    yield event
 
     async def create(self, resource: Resource, namespace: str | None, body: Body) -> Body:
         """Create ``body``. Raises :class:`ApiError` with status 409 if it already exists."""
@@ -189,10 +227,14 @@ class KubeClient:
         path = resource.path(namespace, name, subresource) if subresource else resource.path(namespace, name)
         return await self.request("PATCH", path, patch, content_type="application/merge-patch+json")
 
-    async def patch_status(self, resource: Resource, namespace: str | None, name: str, status: Body) -> Body:
+    async def patch_status(
+        self, resource: Resource, namespace: str | None, name: str, status: Body, *, answer: bool = True
+    ) -> Body:
         """JSON merge patch of the ``status`` subresource (``None`` values delete keys)."""
         path = resource.path(namespace, name, "status")
-        return await self.request("PATCH", path, {"status": status}, content_type="application/merge-patch+json")
+        return await self.request(
+            "PATCH", path, {"status": status}, content_type="application/merge-patch+json", answer=answer
+        )
 
     async def delete(
         self, resource: Resource, namespace: str | None, name: str, *, propagation: str | None = None

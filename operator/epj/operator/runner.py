@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection, Mapping
-from typing import Any
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any, cast
 
 import kopf
+from kopf._cogs.structs import dicts  # the FieldSpec type of DiffBaseStorage.build's signature
 
 from epj import contract
 from epj.operator import admission, handlers
@@ -44,15 +45,31 @@ def default_liveness_endpoint(environ: Mapping[str, str]) -> str | None:
     return f"http://0.0.0.0:{int(port)}{HEALTH_PATH}"
 
 
+class EssenceStorage(kopf.AnnotationsDiffBaseStorage):
+    """kopf's annotation diff-base, built without deep-copying the status first.
+
+    kopf derives an object's "essence" (spec, labels, annotations) on every watch event by deep-copying
+    the whole body and then dropping ``status``. A GoLive's status (history, gates, conditions) is most
+    of the object and changes with every reconcile, so with a wave in Cutover that copy was the largest
+    cost of each event. The essence never holds the status (no handler here reacts to status fields), so
+    the same essence is built from the body without it.
+    """
+
+    def build(self, *, body: kopf.Body, extra_fields: Iterable[dicts.FieldSpec] | None = None) -> kopf.BodyEssence:
+        extra = list(extra_fields or ())
+        if extra or "status" not in body:
+            return super().build(body=body, extra_fields=extra)
+        without_status = kopf.Body(cast(kopf.RawBody, {key: value for key, value in body.items() if key != "status"}))
+        return super().build(body=without_status, extra_fields=extra)
+
+
 def operator_settings(*, verbose: bool = False) -> kopf.OperatorSettings:
     settings = kopf.OperatorSettings()
     settings.peering.name = PEERING_NAME
     settings.peering.stealth = True
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="epj.no")
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix="epj.no", key="last-handled-configuration"
-    )
+    settings.persistence.diffbase_storage = EssenceStorage(prefix="epj.no", key="last-handled-configuration")
     settings.posting.level = logging.INFO
     settings.posting.reporting_component = "epj-golive-operator"
     settings.posting.event_name_prefix = "epj-golive-"

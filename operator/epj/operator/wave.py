@@ -170,14 +170,13 @@ async def update_wave_status(ctx: OperatorContext, namespace: str, name: str) ->
     wave = ctx.waves.get((namespace, name))
     if wave is None:
         return
+    order = wave.order()
     phases = {
-        k: view.phase
-        for k in wave.order()
-        if (view := ctx.tenants.get((namespace, k))) is not None and view.wave == name
+        k: view.phase for k in order if (view := ctx.tenants.get((namespace, k))) is not None and view.wave == name
     }
     contested = sorted(
         f"{k} (in wave {view.wave})"
-        for k in wave.order()
+        for k in order
         if (view := ctx.tenants.get((namespace, k))) is not None and view.wave != name
     )
     blocked = blocked_by(list(wave.members), phases)
@@ -193,13 +192,13 @@ async def update_wave_status(ctx: OperatorContext, namespace: str, name: str) ->
     served = set(((current or {}).get("status") or {}).get("served") or ())
     served |= {
         k
-        for k in wave.order()
+        for k in order
         if (view := ctx.tenants.get((namespace, k))) is not None
         and view.wave == name
         and (view.phase in SERVING or view.serving_since is not None)
     }
     status = {
-        "order": wave.order(),
+        "order": order,
         "served": sorted(served),
         "timingLocked": sorted(k for k, p in phases.items() if p in TIMING_LOCKED),
         "tenantsByPhase": by_phase,
