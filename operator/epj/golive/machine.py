@@ -263,11 +263,16 @@ class _Step:
         """
         history = self.state.history
         seen = {(e.gate, e.at, e.by) for e in history if e.kind == "Approval"}
+        state = self.state.model_copy(update=self.updates)
+        # The standing decision of each gate is the latest of its current round (after the last hold): the same
+        # words on a second night, or again after a hold, are a new decision that the audit trail must show.
         standing: dict[GateName, tuple[str | None, ApprovalDecision | None]] = {}
         for entry in history:
-            if entry.kind == "Approval" and entry.gate is not None and not entry.reason.startswith(NOT_COUNTED):
+            if entry.kind != "Approval" or entry.gate is None or entry.reason.startswith(NOT_COUNTED):
+                continue
+            opened, since = decision_window(state, entry.gate), state.approvals_since
+            if opened is not None and entry.at >= opened and (since is None or entry.at > since):
                 standing[entry.gate] = (entry.by, entry.decision)
-        state = self.state.model_copy(update=self.updates)
         for approval in sorted(self.spec.approvals, key=lambda a: a.at):
             key = (approval.gate, approval.at, str(approval.by))
             if approval.at > self.now or key in seen:
