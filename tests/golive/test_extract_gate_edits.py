@@ -158,3 +158,22 @@ def test_each_nights_extract_record_enters_the_audit_trail() -> None:
     assert [a.job_name for a in night2.actions if isinstance(a, CreateMigrationJob)] == ["golive-5035-cutover-2"]
     extracts = [e.at for e in night2.state.history if e.kind == "Approval" and e.gate == GateName.EXTRACT_DELIVERED]
     assert extracts == [first.at, second.at]
+
+
+def test_a_go_no_go_given_after_the_night_is_said_not_to_count() -> None:
+    """In Hypercare the night's go/no-go round has ended: a NO-GO there changes nothing, and the trail says so."""
+    from epj.golive import EmitEvent
+
+    since = dt.datetime(2027, 9, 6, 5, tzinfo=UTC)
+    state = GoLiveState.initial(FREEZE_AT).model_copy(
+        update={"phase": Phase.HYPERCARE, "phase_since": since, "window_start": since, "wave": "w",
+                "hypercare_started_at": since, "serving_since": dt.datetime(2027, 9, 5, 17, tzinfo=UTC),
+                "decision_windows": {GateName.GO_NO_GO: FREEZE_AT, GateName.HYPERCARE_EXIT: since}}
+    )  # fmt: skip
+    late = Approval(gate=GateName.GO_NO_GO, by=ApproverRole.CUTOVER_LEAD, at=since + dt.timedelta(hours=2),
+                    reason="users report slowness", decision=ApprovalDecision.REJECT)  # fmt: skip
+    spec = NIGHT.model_copy(update={"approvals": (GO, late)})
+    decision = decide(spec, _reread(state), Observations(), since + dt.timedelta(hours=2))
+    assert decision.phase == Phase.HYPERCARE
+    warnings = [a.message for a in decision.actions if isinstance(a, EmitEvent) and a.type == "Warning"]
+    assert warnings == ["go-no-go reject by cutover-lead does not count: given in Hypercare, after its round ended"]

@@ -310,7 +310,7 @@ class _Step:
             if position == "before":
                 return f"given before {GATE_PHASE[approval.gate]} began for this round"
             if position == "after":
-                return f"given after its round ended (in {state.phase})"
+                return f"given in {state.phase}, after its round ended"
         return None
 
     def record_migration(self) -> None:
