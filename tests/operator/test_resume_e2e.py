@@ -139,3 +139,12 @@ async def test_a_resume_written_during_the_night_does_not_resume_its_rollback(
     cluster.wake_all()
     status = await phase_is(cluster, "5035", "RolledBack")
     assert [e["kind"] for e in status["history"]].count("Resume") == 0
+
+
+async def test_a_golive_created_with_a_resume_gets_it_stamped_whatever_its_body_says(cluster: LocalCluster) -> None:
+    """CREATE (the CEL condition's oldObject == null): stamped too, also from a body that omits its kind."""
+    body = {"metadata": {"name": "golive-5006"},
+            "spec": {"kommunenummer": "5006", "wave": "w", "goLiveDate": "2027-09-06", "resume": FORGED}}  # fmt: skip
+    created = await cluster.client.create(GOLIVES, cluster.namespace, body)
+    assert created["spec"]["resume"] == {"by": "project-lead", "reason": "Extract re-run, reconciled",
+                                         "at": _iso(cluster.clock.now()), "user": "approver@epj.test"}  # fmt: skip

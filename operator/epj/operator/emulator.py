@@ -94,6 +94,7 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]  # kmock ships n
         if plural == "golives":
             if not resume_changed(new, old):
                 return  # the webhooks' matchCondition: other GoLive writes never reach the operator
+            new.setdefault("kind", "GoLive")  # the review names the kind whatever the client's body says
             admitted = await self.admission(operation, new, old)
             # Only what the webhook patches changes: the rest of the request stays as the client sent it.
             data.setdefault("spec", {})["resume"] = (admitted.get("spec") or {}).get("resume")
