@@ -177,3 +177,24 @@ def test_a_go_no_go_given_after_the_night_is_said_not_to_count() -> None:
     assert decision.phase == Phase.HYPERCARE
     warnings = [a.message for a in decision.actions if isinstance(a, EmitEvent) and a.type == "Warning"]
     assert warnings == ["go-no-go reject by cutover-lead does not count: given in Hypercare, after its round ended"]
+
+
+def test_an_extract_rejection_is_a_no_go_also_on_a_night_that_did_not_wait_for_it() -> None:
+    """A hand-written wave without the gate: the cutover lead's recorded rejection still ends the night."""
+    from epj.golive import RollBack
+
+    spec = NIGHT.model_copy(update={"gates": GateConfig()})
+    freeze = GoLiveState.initial(FREEZE_AT).model_copy(
+        update={"phase": Phase.FREEZE, "window_start": FREEZE_AT, "wave": "w",
+                "decision_windows": {GateName.GO_NO_GO: FREEZE_AT}}
+    )  # fmt: skip
+    night = decide(spec, _reread(freeze), Observations(), CUTOVER_AT)
+    assert [a.job_name for a in night.actions if isinstance(a, CreateMigrationJob)] == ["golive-5035-cutover-1"]
+    rejected = Approval(gate=GateName.EXTRACT_DELIVERED, by=ApproverRole.CUTOVER_LEAD,
+                        at=CUTOVER_AT + dt.timedelta(minutes=40), reason="CGM extract is from Tuesday",
+                        decision=ApprovalDecision.REJECT)  # fmt: skip
+    spec = spec.model_copy(update={"approvals": (GO, rejected)})
+    ended = decide(spec, _reread(night.state), Observations(), CUTOVER_AT + dt.timedelta(minutes=40))
+    assert ended.phase == Phase.ROLLED_BACK
+    (rollback,) = [a for a in ended.actions if isinstance(a, RollBack)]
+    assert rollback.stop_job == "golive-5035-cutover-1"

@@ -538,8 +538,9 @@ class _Step:
         if rejected.outcome == GateOutcome.FAILED:
             self.no_go(f"NO-GO during the cutover night: {rejected.reason}")
             return
-        if self._waits_for_extract() and self._final_migration_requested():
-            # The extract recorded, then rejected while the final migration runs (its counts were wrong): a NO-GO.
+        if self._final_migration_requested() or not self._waits_for_extract():
+            # A recorded extract rejection is a NO-GO once the final migration runs (the extract was recorded,
+            # then its counts found wrong), and on a night that did not wait for the record at all.
             withdrawn = check_approval(self.spec, self.state, GateName.EXTRACT_DELIVERED, self.now)
             if withdrawn.outcome == GateOutcome.FAILED:
                 reason = f"NO-GO during the cutover night: {withdrawn.reason}"
