@@ -83,8 +83,11 @@ async def test_a_resume_from_groups_that_do_not_grant_the_role_is_refused_and_no
     assert "resume" not in removed["spec"]
 
 
-async def test_a_json_patch_of_the_resume_is_stamped_too(cluster: LocalCluster, schedule: Schedule) -> None:
-    await _held(cluster, schedule)
+@pytest.mark.parametrize("webhooks", [False, True], ids=["in-process", "webhook-server"])
+async def test_a_json_patch_of_the_resume_is_stamped_too(
+    cluster: LocalCluster, schedule: Schedule, webhooks: bool
+) -> None:
+    await _held(cluster, schedule, webhooks=webhooks)
     path = cluster.client  # the JSON-patch flavour kubectl sends with --type json
     ops = [{"op": "add", "path": "/spec/resume", "value": FORGED}]
     stored = await path.request(
