@@ -124,3 +124,77 @@ def test_an_extract_recorded_before_the_second_night_starts_is_said_not_to_count
             "extract-delivered approve by cutover-lead does not count: given before Cutover began for this round",
         )
     ]
+
+
+def test_each_nights_extract_record_enters_the_audit_trail() -> None:
+    """The same words by the same role on a second night are that night's decision, not a repeat of the first."""
+    from epj.golive import ResumeRequest
+
+    state = _waiting_for_the_extract()
+    first = Approval(gate=GateName.EXTRACT_DELIVERED, by=ApproverRole.CUTOVER_LEAD,
+                     at=CUTOVER_AT + dt.timedelta(minutes=30), reason="UTTREKK.txt counts match",
+                     decision=ApprovalDecision.APPROVE)  # fmt: skip
+    spec = NIGHT.model_copy(update={"approvals": (GO, first), "aborted": False})
+    night1 = decide(spec, state, Observations(), CUTOVER_AT + dt.timedelta(minutes=30))
+    no_go = Approval(gate=GateName.GO_NO_GO, by=ApproverRole.CUTOVER_LEAD, at=CUTOVER_AT + dt.timedelta(hours=1),
+                     reason="vendor not on the bridge", decision=ApprovalDecision.REJECT)  # fmt: skip
+    spec = spec.model_copy(update={"approvals": (GO, first, no_go)})
+    rolled = decide(spec, _reread(night1.state), Observations(), CUTOVER_AT + dt.timedelta(hours=1))
+    assert rolled.phase == Phase.ROLLED_BACK
+    resumed_at = CUTOVER_AT + dt.timedelta(hours=1, minutes=10)
+    go2 = Approval(gate=GateName.GO_NO_GO, by=ApproverRole.CUTOVER_LEAD, at=resumed_at + dt.timedelta(minutes=1),
+                   reason="vendor back", decision=ApprovalDecision.APPROVE)  # fmt: skip
+    spec = spec.model_copy(update={
+        "approvals": (GO, first, no_go, go2),
+        "resume": ResumeRequest(by=ApproverRole.CUTOVER_LEAD, at=resumed_at, reason="vendor back"),
+    })  # fmt: skip
+    state = _reread(rolled.state)
+    for minutes in (10, 11):
+        state = _reread(decide(spec, state, Observations(), CUTOVER_AT + dt.timedelta(hours=1, minutes=minutes)).state)
+    assert state.phase == Phase.CUTOVER
+    second = first.model_copy(update={"at": CUTOVER_AT + dt.timedelta(hours=1, minutes=30)})
+    spec = spec.model_copy(update={"approvals": (GO, first, no_go, go2, second)})
+    night2 = decide(spec, state, Observations(), CUTOVER_AT + dt.timedelta(hours=1, minutes=30))
+    assert [a.job_name for a in night2.actions if isinstance(a, CreateMigrationJob)] == ["golive-5035-cutover-2"]
+    extracts = [e.at for e in night2.state.history if e.kind == "Approval" and e.gate == GateName.EXTRACT_DELIVERED]
+    assert extracts == [first.at, second.at]
+
+
+def test_a_go_no_go_given_after_the_night_is_said_not_to_count() -> None:
+    """In Hypercare the night's go/no-go round has ended: a NO-GO there changes nothing, and the trail says so."""
+    from epj.golive import EmitEvent
+
+    since = dt.datetime(2027, 9, 6, 5, tzinfo=UTC)
+    state = GoLiveState.initial(FREEZE_AT).model_copy(
+        update={"phase": Phase.HYPERCARE, "phase_since": since, "window_start": since, "wave": "w",
+                "hypercare_started_at": since, "serving_since": dt.datetime(2027, 9, 5, 17, tzinfo=UTC),
+                "decision_windows": {GateName.GO_NO_GO: FREEZE_AT, GateName.HYPERCARE_EXIT: since}}
+    )  # fmt: skip
+    late = Approval(gate=GateName.GO_NO_GO, by=ApproverRole.CUTOVER_LEAD, at=since + dt.timedelta(hours=2),
+                    reason="users report slowness", decision=ApprovalDecision.REJECT)  # fmt: skip
+    spec = NIGHT.model_copy(update={"approvals": (GO, late)})
+    decision = decide(spec, _reread(state), Observations(), since + dt.timedelta(hours=2))
+    assert decision.phase == Phase.HYPERCARE
+    warnings = [a.message for a in decision.actions if isinstance(a, EmitEvent) and a.type == "Warning"]
+    assert warnings == ["go-no-go reject by cutover-lead does not count: given in Hypercare, after its round ended"]
+
+
+def test_an_extract_rejection_is_a_no_go_also_on_a_night_that_did_not_wait_for_it() -> None:
+    """A hand-written wave without the gate: the cutover lead's recorded rejection still ends the night."""
+    from epj.golive import RollBack
+
+    spec = NIGHT.model_copy(update={"gates": GateConfig()})
+    freeze = GoLiveState.initial(FREEZE_AT).model_copy(
+        update={"phase": Phase.FREEZE, "window_start": FREEZE_AT, "wave": "w",
+                "decision_windows": {GateName.GO_NO_GO: FREEZE_AT}}
+    )  # fmt: skip
+    night = decide(spec, _reread(freeze), Observations(), CUTOVER_AT)
+    assert [a.job_name for a in night.actions if isinstance(a, CreateMigrationJob)] == ["golive-5035-cutover-1"]
+    rejected = Approval(gate=GateName.EXTRACT_DELIVERED, by=ApproverRole.CUTOVER_LEAD,
+                        at=CUTOVER_AT + dt.timedelta(minutes=40), reason="CGM extract is from Tuesday",
+                        decision=ApprovalDecision.REJECT)  # fmt: skip
+    spec = spec.model_copy(update={"approvals": (GO, rejected)})
+    ended = decide(spec, _reread(night.state), Observations(), CUTOVER_AT + dt.timedelta(minutes=40))
+    assert ended.phase == Phase.ROLLED_BACK
+    (rollback,) = [a for a in ended.actions if isinstance(a, RollBack)]
+    assert rollback.stop_job == "golive-5035-cutover-1"

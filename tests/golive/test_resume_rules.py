@@ -80,9 +80,35 @@ def test_a_scenario_resume_names_a_role_that_resumes() -> None:
         parse_scenario(data, source="s.yaml")
 
 
-@pytest.mark.parametrize("resume", ["now", ["project-lead"], 5])
+@pytest.mark.parametrize("resume", ["now", ["project-lead"], 5])  # before the schema: not an object
 def test_a_resume_that_is_not_an_object_is_refused_with_one_plain_message(resume: object) -> None:
     with pytest.raises(ApprovalRefused) as refused:
         admit_resume(resume, None, user="u", groups=["epj-approver:project-lead"], now=NOW,  # type: ignore[arg-type]
                      mapping=RoleMapping())  # fmt: skip
     assert str(refused.value) == "resume refused: spec.resume must be an object with by and reason"
+
+
+def test_a_resume_reason_longer_than_the_schema_allows_is_refused_by_the_webhook() -> None:
+    """Admission runs before the schema: say it plainly (the operator must never hold a spec it cannot read)."""
+    with pytest.raises(ApprovalRefused) as refused:
+        admit_resume({"by": "project-lead", "reason": "x" * 501}, None, user="u", groups=["epj-approver:project-lead"],
+                     now=NOW, mapping=RoleMapping())  # fmt: skip
+    assert str(refused.value) == "resume refused: spec.resume.reason must be at most 500 characters"
+    ok = admit_resume({"by": "project-lead", "reason": "x" * 500}, None, user="u",
+                      groups=["epj-approver:project-lead"], now=NOW, mapping=RoleMapping())  # fmt: skip
+    assert ok is not None and len(ok["reason"]) == 500
+
+
+@pytest.mark.parametrize(
+    ("resume", "message"),
+    [
+        ({}, "resume refused: spec.resume.by None is not a role; roles that resume: cutover-lead, project-lead"),
+        ({"by": "project-lead", "reason": ["not", "text"]},
+         "resume refused: spec.resume.reason must say why (at least 3 characters)"),
+    ],
+)  # fmt: skip
+def test_an_empty_resume_or_one_without_a_text_reason_is_refused(resume: dict[str, object], message: str) -> None:
+    """An empty object is a write of spec.resume that says nothing: refused, never stored for the operator to read."""
+    with pytest.raises(ApprovalRefused) as refused:
+        admit_resume(resume, None, user="u", groups=["epj-approver:project-lead"], now=NOW, mapping=RoleMapping())
+    assert str(refused.value) == message

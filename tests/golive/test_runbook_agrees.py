@@ -54,3 +54,10 @@ def test_the_runbook_says_a_rejected_extract_rolls_back_at_once() -> None:
     """The operator rolls back on a recorded extract rejection at once, not at the 3 h deadline."""
     row = next(line for line in RUNBOOK.read_text(encoding="utf-8").splitlines() if "| Extract delivered" in line)
     assert "3 h" in row and "--reject" in row
+
+
+def test_the_runbooks_resume_names_a_role_the_webhook_lets_resume() -> None:
+    from epj.golive.phases import RESUME_ROLES
+
+    resumes = re.findall(r"epj golive resume --tenant \d+ --by ([a-z-]+)", RUNBOOK.read_text(encoding="utf-8"))
+    assert resumes and all(ApproverRole(role) in RESUME_ROLES for role in resumes), resumes

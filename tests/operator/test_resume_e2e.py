@@ -83,8 +83,11 @@ async def test_a_resume_from_groups_that_do_not_grant_the_role_is_refused_and_no
     assert "resume" not in removed["spec"]
 
 
-async def test_a_json_patch_of_the_resume_is_stamped_too(cluster: LocalCluster, schedule: Schedule) -> None:
-    await _held(cluster, schedule)
+@pytest.mark.parametrize("webhooks", [False, True], ids=["in-process", "webhook-server"])
+async def test_a_json_patch_of_the_resume_is_stamped_too(
+    cluster: LocalCluster, schedule: Schedule, webhooks: bool
+) -> None:
+    await _held(cluster, schedule, webhooks=webhooks)
     path = cluster.client  # the JSON-patch flavour kubectl sends with --type json
     ops = [{"op": "add", "path": "/spec/resume", "value": FORGED}]
     stored = await path.request(
@@ -139,3 +142,12 @@ async def test_a_resume_written_during_the_night_does_not_resume_its_rollback(
     cluster.wake_all()
     status = await phase_is(cluster, "5035", "RolledBack")
     assert [e["kind"] for e in status["history"]].count("Resume") == 0
+
+
+async def test_a_golive_created_with_a_resume_gets_it_stamped_whatever_its_body_says(cluster: LocalCluster) -> None:
+    """CREATE (the CEL condition's oldObject == null): stamped too, also from a body that omits its kind."""
+    body = {"metadata": {"name": "golive-5006"},
+            "spec": {"kommunenummer": "5006", "wave": "w", "goLiveDate": "2027-09-06", "resume": FORGED}}  # fmt: skip
+    created = await cluster.client.create(GOLIVES, cluster.namespace, body)
+    assert created["spec"]["resume"] == {"by": "project-lead", "reason": "Extract re-run, reconciled",
+                                         "at": _iso(cluster.clock.now()), "user": "approver@epj.test"}  # fmt: skip

@@ -160,11 +160,10 @@ def admit_resume(
     if not isinstance(new, Mapping):
         # Admission runs before the schema: a scalar or a list reaches the webhook and must not crash it.
         raise ApprovalRefused("resume refused: spec.resume must be an object with by and reason")
-    if not new:
-        return None
     if isinstance(old, Mapping) and dict(new) == dict(old):
         return dict(old)  # untouched by this write (e.g. a pause next to it): the recorded stamp stands
-    by, reason = new.get("by"), str(new.get("reason") or "").strip()
+    raw_reason = new.get("reason")
+    by, reason = new.get("by"), raw_reason.strip() if isinstance(raw_reason, str) else ""
     try:
         role = ApproverRole(str(by))
     except ValueError:
@@ -174,6 +173,8 @@ def admit_resume(
         ) from None
     if len(reason) < 3:
         raise ApprovalRefused("resume refused: spec.resume.reason must say why (at least 3 characters)")
+    if len(reason) > 500:
+        raise ApprovalRefused("resume refused: spec.resume.reason must be at most 500 characters")
     if not user:
         raise ApprovalRefused("resume refused: the request carries no authenticated user")
     if role not in RESUME_ROLES:

@@ -263,11 +263,16 @@ class _Step:
         """
         history = self.state.history
         seen = {(e.gate, e.at, e.by) for e in history if e.kind == "Approval"}
+        state = self.state.model_copy(update=self.updates)
+        # The standing decision of each gate is the latest of its current round (after the last hold): the same
+        # words on a second night, or again after a hold, are a new decision that the audit trail must show.
         standing: dict[GateName, tuple[str | None, ApprovalDecision | None]] = {}
         for entry in history:
-            if entry.kind == "Approval" and entry.gate is not None and not entry.reason.startswith(NOT_COUNTED):
+            if entry.kind != "Approval" or entry.gate is None or entry.reason.startswith(NOT_COUNTED):
+                continue
+            opened, since = decision_window(state, entry.gate), state.approvals_since
+            if opened is not None and entry.at >= opened and (since is None or entry.at > since):
                 standing[entry.gate] = (entry.by, entry.decision)
-        state = self.state.model_copy(update=self.updates)
         for approval in sorted(self.spec.approvals, key=lambda a: a.at):
             key = (approval.gate, approval.at, str(approval.by))
             if approval.at > self.now or key in seen:
@@ -305,7 +310,7 @@ class _Step:
             if position == "before":
                 return f"given before {GATE_PHASE[approval.gate]} began for this round"
             if position == "after":
-                return f"given after its round ended (in {state.phase})"
+                return f"given in {state.phase}, after its round ended"
         return None
 
     def record_migration(self) -> None:
@@ -533,8 +538,9 @@ class _Step:
         if rejected.outcome == GateOutcome.FAILED:
             self.no_go(f"NO-GO during the cutover night: {rejected.reason}")
             return
-        if self._waits_for_extract() and self._final_migration_requested():
-            # The extract recorded, then rejected while the final migration runs (its counts were wrong): a NO-GO.
+        if self._final_migration_requested() or not self._waits_for_extract():
+            # A recorded extract rejection is a NO-GO once the final migration runs (the extract was recorded,
+            # then its counts found wrong), and on a night that did not wait for the record at all.
             withdrawn = check_approval(self.spec, self.state, GateName.EXTRACT_DELIVERED, self.now)
             if withdrawn.outcome == GateOutcome.FAILED:
                 reason = f"NO-GO during the cutover night: {withdrawn.reason}"

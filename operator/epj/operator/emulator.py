@@ -75,9 +75,12 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]  # kmock ships n
         if self.admission is None or plural not in ("goliveapprovals", "golives") or request.subresource is not None:
             return
         if isinstance(data, list) and plural == "golives":
-            await self._admit_json_patch(request, data)
-            return
+            if any(str(op.get("path", "")).startswith("/spec") for op in data if isinstance(op, dict)):
+                await self._admit_json_patch(request, data)
+            return  # kopf's own metadata patches never reach the webhooks (nor cost a copy of the object)
         if not isinstance(data, dict):
+            return
+        if plural == "golives" and request.action == kmock.action.UPDATE and "spec" not in data:
             return
         if request.action == kmock.action.CREATE:
             operation, new, old = "CREATE", copy.deepcopy(data), None
@@ -91,6 +94,7 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]  # kmock ships n
         if plural == "golives":
             if not resume_changed(new, old):
                 return  # the webhooks' matchCondition: other GoLive writes never reach the operator
+            new.setdefault("kind", "GoLive")  # the review names the kind whatever the client's body says
             admitted = await self.admission(operation, new, old)
             # Only what the webhook patches changes: the rest of the request stays as the client sent it.
             data.setdefault("spec", {})["resume"] = (admitted.get("spec") or {}).get("resume")
