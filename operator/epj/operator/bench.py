@@ -111,7 +111,7 @@ async def run_bench(tenants: int, waves: int, progress: Callable[[str], None]) -
             alertmanager_url="http://alertmanager.bench.invalid", alert_fetcher=_no_alerts,
             resync_seconds=30.0, job_poll_seconds=15.0, record_latencies=True,
         )  # fmt: skip
-        operator = OperatorThread(ctx, url, NAMESPACE)
+        operator = OperatorThread(ctx, url, NAMESPACE, fast_loop=True)
         await asyncio.to_thread(operator.start)
         try:
             for name, spec in specs:
@@ -164,6 +164,18 @@ async def _walk_wave(
     def expect(k: str, shows: Callable[[GoLiveState], bool], change: str) -> None:
         ctx.expect(NAMESPACE, k, shows, change)
 
+    async def settle() -> None:
+        """Let the previous step's follow-up work finish (seal Jobs, wave status) before the next due time.
+
+        On a real night the next due time is hours away; without this the bench would time one step's
+        burst together with the tail of the one before.
+        """
+        quiet, deadline = 0, time.monotonic() + 60
+        while quiet < 5 and time.monotonic() < deadline:
+            busy = ctx.slots().in_use > 0
+            quiet = 0 if busy else quiet + 1
+            await asyncio.sleep(0.1)
+
     def advance(instant: dt.datetime, phase: str) -> None:
         """Due time reached for every member at once: each is timed until its status shows ``phase``."""
         for k in members:
@@ -199,12 +211,13 @@ async def _walk_wave(
         statuses = list(ctx.migration_status.items())
         return sum(1 for (_, name), st in statuses if "rehearsal" in name and st.get("state") == "Succeeded")
 
+    await settle()
     advance(schedule.rehearsal_at + minute, "Rehearsal")
     await all_in("Rehearsal")
     done_before = await rehearsals_done()
     await finish("rehearsal")
     await _wait(rehearsals_done, lambda n: n >= done_before + len(members), 300, "rehearsal results", progress)
-    await asyncio.sleep(1.0)
+    await settle()
     advance(schedule.freeze_at + minute, "Freeze")
     await all_in("Freeze")
     go = Approval(gate=GateName.GO_NO_GO, by=ApproverRole.CUTOVER_LEAD, at=ctx.clock.now(), reason="bench go",
@@ -212,11 +225,13 @@ async def _walk_wave(
     for k in members:
         expect(k, lambda state: any(e.kind == "Approval" for e in state.history), "decision")
         await record_decision(client, NAMESPACE, go, kommunenummer=k)
+    await settle()
     advance(schedule.cutover_at + minute, "Cutover")
     await all_in("Cutover")
     await finish("cutover")
     await finish("smoke")
     await all_in("Live")
+    await settle()
     advance(schedule.go_live_at + minute, "Hypercare")
     await all_in("Hypercare")
     progress(f"wave live: {len(members)} tenants in Hypercare")

@@ -366,7 +366,10 @@ def run_cmd(
             verbose=verbose, webhook=webhook,
         )  # fmt: skip
 
-    asyncio.run(main())
+    from epj.operator.runner import new_event_loop
+
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        runner.run(main())
 
 
 def register(app: typer.Typer) -> None:

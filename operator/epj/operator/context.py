@@ -120,6 +120,7 @@ class OperatorContext:
 
     wakers: dict[ObjectKey, asyncio.Event] = field(default_factory=dict)
     tenants: dict[TenantKey, TenantView] = field(default_factory=dict)
+    _depending: set[TenantKey] = field(default_factory=set)
     waves: dict[ObjectKey, WaveSpec] = field(default_factory=dict)
     training: dict[TenantKey, float] = field(default_factory=dict)
     #: Last MigrationJob status this process wrote or read, by (namespace, name): saves a GET per reconcile.
@@ -229,9 +230,22 @@ class OperatorContext:
             self.wake(namespace, view.name)
 
     def wake_dependents(self, namespace: str, kommunenummer: str) -> None:
-        for (ns, _), view in self.tenants.items():
-            if ns == namespace and kommunenummer in view.depends_on:
-                self.wake(ns, view.name)
+        for key in list(self._depending):
+            view = self.tenants.get(key)
+            if view is not None and key[0] == namespace and kommunenummer in view.depends_on:
+                self.wake(key[0], view.name)
+
+    def set_tenant(self, key: TenantKey, view: TenantView) -> None:
+        """Record a tenant's view; counts who depends on others (most waves: nobody, so no scan per transition)."""
+        self.tenants[key] = view
+        if view.depends_on:
+            self._depending.add(key)
+        else:
+            self._depending.discard(key)
+
+    def forget_tenant(self, key: TenantKey) -> None:
+        self.tenants.pop(key, None)
+        self._depending.discard(key)
 
     def wake_wave(self, namespace: str, wave: str) -> None:
         for (ns, _), view in self.tenants.items():

@@ -390,7 +390,9 @@ def emulator_thread(namespace: str = contract.GOLIVE_NAMESPACE) -> Iterator[tupl
     kopf's way, and it keeps serving across operator restarts.
     """
     started: queue.Queue[tuple[Emulator, str] | BaseException] = queue.Queue()
-    loop = asyncio.new_event_loop()
+    from epj.operator.runner import new_event_loop
+
+    loop = new_event_loop()
     stop = asyncio.Event()
 
     async def serve() -> None:

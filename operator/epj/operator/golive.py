@@ -142,7 +142,8 @@ class Reconciler:
                     reconciliation=Reconciliation.model_validate(rec) if rec else None,
                     message=mj_status.get("message"),
                 )
-            if state.smoke_requested_for == record.job_name:
+            if state.phase == Phase.CUTOVER and state.smoke_requested_for == record.job_name:
+                # Only the Cutover's gate reads the smoke check (after it the Job is history, never re-created).
                 smoke = await self.observe_smoke(body, spec, record.job_name)
         alert_url = self.wave.get("alertmanagerUrl")
         dependencies: dict[str, DependencyStatus] = {}
@@ -378,7 +379,7 @@ class Reconciler:
             depends_on=spec.depends_on,
             wake_at=new.next_wake_at,
         )
-        ctx.tenants[key] = view
+        ctx.set_tenant(key, view)
         changed = previous is None or (previous.phase, previous.serving_since) != (view.phase, view.serving_since)
         if changed:
             ctx.wake_dependents(namespace, tenant)

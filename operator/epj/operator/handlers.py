@@ -42,8 +42,10 @@ from epj.operator import migration as migration_adapter
 from epj.operator import wave as wave_adapter
 from epj.operator.context import TRAINING_CONFIGMAP, OperatorContext
 from epj.operator.crds import GROUP, VERSION
+from epj.operator.events import EventQueue
 from epj.operator.jobwatch import JobWatch
 from epj.operator.kube import MIGRATION_JOBS
+from epj.operator.slots import DECIDE
 
 logger = logging.getLogger(__name__)
 
@@ -186,7 +188,7 @@ async def golive_deleted(body: kopf.Body, status: kopf.Status, memo: kopf.Memo, 
                 f"migration {migration['jobName']} is still running; deletion waits", delay=ctx.finalizer_retry_seconds
             )
     key = (str(body.metadata.namespace), str(body.get("spec", {}).get("kommunenummer", "")))
-    ctx.tenants.pop(key, None)
+    ctx.forget_tenant(key)
 
 
 # -------------------------------------------------------------------- GoLiveApproval
@@ -289,6 +291,14 @@ async def start_job_watch(memo: kopf.Memo, **_: Any) -> None:
     ctx.start_background(ctx.job_watch.run(), name="job-watch")
 
 
+async def start_event_queue(memo: kopf.Memo, **_: Any) -> None:
+    """Our Kubernetes Events wait while decisions wait for a slot (see :mod:`epj.operator.events`)."""
+    ctx = context_of(memo)
+    queue = EventQueue(lambda: ctx.slots().waiting(DECIDE) > 0)
+    queue.register()
+    ctx.start_background(queue.run(), name="events")
+
+
 async def stop_background(memo: kopf.Memo, **_: Any) -> None:
     await context_of(memo).stop_background()
 
@@ -323,5 +333,6 @@ def register(registry: kopf.OperatorRegistry) -> kopf.OperatorRegistry:
     )
     kopf.on.probe(registry=registry, id="golives")(probe_tenants)
     kopf.on.startup(registry=registry, id="job-watch")(start_job_watch)
+    kopf.on.startup(registry=registry, id="events")(start_event_queue)
     kopf.on.cleanup(registry=registry, id="background")(stop_background)
     return registry

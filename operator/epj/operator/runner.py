@@ -35,6 +35,20 @@ HEALTH_PORT_ENV = contract.ENV_OPERATOR_HEALTH_PORT
 HEALTH_PATH = "/healthz"
 
 
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """The operator's event loop: uvloop's (kopf supports it) when installed, else asyncio's.
+
+    The operator's time goes mostly to small API calls and watch events; uvloop's transports cost
+    a fraction of asyncio's per call, which is what lets a whole wave due at once be recorded quickly.
+    """
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency; a bare install still runs
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop
+
+
 def default_liveness_endpoint(environ: Mapping[str, str]) -> str | None:
     """kopf's liveness URL on all interfaces when ``EPJ_OPERATOR_HEALTH_PORT`` is set (the cluster's Deployment)."""
     port = (environ.get(HEALTH_PORT_ENV) or "").strip()
@@ -76,7 +90,7 @@ def operator_settings(*, verbose: bool = False) -> kopf.OperatorSettings:
     settings.watching.server_timeout = 600
     settings.networking.request_timeout = 60
     settings.queueing.exit_timeout = 0.5
-    settings.queueing.idle_timeout = 1.0
+    settings.queueing.idle_timeout = 30.0
     if not verbose:
         logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     return settings

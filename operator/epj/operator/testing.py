@@ -41,7 +41,7 @@ from epj.operator.kube import (
 )
 from epj.operator.metrics import OperatorMetrics
 from epj.operator.resources import golive_name
-from epj.operator.runner import run_operator
+from epj.operator.runner import new_event_loop, run_operator
 
 T = TypeVar("T")
 PODS = Resource("", "v1", "pods", "Pod")
@@ -261,9 +261,11 @@ class LocalCluster:
 class OperatorThread:
     """The operator in its own thread and event loop (see :meth:`LocalCluster.start_operator`)."""
 
-    def __init__(self, ctx: OperatorContext, url: str, namespace: str, **run_options: Any) -> None:
+    def __init__(
+        self, ctx: OperatorContext, url: str, namespace: str, *, fast_loop: bool = False, **run_options: Any
+    ) -> None:
         self.ctx, self.url, self.namespace, self.run_options = ctx, url, namespace, run_options
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_event_loop() if fast_loop else asyncio.new_event_loop()
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
         self._error: BaseException | None = None
