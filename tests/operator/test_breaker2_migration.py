@@ -74,3 +74,29 @@ async def test_a_job_replaced_under_the_same_name_is_not_adopted(cluster: LocalC
     assert mj["status"]["state"] == "Failed" and "vanished" in mj["status"]["message"]
     assert mj["status"]["jobUid"] == job["metadata"]["uid"]
     await job_exists(cluster, "5035", JOB)
+
+
+async def test_a_job_that_finished_while_the_operator_was_down_and_its_migration_job_deleted_is_recorded(
+    cluster: LocalCluster, schedule: Schedule
+) -> None:
+    """The same with the operator down: the deletion waits on the finalizer; the Job ends; the operator starts.
+
+    Expected: the Job's result (Succeeded) reaches the GoLive before the MigrationJob goes.
+    """
+    await cluster.start_operator()
+    await drive_to(cluster, schedule, "5035", "Rehearsal")
+    await eventually(
+        lambda: cluster.client.get(MIGRATION_JOBS, cluster.namespace, MJ),
+        lambda b: bool((b or {}).get("status", {}).get("jobUid")),
+        what="the Job's uid saved",
+    )
+    await cluster.stop_operator()
+    await cluster.client.delete(MIGRATION_JOBS, cluster.namespace, MJ)
+    await cluster.finish_job(TENANT_NS, JOB, succeeded=True, reconciliation=reconciliation_report("5035"))
+    await cluster.start_operator()
+    status = await eventually(
+        lambda: status_of(cluster, "5035"),
+        lambda s: MJ in (s.get("results") or {}),
+        what="the result recorded",
+    )
+    assert status["results"][MJ] == "Succeeded"
