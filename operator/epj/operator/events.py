@@ -11,10 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Callable
+import datetime as dt
+import logging
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
-from epj.operator.kube import Body
+from epj.operator.kube import EVENTS, Body, KubeClient
+
+logger = logging.getLogger(__name__)
+#: kopf's limit on an Event's message (longer ones are refused by some API servers).
+MAX_MESSAGE = 1024
+#: How long the stop may spend posting what is still held.
+FLUSH_SECONDS = 10.0
+#: Posts one event (object reference, type, reason, message) without kopf.
+DirectPoster = Callable[[Body, str, str, str], Awaitable[None]]
 
 #: The queue of the operator running in each event loop (tests run several operators, one loop each).
 _QUEUES: dict[asyncio.AbstractEventLoop, EventQueue] = {}
@@ -57,35 +68,100 @@ def _post_from(context: contextvars.Context, body: Body, type_: str, reason: str
 
 
 class EventQueue:
-    """Holds this operator's events while decisions wait (``busy()``), then hands them to kopf in order."""
+    """Holds this operator's events while decisions wait (``busy()``), then hands them to kopf in order.
 
-    def __init__(self, busy: Callable[[], bool], *, pause: float = 0.05) -> None:
+    Held at most ``max_hold`` seconds: with reconciles queued all night (a wave polling its Jobs) on-call still
+    sees its events, a little late. At stop, kopf's own event poster is already gone (kopf stops its tasks
+    before the cleanup handlers run), so what is still held is posted through ``direct`` (the operator's own
+    API client) when given: handed to kopf then, it would be dropped.
+    """
+
+    def __init__(
+        self,
+        busy: Callable[[], bool],
+        *,
+        pause: float = 0.05,
+        max_hold: float = 2.0,
+        direct: DirectPoster | None = None,
+    ) -> None:
         self._busy = busy
         self._pause = pause
-        self._items: asyncio.Queue[Pending] = asyncio.Queue()
+        self._max_hold = max_hold
+        self._direct = direct
+        self._items: asyncio.Queue[tuple[float, Pending]] = asyncio.Queue()
 
     def put(self, body: Body, type_: str, reason: str, message: str) -> None:
-        self._items.put_nowait((contextvars.copy_context(), body, type_, reason, message))
+        self._items.put_nowait((time.monotonic(), (contextvars.copy_context(), body, type_, reason, message)))
 
     def register(self) -> None:
         _QUEUES[asyncio.get_running_loop()] = self
 
     def unregister(self) -> None:
-        """Stop queueing and hand over what is still queued (nothing is dropped)."""
+        """Stop queueing and hand over what is still queued to kopf (nothing is dropped here)."""
         _QUEUES.pop(asyncio.get_running_loop(), None)
         while not self._items.empty():
-            _post_from(*self._items.get_nowait())
+            _post_from(*self._items.get_nowait()[1])
 
     async def run(self) -> None:
         item: Pending | None = None
         try:
             while True:
-                item = await self._items.get()
-                while self._busy():
+                since, item = await self._items.get()
+                while self._busy() and time.monotonic() - since < self._max_hold:
                     await asyncio.sleep(self._pause)
                 _post_from(*item)
                 item = None
         finally:
-            if item is not None:  # stopped while holding it back
-                _post_from(*item)
-            self.unregister()
+            if self._direct is None:
+                if item is not None:  # stopped while holding it back
+                    _post_from(*item)
+                self.unregister()
+            else:
+                await self._flush_directly(item)
+
+    async def _flush_directly(self, item: Pending | None) -> None:
+        """At stop: post what is held with the operator's own client, in order (kopf's poster has stopped)."""
+        assert self._direct is not None
+        _QUEUES.pop(asyncio.get_running_loop(), None)
+        held = [item] if item is not None else []
+        while not self._items.empty():
+            held.append(self._items.get_nowait()[1])
+        try:
+            async with asyncio.timeout(FLUSH_SECONDS):  # an API server gone at stop does not hold the stop up
+                for _, body, type_, reason, message in held:
+                    try:
+                        await self._direct(body, type_, reason, message)
+                    except Exception as error:  # an event is auxiliary: the stop goes on
+                        logger.warning("could not post a held event (%s: %s)", reason, type(error).__name__)
+        except TimeoutError:
+            logger.warning("held events not all posted at stop (the API server did not answer in time)")
+
+
+async def post_directly(client: KubeClient, body: Body, type_: str, reason: str, message: str) -> None:
+    """Create the Event as kopf would (same source, same fields), through our own API client."""
+    meta = body.get("metadata") or {}
+    namespace = meta.get("namespace") or "default"
+    if len(message) > MAX_MESSAGE:
+        message = message[: MAX_MESSAGE - 3] + "..."
+    now = dt.datetime.now(dt.UTC).isoformat()
+    event = {
+        "metadata": {"namespace": namespace, "generateName": "kopf-event-"},
+        "action": "Action?",
+        "type": type_,
+        "reason": reason,
+        "message": message,
+        "reportingComponent": "kopf",
+        "reportingInstance": "dev",
+        "source": {"component": "kopf"},
+        "involvedObject": {
+            "apiVersion": body.get("apiVersion"),
+            "kind": body.get("kind"),
+            "name": meta.get("name"),
+            "uid": meta.get("uid"),
+            "namespace": namespace,
+        },
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "eventTime": now,
+    }
+    await client.create(EVENTS, namespace, event)

@@ -42,7 +42,7 @@ from epj.operator import migration as migration_adapter
 from epj.operator import wave as wave_adapter
 from epj.operator.context import TRAINING_CONFIGMAP, OperatorContext
 from epj.operator.crds import GROUP, VERSION
-from epj.operator.events import EventQueue
+from epj.operator.events import EventQueue, post_directly
 from epj.operator.jobwatch import JobWatch
 from epj.operator.kube import MIGRATION_JOBS
 from epj.operator.slots import DECIDE
@@ -294,7 +294,10 @@ async def start_job_watch(memo: kopf.Memo, **_: Any) -> None:
 async def start_event_queue(memo: kopf.Memo, **_: Any) -> None:
     """Our Kubernetes Events wait while decisions wait for a slot (see :mod:`epj.operator.events`)."""
     ctx = context_of(memo)
-    queue = EventQueue(lambda: ctx.slots().waiting(DECIDE) > 0)
+    queue = EventQueue(
+        lambda: ctx.slots().waiting(DECIDE) > 0,
+        direct=lambda body, type_, reason, message: post_directly(ctx.client, body, type_, reason, message),
+    )
     queue.register()
     ctx.start_background(queue.run(), name="events")
 

@@ -49,8 +49,14 @@ class JobWatch:
         self.wakes = 0
 
     async def run(self) -> None:
-        """Watch until cancelled; reconnect after errors with a capped backoff."""
+        """Watch until cancelled; reconnect after errors with a capped backoff.
+
+        A refusal (403: RBAC without list/watch on Jobs) is logged once, not at every retry: the operator then
+        follows Jobs by polling, which on-call needs to read once, not every minute of the night. Any other
+        error is retried too (a watch that ended for good would leave only the slow poll, silently).
+        """
         failures = 0
+        forbidden_reported = False
         while True:
             try:
                 async for event in self.ctx.client.watch(
@@ -64,18 +70,30 @@ class JobWatch:
                 raise
             except ApiError as error:
                 failures += 1
+                if error.status == 410:
+                    # The version to resume from is too old (refused as the answer, not as an ERROR event).
+                    self._resource_version = None
                 if error.status == 403:
-                    logger.warning(
-                        "the operator may not watch batch Jobs (RBAC); it follows them by polling every %ss instead",
-                        self.ctx.job_poll_seconds,
-                    )
+                    if not forbidden_reported:
+                        logger.warning(
+                            "the operator may not watch batch Jobs (RBAC); it follows them by polling every %ss "
+                            "instead",
+                            self.ctx.job_poll_seconds,
+                        )
+                    forbidden_reported = True
                 else:
                     logger.warning("watching Jobs failed (%s); retrying", error)
-            except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+            except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as error:
                 failures += 1
                 logger.warning("watching Jobs failed (%s: %s); retrying", type(error).__name__, error)
+            except Exception:
+                failures += 1
+                logger.exception("watching Jobs failed unexpectedly; retrying")
             else:
                 failures = 0
+                if forbidden_reported:
+                    logger.info("watching batch Jobs again")
+                forbidden_reported = False
             await asyncio.sleep(min(1.0 * 2 ** max(failures - 1, 0), 60.0) if failures else 0)
 
     def handle(self, event: Body) -> bool:

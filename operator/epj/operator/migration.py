@@ -60,6 +60,11 @@ async def sync_migration_job(ctx: OperatorContext, body: Body) -> JobState:
     seen = bool(status.get("jobUid") or status.get("state"))
     if job is None and status.get("jobName") == job_name and seen:
         return await _vanished(ctx, body, status, job_name)
+    saved_uid = status.get("jobUid")
+    if job is not None and saved_uid and (job.get("metadata") or {}).get("uid") != saved_uid:
+        # Another Job under that name (the one this object ran was deleted and a Job re-created by hand): it
+        # is not this attempt's run, so its result is not read; the run it replaced is gone, as if vanished.
+        return await _vanished(ctx, body, status, job_name)
     if job is None:
         if status.get("jobName") != job_name:
             # The intent is recorded before the Job exists, its uid once it does (below). A Job gone after its
