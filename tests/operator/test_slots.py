@@ -111,10 +111,15 @@ async def test_a_lowered_slot_cancelled_while_waiting_is_not_released_twice() ->
     [
         {"apiVersion": "epj.no/v1alpha1", "kind": "GoLive",
          "metadata": {"name": "g", "labels": {"a": "b"}, "ownerReferences": [{"kind": "RolloutWave", "name": "w"}],
+                      "finalizers": ["epj.no/golive-operator"], "generation": 4, "resourceVersion": "9",
+                      "managedFields": [{"manager": "kopf", "fieldsV1": {"f:status": {}}}],
                       "annotations": {"epj.no/last-handled-configuration": "{}", "keep": "1"}},
          "spec": {"kommunenummer": "5035", "schedule": {"freezeDays": 3}},
          "status": {"phase": "Cutover", "history": [{"kind": "Transition"}] * 50}},
         {"kind": "RolloutWave", "metadata": {"name": "w"}, "spec": {"members": [{"kommunenummer": "5035"}]}},
+        {"kind": "GoLive", "spec": {}, "status": {"phase": "Live"},
+         "metadata": {"name": "g", "annotations": {"other-operator.io/last-handled-configuration": "{}",
+                                                   "kubectl.kubernetes.io/last-applied-configuration": "{}"}}},
     ],
 )  # fmt: skip
 def test_the_essence_is_kopfs_own(body: dict[str, object]) -> None:

@@ -232,18 +232,19 @@ class Reconciler:
             wrote = await self.persist(body, spec, state, new_state, decision, write=not chained)
             unsaved = chained
             state = new_state
-            await self.release_from_wave(body, new_state)
-            detail = {"golive": body["metadata"]["name"], "phase": str(new_state.phase),
-                      "actions": [a.kind for a in decision.actions]}  # fmt: skip
-            if not chained:
-                await self.ctx.fault_point("golive.saved", **detail)
-            if self.before_act is not None and wrote and _changes_objects(decision):
+            releasing = not self.released and new_state.phase in KEPT_PHASES
+            if self.before_act is not None and wrote and (releasing or _changes_objects(decision)):
                 # The decision is persisted: creating what it asks for waits behind reconciles that have not
                 # decided yet (a chain of transitions after a clock jump goes on: its last step is the one
                 # that shows). That wait is queueing, not handler time.
                 waiting_since = time.perf_counter()
                 await self.before_act()
                 started += time.perf_counter() - waiting_since
+            await self.release_from_wave(body, new_state)
+            detail = {"golive": body["metadata"]["name"], "phase": str(new_state.phase),
+                      "actions": [a.kind for a in decision.actions]}  # fmt: skip
+            if not chained:
+                await self.ctx.fault_point("golive.saved", **detail)
             if chained:
                 deferred.append(decision)
             else:

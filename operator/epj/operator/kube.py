@@ -10,7 +10,6 @@ JSON merge patches. Objects are plain dicts, as kopf hands them to handlers.
 from __future__ import annotations
 
 import base64
-import json
 import ssl
 import tempfile
 import urllib.parse
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import orjson
 
 from epj.operator.crds import GROUP, VERSION
 
@@ -141,10 +141,11 @@ class KubeClient:
                 except ValueError:
                     message = text
                 raise ApiError(response.status, method, path, str(message)[:300])
-            if not answer:
-                await response.read()
+            raw = await response.read()
+            if not answer or not raw.strip():
                 return {}
-            data: Body = await response.json(content_type=None)
+            # orjson: the wave and GoLive objects are read on every reconcile; it decodes them several times faster.
+            data: Body = orjson.loads(raw)
             return data
 
     async def get(self, resource: Resource, namespace: str | None, name: str) -> Body | None:
@@ -196,7 +197,7 @@ class KubeClient:
                 raise ApiError(response.status, "WATCH", path, (await response.text())[:300])
             async for line in response.content:
                 if line.strip():
-                    event: Body = json.loads(line)
+                    event: Body = orjson.loads(line)
                     yield event
 
     async def create(self, resource: Resource, namespace: str | None, body: Body) -> Body:

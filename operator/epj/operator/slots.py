@@ -54,10 +54,13 @@ class PrioritySlots:
         self._free = size
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._arrival = itertools.count()
+        #: Waiters not yet granted nor cancelled, and how many per priority (asked on every lowering).
+        self._live: dict[asyncio.Future[None], int] = {}
+        self._counts: dict[int, int] = {}
 
     def waiting(self, priority: int) -> int:
         """How many reconciles wait with exactly ``priority``."""
-        return sum(1 for p, _, future in self._waiters if p == priority and not future.done())
+        return self._counts.get(priority, 0)
 
     @property
     def in_use(self) -> int:
@@ -69,17 +72,26 @@ class PrioritySlots:
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._waiters, (priority, next(self._arrival), future))
+        self._live[future] = priority
+        self._counts[priority] = self._counts.get(priority, 0) + 1
         try:
             await future
         except asyncio.CancelledError:
-            if future.done() and not future.cancelled():
+            if future in self._live:
+                self._forget(future)  # cancelled while waiting
+            elif future.done() and not future.cancelled():
                 self.release()  # granted and cancelled in the same step: hand the slot on
             raise
+
+    def _forget(self, future: asyncio.Future[None]) -> None:
+        priority = self._live.pop(future)
+        self._counts[priority] -= 1
 
     def release(self) -> None:
         while self._waiters:
             _, _, future = heapq.heappop(self._waiters)
-            if not future.done():
+            if future in self._live and not future.done():
+                self._forget(future)
                 future.set_result(None)  # the slot passes straight to the next waiter
                 return
         self._free += 1
