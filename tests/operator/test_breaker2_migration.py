@@ -100,3 +100,37 @@ async def test_a_job_that_finished_while_the_operator_was_down_and_its_migration
         what="the result recorded",
     )
     assert status["results"][MJ] == "Succeeded"
+
+
+async def test_a_migration_stopped_as_the_finalizer_says_is_not_run_again(
+    cluster: LocalCluster, schedule: Schedule
+) -> None:
+    """Deleting a MigrationJob whose Job runs says "delete the Job to stop it". Doing so stops that attempt.
+
+    Expected: the GoLive records the attempt as failed and no Job of that name runs again (a new run is a
+    resume: a new, counted attempt).
+    """
+    await cluster.start_operator()
+    await drive_to(cluster, schedule, "5035", "Rehearsal")
+    job = await eventually(lambda: cluster.client.get(JOBS, TENANT_NS, JOB), what="Job")
+    assert job is not None
+    await eventually(
+        lambda: cluster.client.get(MIGRATION_JOBS, cluster.namespace, MJ),
+        lambda b: (b or {}).get("status", {}).get("jobUid") == job["metadata"]["uid"],
+        what="the Job's uid saved",
+    )
+    await cluster.client.delete(MIGRATION_JOBS, cluster.namespace, MJ)
+    await eventually(
+        lambda: cluster.client.get(MIGRATION_JOBS, cluster.namespace, MJ),
+        lambda b: bool((b or {}).get("metadata", {}).get("deletionTimestamp")),
+        what="deletion started",
+    )
+    await cluster.client.delete(JOBS, TENANT_NS, JOB)
+    status = await eventually(
+        lambda: status_of(cluster, "5035"),
+        lambda s: MJ in (s.get("results") or {}),
+        what="the stopped attempt recorded",
+    )
+    assert status["results"][MJ] == "Failed"
+    again = await cluster.client.get(JOBS, TENANT_NS, JOB)
+    assert again is None or again["metadata"]["uid"] == job["metadata"]["uid"]

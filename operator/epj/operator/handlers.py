@@ -246,7 +246,8 @@ async def migration_job_deleted(body: kopf.Body, memo: kopf.Memo, **_: Any) -> N
             f"Job {running} is still running: the MigrationJob stays until it ends (delete the Job to stop it)",
             delay=ctx.finalizer_retry_seconds,
         )
-    unrecorded = await migration_adapter.unrecorded_result(ctx, dict(body))
+    settled = await migration_adapter.settle_before_deletion(ctx, dict(body))
+    unrecorded = await migration_adapter.unrecorded_result(ctx, settled)
     if unrecorded:
         ctx.wake(str(body.metadata.namespace), str(body.spec.get("goLive", "")))
         raise kopf.TemporaryError(f"{unrecorded}; deletion waits", delay=ctx.finalizer_retry_seconds)

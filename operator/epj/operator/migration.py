@@ -177,6 +177,29 @@ async def job_pods(ctx: OperatorContext, namespace: str, job_name: str) -> list[
     return [p for p in pods if (p.get("metadata", {}).get("labels") or {}).get("job-name") == job_name]
 
 
+async def settle_before_deletion(ctx: OperatorContext, body: Body) -> Body:
+    """The MigrationJob with what its Job came to recorded, before the object goes (``body`` if nothing to add).
+
+    kopf stops the daemon once deletion is requested, so a Job that finishes, or is deleted ("delete the Job
+    to stop it"), while the deletion waits would otherwise be recorded nowhere: the GoLive would take the
+    missing object for one never created and create it again, running the attempt a second time.
+    Only a Job seen to exist is settled (its uid or a state saved); nothing is created here.
+    """
+    meta = body["metadata"]
+    key = (meta["namespace"], meta["name"])
+    status = {**dict(body.get("status") or {}), **ctx.migration_status.get(key, {})}
+    if status.get("state") in FINAL or not (status.get("jobUid") or status.get("state")):
+        return body
+    manifest = resources.migration_batch_job(body)
+    job_name = manifest["metadata"]["name"]
+    job = await ctx.client.get(JOBS, manifest["metadata"]["namespace"], job_name)
+    if job is None and status.get("jobName") == job_name:
+        await _vanished(ctx, body, status, job_name)
+    elif job is not None and resources.job_state(job) in FINAL:
+        await sync_migration_job(ctx, {**body, "status": status})  # the Job exists: read, never created
+    return {**body, "status": ctx.migration_status.get(key, status)}
+
+
 async def unrecorded_result(ctx: OperatorContext, body: Body) -> str | None:
     """A final result the owning GoLive has not recorded yet (deleting the object now would lose it)."""
     state = (body.get("status") or {}).get("state")
