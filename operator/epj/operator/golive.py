@@ -77,6 +77,9 @@ class Reconciler:
         #: Why the current smoke-check Job cannot start (None: it is not stuck), and the cause last reported.
         self.smoke_stuck: str | None = None
         self.smoke_stuck_reported: str | None = None
+        #: Chained steps' events, posted once a later step is saved (a crash replays the unsaved chain, events and all;
+        #: a reconcile error keeps them for the next reconcile's write).
+        self.deferred: list[Decision] = []
 
     # ---------------------------------------------------------------- inputs
 
@@ -205,6 +208,7 @@ class Reconciler:
         generation = body["metadata"].get("generation")
         decision: Decision | None = None
         unsaved = False
+        deferred = self.deferred
         for _ in range(MAX_STEPS):
             started = time.perf_counter()
             observations = await self.observe(body, spec, state)
@@ -241,7 +245,13 @@ class Reconciler:
                       "actions": [a.kind for a in decision.actions]}  # fmt: skip
             if not chained:
                 await self.ctx.fault_point("golive.saved", **detail)
-            await self.act(body, spec, decision)
+            if chained:
+                deferred.append(decision)
+            else:
+                for earlier in deferred:
+                    await self.act(body, spec, earlier)
+                deferred.clear()
+                await self.act(body, spec, decision)
             await self.ctx.fault_point("golive.acted", **detail)
             self._timed(started)
             if decision.transition is None:
@@ -252,6 +262,9 @@ class Reconciler:
                 await self.before_act()
         if unsaved and state is not None:
             await self.persist(body, spec, state, state, Decision(state=state))  # MAX_STEPS ended a chain
+            for earlier in deferred:
+                await self.act(body, spec, earlier)
+            deferred.clear()
         if state is None:
             return None
         smoke_running = state.phase == Phase.CUTOVER and state.smoke_requested_for is not None
