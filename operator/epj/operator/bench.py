@@ -150,6 +150,9 @@ async def run_bench(tenants: int, waves: int, progress: Callable[[str], None]) -
         },
         "max_concurrent_reconciles": ctx.max_concurrent_reconciles,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        # CPU seconds of this process (the operator and the bench's driver; the emulator runs in another): less
+        # sensitive than wall time to other work on a shared machine.
+        "cpu_s": round(sum(resource.getrusage(resource.RUSAGE_SELF)[:2]), 1),
         "wall_s": round(time.monotonic() - started, 1),
     }
 
