@@ -134,18 +134,25 @@ class KubeClient:
             kwargs["json"] = body
             kwargs["headers"] = {"Content-Type": content_type}
         async with self._session.request(method, self.server + path, **kwargs) as response:
-            if response.status >= 400:
-                text = await response.text()
-                try:
-                    message = (await response.json(content_type=None)).get("message", text)
-                except ValueError:
-                    message = text
-                raise ApiError(response.status, method, path, str(message)[:300])
             raw = await response.read()
-            if not answer or not raw.strip():
+            if response.status >= 400:
+                raise ApiError(response.status, method, path, _error_message(raw, response.reason))
+            if not answer or (method == "DELETE" and not raw.strip()):
                 return {}
             # orjson: the wave and GoLive objects are read on every reconcile; it decodes them several times faster.
-            data: Body = orjson.loads(raw)
+            try:
+                data = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                data = None
+            if not isinstance(data, dict):
+                # An API server answers with an object; anything else comes from something in between (a proxy's
+                # login or error page, a wrong --server). Said as an API error, not taken as an empty object.
+                raise ApiError(
+                    response.status,
+                    method,
+                    path,
+                    f"the answer is not a Kubernetes object (not the API server, or a proxy's page?): {_snippet(raw)}",
+                )
             return data
 
     async def get(self, resource: Resource, namespace: str | None, name: str) -> Body | None:
@@ -194,7 +201,7 @@ class KubeClient:
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=timeout_seconds + 30)
         async with self._session.get(self.server + path, timeout=timeout, **kwargs) as response:
             if response.status >= 400:
-                raise ApiError(response.status, "WATCH", path, (await response.text())[:300])
+                raise ApiError(response.status, "WATCH", path, _error_message(await response.read(), response.reason))
             async for line in response.content:
                 if line.strip():
                     event: Body = orjson.loads(line)
@@ -267,6 +274,24 @@ def _file(path: Any, data: str | bytes | None) -> str | None:
     with handle:
         handle.write(_text(data))
     return handle.name
+
+
+def _snippet(raw: bytes) -> str:
+    """The start of an answer as one line of text (a proxy's HTML page may be long, binary or not UTF-8)."""
+    text = " ".join(raw.decode("utf-8", errors="replace").split())
+    return repr(text[:120]) if text else "(empty)"
+
+
+def _error_message(raw: bytes, reason: str | None) -> str:
+    """The server's message from an error answer: a Status object's ``message``, else the start of the body."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("message"), str):
+        return str(data["message"])[:300]
+    text = " ".join(raw.decode("utf-8", errors="replace").split())
+    return (text or reason or "no message")[:300]
 
 
 async def connect(server: str | None = None) -> KubeClient:
