@@ -26,7 +26,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from epj.golive.clock import ensure_utc
 from epj.golive.model import KOMMUNENR_PATTERN, Approval, CoreModel
@@ -46,8 +46,11 @@ class RoleMapping(CoreModel):
 
     ``groups`` maps a group name to the roles it grants; every group named ``prefix + <role>``
     grants that role as well (set ``prefix`` to null to allow only the explicit map).
-    Configured as JSON in ``EPJ_APPROVER_ROLES`` (see :meth:`from_json`).
+    Configured as JSON in ``EPJ_APPROVER_ROLES`` (see :meth:`from_json`). Unknown keys are refused: a
+    misspelt ``groups`` or ``prefix`` would otherwise leave the defaults in force without a word.
     """
+
+    model_config = ConfigDict(**{**CoreModel.model_config, "extra": "forbid"})
 
     groups: dict[str, tuple[ApproverRole, ...]] = Field(default_factory=dict)
     prefix: str | None = DEFAULT_GROUP_PREFIX
@@ -73,9 +76,15 @@ class RoleMapping(CoreModel):
             return cls.model_validate(json.loads(text))
         except (ValueError, ValidationError) as error:
             roles = ", ".join(r.value for r in ApproverRole)
+            if isinstance(error, ValidationError):  # name the part that is wrong, not only how many errors
+                problem = "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc']) or 'mapping'}: {e['msg']}" for e in error.errors()
+                )
+            else:
+                problem = str(error).splitlines()[0]
             raise ValueError(
                 'approver role mapping is not valid: expected {"groups": {"<group>": ["<role>", ...]}} '
-                f"with roles among {roles} ({str(error).splitlines()[0]})"
+                f"with roles among {roles} ({problem})"
             ) from None
 
 

@@ -317,7 +317,9 @@ def run_cmd(
     ] = None,
     metrics_port: Annotated[
         int | None,
-        typer.Option("--metrics-port", envvar=contract.ENV_METRICS_PORT, help="Serve /metrics on this port."),
+        typer.Option(
+            "--metrics-port", envvar=contract.ENV_METRICS_PORT, min=0, max=65535, help="Serve /metrics on this port."
+        ),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
@@ -333,7 +335,7 @@ def run_cmd(
 
     from epj.operator.app import context_from_environment, start_telemetry
     from epj.operator.kube import connect
-    from epj.operator.runner import default_liveness_endpoint, run_operator
+    from epj.operator.runner import StartRefused, default_liveness_endpoint, run_operator
 
     try:
         liveness = liveness or default_liveness_endpoint(os.environ)
@@ -344,7 +346,10 @@ def run_cmd(
         os.environ[contract.ENV_ALERTMANAGER_URL] = alertmanager
     if metrics_port:
         os.environ[contract.ENV_METRICS_PORT] = str(metrics_port)
-    start_telemetry()
+    try:
+        start_telemetry()
+    except OSError as error:  # the port is taken (another operator in this pod?) or may not be bound
+        _fail(f"cannot serve /metrics on port {metrics_port or os.environ.get(contract.ENV_METRICS_PORT)}: {error}")
 
     from epj.operator.admission import role_mapping, webhook_server
 
@@ -360,11 +365,18 @@ def run_cmd(
         )
 
     async def main() -> None:
-        ctx = context_from_environment(await connect())
-        await run_operator(
-            ctx, namespaces=namespace or (), clusterwide=all_namespaces, standalone=standalone, liveness=liveness,
-            verbose=verbose, webhook=webhook,
-        )  # fmt: skip
+        try:
+            client = await connect()
+        except RuntimeError as error:  # no kubeconfig and no service account: say so, not as an unexpected error
+            _fail(str(error))
+        ctx = context_from_environment(client)
+        try:
+            await run_operator(
+                ctx, namespaces=namespace or (), clusterwide=all_namespaces, standalone=standalone, liveness=liveness,
+                verbose=verbose, webhook=webhook,
+            )  # fmt: skip
+        except StartRefused as error:
+            _fail(str(error))
 
     from epj.operator.runner import new_event_loop
 

@@ -58,6 +58,7 @@ MIGRATION_JOBS = Resource(GROUP, VERSION, "migrationjobs", "MigrationJob")
 JOBS = Resource("batch", "v1", "jobs", "Job")
 CONFIG_MAPS = Resource("", "v1", "configmaps", "ConfigMap")
 EVENTS = Resource("", "v1", "events", "Event")
+NAMESPACES = Resource("", "v1", "namespaces", "Namespace")
 
 
 class ApiError(RuntimeError):

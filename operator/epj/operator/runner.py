@@ -24,12 +24,14 @@ import logging
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any, cast
 
+import aiohttp
 import kopf
 from kopf._cogs.structs import dicts  # the FieldSpec type of DiffBaseStorage.build's signature
 
 from epj import contract
 from epj.operator import admission, handlers
 from epj.operator.context import FINALIZER, OperatorContext
+from epj.operator.kube import NAMESPACES, ApiError, KubeClient
 
 PEERING_NAME = "epj-golive-operator"
 HEALTH_PORT_ENV = contract.ENV_OPERATOR_HEALTH_PORT
@@ -99,6 +101,29 @@ class EssenceStorage(kopf.AnnotationsDiffBaseStorage):
         return super().build(body=kopf.Body(cast(kopf.RawBody, slim)), extra_fields=extra)
 
 
+class StartRefused(ValueError):
+    """The operator cannot do its work as started (e.g. it was told to watch a namespace that does not exist)."""
+
+
+async def missing_namespaces(client: KubeClient, names: Iterable[str]) -> list[str]:
+    """The given namespaces the API server says do not exist.
+
+    kopf watches a namespace that does not exist without a word, so ``--namespace epj-sytem`` would run an
+    operator that never sees a GoLive. Only a definite 404 counts: a refused read (RBAC) or an API server not
+    answering yet says nothing about the namespace (kopf waits for the API), and glob patterns are kopf's.
+    """
+    missing: list[str] = []
+    for name in names:
+        if any(char in name for char in "*?[!"):
+            continue
+        try:
+            if await client.get(NAMESPACES, None, name) is None:
+                missing.append(name)
+        except (ApiError, aiohttp.ClientError, OSError):
+            continue
+    return missing
+
+
 def operator_settings(*, verbose: bool = False) -> kopf.OperatorSettings:
     settings = kopf.OperatorSettings()
     settings.peering.name = PEERING_NAME
@@ -159,6 +184,8 @@ async def run_operator(
     """Run the operator in the current event loop until ``stop_flag`` is set (or forever).
 
     ``webhook``: serve the GoLiveApproval admission webhooks there (:mod:`epj.operator.admission`).
+    Logged in through kubeconfig or the service account (no ``server``), it first checks that the namespaces exist
+    (:class:`StartRefused` if not).
     """
     if not clusterwide and not namespaces:
         raise ValueError("give namespaces or clusterwide=True")
@@ -167,6 +194,12 @@ async def run_operator(
     settings.admission.server = webhook
     try:
         async with ctx.client:
+            missing = [] if server is not None or clusterwide else await missing_namespaces(ctx.client, namespaces)
+            if missing:
+                raise StartRefused(
+                    f"namespace {', '.join(missing)} does not exist: give the namespace of the GoLive objects "
+                    f"(--namespace {contract.GOLIVE_NAMESPACE} in the standard install)"
+                )
             await kopf.operator(
                 registry=build_registry(server, webhooks=webhook is not None),
                 settings=settings,
