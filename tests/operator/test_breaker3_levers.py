@@ -12,6 +12,8 @@ would move the tenant on, then two restarts whose RolloutWave handler never runs
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from epj.golive.schedule import Schedule
@@ -26,9 +28,9 @@ async def _restart_twice(cluster: LocalCluster) -> None:
     """Two operator lifetimes, each having reconciled the tenant at least twice."""
     for _ in range(2):
         ctx = await cluster.start_operator(fault=Blocked("wave.changed"))
-        await eventually(lambda ctx=ctx: _counted(ctx), what="a reconcile by the restarted operator")
+        await eventually(functools.partial(_counted, ctx), what="a reconcile by the restarted operator")
         cluster.wake_all()
-        await eventually(lambda ctx=ctx: _counted(ctx), what="and another")
+        await eventually(functools.partial(_counted, ctx), what="and another")
         await cluster.stop_operator()
 
 
