@@ -9,6 +9,7 @@ The expected words are written here by hand.
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -111,3 +112,49 @@ async def test_a_watch_refused_with_a_binary_page_is_an_api_error(server: Answer
             async for event in client.watch(GOLIVES, "ns"):
                 events.append(event)
     assert raised.value.status == 502 and not events
+
+
+@pytest.mark.parametrize("url", ["banana", "ftp://api.example", "http://[::1", "https://"])
+def test_a_server_that_is_not_an_http_url_is_named(url: str) -> None:
+    result = runner.invoke(app, ["golive", "status", "--server", url])
+    lines = {line for line in result.output.splitlines() if line.strip()}
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1, lines
+    line = lines.pop()
+    assert line.startswith("error: --server") and "not an http(s) URL" in line, line
+
+
+@pytest.fixture()
+def cut_short() -> Iterator[str]:
+    """A server that promises 100 bytes of JSON, sends four and hangs up (a proxy or API server restarting)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.1)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                connection.recv(4096)
+                connection.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"a"')
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join(5)
+    listener.close()
+
+
+def test_an_answer_cut_short_is_one_plain_error(cut_short: str) -> None:
+    result = runner.invoke(app, ["golive", "status", "--server", cut_short])
+    lines = {line for line in result.output.splitlines() if line.strip()}
+    assert result.exit_code == 1, result.output
+    assert len(lines) == 1, lines
+    line = lines.pop()
+    assert line.startswith("error: ") and "Kubernetes API" in line and "unexpected" not in line, line

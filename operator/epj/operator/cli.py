@@ -73,9 +73,29 @@ def _fail(message: str) -> None:
     raise typer.Exit(1)
 
 
+def _check_server(value: str | None) -> str | None:
+    """An http(s) URL with a host, checked before any connection (aiohttp's own errors name no option)."""
+    if value is None:
+        return None
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # e.g. an unclosed [IPv6 bracket
+        valid = False
+    if not valid:
+        fail(f"--server {value!r} is not an http(s) URL", "give the API server's address, e.g. https://10.0.0.1:6443")
+    return value
+
+
 def _with_client(server: str | None, action: Callable[[Any], Awaitable[T]]) -> T:
+    import aiohttp
+
     from epj.operator.commands import CommandError
     from epj.operator.kube import ApiError, connect
+
+    _check_server(server)
 
     async def main() -> T:
         client = await connect(server)
@@ -91,6 +111,8 @@ def _with_client(server: str | None, action: Callable[[Any], Awaitable[T]]) -> T
         _fail(f"{error}{hint}")
     except (RuntimeError, OSError) as error:
         _fail(f"cannot reach the Kubernetes API: {error}")
+    except aiohttp.ClientError as error:  # e.g. an answer cut short (the connection dropped mid-answer)
+        _fail(f"the connection to the Kubernetes API failed: {type(error).__name__}: {error}")
     raise AssertionError("unreachable")
 
 
