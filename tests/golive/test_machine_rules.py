@@ -398,7 +398,8 @@ def test_a_paused_go_live_sleeps_until_something_changes() -> None:
         spec.model_copy(update={"paused": True}), state, Observations(), dt.datetime(2027, 9, 4, 10, tzinfo=UTC)
     )
     assert paused.state.paused
-    assert paused.next_action == "Paused: set spec.paused to false to continue"
+    assert paused.next_action.startswith("Paused: set spec.paused to false on the GoLive or on its RolloutWave ")
+    assert spec.wave in paused.next_action
     assert paused.wake_at is None
 
 

@@ -19,6 +19,7 @@ import pytest
 from epj.golive.schedule import Schedule
 from epj.operator.testing import Blocked, LocalCluster, eventually
 
+from .conftest import WAVE_NAME
 from .faults import PHASES, drive_to, events_of, offer_next, phase_is, set_wave_levers, status_of
 
 PRE_LIVE = ("Planned", "Preparing", "Training", "Rehearsal", "Freeze")
@@ -114,6 +115,8 @@ async def test_pause_set_and_cleared_while_stopped(cluster: LocalCluster, schedu
     status = await status_of(cluster, "5035")
     assert status["phase"] == phase and status.get("paused") is True
     assert status["windowStart"] == window
+    # The GoLive's own spec.paused was never set: what to do names the wave that holds the lever.
+    assert WAVE_NAME in status["nextAction"] and "spec.paused to false" in status["nextAction"]
     assert [e["reason"] for e in await events_of(cluster, "5035")].count("Resumed") == 0
 
     await set_wave_levers(cluster, paused=False)

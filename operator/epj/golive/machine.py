@@ -748,7 +748,9 @@ def _next_action(spec: GoLiveSpec, state: GoLiveState, schedule: Schedule, now: 
     if phase in HELD:
         return f"Fix the cause ({state.phase_reason}), then {_cli_resume(tenant)}"
     if state.paused:
-        return "Paused: set spec.paused to false to continue"
+        # The lever may be the tenant's or its wave's (folded into one spec): name both, or someone clears the
+        # GoLive's spec.paused, which was never set, and waits.
+        return f"Paused: set spec.paused to false on the GoLive or on its RolloutWave {spec.wave} (whichever is set)"
     pending = _open_pending(state, now)
     if pending:
         parts = []
