@@ -96,6 +96,8 @@ async def test_only_the_wave_paused_during_the_night_rolls_back_once(cluster: Lo
     await _restart_twice(cluster)
     status = await status_of(cluster, "5035")
     assert status["phase"] == "RolledBack" and status["windowStart"] == window
+    # A resume does nothing while the wave is paused: what to do says to unpause first, not to resume.
+    assert status.get("paused") is True and WAVE_NAME in status["nextAction"], status["nextAction"]
     assert _trail(status)[-2:] == ["Cutover", "RolledBack"] and "Live" not in _trail(status)
     rollbacks = [
         j["metadata"]["name"] for j in await cluster.jobs("kommune-5035") if "rollback" in j["metadata"]["name"]

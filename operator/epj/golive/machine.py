@@ -745,12 +745,12 @@ def _next_action(spec: GoLiveSpec, state: GoLiveState, schedule: Schedule, now: 
         return "None: ordinary operations"
     if phase == Phase.ABORTED:
         return "None: go-live ended"
-    if phase in HELD:
-        return f"Fix the cause ({state.phase_reason}), then {_cli_resume(tenant)}"
     if state.paused:
         # The lever may be the tenant's or its wave's (folded into one spec): name both, or someone clears the
-        # GoLive's spec.paused, which was never set, and waits.
+        # GoLive's spec.paused, which was never set, and waits. Before the hold's advice: a pause holds a resume too.
         return f"Paused: set spec.paused to false on the GoLive or on its RolloutWave {spec.wave} (whichever is set)"
+    if phase in HELD:
+        return f"Fix the cause ({state.phase_reason}), then {_cli_resume(tenant)}"
     pending = _open_pending(state, now)
     if pending:
         parts = []
