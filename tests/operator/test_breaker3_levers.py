@@ -139,3 +139,21 @@ async def test_pause_set_and_cleared_while_stopped(cluster: LocalCluster, schedu
     assert status["windowStart"] == first
     resumed = [e for e in await events_of(cluster, "5035") if e["reason"] == "Resumed"]
     assert sum(int(e.get("count") or 1) for e in resumed) == 1, resumed
+
+
+async def test_a_held_tenant_with_both_levers_set_while_stopped_is_aborted(
+    cluster: LocalCluster, schedule: Schedule
+) -> None:
+    """OnHold before Live (a failed rehearsal): the abort ends it across a restart, the pause does not keep it."""
+    await cluster.start_operator()
+    await drive_to(cluster, schedule, "5035", "Rehearsal")
+    await cluster.finish_job("kommune-5035", "migrate-rehearsal-5035-1", succeeded=False)
+    await phase_is(cluster, "5035", "OnHold")
+    await cluster.stop_operator()
+    await set_wave_levers(cluster, paused=True, aborted=True)
+    await cluster.start_operator(fault=Blocked("wave.changed"))
+    status = await phase_is(cluster, "5035", "Aborted")
+    assert _trail(status)[-2:] == ["OnHold", "Aborted"] and "Freeze" not in _trail(status)
+    await cluster.stop_operator()
+    await _restart_twice(cluster)
+    assert (await status_of(cluster, "5035"))["phase"] == "Aborted"
