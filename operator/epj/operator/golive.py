@@ -208,7 +208,6 @@ class Reconciler:
         generation = body["metadata"].get("generation")
         decision: Decision | None = None
         unsaved = False
-        deferred = self.deferred
         for _ in range(MAX_STEPS):
             started = time.perf_counter()
             observations = await self.observe(body, spec, state)
@@ -243,14 +242,11 @@ class Reconciler:
             await self.release_from_wave(body, new_state)
             detail = {"golive": body["metadata"]["name"], "phase": str(new_state.phase),
                       "actions": [a.kind for a in decision.actions]}  # fmt: skip
-            if not chained:
-                await self.ctx.fault_point("golive.saved", **detail)
             if chained:
-                deferred.append(decision)
+                self.deferred.append(decision)
             else:
-                for earlier in deferred:
-                    await self.act(body, spec, earlier)
-                deferred.clear()
+                await self.ctx.fault_point("golive.saved", **detail)
+                await self.act_deferred(body, spec)
                 await self.act(body, spec, decision)
             await self.ctx.fault_point("golive.acted", **detail)
             self._timed(started)
@@ -262,14 +258,18 @@ class Reconciler:
                 await self.before_act()
         if unsaved and state is not None:
             await self.persist(body, spec, state, state, Decision(state=state))  # MAX_STEPS ended a chain
-            for earlier in deferred:
-                await self.act(body, spec, earlier)
-            deferred.clear()
+            await self.act_deferred(body, spec)
         if state is None:
             return None
         smoke_running = state.phase == Phase.CUTOVER and state.smoke_requested_for is not None
         self.polling = smoke_running or self.rollback_running
         return state.next_wake_at
+
+    async def act_deferred(self, body: Body, spec: GoLiveSpec) -> None:
+        """Carry out the chained steps saved by the write just made (their events), in order."""
+        for earlier in self.deferred:
+            await self.act(body, spec, earlier)
+        self.deferred.clear()
 
     async def verify_rollback(
         self, body: Body, spec: GoLiveSpec, state: GoLiveState, now: dt.datetime, *, ordering: bool = False

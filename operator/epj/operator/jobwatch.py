@@ -117,7 +117,6 @@ class JobWatch:
         if kind == "DELETED":
             self._statuses.pop(uid, None)
         elif self._statuses.get(uid, {}) == status:
-            self._statuses[uid] = status
             return True
         else:
             self._statuses[uid] = status

@@ -277,9 +277,14 @@ def _file(path: Any, data: str | bytes | None) -> str | None:
     return handle.name
 
 
+def _one_line(raw: bytes) -> str:
+    """An answer as one line of text (a proxy's HTML page may be long, binary or not UTF-8)."""
+    return " ".join(raw.decode("utf-8", errors="replace").split())
+
+
 def _snippet(raw: bytes) -> str:
-    """The start of an answer as one line of text (a proxy's HTML page may be long, binary or not UTF-8)."""
-    text = " ".join(raw.decode("utf-8", errors="replace").split())
+    """The start of an answer, quoted."""
+    text = _one_line(raw)
     return repr(text[:120]) if text else "(empty)"
 
 
@@ -291,8 +296,7 @@ def _error_message(raw: bytes, reason: str | None) -> str:
         data = None
     if isinstance(data, dict) and isinstance(data.get("message"), str):
         return str(data["message"])[:300]
-    text = " ".join(raw.decode("utf-8", errors="replace").split())
-    return (text or reason or "no message")[:300]
+    return (_one_line(raw) or reason or "no message")[:300]
 
 
 async def connect(server: str | None = None) -> KubeClient:
